@@ -1,0 +1,59 @@
+import { z } from "zod";
+import { OpencodeSessionId, OrganizationId } from "./ids.js";
+
+export const SessionState = z.enum(["created", "running", "completed", "failed", "aborted"]);
+export type SessionState = z.infer<typeof SessionState>;
+
+/** `POST /api/sidecar/sessions/:sessionId/update` body (the seed's shape). */
+export const SessionUpdate = z.object({
+  state: z.object({
+    opencodeSessionId: OpencodeSessionId,
+    status: SessionState,
+  }),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+export type SessionUpdate = z.infer<typeof SessionUpdate>;
+
+/**
+ * `POST /api/sidecar/mcp/invoke` body. `organizationId` is informative only: the organization is the
+ * one bound to the capability token, and a different one here is refused with 403.
+ */
+export const McpInvokeRequest = z.object({
+  organizationId: OrganizationId.optional(),
+  provider: z.string().min(1).max(100),
+  toolName: z.string().min(1).max(200),
+  args: z.record(z.string(), z.unknown()).default({}),
+});
+export type McpInvokeRequest = z.infer<typeof McpInvokeRequest>;
+
+/** A tool's answer. `isError` marks a tool's own failure, which the agent reads like any result. */
+export const McpInvokeResponse = z.object({
+  result: z.unknown(),
+  isError: z.boolean().optional(),
+});
+export type McpInvokeResponse = z.infer<typeof McpInvokeResponse>;
+
+/** `POST /api/sidecar/mcp/list` body: lists what the bound organization may invoke. */
+export const McpListRequest = z.object({
+  organizationId: OrganizationId.optional(),
+  provider: z.string().min(1).max(100).optional(),
+});
+export type McpListRequest = z.infer<typeof McpListRequest>;
+
+export const McpToolInfo = z.object({
+  name: z.string(),
+  description: z.string().optional(),
+  inputSchema: z.unknown().optional(),
+});
+export type McpToolInfo = z.infer<typeof McpToolInfo>;
+
+export const McpListResponse = z.object({
+  providers: z.array(
+    z.object({ provider: z.string(), name: z.string(), tools: z.array(McpToolInfo) }),
+  ),
+});
+export type McpListResponse = z.infer<typeof McpListResponse>;
+
+/** Plain acknowledgement of a callback. */
+export const Ack = z.object({ success: z.literal(true) });
+export type Ack = z.infer<typeof Ack>;

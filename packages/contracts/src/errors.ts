@@ -1,0 +1,20 @@
+import { z } from "zod";
+
+/** Every error response of both services has this body. */
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.unknown().optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** Issues of a failed parse as `path: message` lines, so a 400 names the field. */
+export function describeIssues(error: z.ZodError): { message: string; fields: string[] } {
+  const fields = error.issues.map((i) => (i.path.length ? i.path.join(".") : "(body)"));
+  const message = error.issues
+    .map((i) => `${i.path.length ? i.path.join(".") : "body"}: ${i.message}`)
+    .join("; ");
+  return { message, fields };
+}

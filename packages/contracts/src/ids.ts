@@ -1,0 +1,53 @@
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+
+/**
+ * Ids carry a prefix so a misplaced one is caught at the boundary
+ * (an organization id where a connection id belongs, and so on).
+ */
+export const Prefix = {
+  organization: "org",
+  session: "ses",
+  connection: "conn",
+  apiKey: "nbk",
+  message: "msg",
+} as const;
+export type Prefix = (typeof Prefix)[keyof typeof Prefix];
+
+/** A new random id: `<prefix>_<26 base32 chars>` (130 bits), sortable only by chance. */
+export function create(prefix: Prefix): string {
+  const alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
+  const bytes = randomBytes(26);
+  let out = "";
+  for (const b of bytes) out += alphabet[b % 32];
+  return `${prefix}_${out}`;
+}
+
+/** Schema for an id of the given prefix. */
+export function schema(prefix: Prefix) {
+  return z
+    .string()
+    .regex(new RegExp(`^${prefix}_[A-Za-z0-9]{1,64}$`), `must be an id starting with "${prefix}_"`);
+}
+
+/**
+ * A Nubabel session id. Callers may bring their own (a Slack thread is one), so the
+ * shape is looser than a prefixed id: printable, URL-safe, bounded.
+ */
+export const SessionId = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._:-]+$/, "may contain only letters, digits and . _ : -");
+export type SessionId = z.infer<typeof SessionId>;
+
+export const OrganizationId = schema(Prefix.organization);
+export type OrganizationId = z.infer<typeof OrganizationId>;
+
+/** An OpenCode session id as the engine issues them (`ses_…`). */
+export const OpencodeSessionId = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9_-]+$/, "is not an OpenCode session id");
+export type OpencodeSessionId = z.infer<typeof OpencodeSessionId>;

@@ -1,0 +1,7 @@
+export * as Ids from "./ids.js";
+export * as Webhooks from "./webhooks.js";
+export * as Capabilities from "./capability.js";
+export * from "./sidecar.js";
+export * from "./callbacks.js";
+export * from "./progress.js";
+export * from "./errors.js";

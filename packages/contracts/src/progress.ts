@@ -1,0 +1,76 @@
+import { z } from "zod";
+import { RunStatus } from "./sidecar.js";
+
+const common = {
+  /** ISO-8601 time the event happened. */
+  timestamp: z.iso.datetime(),
+  /**
+   * Order within one run, set by the sidecar (0, 1, 2, …). Nubabel keeps its own per-session
+   * order (the replay log id) and sends that as the SSE `id:`.
+   */
+  seq: z.number().int().nonnegative().optional(),
+};
+
+const ErrorInfo = z.object({ code: z.string(), message: z.string() });
+
+/** One step of a session's live progress. Terminal events are `completed` and `session_error`. */
+export const ProgressEvent = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("connected"), data: z.object({ sessionId: z.string() }), ...common }),
+  z.object({
+    type: z.literal("message_updated"),
+    /** The assistant's text so far (whole, not a delta): the latest event alone is enough. */
+    data: z.object({ text: z.string(), messageId: z.string().optional() }),
+    ...common,
+  }),
+  z.object({
+    type: z.literal("tool_started"),
+    data: z.object({ tool: z.string(), callId: z.string(), input: z.unknown().optional() }),
+    ...common,
+  }),
+  z.object({
+    type: z.literal("tool_completed"),
+    data: z.object({ tool: z.string(), callId: z.string(), output: z.string().optional() }),
+    ...common,
+  }),
+  z.object({
+    type: z.literal("tool_failed"),
+    data: z.object({ tool: z.string(), callId: z.string(), error: z.string() }),
+    ...common,
+  }),
+  z.object({
+    type: z.literal("status"),
+    data: z.object({
+      status: z.enum(["running", "busy", "retry", "idle"]),
+      message: z.string().optional(),
+      attempt: z.number().int().optional(),
+    }),
+    ...common,
+  }),
+  z.object({ type: z.literal("session_idle"), data: z.object({}).loose(), ...common }),
+  z.object({ type: z.literal("session_error"), data: z.object({ error: ErrorInfo }), ...common }),
+  z.object({
+    type: z.literal("completed"),
+    data: z.object({ status: RunStatus, output: z.string() }),
+    ...common,
+  }),
+]);
+export type ProgressEvent = z.infer<typeof ProgressEvent>;
+export type ProgressType = ProgressEvent["type"];
+
+export const TERMINAL_TYPES: ReadonlySet<ProgressType> = new Set(["completed", "session_error"]);
+
+/** True for the event that ends a run: nothing of that run follows it, and it is never dropped. */
+export function isTerminal(event: Pick<ProgressEvent, "type">): boolean {
+  return TERMINAL_TYPES.has(event.type);
+}
+
+/** `POST /api/sidecar/sessions/:sessionId/progress` body (the seed's shape). */
+export const ProgressPost = z.object({ progress: ProgressEvent });
+export type ProgressPost = z.infer<typeof ProgressPost>;
+
+/** What an SSE client receives as `data:`: the event plus Nubabel's ordered id and the session. */
+export const StreamEvent = z.intersection(
+  ProgressEvent,
+  z.object({ id: z.string(), sessionId: z.string() }),
+);
+export type StreamEvent = z.infer<typeof StreamEvent>;
