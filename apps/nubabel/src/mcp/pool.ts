@@ -1,0 +1,192 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { ErrorCode, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { Logger } from "pino";
+import { fingerprint, type McpConnection } from "./connection.js";
+import { McpConnectionError, McpTimeoutError, McpToolNotFoundError, McpUrlRefusedError } from "./errors.js";
+import { asToolError, describeError, fromCallResult, type ToolCallResult } from "./tool-result.js";
+import { buildTransport, type BuiltTransport, type StdioHost } from "./transports.js";
+
+export interface McpPoolOptions {
+  stdio: StdioHost;
+  /** Bound on every request to a server (initialize, list, call). */
+  callTimeoutMs?: number;
+  /** A client unused this long is closed (a stdio server is stopped). */
+  idleTimeoutMs?: number;
+  /** How long a server's tool list is trusted before it is asked again. */
+  toolsTtlMs?: number;
+  /** Used for connections with `restrictNetwork`; see `createGuardedFetch`. */
+  guardedFetch?: FetchLike;
+  log?: Logger;
+}
+
+/** What the gateway needs from a pool; the pool is one implementation, a test double another. */
+export interface McpToolRunner {
+  listTools(conn: McpConnection): Promise<Tool[]>;
+  callTool(conn: McpConnection, name: string, args: Record<string, unknown>): Promise<ToolCallResult>;
+}
+
+interface Entry {
+  fingerprint: string;
+  built: BuiltTransport;
+  client: Client;
+  ready: Promise<void>;
+  inflight: number;
+  idle?: NodeJS.Timeout;
+  closed: boolean;
+}
+
+/**
+ * One MCP client per connection id, shared by every request for that connection. Stdio servers
+ * start on first use and stop when idle; a server that crashes, hangs or drops its session is
+ * forgotten, and the next call starts a fresh one.
+ */
+export class McpPool implements McpToolRunner {
+  private readonly entries = new Map<string, Entry>();
+  private readonly tools = new Map<string, { fingerprint: string; tools: Tool[]; expires: number }>();
+  private readonly callTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly toolsTtlMs: number;
+  private closing = false;
+
+  constructor(private readonly options: McpPoolOptions) {
+    this.callTimeoutMs = options.callTimeoutMs ?? 30_000;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 5 * 60_000;
+    this.toolsTtlMs = options.toolsTtlMs ?? 60_000;
+  }
+
+  /** The server's tools, cached for `toolsTtlMs` per connection. */
+  async listTools(conn: McpConnection): Promise<Tool[]> {
+    const fp = fingerprint(conn);
+    const cached = this.tools.get(conn.id);
+    if (cached && cached.fingerprint === fp && cached.expires > Date.now()) return cached.tools;
+    const tools = await this.use(conn, "tools/list", async (client) => {
+      const all: Tool[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: this.callTimeoutMs });
+        all.push(...page.tools);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return all;
+    });
+    this.tools.set(conn.id, { fingerprint: fp, tools, expires: Date.now() + this.toolsTtlMs });
+    return tools;
+  }
+
+  /**
+   * Runs a tool. The tool's own failures (`isError`, or a JSON-RPC error for the call) come back as
+   * a result with `isError: true`. Throws `McpToolNotFoundError` (listing the tools),
+   * `McpTimeoutError` or `McpConnectionError`.
+   */
+  async callTool(conn: McpConnection, name: string, args: Record<string, unknown>): Promise<ToolCallResult> {
+    const tools = await this.listTools(conn);
+    if (!tools.some((t) => t.name === name)) {
+      throw new McpToolNotFoundError({ provider: conn.provider, tool: name, available: tools.map((t) => t.name) });
+    }
+    return this.use(conn, `tools/call ${name}`, async (client) => {
+      try {
+        const raw = await client.callTool({ name, arguments: args }, undefined, { timeout: this.callTimeoutMs });
+        return fromCallResult(raw);
+      } catch (error) {
+        const toolError = asToolError(error);
+        if (toolError) return toolError;
+        throw error;
+      }
+    });
+  }
+
+  /** The stdio server's pid, if one is running for this connection (diagnostics, tests). */
+  pid(connectionId: string): number | undefined {
+    return this.entries.get(connectionId)?.built.pid();
+  }
+
+  /** Closes the connection's client (stops its stdio server) and forgets its tools. */
+  async drop(connectionId: string): Promise<void> {
+    this.tools.delete(connectionId);
+    const entry = this.entries.get(connectionId);
+    if (entry) await this.discard(connectionId, entry);
+  }
+
+  /** Closes every client; for shutdown. Later calls fail. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.entries.keys()].map((id) => this.drop(id)));
+  }
+
+  private async use<T>(conn: McpConnection, operation: string, run: (client: Client) => Promise<T>): Promise<T> {
+    if (this.closing) throw this.unavailable(conn, "Nubabel is shutting down");
+    const entry = this.acquire(conn);
+    entry.inflight++;
+    if (entry.idle) clearTimeout(entry.idle);
+    try {
+      await entry.ready;
+      return await run(entry.client);
+    } catch (error) {
+      // Whatever went wrong, this client is suspect: the next call gets a fresh one.
+      void this.discard(conn.id, entry);
+      // Let the piped stderr of a server that just exited drain before its tail is read.
+      if (conn.transport.type === "stdio") await new Promise((resolve) => setImmediate(resolve));
+      throw this.translate(conn, entry, operation, error);
+    } finally {
+      entry.inflight--;
+      if (entry.inflight === 0 && !entry.closed) {
+        entry.idle = setTimeout(() => void this.discard(conn.id, entry), this.idleTimeoutMs);
+        entry.idle.unref();
+      }
+    }
+  }
+
+  private acquire(conn: McpConnection): Entry {
+    const fp = fingerprint(conn);
+    const existing = this.entries.get(conn.id);
+    if (existing && existing.fingerprint === fp && !existing.closed) return existing;
+    if (existing) void this.discard(conn.id, existing);
+    const built = buildTransport(conn, this.options.stdio, this.options.guardedFetch);
+    const client = new Client({ name: "nubabel", version: "0.1.0" }, { capabilities: {} });
+    const entry: Entry = { fingerprint: fp, built, client, inflight: 0, closed: false, ready: Promise.resolve() };
+    // A stdio server that exits (crash, kill) or an HTTP session that ends closes the client.
+    client.onclose = () => {
+      entry.closed = true;
+      if (this.entries.get(conn.id) === entry) this.entries.delete(conn.id);
+    };
+    entry.ready = client.connect(built.transport, { timeout: this.callTimeoutMs });
+    entry.ready.catch(() => undefined);
+    this.entries.set(conn.id, entry);
+    this.options.log?.debug({ connectionId: conn.id, provider: conn.provider, transport: conn.transport.type }, "mcp client starting");
+    return entry;
+  }
+
+  private async discard(connectionId: string, entry: Entry): Promise<void> {
+    if (entry.idle) clearTimeout(entry.idle);
+    if (this.entries.get(connectionId) === entry) this.entries.delete(connectionId);
+    if (entry.closed) return;
+    entry.closed = true;
+    await entry.client.close().catch(() => undefined);
+  }
+
+  private translate(conn: McpConnection, entry: Entry, operation: string, error: unknown): Error {
+    if (error instanceof McpToolNotFoundError) return error;
+    if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+      return new McpTimeoutError({ provider: conn.provider, connectionId: conn.id, operation, timeoutMs: this.callTimeoutMs });
+    }
+    const refused = findCause(error, McpUrlRefusedError);
+    if (refused) return this.unavailable(conn, refused.message);
+    const stderr = entry.built.stderrTail();
+    const reason = describeError(error) + (stderr ? `; server stderr: ${stderr.split("\n").slice(-5).join(" | ")}` : "");
+    this.options.log?.warn({ connectionId: conn.id, provider: conn.provider, operation, reason }, "mcp call failed");
+    return this.unavailable(conn, reason);
+  }
+
+  private unavailable(conn: McpConnection, reason: string): McpConnectionError {
+    return new McpConnectionError({ provider: conn.provider, connectionId: conn.id, reason });
+  }
+}
+
+function findCause<T extends Error>(error: unknown, type: new (...args: never[]) => T): T | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
+    if (e instanceof type) return e;
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,58 @@
+import type { Transport as SdkTransport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { McpConnection } from "./connection.js";
+
+/** What a stdio server may see of Nubabel's host besides its credentials. */
+export interface StdioHost {
+  /** PATH for finding `node`, `npx`…; comes from configuration, not from Nubabel's whole environment. */
+  path: string;
+  /** A folder the servers may use as HOME and working directory (npx cache, temp files). */
+  home: string;
+}
+
+export interface BuiltTransport {
+  transport: SdkTransport;
+  /** The child's pid for stdio (after start), for diagnostics and tests. */
+  pid(): number | undefined;
+  /** The last lines the server wrote to stderr, credential values blanked out. */
+  stderrTail(): string;
+}
+
+const TAIL_BYTES = 4096;
+
+/**
+ * Builds the SDK transport for a connection, injecting its credentials the way the server expects.
+ * A stdio server gets only PATH, HOME and its credentials: never Nubabel's own secrets (database
+ * URL, encryption key…). The SDK itself adds the harmless LOGNAME, SHELL, TERM and USER.
+ */
+export function buildTransport(conn: McpConnection, host: StdioHost, guardedFetch?: FetchLike): BuiltTransport {
+  if (conn.transport.type === "http") {
+    const transport = new StreamableHTTPClientTransport(new URL(conn.transport.url), {
+      requestInit: { headers: { ...conn.credentials } },
+      ...(conn.restrictNetwork ? { fetch: guardedFetch ?? refuseUnguarded } : {}),
+    });
+    return { transport, pid: () => undefined, stderrTail: () => "" };
+  }
+  const transport = new StdioClientTransport({
+    command: conn.transport.command,
+    args: conn.transport.args,
+    env: { PATH: host.path, HOME: host.home, TMPDIR: host.home, ...conn.credentials },
+    cwd: host.home,
+    // Piped, not inherited: a server's chatter must not reach Nubabel's logs unredacted.
+    stderr: "pipe",
+  });
+  let tail = "";
+  const secrets = Object.values(conn.credentials).filter((v) => v.length >= 4);
+  const redact = (text: string) => secrets.reduce((t, s) => t.split(s).join("[redacted]"), text);
+  transport.stderr?.on("data", (chunk: Buffer) => {
+    // Redacted before trimming, so a secret split across chunks or across the cut is still caught.
+    tail = redact(tail + chunk.toString("utf8")).slice(-TAIL_BYTES);
+  });
+  return { transport, pid: () => transport.pid ?? undefined, stderrTail: () => tail.trim() };
+}
+
+const refuseUnguarded: FetchLike = async () => {
+  throw new Error("restricted connection without a guarded fetch");
+};
