@@ -1,0 +1,48 @@
+import { EventEmitter } from "node:events";
+import type { ProgressEvent } from "@nubabel/contracts";
+import { compareIds, START, type Entry, type ProgressLog } from "../../progress/progress-log.js";
+
+/** In-process `ProgressLog` (single instance): arrays trimmed to `maxLen`, an EventEmitter for live delivery. */
+export class MemoryProgressLog implements ProgressLog {
+  private readonly logs = new Map<string, Entry[]>();
+  private readonly emitter = new EventEmitter();
+  private lastMs = 0;
+  private seq = 0;
+
+  constructor(private readonly maxLen = 1_000) {
+    // One listener per SSE client; many clients on one session are normal.
+    this.emitter.setMaxListeners(0);
+  }
+
+  async append(sessionId: string, event: ProgressEvent): Promise<string> {
+    const now = Date.now();
+    // Same shape and ordering as Redis Streams ids: a clock step back reuses the last millisecond.
+    if (now > this.lastMs) {
+      this.lastMs = now;
+      this.seq = 0;
+    } else {
+      this.seq += 1;
+    }
+    const entry = { id: `${this.lastMs}-${this.seq}`, event };
+    const log = this.logs.get(sessionId) ?? [];
+    log.push(entry);
+    if (log.length > this.maxLen) log.splice(0, log.length - this.maxLen);
+    this.logs.set(sessionId, log);
+    this.emitter.emit(sessionId, entry);
+    return entry.id;
+  }
+
+  async readAfter(sessionId: string, afterId: string, limit = 500): Promise<Entry[]> {
+    const log = this.logs.get(sessionId) ?? [];
+    return log.filter((e) => compareIds(e.id, afterId) > 0).slice(0, limit);
+  }
+
+  async lastId(sessionId: string): Promise<string> {
+    return this.logs.get(sessionId)?.at(-1)?.id ?? START;
+  }
+
+  async subscribe(sessionId: string, onAppend: (entry: Entry) => void): Promise<() => Promise<void>> {
+    this.emitter.on(sessionId, onAppend);
+    return async () => void this.emitter.off(sessionId, onAppend);
+  }
+}

@@ -1,0 +1,42 @@
+import { eq } from "drizzle-orm";
+import type { Db } from "../../db/database.js";
+import { sessionMappings } from "../../db/schema.js";
+import type { MappingRecord, MappingStore } from "../../mapping/ports.js";
+
+const columns = {
+  sessionId: sessionMappings.sessionId,
+  opencodeSessionId: sessionMappings.opencodeSessionId,
+  organizationId: sessionMappings.organizationId,
+  sidecarUrl: sessionMappings.sidecarUrl,
+};
+
+/** `MappingStore` on PostgreSQL or PGlite; the primary key on the session id settles races. */
+export class PgMappingStore implements MappingStore {
+  constructor(private readonly db: Db) {}
+
+  async insert(record: MappingRecord): Promise<MappingRecord> {
+    const [inserted] = await this.db
+      .insert(sessionMappings)
+      .values(record)
+      .onConflictDoNothing({ target: sessionMappings.sessionId })
+      .returning(columns);
+    if (inserted) return inserted;
+    const existing = await this.bySession(record.sessionId);
+    if (!existing) throw new Error(`mapping for ${record.sessionId} vanished while being written`);
+    return existing;
+  }
+
+  async bySession(sessionId: string): Promise<MappingRecord | undefined> {
+    const [row] = await this.db.select(columns).from(sessionMappings).where(eq(sessionMappings.sessionId, sessionId)).limit(1);
+    return row;
+  }
+
+  async byOpencode(opencodeSessionId: string): Promise<MappingRecord | undefined> {
+    const [row] = await this.db
+      .select(columns)
+      .from(sessionMappings)
+      .where(eq(sessionMappings.opencodeSessionId, opencodeSessionId))
+      .limit(1);
+    return row;
+  }
+}

@@ -1,0 +1,59 @@
+import { asc, eq } from "drizzle-orm";
+import type { Db } from "../../db/database.js";
+import { messages, sessions } from "../../db/schema.js";
+import type { Message, Session, SessionStore, State } from "../../sessions/sessions.js";
+
+type Row = typeof sessions.$inferSelect;
+
+const toSession = (row: Row): Session => ({ ...row, state: row.state as State });
+
+/** `SessionStore` on PostgreSQL or PGlite. */
+export class PgSessionStore implements SessionStore {
+  constructor(private readonly db: Db) {}
+
+  async ensure(input: { id: string; organizationId: string; userId?: string }): Promise<Session> {
+    // Insert-or-nothing then read: concurrent first uses of one id all end on the same row.
+    const [created] = await this.db
+      .insert(sessions)
+      .values({
+        id: input.id,
+        organizationId: input.organizationId,
+        userId: input.userId ?? null,
+        state: { opencodeSessionId: null, status: "created" },
+      })
+      .onConflictDoNothing({ target: sessions.id })
+      .returning();
+    if (created) return toSession(created);
+    const existing = await this.get(input.id);
+    if (!existing) throw new Error(`session ${input.id} vanished while being created`);
+    return existing;
+  }
+
+  async get(id: string): Promise<Session | undefined> {
+    const [row] = await this.db.select().from(sessions).where(eq(sessions.id, id)).limit(1);
+    return row ? toSession(row) : undefined;
+  }
+
+  async setState(id: string, state: State): Promise<void> {
+    await this.db.update(sessions).set({ state, updatedAt: new Date() }).where(eq(sessions.id, id));
+  }
+
+  async addMessage(sessionId: string, message: Omit<Message, "createdAt">): Promise<void> {
+    await this.db.insert(messages).values({ ...message, sessionId });
+  }
+
+  async messages(sessionId: string): Promise<Message[]> {
+    const rows = await this.db
+      .select({
+        id: messages.id,
+        role: messages.role,
+        content: messages.content,
+        metadata: messages.metadata,
+        createdAt: messages.createdAt,
+      })
+      .from(messages)
+      .where(eq(messages.sessionId, sessionId))
+      .orderBy(asc(messages.seq));
+    return rows;
+  }
+}

@@ -1,0 +1,94 @@
+import type { Redis } from "ioredis";
+import type { ProgressEvent } from "@nubabel/contracts";
+import { START, type Entry, type ProgressLog } from "../../progress/progress-log.js";
+
+// One script, so the id order and the publish order agree and a trimmed, expiring stream is kept.
+const APPEND = `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[3])
+return id
+`;
+
+/**
+ * `ProgressLog` on Redis: a Stream per session (`progress:<sessionId>`, trimmed with MAXLEN ~ and
+ * expiring after a quiet week) and a pub/sub channel of the same name for instances to hear of new
+ * entries. One subscriber connection serves every session on this instance.
+ */
+export class RedisProgressLog implements ProgressLog {
+  private readonly handlers = new Map<string, Set<(entry: Entry) => void>>();
+  /** SUBSCRIBE in flight per channel, so a second subscriber waits until the channel is live. */
+  private readonly pending = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly subscriber: Redis,
+    private readonly prefix: string,
+    private readonly maxLen = 1_000,
+    private readonly ttlSeconds = 7 * 24 * 3600,
+  ) {
+    subscriber.on("message", (channel: string, message: string) => {
+      const set = this.handlers.get(channel);
+      if (!set) return;
+      const space = message.indexOf(" ");
+      const entry: Entry = { id: message.slice(0, space), event: JSON.parse(message.slice(space + 1)) as ProgressEvent };
+      for (const handler of set) handler(entry);
+    });
+  }
+
+  async append(sessionId: string, event: ProgressEvent): Promise<string> {
+    const key = this.key(sessionId);
+    const id = await this.redis.eval(APPEND, 2, key, key, this.maxLen, this.ttlSeconds, JSON.stringify(event));
+    return String(id);
+  }
+
+  async readAfter(sessionId: string, afterId: string, limit = 500): Promise<Entry[]> {
+    const rows = await this.redis.xrange(this.key(sessionId), `(${afterId}`, "+", "COUNT", limit);
+    return rows.map(([id, fields]) => ({ id, event: JSON.parse(fields[1] ?? "null") as ProgressEvent }));
+  }
+
+  async lastId(sessionId: string): Promise<string> {
+    const rows = await this.redis.xrevrange(this.key(sessionId), "+", "-", "COUNT", 1);
+    return rows[0]?.[0] ?? START;
+  }
+
+  async subscribe(sessionId: string, onAppend: (entry: Entry) => void): Promise<() => Promise<void>> {
+    const channel = this.key(sessionId);
+    let set = this.handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(channel, set);
+    }
+    set.add(onAppend);
+    const first = set.size === 1;
+    if (first) {
+      const subscribing = (async () => {
+        if (this.subscriber.status === "wait") await this.subscriber.connect();
+        await this.subscriber.subscribe(channel);
+      })();
+      this.pending.set(channel, subscribing);
+      try {
+        await subscribing;
+      } catch (err) {
+        const current = this.handlers.get(channel);
+        current?.delete(onAppend);
+        if (current?.size === 0) this.handlers.delete(channel);
+        throw err;
+      } finally {
+        this.pending.delete(channel);
+      }
+    } else {
+      await this.pending.get(channel);
+    }
+    return async () => {
+      const current = this.handlers.get(channel);
+      if (!current?.delete(onAppend) || current.size > 0) return;
+      this.handlers.delete(channel);
+      await this.subscriber.unsubscribe(channel).catch(() => undefined);
+    };
+  }
+
+  private key(sessionId: string): string {
+    return `${this.prefix}progress:${sessionId}`;
+  }
+}

@@ -1,0 +1,87 @@
+import path from "node:path";
+import { z } from "zod";
+import { Webhooks } from "@nubabel/contracts";
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const positiveInt = z.coerce.number().int().positive();
+const optionalUrl = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()))
+  .pipe(z.url().optional());
+
+/**
+ * Every setting Nubabel reads from its environment. Unset optional infrastructure selects the
+ * embedded default: no `DATABASE_URL` → PGlite in the data folder, no `REDIS_URL` → in-process
+ * equivalents (single instance only).
+ */
+const Schema = z.object({
+  NUBABEL_PORT: port.default(3000),
+  NUBABEL_HOST: z.string().min(1).default("127.0.0.1"),
+  /** Public base URL; callbacks handed to the sidecar are built from it. */
+  NUBABEL_URL: optionalUrl,
+  NUBABEL_DATA_DIR: z.string().min(1).default("./.data/nubabel"),
+  DATABASE_URL: optionalUrl,
+  REDIS_URL: optionalUrl,
+  /** Prefix of every Redis key, so several deployments (or test files) can share one Redis. */
+  REDIS_KEY_PREFIX: z.string().default("nubabel:"),
+  SIDECAR_URL: z.url().default("http://127.0.0.1:3001"),
+  SIDECAR_SHARED_SECRET: z
+    .string({ error: "is required (a whsec_… Standard Webhooks secret shared with the sidecar; `npm start` generates one)" })
+    .refine(Webhooks.isSecret, "must be a Standard Webhooks secret: whsec_ followed by at least 24 base64 bytes"),
+  /** Signs capability tokens; generated and kept in the data folder when unset. */
+  NUBABEL_TOKEN_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  /** A delegated run can take minutes: this bounds one sidecar call, not a connect. */
+  SIDECAR_TIMEOUT_MS: positiveInt.default(600_000),
+  SIDECAR_HEALTH_TIMEOUT_MS: positiveInt.default(2_000),
+  /** Consecutive sidecar failures that open the circuit, and how long it stays open. */
+  SIDECAR_BREAKER_THRESHOLD: positiveInt.default(5),
+  SIDECAR_BREAKER_RESET_MS: positiveInt.default(10_000),
+  CALLBACK_TOKEN_TTL_SECONDS: positiveInt.default(24 * 3600),
+  STREAM_TOKEN_TTL_SECONDS: positiveInt.default(300),
+  MAPPING_CACHE_TTL_SECONDS: positiveInt.default(24 * 3600),
+  PROGRESS_MAXLEN: positiveInt.default(1_000),
+  PROGRESS_HEARTBEAT_MS: positiveInt.default(15_000),
+  BODY_LIMIT_BYTES: positiveInt.default(1_048_576),
+  /** Per-minute callback budgets; generous, because a busy run posts many progress events. */
+  CALLBACK_RATE_LIMIT_PER_ORG: positiveInt.default(6_000),
+  CALLBACK_RATE_LIMIT_PER_SESSION: positiveInt.default(1_200),
+  API_RATE_LIMIT_PER_KEY: positiveInt.default(600),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+/**
+ * The parsed configuration. `NUBABEL_URL` stays undefined when unset: the server then uses
+ * `http://127.0.0.1:<the port it actually bound>`, which also works for port 0 in tests.
+ */
+export type Env = z.infer<typeof Schema>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly variables: string[], message: string) {
+    super(message);
+  }
+}
+
+/** Parses and checks the environment once; throws `ConfigError` naming each bad variable. */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  // Blank values mean "unset", as they do in most .env files.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = Schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const variables = [...new Set(parsed.error.issues.map((i) => String(i.path[0] ?? "?")))];
+    const lines = parsed.error.issues.map((i) => `  ${String(i.path[0] ?? "?")}: ${i.message}`);
+    throw new ConfigError(variables, `invalid configuration:\n${lines.join("\n")}`);
+  }
+  const env = parsed.data;
+  return {
+    ...env,
+    NUBABEL_URL: env.NUBABEL_URL?.replace(/\/+$/, ""),
+    NUBABEL_DATA_DIR: path.resolve(env.NUBABEL_DATA_DIR),
+  };
+}
+
+/** True on the embedded default (PGlite), where only one process may open the database. */
+export function isEmbedded(env: Pick<Env, "DATABASE_URL">): boolean {
+  return env.DATABASE_URL === undefined;
+}

@@ -1,0 +1,78 @@
+import { sql } from "drizzle-orm";
+import { bigserial, index, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+
+export const organizations = pgTable("organizations", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Keys are stored as SHA-256 hex of the whole key; `prefix` is what a person may see to tell keys apart. */
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    organizationId: text("organization_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    keyHash: text("key_hash").notNull(),
+    prefix: text("prefix").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+  },
+  (t) => [uniqueIndex("api_keys_key_hash_idx").on(t.keyHash)],
+);
+
+/** The seed's session `state` JSON. `opencodeSessionId` is null until the first delegation. */
+export type SessionStateJson = { opencodeSessionId: string | null; status: string };
+
+export const sessions = pgTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    organizationId: text("organization_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    userId: text("user_id"),
+    state: jsonb("state").$type<SessionStateJson>().notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("sessions_organization_idx").on(t.organizationId)],
+);
+
+export const messages = pgTable(
+  "messages",
+  {
+    /** Insertion order; ids are random, so history is ordered by this. */
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    id: text("id").notNull(),
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    role: text("role").$type<"user" | "assistant">().notNull(),
+    content: text("content").notNull(),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("messages_id_idx").on(t.id), index("messages_session_idx").on(t.sessionId, t.seq)],
+);
+
+/**
+ * Nubabel session ↔ OpenCode session, the source of truth behind the Redis cache. Both columns are
+ * unique: the primary key is what makes two racing first requests end with one OpenCode session.
+ */
+export const sessionMappings = pgTable(
+  "session_mappings",
+  {
+    sessionId: text("session_id")
+      .primaryKey()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    opencodeSessionId: text("opencode_session_id").notNull(),
+    organizationId: text("organization_id").notNull(),
+    /** The sidecar that holds the OpenCode session; follow-ups must go there. */
+    sidecarUrl: text("sidecar_url").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("session_mappings_opencode_idx").on(t.opencodeSessionId, t.sidecarUrl)],
+);

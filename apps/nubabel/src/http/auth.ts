@@ -1,0 +1,31 @@
+import type { FastifyRequest } from "fastify";
+import { Capabilities } from "@nubabel/contracts";
+import { Organizations, type Organization, type OrganizationStore } from "../organizations/index.js";
+import { Unauthorized } from "./errors.js";
+
+/** The bearer credential of a request, if any. */
+export function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+/** The organization whose API key authorizes this request; 401 otherwise. */
+export async function requireOrganization(store: OrganizationStore, request: FastifyRequest): Promise<Organization> {
+  const key = bearer(request);
+  if (!key) throw new Unauthorized("missing API key (Authorization: Bearer nbk_…)");
+  const org = await Organizations.authenticate(store, key);
+  if (!org) throw new Unauthorized("invalid API key");
+  return org;
+}
+
+/** Checks a capability token for `aud`; 401 saying why it is refused. */
+export function requireCapability(secret: string, token: string | undefined, aud: Capabilities.Capability["aud"]): Capabilities.Capability {
+  if (!token) throw new Unauthorized(`missing ${aud} token`);
+  try {
+    return Capabilities.check(secret, token, aud);
+  } catch (err) {
+    throw new Unauthorized((err as Error).message);
+  }
+}

@@ -1,0 +1,42 @@
+import type { Webhooks } from "@nubabel/contracts";
+import type { Delegation } from "../delegation/index.js";
+import type { RateLimiter } from "../limits/rate-limiter.js";
+import type { Logger } from "../log/logger.js";
+import type { SessionMapping } from "../mapping/session-mapping.js";
+import type { McpGateway } from "../mcp-gateway.js";
+import type { OrganizationStore } from "../organizations/index.js";
+import type { ProgressLog } from "../progress/progress-log.js";
+import type { SessionStore } from "../sessions/index.js";
+
+/** What `/health` reports; `ok: false` on the database makes it a 503. */
+export interface HealthReport {
+  database: { ok: boolean; kind: string; error?: string };
+  redis: { ok: boolean; mode: "redis" | "in-process"; error?: string };
+  sidecar: { ok: boolean; url: string; status?: string; error?: string };
+}
+
+/** Everything the HTTP layer needs, built in `main.ts`. */
+export interface HttpDeps {
+  logger: Logger;
+  organizations: OrganizationStore;
+  sessions: SessionStore;
+  mapping: SessionMapping;
+  delegation: Delegation;
+  progress: ProgressLog;
+  replayGuard: Webhooks.ReplayGuard;
+  rateLimiter: RateLimiter;
+  mcp: McpGateway;
+  health(): Promise<HealthReport>;
+  /** Present on the embedded default only: the CLI's door into the one process that may open PGlite. */
+  admin?: { secret: string };
+  config: {
+    sidecarSecret: string;
+    tokenSecret: string;
+    bodyLimit: number;
+    heartbeatMs: number;
+    streamTokenTtlSeconds: number;
+    callbackLimitPerOrg: number;
+    callbackLimitPerSession: number;
+    apiLimitPerKey: number;
+  };
+}

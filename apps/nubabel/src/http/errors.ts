@@ -1,0 +1,106 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { describeIssues, type ErrorBody } from "@nubabel/contracts";
+import type { z } from "zod";
+import { NubabelError } from "../errors.js";
+
+/** No or bad credentials (API key, signature, capability token). */
+export class Unauthorized extends NubabelError<{ reason: string }> {
+  override readonly name = "Unauthorized";
+  constructor(reason: string) {
+    super(reason, { reason });
+  }
+}
+
+/** Authenticated, but bound to another organization or session. */
+export class Forbidden extends NubabelError<{ code: string }> {
+  override readonly name = "Forbidden";
+  constructor(code: string, message: string) {
+    super(message, { code });
+  }
+}
+
+/** A request that fails its schema; `fields` names what is wrong. */
+export class InvalidRequest extends NubabelError<{ fields: string[] }> {
+  override readonly name = "InvalidRequest";
+  constructor(message: string, fields: string[]) {
+    super(message, { fields });
+  }
+}
+
+export class RateLimited extends NubabelError<{ retryAfterMs: number; scope: string }> {
+  override readonly name = "RateLimited";
+  constructor(scope: string, retryAfterMs: number) {
+    super(`rate limit exceeded (${scope})`, { retryAfterMs, scope });
+  }
+}
+
+/** A dependency this request needs (Redis for replay protection, say) is down. */
+export class DependencyUnavailable extends NubabelError<{ dependency: string }> {
+  override readonly name = "DependencyUnavailable";
+  constructor(dependency: string) {
+    super(`${dependency} unavailable`, { dependency });
+  }
+}
+
+/** Parses `value` with `schema` or throws `InvalidRequest` naming each bad field. */
+export function parse<S extends z.ZodType>(schema: S, value: unknown, where = "body"): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const { message, fields } = describeIssues(parsed.error);
+  throw new InvalidRequest(`invalid ${where}: ${message}`, fields);
+}
+
+type Row = { status: number | ((e: NubabelError<unknown>) => number); code: string | ((e: NubabelError<unknown>) => string); expose?: boolean };
+
+/** The one table from typed errors to HTTP. Names not listed here are a logged 500. */
+const TABLE: Record<string, Row> = {
+  InvalidRequest: { status: 400, code: "invalid_request" },
+  Unauthorized: { status: 401, code: "unauthorized" },
+  Forbidden: { status: 403, code: (e) => (e.data as { code: string }).code },
+  SessionNotFound: { status: 404, code: "session_not_found" },
+  McpConnectionNotFound: { status: 404, code: "connection_not_found" },
+  DelegationBusy: { status: 409, code: "session_busy" },
+  RateLimited: { status: 429, code: "rate_limited" },
+  SidecarRejected: {
+    status: (e) => (e.data as { status: number }).status,
+    code: (e) => (e.data as { code: string }).code,
+  },
+  SidecarProtocolError: { status: 502, code: "sidecar_protocol_error" },
+  SidecarUnavailable: { status: 503, code: "sidecar_unavailable" },
+  DependencyUnavailable: { status: 503, code: "dependency_unavailable" },
+};
+
+/** Fastify's own client errors, by their code. */
+const FASTIFY: Record<string, { code: string; message?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: "body_too_large" },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "unsupported_media_type" },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: "invalid_request", message: "body: must not be empty" },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: "invalid_request", message: "body: is not valid JSON" },
+};
+
+/** Sends `{ error: { code, message, details } }` for any thrown error. */
+export function handleError(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
+  if (err instanceof NubabelError && TABLE[err.name]) {
+    const row = TABLE[err.name]!;
+    const status = typeof row.status === "function" ? row.status(err) : row.status;
+    const code = typeof row.code === "function" ? row.code(err) : row.code;
+    if (err instanceof RateLimited) reply.header("retry-after", Math.ceil(err.data.retryAfterMs / 1000));
+    const level = status >= 500 ? "warn" : "info";
+    request.log[level]({ errorCode: code, status }, err.message);
+    void reply.status(status).send(body(code, err.message, err.data));
+    return;
+  }
+  const fe = err as FastifyError;
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    const known = fe.code ? FASTIFY[fe.code] : undefined;
+    const message = known?.message ?? (fe.code === "FST_ERR_VALIDATION" ? fe.message : fe.message.replace(/^Body/, "body"));
+    void reply.status(fe.statusCode).send(body(known?.code ?? "bad_request", message, { fields: ["body"] }));
+    return;
+  }
+  request.log.error({ err }, "unhandled error");
+  void reply.status(500).send(body("internal_error", "internal error"));
+}
+
+function body(code: string, message: string, details?: unknown): ErrorBody {
+  return { error: { code, message, ...(details === undefined ? {} : { details }) } };
+}

@@ -1,0 +1,26 @@
+import type { FastifyRequest } from "fastify";
+import type { RateLimiter } from "../limits/rate-limiter.js";
+import { RateLimited } from "./errors.js";
+
+const MINUTE = 60_000;
+
+/**
+ * Counts one request against each `key` (per-minute `limit`). The limiter failing (Redis down)
+ * lets the request through: losing rate limiting for a while beats refusing all traffic.
+ */
+export async function enforce(
+  limiter: RateLimiter,
+  request: FastifyRequest,
+  checks: Array<{ key: string; limit: number; scope: string }>,
+): Promise<void> {
+  for (const check of checks) {
+    let verdict: { allowed: boolean; retryAfterMs: number };
+    try {
+      verdict = await limiter.hit(check.key, check.limit, MINUTE);
+    } catch (err) {
+      request.log.warn({ err: (err as Error).message }, "rate limiter unavailable; allowing");
+      return;
+    }
+    if (!verdict.allowed) throw new RateLimited(check.scope, verdict.retryAfterMs);
+  }
+}

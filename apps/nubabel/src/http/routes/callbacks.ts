@@ -1,0 +1,115 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import {
+  Ack,
+  type Capabilities,
+  isTerminal,
+  McpInvokeRequest,
+  McpListRequest,
+  ProgressPost,
+  SessionUpdate,
+  Webhooks,
+} from "@nubabel/contracts";
+import { bearer, requireCapability } from "../auth.js";
+import type { HttpDeps } from "../deps.js";
+import { DependencyUnavailable, Forbidden, InvalidRequest, parse, Unauthorized } from "../errors.js";
+import { enforce } from "../limits.js";
+import { SessionPath } from "../schemas.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The verified capability of a sidecar callback. */
+    capability?: Capabilities.Capability;
+  }
+}
+
+/**
+ * Callbacks from the sidecar. Each is checked in this order, and nothing runs unless all pass:
+ * Standard Webhooks signature over the raw body (replays refused) → capability token
+ * (`aud: callback`) → JSON body → the body's `organizationId`, if any, equals the token's → the
+ * path's session equals the token's.
+ */
+export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  // The signature covers the exact bytes sent, so the body is kept raw and parsed after verifying.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => done(null, body));
+
+  app.addHook("preHandler", async (request) => {
+    const raw = typeof request.body === "string" ? request.body : "";
+    try {
+      await Webhooks.verify(deps.config.sidecarSecret, raw, request.headers, deps.replayGuard);
+    } catch (err) {
+      if (err instanceof Webhooks.SignatureError) throw new Unauthorized(`signature refused: ${err.message}`);
+      // The replay guard could not answer: refuse rather than risk accepting a replay.
+      throw new DependencyUnavailable("replay guard");
+    }
+    const capability = requireCapability(deps.config.tokenSecret, bearer(request), "callback");
+    request.capability = capability;
+    request.log = request.log.child({ sessionId: capability.sid, organizationId: capability.org });
+    let body: unknown;
+    try {
+      body = raw.length ? JSON.parse(raw) : {};
+    } catch {
+      throw new InvalidRequest("invalid body: body: is not valid JSON", ["body"]);
+    }
+    request.body = body;
+    const claimed = (body as { organizationId?: unknown } | null)?.organizationId;
+    if (claimed !== undefined && claimed !== capability.org) {
+      throw new Forbidden("organization_mismatch", "organizationId does not match the delegation's organization");
+    }
+    const params = request.params as { sessionId?: string };
+    if (params.sessionId !== undefined && params.sessionId !== capability.sid) {
+      throw new Forbidden("session_mismatch", "this token is for another session");
+    }
+  });
+
+  const limit = (request: FastifyRequest, cap: Capabilities.Capability) =>
+    enforce(deps.rateLimiter, request, [
+      { key: `cb:org:${cap.org}`, limit: deps.config.callbackLimitPerOrg, scope: "organization callbacks" },
+      { key: `cb:ses:${cap.sid}`, limit: deps.config.callbackLimitPerSession, scope: "session callbacks" },
+    ]);
+
+  app.post("/api/sidecar/sessions/:sessionId/update", async (request): Promise<Ack> => {
+    const cap = request.capability!;
+    parse(SessionPath, request.params, "path");
+    const update = parse(SessionUpdate, request.body);
+    await limit(request, cap);
+    const mapped = await deps.mapping.bySession(cap.sid);
+    if (mapped && mapped.opencodeSessionId !== update.state.opencodeSessionId) {
+      throw new Forbidden("opencode_session_mismatch", "this session is bound to another OpenCode session");
+    }
+    const session = await deps.sessions.get(cap.sid);
+    if (!session || session.organizationId !== cap.org) throw new Forbidden("session_mismatch", "unknown session for this token");
+    await deps.sessions.setState(cap.sid, update.state);
+    return { success: true };
+  });
+
+  app.post("/api/sidecar/sessions/:sessionId/progress", async (request) => {
+    const cap = request.capability!;
+    parse(SessionPath, request.params, "path");
+    const { progress } = parse(ProgressPost, request.body);
+    // The event that ends a run is never refused: a client waiting for it would wait forever.
+    if (!isTerminal(progress)) await limit(request, cap);
+    let id: string;
+    try {
+      id = await deps.progress.append(cap.sid, progress);
+    } catch (err) {
+      request.log.warn({ err: (err as Error).message }, "progress log append failed");
+      throw new DependencyUnavailable("progress log");
+    }
+    return { success: true as const, id };
+  });
+
+  app.post("/api/sidecar/mcp/invoke", async (request) => {
+    const cap = request.capability!;
+    const body = parse(McpInvokeRequest, request.body);
+    await limit(request, cap);
+    return deps.mcp.invoke({ organizationId: cap.org, sessionId: cap.sid, requestId: request.id }, body);
+  });
+
+  app.post("/api/sidecar/mcp/list", async (request) => {
+    const cap = request.capability!;
+    const body = parse(McpListRequest, request.body);
+    await limit(request, cap);
+    return deps.mcp.list({ organizationId: cap.org, sessionId: cap.sid, requestId: request.id }, body);
+  });
+}

@@ -1,0 +1,59 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { Capabilities } from "@nubabel/contracts";
+import { Organizations, type Organization } from "../../organizations/index.js";
+import { Sessions } from "../../sessions/index.js";
+import { requireOrganization } from "../auth.js";
+import type { HttpDeps } from "../deps.js";
+import { parse } from "../errors.js";
+import { enforce } from "../limits.js";
+import { ApiDelegateRequest, SessionPath } from "../schemas.js";
+
+/** The API for people and programs, authorized by an organization's API key. */
+export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  const authorize = async (request: FastifyRequest): Promise<Organization> => {
+    const org = await requireOrganization(deps.organizations, request);
+    request.log = request.log.child({ organizationId: org.id });
+    const keyId = Organizations.hashKey(request.headers.authorization ?? "").slice(0, 16);
+    await enforce(deps.rateLimiter, request, [{ key: `api:${keyId}`, limit: deps.config.apiLimitPerKey, scope: "api key" }]);
+    return org;
+  };
+
+  app.post("/api/delegate", async (request) => {
+    const org = await authorize(request);
+    const body = parse(ApiDelegateRequest, request.body);
+    if (body.sessionId) request.log = request.log.child({ sessionId: body.sessionId });
+    return deps.delegation.run({ organizationId: org.id, ...body });
+  });
+
+  app.get("/api/sessions/:sessionId", async (request) => {
+    const org = await authorize(request);
+    const { sessionId } = parse(SessionPath, request.params, "path");
+    const session = await Sessions.get(deps.sessions, org.id, sessionId);
+    const messages = await deps.sessions.messages(session.id);
+    return {
+      id: session.id,
+      organizationId: session.organizationId,
+      userId: session.userId,
+      state: session.state,
+      createdAt: session.createdAt.toISOString(),
+      updatedAt: session.updatedAt.toISOString(),
+      messages: messages.map((m) => ({ ...m, createdAt: m.createdAt.toISOString() })),
+    };
+  });
+
+  // Browsers' EventSource cannot send an Authorization header: they trade the key for a short-lived
+  // token bound to one session. The session is opened (created on first use), so a client may
+  // start listening before its first prompt.
+  app.post("/api/sessions/:sessionId/stream-token", async (request) => {
+    const org = await authorize(request);
+    const { sessionId } = parse(SessionPath, request.params, "path");
+    const session = await Sessions.open(deps.sessions, org.id, sessionId);
+    const ttlSeconds = deps.config.streamTokenTtlSeconds;
+    const token = Capabilities.issue(deps.config.tokenSecret, { aud: "stream", sessionId: session.id, organizationId: org.id, ttlSeconds });
+    return {
+      token,
+      expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString(),
+      url: `/api/sidecar/sessions/${encodeURIComponent(session.id)}/stream?token=${encodeURIComponent(token)}`,
+    };
+  });
+}

@@ -1,0 +1,67 @@
+import type { FastifyInstance } from "fastify";
+import { Sessions } from "../../sessions/index.js";
+import { streamSession } from "../../progress/sse.js";
+import { isLogId, normalizeId } from "../../progress/progress-log.js";
+import { requireCapability, requireOrganization } from "../auth.js";
+import type { HttpDeps } from "../deps.js";
+import { Forbidden, InvalidRequest, parse } from "../errors.js";
+import { SessionPath, StreamQuery } from "../schemas.js";
+
+/**
+ * `GET /api/sidecar/sessions/:sessionId/stream`: Server-Sent Events of a session's progress,
+ * authorized by the API key or by a stream token in `?token=`. `Last-Event-ID` (or `?lastEventId=`,
+ * `0` for everything retained) replays what the client missed before following live.
+ */
+export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  app.get("/api/sidecar/sessions/:sessionId/stream", async (request, reply) => {
+    const { sessionId } = parse(SessionPath, request.params, "path");
+    const query = parse(StreamQuery, request.query, "query");
+    let organizationId: string;
+    if (query.token !== undefined) {
+      const cap = requireCapability(deps.config.tokenSecret, query.token, "stream");
+      if (cap.sid !== sessionId) throw new Forbidden("session_mismatch", "this token is for another session");
+      organizationId = cap.org;
+    } else {
+      organizationId = (await requireOrganization(deps.organizations, request)).id;
+    }
+    await Sessions.open(deps.sessions, organizationId, sessionId);
+
+    const header = request.headers["last-event-id"];
+    const lastEventId = (Array.isArray(header) ? header[0] : header) ?? query.lastEventId;
+    if (lastEventId !== undefined && !isLogId(lastEventId)) {
+      throw new InvalidRequest("invalid Last-Event-ID: must be an id this stream sent", ["Last-Event-ID"]);
+    }
+
+    const log = request.log.child({ sessionId, organizationId });
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache, no-transform",
+      connection: "keep-alive",
+      // Proxies such as nginx would otherwise buffer the stream.
+      "x-accel-buffering": "no",
+    });
+    raw.flushHeaders();
+    try {
+      await streamSession({
+        log: deps.progress,
+        sessionId,
+        afterId: lastEventId === undefined ? undefined : normalizeId(lastEventId),
+        heartbeatMs: deps.config.heartbeatMs,
+        logger: log,
+        sink: {
+          write: (chunk) => !raw.destroyed && raw.write(chunk),
+          onClose: (cleanup) => {
+            if (raw.destroyed) cleanup();
+            else raw.once("close", cleanup);
+          },
+        },
+      });
+    } catch (err) {
+      // The progress backend is down: end the stream; the client reconnects with Last-Event-ID.
+      log.warn({ err: (err as Error).message }, "stream could not start");
+      raw.end();
+    }
+  });
+}

@@ -1,0 +1,39 @@
+import { randomUUID } from "node:crypto";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { HttpDeps } from "./deps.js";
+import { handleError } from "./errors.js";
+import { adminRoutes } from "./routes/admin.js";
+import { callbackRoutes } from "./routes/callbacks.js";
+import { healthRoutes } from "./routes/health.js";
+import { publicRoutes } from "./routes/public.js";
+import { streamRoutes } from "./routes/stream.js";
+
+/** Builds the Fastify app with every route; the caller listens and closes. */
+export function createServer(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ module: "http" }) as FastifyBaseLogger,
+    bodyLimit: deps.config.bodyLimit,
+    requestIdHeader: "x-request-id",
+    logController: new LogController({ requestIdLogLabel: "requestId" }),
+    genReqId: () => `req_${randomUUID().replace(/-/g, "")}`,
+    // SSE clients hold connections open; closing the server must not wait for them.
+    forceCloseConnections: true,
+  });
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` } });
+  });
+
+  healthRoutes(app, deps);
+  publicRoutes(app, deps);
+  streamRoutes(app, deps);
+  void app.register(async (scope) => callbackRoutes(scope, deps));
+  if (deps.admin) {
+    const secret = deps.admin.secret;
+    void app.register(async (scope) => adminRoutes(scope, deps, secret));
+  }
+  return app;
+}

@@ -1,0 +1,244 @@
+import { rmSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import type { Redis } from "ioredis";
+import { Webhooks } from "@nubabel/contracts";
+import { MemoryLock } from "./adapters/memory/lock.js";
+import { MemoryMappingCache } from "./adapters/memory/mapping-cache.js";
+import { MemoryProgressLog } from "./adapters/memory/progress-log.js";
+import { MemoryRateLimiter } from "./adapters/memory/rate-limiter.js";
+import { PgMappingStore } from "./adapters/postgres/mapping-store.js";
+import { PgOrganizationStore } from "./adapters/postgres/organization-store.js";
+import { PgSessionStore } from "./adapters/postgres/session-store.js";
+import { connectRedis, tryConnect } from "./adapters/redis/client.js";
+import { RedisLock } from "./adapters/redis/lock.js";
+import { RedisMappingCache } from "./adapters/redis/mapping-cache.js";
+import { RedisProgressLog } from "./adapters/redis/progress-log.js";
+import { RedisRateLimiter } from "./adapters/redis/rate-limiter.js";
+import { RedisReplayGuard } from "./adapters/redis/replay-guard.js";
+import { isEmbedded, parseEnv, type Env } from "./config/env.js";
+import { dataPath, keptSecret, writePrivate } from "./config/files.js";
+import { openDatabase } from "./db/open.js";
+import { Delegation } from "./delegation/index.js";
+import type { HealthReport, HttpDeps } from "./http/deps.js";
+import { createServer } from "./http/server.js";
+import { createLogger, type Logger } from "./log/logger.js";
+import { SessionMapping } from "./mapping/session-mapping.js";
+import { noConnections, type McpGateway } from "./mcp-gateway.js";
+import { ensureDevOrganization, type DevOrganization } from "./organizations/dev-organization.js";
+import { SidecarClient } from "./sidecar/index.js";
+
+export interface StartOptions {
+  /** Runs MCP tools for the agent; defaults to "nothing connected". */
+  mcp?: McpGateway;
+  /** Where logs go (tests capture them); stdout by default. */
+  logDestination?: { write(line: string): void };
+}
+
+/** A running Nubabel. */
+export interface RunningNubabel {
+  /** The URL it listens on (and builds callbacks from unless `NUBABEL_URL` says otherwise). */
+  url: string;
+  port: number;
+  env: Env;
+  storage: { database: "postgres" | "pglite"; redis: boolean };
+  /** On the embedded default: the development organization and whether this start created it. */
+  devOrganization?: DevOrganization & { created: boolean };
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts Nubabel from an environment (usually `process.env`): parses the configuration, opens and
+ * migrates the database, connects Redis (or the in-process equivalents), and listens. The only
+ * place where the parts are wired together; tests call it to run several instances.
+ */
+export async function startNubabel(source: Record<string, string | undefined>, options: StartOptions = {}): Promise<RunningNubabel> {
+  const env = parseEnv(source);
+  const logger = createLogger(env.LOG_LEVEL, options.logDestination);
+  const log = logger.child({ module: "main" });
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const close = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, "error while stopping");
+      }
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    const embedded = isEmbedded(env);
+    const tokenSecret = env.NUBABEL_TOKEN_SECRET ?? keptSecret(dataPath(env.NUBABEL_DATA_DIR, "token.secret"));
+    if (!env.NUBABEL_TOKEN_SECRET && env.REDIS_URL) {
+      log.warn("NUBABEL_TOKEN_SECRET is unset: tokens are signed with this instance's own secret; set one shared secret for several instances");
+    }
+
+    const database = await openDatabase(env);
+    cleanups.push(() => database.close());
+    log.info({ database: database.kind }, "database ready");
+
+    const redisParts = env.REDIS_URL ? await redisAdapters(env, env.REDIS_URL, logger, cleanups) : undefined;
+    if (!redisParts) log.info("REDIS_URL unset: in-process cache, locks and progress (single instance only)");
+    const memoryCache = new MemoryMappingCache();
+    const parts = redisParts ?? {
+      cache: memoryCache,
+      lock: new MemoryLock(),
+      progress: new MemoryProgressLog(env.PROGRESS_MAXLEN),
+      replayGuard: new Webhooks.MemoryReplayGuard(),
+      rateLimiter: new MemoryRateLimiter(),
+      ping: async () => undefined,
+    };
+
+    const organizations = new PgOrganizationStore(database.db);
+    const sessions = new PgSessionStore(database.db);
+    const mapping = new SessionMapping(new PgMappingStore(database.db), parts.cache, logger, env.MAPPING_CACHE_TTL_SECONDS);
+    const sidecar = new SidecarClient(
+      {
+        secret: env.SIDECAR_SHARED_SECRET,
+        timeoutMs: env.SIDECAR_TIMEOUT_MS,
+        healthTimeoutMs: env.SIDECAR_HEALTH_TIMEOUT_MS,
+        breakerThreshold: env.SIDECAR_BREAKER_THRESHOLD,
+        breakerResetMs: env.SIDECAR_BREAKER_RESET_MS,
+      },
+      logger,
+    );
+    let publicUrl = env.NUBABEL_URL ?? "";
+    const delegation = new Delegation({
+      sessions,
+      mapping,
+      sidecar,
+      lock: parts.lock,
+      logger,
+      tokenSecret,
+      publicUrl: () => publicUrl,
+      sidecarUrl: env.SIDECAR_URL,
+      callbackTtlSeconds: env.CALLBACK_TOKEN_TTL_SECONDS,
+      firstRunTimeoutMs: env.SIDECAR_TIMEOUT_MS,
+    });
+
+    const health = async (): Promise<HealthReport> => {
+      const [db, redis, side] = await Promise.allSettled([database.ping(), parts.ping(), sidecar.health(env.SIDECAR_URL)]);
+      const why = (r: PromiseSettledResult<unknown>) => (r.status === "rejected" ? String((r.reason as Error)?.message ?? r.reason) : undefined);
+      return {
+        database: { ok: db.status === "fulfilled", kind: database.kind, error: why(db) },
+        redis: { ok: redis.status === "fulfilled", mode: redisParts ? "redis" : "in-process", error: why(redis) },
+        sidecar: {
+          ok: side.status === "fulfilled" && side.value.status === "healthy",
+          url: env.SIDECAR_URL,
+          status: side.status === "fulfilled" ? side.value.status : undefined,
+          error: why(side),
+        },
+      };
+    };
+
+    const deps: HttpDeps = {
+      logger,
+      organizations,
+      sessions,
+      mapping,
+      delegation,
+      progress: parts.progress,
+      replayGuard: parts.replayGuard,
+      rateLimiter: parts.rateLimiter,
+      mcp: options.mcp ?? noConnections,
+      health,
+      admin: embedded ? { secret: keptSecret(dataPath(env.NUBABEL_DATA_DIR, "admin.secret")) } : undefined,
+      config: {
+        sidecarSecret: env.SIDECAR_SHARED_SECRET,
+        tokenSecret,
+        bodyLimit: env.BODY_LIMIT_BYTES,
+        heartbeatMs: env.PROGRESS_HEARTBEAT_MS,
+        streamTokenTtlSeconds: env.STREAM_TOKEN_TTL_SECONDS,
+        callbackLimitPerOrg: env.CALLBACK_RATE_LIMIT_PER_ORG,
+        callbackLimitPerSession: env.CALLBACK_RATE_LIMIT_PER_SESSION,
+        apiLimitPerKey: env.API_RATE_LIMIT_PER_KEY,
+      },
+    };
+    const app = createServer(deps);
+    cleanups.push(() => app.close());
+    await app.listen({ port: env.NUBABEL_PORT, host: env.NUBABEL_HOST });
+    const address = app.server.address();
+    const port = typeof address === "object" && address ? address.port : env.NUBABEL_PORT;
+    const url = `http://${env.NUBABEL_HOST.includes(":") ? `[${env.NUBABEL_HOST}]` : env.NUBABEL_HOST}:${port}`;
+    publicUrl ||= `http://127.0.0.1:${port}`;
+
+    let devOrganization: RunningNubabel["devOrganization"];
+    if (embedded) {
+      const dev = await ensureDevOrganization(organizations, dataPath(env.NUBABEL_DATA_DIR, "dev-organization.json"));
+      devOrganization = { ...dev.org, created: dev.created };
+      // Lets the CLI find this server (see cli/): only while it runs.
+      const serverFile = dataPath(env.NUBABEL_DATA_DIR, "server.json");
+      writePrivate(serverFile, JSON.stringify({ url: `http://127.0.0.1:${port}`, pid: process.pid }));
+      cleanups.push(() => rmSync(serverFile, { force: true }));
+    }
+    log.info({ url, publicUrl, database: database.kind, redis: Boolean(redisParts), sidecarUrl: env.SIDECAR_URL }, "nubabel listening");
+    return {
+      url,
+      port,
+      env,
+      storage: { database: database.kind, redis: Boolean(redisParts) },
+      devOrganization,
+      logger,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+async function redisAdapters(env: Env, url: string, logger: Logger, cleanups: Array<() => Promise<void> | void>) {
+  const redis = connectRedis(url, logger, "commands");
+  const subscriber = connectRedis(url, logger, "subscriber");
+  cleanups.push(() => quit(redis), () => quit(subscriber));
+  await Promise.all([tryConnect(redis, logger), tryConnect(subscriber, logger)]);
+  const prefix = env.REDIS_KEY_PREFIX;
+  return {
+    cache: new RedisMappingCache(redis, prefix),
+    lock: new RedisLock(redis, prefix),
+    progress: new RedisProgressLog(redis, subscriber, prefix, env.PROGRESS_MAXLEN),
+    replayGuard: new RedisReplayGuard(redis, prefix),
+    rateLimiter: new RedisRateLimiter(redis, prefix),
+    ping: async () => void (await redis.ping()),
+  };
+}
+
+async function quit(redis: Redis): Promise<void> {
+  try {
+    await redis.quit();
+  } catch {
+    redis.disconnect();
+  }
+}
+
+async function runFromCommandLine(): Promise<void> {
+  let nubabel: RunningNubabel;
+  try {
+    nubabel = await startNubabel(process.env);
+  } catch (err) {
+    console.error(`nubabel failed to start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  if (nubabel.devOrganization) {
+    const { organizationId, apiKey, created } = nubabel.devOrganization;
+    const file = dataPath(nubabel.env.NUBABEL_DATA_DIR, "dev-organization.json");
+    // Printed, not logged: the key is for the person at the terminal, and logs never carry keys.
+    process.stderr.write(
+      `\nNubabel ${nubabel.url}\n${created ? "Created the" : "The"} development organization ${organizationId}\n` +
+        `API key: ${apiKey}\n(kept in ${file})\n\n`,
+    );
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    nubabel.logger.info({ signal }, "stopping");
+    void nubabel.close().then(() => process.exit(0));
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void runFromCommandLine();

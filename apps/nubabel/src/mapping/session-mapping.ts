@@ -1,0 +1,73 @@
+import type { Logger } from "../log/logger.js";
+import type { MappingCache, MappingRecord, MappingStore } from "./ports.js";
+
+export type { MappingCache, MappingRecord, MappingStore } from "./ports.js";
+
+/**
+ * Nubabel session ↔ OpenCode session, both ways. PostgreSQL is the truth and is written first;
+ * Redis is a read-through cache re-warmed on every miss. A cache that is flushed, slow or down
+ * costs a database read, never a wrong answer: its errors are logged and treated as misses.
+ */
+export class SessionMapping {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly store: MappingStore,
+    private readonly cache: MappingCache,
+    logger: Logger,
+    private readonly ttlSeconds = 24 * 3600,
+  ) {
+    this.log = logger.child({ module: "mapping" });
+  }
+
+  /** Records a new mapping and returns the one in force (an earlier writer's, if it raced this one). */
+  async record(record: MappingRecord): Promise<MappingRecord> {
+    const stored = await this.store.insert(record);
+    await this.warm(stored);
+    return stored;
+  }
+
+  async bySession(sessionId: string): Promise<MappingRecord | undefined> {
+    return this.read(
+      () => this.cache.bySession(sessionId),
+      () => this.store.bySession(sessionId),
+      { sessionId },
+    );
+  }
+
+  async byOpencode(opencodeSessionId: string): Promise<MappingRecord | undefined> {
+    return this.read(
+      () => this.cache.byOpencode(opencodeSessionId),
+      () => this.store.byOpencode(opencodeSessionId),
+      { opencodeSessionId },
+    );
+  }
+
+  private async read(
+    fromCache: () => Promise<MappingRecord | undefined>,
+    fromStore: () => Promise<MappingRecord | undefined>,
+    ctx: Record<string, string>,
+  ): Promise<MappingRecord | undefined> {
+    try {
+      const hit = await fromCache();
+      if (hit) return hit;
+    } catch (err) {
+      this.log.warn({ ...ctx, err: errText(err) }, "mapping cache unavailable; reading the database");
+    }
+    const found = await fromStore();
+    if (found) await this.warm(found);
+    return found;
+  }
+
+  private async warm(record: MappingRecord): Promise<void> {
+    try {
+      await this.cache.put(record, this.ttlSeconds);
+    } catch (err) {
+      this.log.warn({ sessionId: record.sessionId, err: errText(err) }, "could not warm the mapping cache");
+    }
+  }
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

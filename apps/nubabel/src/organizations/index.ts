@@ -1,0 +1,2 @@
+export * as Organizations from "./organizations.js";
+export type { Organization, OrganizationStore } from "./organizations.js";

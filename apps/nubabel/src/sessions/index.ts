@@ -1,0 +1,3 @@
+export * as Sessions from "./sessions.js";
+export type { Session, SessionStore, Message, State } from "./sessions.js";
+export { SessionNotFound } from "./errors.js";

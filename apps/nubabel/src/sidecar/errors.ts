@@ -1,0 +1,28 @@
+import { NubabelError } from "../errors.js";
+
+/** The sidecar could not be reached, timed out, failed with 5xx, or its circuit is open. */
+export class SidecarUnavailable extends NubabelError<{ sidecarUrl: string; reason: string }> {
+  override readonly name = "SidecarUnavailable";
+  constructor(sidecarUrl: string, reason: string) {
+    super("sidecar unavailable", { sidecarUrl, reason });
+  }
+}
+
+/**
+ * The sidecar refused the request (4xx): its error body is passed on, so an unknown category's
+ * 400 still lists the known ones.
+ */
+export class SidecarRejected extends NubabelError<{ status: number; code: string; message: string; details?: unknown }> {
+  override readonly name = "SidecarRejected";
+  constructor(status: number, code: string, message: string, details?: unknown) {
+    super(message, { status, code, message, details });
+  }
+}
+
+/** The sidecar answered 2xx with a body that breaks the contract. */
+export class SidecarProtocolError extends NubabelError<{ sidecarUrl: string; reason: string }> {
+  override readonly name = "SidecarProtocolError";
+  constructor(sidecarUrl: string, reason: string) {
+    super("sidecar answered with an unexpected body", { sidecarUrl, reason });
+  }
+}
