@@ -3,6 +3,7 @@ import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import { fingerprint, type McpConnection } from "./connection.js";
+import { createGuardedFetch, type GuardedFetch } from "./guarded-fetch.js";
 import { McpConnectionError, McpTimeoutError, McpToolNotFoundError, McpUrlRefusedError } from "./errors.js";
 import { asToolError, describeError, fromCallResult, type ToolCallResult } from "./tool-result.js";
 import { buildTransport, type BuiltTransport, type StdioHost } from "./transports.js";
@@ -15,7 +16,7 @@ export interface McpPoolOptions {
   idleTimeoutMs?: number;
   /** How long a server's tool list is trusted before it is asked again. */
   toolsTtlMs?: number;
-  /** Used for connections with `restrictNetwork`; see `createGuardedFetch`. */
+  /** Used for connections with `restrictNetwork`; by default the pool makes one with `createGuardedFetch`. */
   guardedFetch?: FetchLike;
   log?: Logger;
 }
@@ -48,6 +49,7 @@ export class McpPool implements McpToolRunner {
   private readonly idleTimeoutMs: number;
   private readonly toolsTtlMs: number;
   private closing = false;
+  private ownGuard?: GuardedFetch;
 
   constructor(private readonly options: McpPoolOptions) {
     this.callTimeoutMs = options.callTimeoutMs ?? 30_000;
@@ -112,6 +114,13 @@ export class McpPool implements McpToolRunner {
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all([...this.entries.keys()].map((id) => this.drop(id)));
+    await this.ownGuard?.close();
+  }
+
+  private guardedFetch(): FetchLike {
+    if (this.options.guardedFetch) return this.options.guardedFetch;
+    this.ownGuard ??= createGuardedFetch();
+    return this.ownGuard.fetch;
   }
 
   private async use<T>(conn: McpConnection, operation: string, run: (client: Client) => Promise<T>): Promise<T> {
@@ -142,7 +151,7 @@ export class McpPool implements McpToolRunner {
     const existing = this.entries.get(conn.id);
     if (existing && existing.fingerprint === fp && !existing.closed) return existing;
     if (existing) void this.discard(conn.id, existing);
-    const built = buildTransport(conn, this.options.stdio, this.options.guardedFetch);
+    const built = buildTransport(conn, this.options.stdio, conn.restrictNetwork ? this.guardedFetch() : undefined);
     const client = new Client({ name: "nubabel", version: "0.1.0" }, { capabilities: {} });
     const entry: Entry = { fingerprint: fp, built, client, inflight: 0, closed: false, ready: Promise.resolve() };
     // A stdio server that exits (crash, kill) or an HTTP session that ends closes the client.

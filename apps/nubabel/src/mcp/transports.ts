@@ -32,6 +32,8 @@ export function buildTransport(conn: McpConnection, host: StdioHost, guardedFetc
     const transport = new StreamableHTTPClientTransport(new URL(conn.transport.url), {
       requestInit: { headers: { ...conn.credentials } },
       ...(conn.restrictNetwork ? { fetch: guardedFetch ?? refuseUnguarded } : {}),
+      // Redirects stay on the same origin (the SDK's default), so headers never follow one elsewhere.
+      redirectPolicy: "same-origin",
     });
     return { transport, pid: () => undefined, stderrTail: () => "" };
   }
@@ -53,6 +55,7 @@ export function buildTransport(conn: McpConnection, host: StdioHost, guardedFetc
   return { transport, pid: () => transport.pid ?? undefined, stderrTail: () => tail.trim() };
 }
 
+// Fails closed: a restricted connection must never fall back to an unguarded fetch.
 const refuseUnguarded: FetchLike = async () => {
   throw new Error("restricted connection without a guarded fetch");
 };

@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { McpConnection } from "../../src/mcp/connection.js";
 import { McpConnectionError, McpTimeoutError } from "../../src/mcp/errors.js";
-import { createGuardedFetch } from "../../src/mcp/guarded-fetch.js";
 import type { McpPool } from "../../src/mcp/pool.js";
 import { everything, notion, startFakeNotionApi, startHttpServer, testPool, textOf, type RunningServer } from "./servers.js";
 
@@ -56,13 +55,11 @@ describe("McpPool over streamable HTTP (@modelcontextprotocol/server-everything)
   });
 
   it("refuses a restricted (custom) connection to a loopback server at connect time", async () => {
-    const guarded = createGuardedFetch();
-    const strict = await testPool({ guardedFetch: guarded.fetch });
+    const strict = await testPool();
     const error = await strict.listTools({ ...conn, id: "conn_custom", restrictNetwork: true }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(McpConnectionError);
     expect((error as Error).message).toMatch(/refusing to connect to 127\.0\.0\.1.*loopback/);
     await strict.close();
-    await guarded.close();
   });
 });
 

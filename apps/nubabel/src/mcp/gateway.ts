@@ -1,0 +1,114 @@
+import type { Tool } from "@modelcontextprotocol/sdk/types.js";
+import { SealedCredentials } from "../crypto/index.js";
+import type { Keyring } from "../crypto/keyring.js";
+import { CUSTOM, type Catalog } from "./catalog.js";
+import type { McpConnection } from "./connection.js";
+import type { ConnectionStore, StoredConnection } from "./connection-store.js";
+import { McpConnectionError, McpProviderNotFoundError } from "./errors.js";
+import type { McpToolRunner } from "./pool.js";
+import type { ToolCallResult } from "./tool-result.js";
+
+export interface McpToolSummary {
+  name: string;
+  description?: string;
+  inputSchema?: unknown;
+}
+
+/** One connection and its tools, as `nubabel_mcp_list` shows them (the `McpListResponse` shape). */
+export interface McpProviderTools {
+  provider: string;
+  name: string;
+  tools: McpToolSummary[];
+  /** Set when the server could not be reached; the other connections are still listed. */
+  error?: string;
+}
+
+/**
+ * The MCP service the HTTP layer calls. `organizationId` must come from the caller's bound context
+ * (capability token or API key), never from a request body: every lookup is scoped to it, so one
+ * organization cannot name, list or run another's connections.
+ */
+export interface McpGateway {
+  /**
+   * The organization's enabled connections and their tools, optionally only those answering to
+   * `provider`. Throws `McpProviderNotFoundError` (404) for an unknown provider.
+   */
+  list(input: { organizationId: string; provider?: string }): Promise<{ providers: McpProviderTools[] }>;
+  /**
+   * Runs a tool with the organization's credentials. `provider` matches a connection's name first,
+   * then its provider (the oldest enabled connection wins). Throws `McpProviderNotFoundError` or
+   * `McpToolNotFoundError` (404, listing what exists), `McpTimeoutError` (504), `McpConnectionError`
+   * (502); a tool's own failure is a result with `isError: true`.
+   */
+  invoke(input: { organizationId: string; provider: string; toolName: string; args: Record<string, unknown> }): Promise<ToolCallResult>;
+  /** The tools of one connection (a "test connection" button); undefined if not the organization's. */
+  tools(input: { organizationId: string; connectionId: string }): Promise<McpToolSummary[] | undefined>;
+}
+
+export interface McpGatewayDeps {
+  store: ConnectionStore;
+  keyring: Keyring;
+  runner: McpToolRunner;
+  catalog: Catalog;
+  /** Operator setting: may custom servers live on private networks? Also re-enforced at connect time. */
+  allowPrivateUrls: boolean;
+}
+
+export function createMcpGateway(deps: McpGatewayDeps): McpGateway {
+  const resolve = (row: StoredConnection): McpConnection => {
+    const credentials = SealedCredentials.open(deps.keyring, row.id, row.sealedCredentials);
+    if (row.provider === CUSTOM) {
+      if (!row.transport) throw new McpConnectionError({ provider: row.name, connectionId: row.id, reason: "custom connection has no URL" });
+      return { id: row.id, provider: row.name, transport: row.transport, credentials, restrictNetwork: !deps.allowPrivateUrls };
+    }
+    const entry = deps.catalog.providers[row.provider];
+    if (!entry) {
+      throw new McpConnectionError({ provider: row.name, connectionId: row.id, reason: `provider "${row.provider}" is no longer in the catalog` });
+    }
+    // Only the names the catalog declares reach the server, whatever was stored: a stray
+    // NODE_OPTIONS or PATH in a row must not steer a process on Nubabel's host.
+    const declared = Object.fromEntries(entry.credentials.filter((n) => n in credentials).map((n) => [n, credentials[n]!]));
+    return { id: row.id, provider: row.name, transport: entry.transport, credentials: declared };
+  };
+
+  const pick = (rows: StoredConnection[], provider: string): StoredConnection[] => {
+    const byName = rows.filter((r) => r.name === provider);
+    return byName.length ? byName : rows.filter((r) => r.provider === provider);
+  };
+
+  const notFound = (rows: StoredConnection[], provider: string) =>
+    new McpProviderNotFoundError({ provider, available: [...new Set(rows.flatMap((r) => (r.name === r.provider ? [r.provider] : [r.provider, r.name])))] });
+
+  const summarize = (tools: Tool[]): McpToolSummary[] =>
+    tools.map((t) => ({ name: t.name, ...(t.description ? { description: t.description } : {}), inputSchema: t.inputSchema }));
+
+  return {
+    async list({ organizationId, provider }) {
+      const rows = await deps.store.listEnabled(organizationId);
+      const chosen = provider === undefined ? rows : pick(rows, provider);
+      if (provider !== undefined && chosen.length === 0) throw notFound(rows, provider);
+      const providers = await Promise.all(
+        chosen.map(async (row): Promise<McpProviderTools> => {
+          try {
+            return { provider: row.provider, name: row.name, tools: summarize(await deps.runner.listTools(resolve(row))) };
+          } catch (error) {
+            return { provider: row.provider, name: row.name, tools: [], error: (error as Error).message };
+          }
+        }),
+      );
+      return { providers };
+    },
+
+    async invoke({ organizationId, provider, toolName, args }) {
+      const rows = await deps.store.listEnabled(organizationId);
+      const row = pick(rows, provider)[0];
+      if (!row) throw notFound(rows, provider);
+      return deps.runner.callTool(resolve(row), toolName, args);
+    },
+
+    async tools({ organizationId, connectionId }) {
+      const row = await deps.store.get(organizationId, connectionId);
+      return row ? summarize(await deps.runner.listTools(resolve(row))) : undefined;
+    },
+  };
+}

@@ -1,0 +1,12 @@
+export * as Catalog from "./catalog.js";
+export * as UrlPolicy from "./url-policy.js";
+export * from "./errors.js";
+export type { McpConnection } from "./connection.js";
+export type { ConnectionStore, StoredConnection } from "./connection-store.js";
+export { MemoryConnectionStore } from "./memory-connection-store.js";
+export { validateConnection, type ConnectionInput, type ValidConnection } from "./connection-input.js";
+export { createGuardedFetch, type GuardedFetch } from "./guarded-fetch.js";
+export { McpPool, type McpPoolOptions, type McpToolRunner } from "./pool.js";
+export type { StdioHost } from "./transports.js";
+export type { ToolCallResult } from "./tool-result.js";
+export { createMcpGateway, type McpGateway, type McpGatewayDeps, type McpProviderTools, type McpToolSummary } from "./gateway.js";
