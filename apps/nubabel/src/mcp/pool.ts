@@ -1,4 +1,5 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
@@ -33,6 +34,8 @@ interface Entry {
   client: Client;
   ready: Promise<void>;
   inflight: number;
+  /** Has completed an operation; only such a client is worth one transparent retry. */
+  used: boolean;
   idle?: NodeJS.Timeout;
   closed: boolean;
 }
@@ -123,17 +126,22 @@ export class McpPool implements McpToolRunner {
     return this.ownGuard.fetch;
   }
 
-  private async use<T>(conn: McpConnection, operation: string, run: (client: Client) => Promise<T>): Promise<T> {
+  private async use<T>(conn: McpConnection, operation: string, run: (client: Client) => Promise<T>, retried = false): Promise<T> {
     if (this.closing) throw this.unavailable(conn, "Nubabel is shutting down");
     const entry = this.acquire(conn);
     entry.inflight++;
     if (entry.idle) clearTimeout(entry.idle);
     try {
       await entry.ready;
-      return await run(entry.client);
+      const result = await run(entry.client);
+      entry.used = true;
+      return result;
     } catch (error) {
       // Whatever went wrong, this client is suspect: the next call gets a fresh one.
       void this.discard(conn.id, entry);
+      // A client that worked before and whose request never reached the server (the server
+      // restarted and forgot the session, the process died unnoticed) is retried once, fresh.
+      if (entry.used && !retried && neverDelivered(error)) return this.use(conn, operation, run, true);
       // Let the piped stderr of a server that just exited drain before its tail is read.
       if (conn.transport.type === "stdio") await new Promise((resolve) => setImmediate(resolve));
       throw this.translate(conn, entry, operation, error);
@@ -153,7 +161,7 @@ export class McpPool implements McpToolRunner {
     if (existing) void this.discard(conn.id, existing);
     const built = buildTransport(conn, this.options.stdio, conn.restrictNetwork ? this.guardedFetch() : undefined);
     const client = new Client({ name: "nubabel", version: "0.1.0" }, { capabilities: {} });
-    const entry: Entry = { fingerprint: fp, built, client, inflight: 0, closed: false, ready: Promise.resolve() };
+    const entry: Entry = { fingerprint: fp, built, client, inflight: 0, used: false, closed: false, ready: Promise.resolve() };
     // A stdio server that exits (crash, kill) or an HTTP session that ends closes the client.
     client.onclose = () => {
       entry.closed = true;
@@ -190,6 +198,15 @@ export class McpPool implements McpToolRunner {
   private unavailable(conn: McpConnection, reason: string): McpConnectionError {
     return new McpConnectionError({ provider: conn.provider, connectionId: conn.id, reason });
   }
+}
+
+/**
+ * True when the server provably did not act on the request: it refused the message at the HTTP
+ * level (400/404: unknown or expired session) or the transport was already gone before sending.
+ */
+function neverDelivered(error: unknown): boolean {
+  if (error instanceof StreamableHTTPError) return error.code === 400 || error.code === 404;
+  return error instanceof Error && error.message === "Not connected";
 }
 
 function findCause<T extends Error>(error: unknown, type: new (...args: never[]) => T): T | undefined {

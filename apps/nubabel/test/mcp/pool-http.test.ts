@@ -54,6 +54,19 @@ describe("McpPool over streamable HTTP (@modelcontextprotocol/server-everything)
     }
   });
 
+  it("retries once, transparently, when a restarted server no longer knows the session", async () => {
+    const first = await startHttpServer(await everything(), () => ["streamableHttp"]);
+    const c: McpConnection = { ...conn, id: "conn_restarted", transport: { type: "http", url: first.url } };
+    expect(textOf((await pool.callTool(c, "echo", { message: "before restart" })).result)).toBe("Echo: before restart");
+    await first.stop();
+    const second = await startHttpServer(await everything(), () => ["streamableHttp"], {}, first.port);
+    try {
+      expect(textOf((await pool.callTool(c, "echo", { message: "after restart" })).result)).toBe("Echo: after restart");
+    } finally {
+      await second.stop();
+    }
+  });
+
   it("refuses a restricted (custom) connection to a loopback server at connect time", async () => {
     const strict = await testPool();
     const error = await strict.listTools({ ...conn, id: "conn_custom", restrictNetwork: true }).catch((e: unknown) => e);

@@ -39,6 +39,7 @@ async function accepting(port: number): Promise<boolean> {
 
 export interface RunningServer {
   url: string;
+  port: number;
   child: ChildProcess;
   stop(): Promise<void>;
 }
@@ -48,8 +49,9 @@ export async function startHttpServer(
   script: string,
   args: (port: number) => string[],
   env: Record<string, string> = {},
+  fixedPort?: number,
 ): Promise<RunningServer> {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const child = spawn(process.execPath, [script, ...args(port)], {
     env: { PATH: process.env.PATH ?? "", PORT: String(port), ...env },
     stdio: ["ignore", "ignore", "pipe"],
@@ -62,6 +64,7 @@ export async function startHttpServer(
   }
   return {
     url: `http://127.0.0.1:${port}/mcp`,
+    port,
     child,
     stop: async () => {
       if (child.exitCode !== null) return;
