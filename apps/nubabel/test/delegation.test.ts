@@ -1,0 +1,152 @@
+import { Redis } from "ioredis";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DelegateResponse } from "@nubabel/contracts";
+import { backendEnv, flushPrefix, hasInfra, infra } from "./fixtures/backends.js";
+import { startFakeSidecar, type FakeSidecar } from "./fixtures/fake-sidecar.js";
+import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
+import { createOrganization } from "./fixtures/organizations.js";
+import { startTcpProxy } from "./fixtures/tcp-proxy.js";
+
+for (const kind of ["shared", "embedded"] as const) {
+  describe(`delegation (${kind === "shared" && hasInfra ? "PostgreSQL + Redis" : "PGlite + in-process"})`, () => {
+    const secrets = testSecrets();
+    let backend: Awaited<ReturnType<typeof backendEnv>>;
+    let sidecar: FakeSidecar;
+    let nubabel: TestNubabel;
+    let apiKey: string;
+    let otherKey: string;
+
+    beforeAll(async () => {
+      backend = await backendEnv(kind);
+      sidecar = await startFakeSidecar({ secret: secrets.SIDECAR_SHARED_SECRET, delegateDelayMs: 150 });
+      nubabel = await startTestNubabel({ ...backend.env, ...secrets, SIDECAR_URL: sidecar.url });
+      apiKey = (await createOrganization(nubabel, "Acme")).apiKey;
+      otherKey = (await createOrganization(nubabel, "Globex")).apiKey;
+    });
+    afterAll(async () => {
+      await nubabel?.close();
+      await sidecar?.close();
+      await backend?.cleanup();
+    });
+
+    const delegate = async (body: Record<string, unknown>, key = apiKey) => {
+      const res = await nubabel.api("/api/delegate", { body, apiKey: key });
+      return { status: res.status, body: (await res.json()) as DelegateResponse & { error?: { code: string } } };
+    };
+
+    it("creates the OpenCode session once, maps it, and resumes it on a follow-up", async () => {
+      const first = await delegate({ prompt: "summarize my tasks", userId: "U1" });
+      expect(first.status).toBe(200);
+      expect(DelegateResponse.parse(first.body)).toBeTruthy();
+      const sessionId = first.body.metadata.nubabelSessionId!;
+      const oc = first.body.metadata.opencodeSessionId;
+      expect(sessionId).toMatch(/^ses_/);
+
+      const second = await delegate({ prompt: "how many are urgent?", sessionId });
+      expect(second.status).toBe(200);
+      expect(second.body.metadata.opencodeSessionId).toBe(oc);
+      // The fake answers with the turns it saw in that OpenCode session: the context was resumed.
+      expect(second.body.output).toBe(`turn 2 of ${oc}: how many are urgent? (earlier: summarize my tasks)`);
+
+      const runs = sidecar.received.filter((r) => r.opencodeSessionId === oc);
+      expect(runs.map((r) => r.kind)).toEqual(["delegate", "prompt"]);
+      const prompt = runs[1]!.body as { callbacks?: { progress: string }; callbackToken?: string; organizationId?: string };
+      expect(prompt.callbacks?.progress).toBe(`${nubabel.url}/api/sidecar/sessions/${sessionId}/progress`);
+      expect(prompt.callbackToken).toMatch(/^cap1\./);
+      expect(prompt.organizationId).toMatch(/^org_/);
+
+      const view = await nubabel.api(`/api/sessions/${sessionId}`, { apiKey });
+      const session = (await view.json()) as { state: unknown; messages: Array<{ role: string; content: string }> };
+      expect(session.state).toEqual({ opencodeSessionId: oc, status: "completed" });
+      expect(session.messages.map((m) => [m.role, m.content])).toEqual([
+        ["user", "summarize my tasks"],
+        ["assistant", first.body.output],
+        ["user", "how many are urgent?"],
+        ["assistant", second.body.output],
+      ]);
+
+      if (backend.kind === "shared") {
+        const db = new pg.Client({ connectionString: backend.env.DATABASE_URL });
+        await db.connect();
+        const { rows } = await db.query("select opencode_session_id, sidecar_url from session_mappings where session_id = $1", [sessionId]);
+        await db.end();
+        expect(rows).toEqual([{ opencode_session_id: oc, sidecar_url: sidecar.url }]);
+        const redis = new Redis(infra.redisUrl!);
+        const prefix = backend.env.REDIS_KEY_PREFIX;
+        const forward = JSON.parse((await redis.get(`${prefix}session:mapping:${sessionId}`))!);
+        const reverse = JSON.parse((await redis.get(`${prefix}session:mapping-oc:${oc}`))!);
+        const ttl = await redis.ttl(`${prefix}session:mapping:${sessionId}`);
+        redis.disconnect();
+        expect(forward).toMatchObject({ sessionId, opencodeSessionId: oc, sidecarUrl: sidecar.url });
+        expect(reverse).toEqual(forward);
+        expect(ttl).toBeGreaterThan(23 * 3600);
+      }
+    });
+
+    it("creates a caller-chosen session on first use and hides it from other organizations", async () => {
+      const sessionId = `slack:T1:C1:${Date.now()}.0001`;
+      const first = await delegate({ prompt: "hello", sessionId });
+      expect(first.status).toBe(200);
+      expect(first.body.metadata.nubabelSessionId).toBe(sessionId);
+
+      const stolen = await delegate({ prompt: "let me in", sessionId }, otherKey);
+      expect(stolen.status).toBe(404);
+      expect(stolen.body.error?.code).toBe("session_not_found");
+      expect((await nubabel.api(`/api/sessions/${encodeURIComponent(sessionId)}`, { apiKey: otherKey })).status).toBe(404);
+      expect((await nubabel.api(`/api/sessions/ses_doesnotexist`, { apiKey })).status).toBe(404);
+      // Nothing reached the sidecar for the refused request.
+      expect(sidecar.received.filter((r) => r.body && "prompt" in r.body && r.body.prompt === "let me in")).toEqual([]);
+    });
+
+    it("turns ten concurrent first requests for one session into one OpenCode session", async () => {
+      const sessionId = `thread-${Date.now()}`;
+      const before = sidecar.received.length;
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => delegate({ prompt: `q${i}`, sessionId })));
+      expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+      const ocIds = new Set(results.map((r) => r.body.metadata.opencodeSessionId));
+      expect(ocIds.size).toBe(1);
+      const mine = sidecar.received.slice(before);
+      expect(mine.filter((r) => r.kind === "delegate")).toHaveLength(1);
+      expect(mine.filter((r) => r.kind === "prompt")).toHaveLength(9);
+      expect(sidecar.history.get([...ocIds][0]!)).toHaveLength(10);
+    });
+
+    it.runIf(kind === "shared" && hasInfra)("resumes the right session after Redis is flushed", async () => {
+      const first = await delegate({ prompt: "remember 42" });
+      const sessionId = first.body.metadata.nubabelSessionId!;
+      expect(await flushPrefix(infra.redisUrl!, backend.env.REDIS_KEY_PREFIX!)).toBeGreaterThan(0);
+      const second = await delegate({ prompt: "what number?", sessionId });
+      expect(second.status).toBe(200);
+      expect(second.body.metadata.opencodeSessionId).toBe(first.body.metadata.opencodeSessionId);
+      const redis = new Redis(infra.redisUrl!);
+      const rewarmed = await redis.get(`${backend.env.REDIS_KEY_PREFIX}session:mapping:${sessionId}`);
+      redis.disconnect();
+      expect(JSON.parse(rewarmed!).opencodeSessionId).toBe(first.body.metadata.opencodeSessionId);
+    });
+
+    it.runIf(kind === "shared" && hasInfra)("resumes the right session while Redis is unreachable", async () => {
+      const target = new URL(infra.redisUrl!);
+      const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+      const viaProxy = await startTestNubabel({ ...backend.env, ...secrets, SIDECAR_URL: sidecar.url, REDIS_URL: proxy.url });
+      try {
+        const first = await viaProxy.api("/api/delegate", { body: { prompt: "first" }, apiKey });
+        const firstBody = (await first.json()) as DelegateResponse;
+        expect(first.status).toBe(200);
+        await proxy.stop();
+        const second = await viaProxy.api("/api/delegate", {
+          body: { prompt: "second", sessionId: firstBody.metadata.nubabelSessionId },
+          apiKey,
+        });
+        const secondBody = (await second.json()) as DelegateResponse;
+        expect(second.status).toBe(200);
+        expect(secondBody.metadata.opencodeSessionId).toBe(firstBody.metadata.opencodeSessionId);
+        const health = (await (await viaProxy.api("/health")).json()) as { status: string; redis: { ok: boolean } };
+        expect(health).toMatchObject({ status: "degraded", redis: { ok: false } });
+      } finally {
+        await viaProxy.close();
+        await proxy.stop();
+      }
+    });
+  });
+}
