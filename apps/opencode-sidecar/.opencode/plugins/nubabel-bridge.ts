@@ -1,0 +1,62 @@
+/**
+ * nubabel-bridge: runs inside the OpenCode engine's process and gives the agent the
+ * organization's tools. It knows only the sidecar's loopback address and a per-process secret
+ * (both from its environment); the organization, callbacks and capability token stay in the
+ * sidecar, which looks them up by the session id. Only functions are exported: the engine drops a
+ * plugin module that exports anything else.
+ */
+import { type Plugin, tool } from "@opencode-ai/plugin";
+
+const z = tool.schema;
+
+async function callSidecar(route: string, body: unknown, signal: AbortSignal): Promise<unknown> {
+  const url = process.env.NUBABEL_BRIDGE_URL;
+  const secret = process.env.NUBABEL_BRIDGE_SECRET;
+  if (!url || !secret) throw new Error("Nubabel tools are not available in this engine (no bridge configured)");
+  const timeoutMs = Number(process.env.NUBABEL_BRIDGE_TIMEOUT_MS ?? 65_000);
+  const res = await fetch(`${url}${route}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+    body: JSON.stringify(body),
+    signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+  });
+  const data = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+  if (!res.ok) throw new Error(data.error?.message ?? `the tool call failed (${res.status})`);
+  return data;
+}
+
+function render(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value, null, 2);
+}
+
+export const NubabelBridge: Plugin = async () => ({
+  tool: {
+    nubabel_mcp_list: tool({
+      description:
+        "List the tools your organization has connected to Nubabel (Notion, GitHub, Linear, other MCP servers), with each tool's input schema. Call this before nubabel_mcp_invoke.",
+      args: { provider: z.string().optional().describe("Only this provider, e.g. notion") },
+      async execute(args, ctx) {
+        const data = await callSidecar("/internal/bridge/mcp/list", { sessionID: ctx.sessionID, ...(args.provider ? { provider: args.provider } : {}) }, ctx.abort);
+        return render(data);
+      },
+    }),
+    nubabel_mcp_invoke: tool({
+      description:
+        "Run one of your organization's connected tools through Nubabel, with the organization's own credentials. Use nubabel_mcp_list to see providers, tool names and input schemas.",
+      args: {
+        provider: z.string().describe("Provider name as listed, e.g. notion"),
+        toolName: z.string().describe("Tool name exactly as listed"),
+        args: z.record(z.string(), z.unknown()).optional().describe("Arguments matching the tool's input schema"),
+      },
+      async execute(args, ctx) {
+        const data = (await callSidecar(
+          "/internal/bridge/mcp/invoke",
+          { sessionID: ctx.sessionID, provider: args.provider, toolName: args.toolName, args: args.args ?? {} },
+          ctx.abort,
+        )) as { result?: unknown; isError?: boolean };
+        if (data.isError) throw new Error(render(data.result));
+        return render(data.result);
+      },
+    }),
+  },
+});

@@ -1,0 +1,67 @@
+import { McpInvokeResponse, McpListResponse } from "@nubabel/contracts";
+import type { Binding, BindingStore } from "../bindings/binding.js";
+import { CallbackRejectedError, type CallbackClient } from "../callbacks/client.js";
+import type { EngineDriver } from "../engine/driver.js";
+
+/** A tool call the sidecar cannot route: no delegation is bound to the session (or its parents). */
+export class BridgeError extends Error {
+  override readonly name = "BridgeError";
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The sidecar's half of `nubabel_mcp_invoke` / `nubabel_mcp_list`. The plugin, inside the engine,
+ * only knows the OpenCode session id; the organization, callback URL and capability token come
+ * from the binding here, never from the agent's arguments.
+ */
+export class Bridge {
+  constructor(
+    private readonly bindings: BindingStore,
+    private readonly driver: EngineDriver,
+    private readonly callbacks: CallbackClient,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async invoke(sessionId: string, call: { provider: string; toolName: string; args: Record<string, unknown> }): Promise<McpInvokeResponse> {
+    const binding = await this.resolve(sessionId);
+    const body = { organizationId: binding.organizationId, provider: call.provider, toolName: call.toolName, args: call.args };
+    // No retries: a tool call is not idempotent, and a retry after a timeout could run it twice.
+    const answer = await this.post(binding, binding.callbacks!.mcpInvoke, body);
+    return McpInvokeResponse.parse(answer);
+  }
+
+  async list(sessionId: string, provider?: string): Promise<McpListResponse> {
+    const binding = await this.resolve(sessionId);
+    const url = binding.callbacks!.mcpList ?? binding.callbacks!.mcpInvoke.replace(/\/invoke$/, "/list");
+    const answer = await this.post(binding, url, { organizationId: binding.organizationId, ...(provider ? { provider } : {}) });
+    return McpListResponse.parse(answer);
+  }
+
+  private async post(binding: Binding, url: string, body: unknown): Promise<unknown> {
+    try {
+      return await this.callbacks.post(url, body, binding.callbackToken, { timeoutMs: this.timeoutMs, retries: 0 });
+    } catch (err) {
+      if (err instanceof CallbackRejectedError) throw new BridgeError(err.message, err.status);
+      throw new BridgeError(`Nubabel could not run the tool: ${(err as Error).message}`, 502);
+    }
+  }
+
+  /** The binding of the session, or of the nearest parent (subagent sessions are children). */
+  private async resolve(sessionId: string): Promise<Binding> {
+    let id: string | undefined = sessionId;
+    for (let depth = 0; id && depth < 8; depth++) {
+      const binding = await this.bindings.get(id);
+      if (binding) {
+        if (!binding.callbacks) throw new BridgeError("this session was delegated without callbacks, so it has no tools", 400);
+        return binding;
+      }
+      id = (await this.driver.getSession(id))?.parentId;
+    }
+    throw new BridgeError(`session ${sessionId} is not bound to a Nubabel delegation`, 404);
+  }
+}

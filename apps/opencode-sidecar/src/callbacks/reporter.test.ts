@@ -1,0 +1,65 @@
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Webhooks } from "@nubabel/contracts";
+import { CallbackReceiver } from "../../test/receiver.js";
+import { CallbackClient } from "./client.js";
+import { SessionReporter } from "./reporter.js";
+
+describe("SessionReporter", () => {
+  const secret = Webhooks.generateSecret();
+  let receiver: CallbackReceiver;
+  beforeAll(async () => {
+    receiver = await CallbackReceiver.start(secret);
+  });
+  afterAll(() => receiver.close());
+
+  const make = (sessionId: string, interval: number) =>
+    new SessionReporter(
+      { opencodeSessionId: "ses_x", nubabelSessionId: sessionId, organizationId: "org_a", directory: "/tmp", callbacks: receiver.callbacks(sessionId), callbackToken: "tok" },
+      new CallbackClient({ secret, timeoutMs: 2_000, retries: 2 }),
+      interval,
+      pino({ level: "silent" }),
+    );
+
+  it("coalesces text, keeps order, signs every post and always delivers the terminal event", async () => {
+    const reporter = make("s1", 10_000);
+    reporter.progress({ type: "status", data: { status: "busy" } });
+    for (let i = 1; i <= 50; i++) reporter.progress({ type: "message_updated", data: { text: "x".repeat(i) } });
+    reporter.progress({ type: "completed", data: { status: "success", output: "done" } });
+    reporter.update("completed");
+    await reporter.drained();
+    const events = receiver.progress("s1");
+    expect(events.map((e) => e.type)).toEqual(["status", "message_updated", "message_updated", "completed"]);
+    // The first text goes at once, the rest waits and only the latest survives.
+    expect(events.map((e) => (e.type === "message_updated" ? e.data.text.length : 0))).toEqual([0, 1, 50, 0]);
+    expect(events.map((e) => e.seq)).toEqual([0, 1, 2, 3]);
+    expect(receiver.updates("s1")).toEqual(["completed"]);
+    expect(receiver.received.every((r) => r.signatureError === undefined && r.token === "tok")).toBe(true);
+  });
+
+  it("retries a 5xx, and gives up on a dead receiver without stalling", async () => {
+    const reporter = make("s2", 0);
+    receiver.failNext = 1;
+    reporter.progress({ type: "completed", data: { status: "success", output: "ok" } });
+    await reporter.drained();
+    const posts = receiver.received.filter((r) => r.path.includes("/s2/"));
+    expect(posts).toHaveLength(2); // the 503, then the retry
+    expect(receiver.progress("s2")).toHaveLength(2);
+    expect(new Set(receiver.progress("s2").map((e) => e.seq))).toEqual(new Set([0]));
+
+    const dead = new SessionReporter(
+      {
+        opencodeSessionId: "ses_y",
+        nubabelSessionId: "s3",
+        organizationId: "org_a",
+        directory: "/tmp",
+        callbacks: { sessionUpdate: "http://127.0.0.1:9/u", progress: "http://127.0.0.1:9/p", mcpInvoke: "http://127.0.0.1:9/i" },
+      },
+      new CallbackClient({ secret, timeoutMs: 200, retries: 1 }),
+      0,
+      pino({ level: "silent" }),
+    );
+    dead.progress({ type: "completed", data: { status: "success", output: "" } });
+    await expect(dead.drained()).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,95 @@
+import path from "node:path";
+import { z } from "zod";
+import { Webhooks } from "@nubabel/contracts";
+
+const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v && v.trim() ? v.trim() : undefined));
+
+/**
+ * Every setting of the sidecar, read once at start. Names are the environment variables a user
+ * sets; errors name them.
+ */
+export const Env = z.object({
+  SIDECAR_HOST: z.string().default("127.0.0.1"),
+  SIDECAR_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+  SIDECAR_SHARED_SECRET: z
+    .string({ error: "is required (a Standard Webhooks secret, whsec_…, shared with Nubabel)" })
+    .refine(Webhooks.isSecret, "must be a Standard Webhooks secret: whsec_ followed by at least 24 bytes in base64"),
+  NUBABEL_CALLBACK_URL: z.url().default("http://127.0.0.1:3000"),
+  SIDECAR_DATA_DIR: z.string().default(".data/sidecar"),
+  /** Categories and skills; unset → built-in defaults. */
+  SIDECAR_CONFIG: optionalString,
+  /** Attach to a running `opencode serve` instead of supervising one. */
+  OPENCODE_URL: optionalString.pipe(z.url().optional()),
+  OPENCODE_SERVER_PASSWORD: optionalString,
+  /** An OpenCode config file merged under ours (providers, agents, anything else). */
+  OPENCODE_CONFIG: optionalString,
+  MODEL_BASE_URL: optionalString.pipe(z.url().optional()),
+  MODEL_NAME: optionalString,
+  MODEL_API_KEY: optionalString,
+  ANTHROPIC_API_KEY: optionalString,
+  /** Redis for bindings and replay ids across sidecar restarts; unset → in-process. */
+  REDIS_URL: optionalString.pipe(z.url().optional()),
+  REDIS_PREFIX: z.string().default("sidecar:"),
+  /** Longest a single turn may run before it is aborted and answered as an error. */
+  RUN_TIMEOUT_MS: int(10 * 60_000),
+  ENGINE_START_TIMEOUT_MS: int(30_000),
+  ENGINE_REQUEST_TIMEOUT_MS: int(15_000),
+  CALLBACK_TIMEOUT_MS: int(5_000),
+  CALLBACK_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
+  /** Longest a tool call through Nubabel (`nubabel_mcp_invoke`) may take. */
+  MCP_TIMEOUT_MS: int(60_000),
+  /** Prompts waiting behind a running one, per session; more is a 429. */
+  SESSION_QUEUE_LIMIT: int(8),
+  /** Minimum gap between two `message_updated` progress posts of one run. */
+  PROGRESS_TEXT_INTERVAL_MS: int(250),
+  BODY_LIMIT_BYTES: int(1_048_576),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+export type Env = z.infer<typeof Env>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Parses the environment; throws `ConfigError` naming every bad variable. */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const result = Env.safeParse(source);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid sidecar configuration:\n${lines.join("\n")}`);
+  }
+  const env = result.data;
+  if ((env.MODEL_BASE_URL && !env.MODEL_NAME) || (!env.MODEL_BASE_URL && env.MODEL_NAME)) {
+    throw new ConfigError("Invalid sidecar configuration:\n  MODEL_BASE_URL and MODEL_NAME must be set together");
+  }
+  return { ...env, SIDECAR_DATA_DIR: path.resolve(env.SIDECAR_DATA_DIR) };
+}
+
+/** The process environment: the one place that reads it. */
+export function loadProcessEnv(): Record<string, string | undefined> {
+  return process.env;
+}
+
+/** The few variables a child process needs to run at all; never the sidecar's secrets. */
+export function systemEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of ["PATH", "LANG", "LC_ALL", "TZ", "TMPDIR"]) {
+    const value = process.env[key];
+    if (value) out[key] = value;
+  }
+  return out;
+}
+
+/** For running npm: the system variables plus where npm keeps its cache (no `npm_*` of a parent run). */
+export function toolEnv(): Record<string, string> {
+  const out = systemEnv();
+  for (const key of ["HOME", "npm_config_cache", "NPM_CONFIG_CACHE"]) {
+    const value = process.env[key];
+    if (value) out[key] = value;
+  }
+  return out;
+}

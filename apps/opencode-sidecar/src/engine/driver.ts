@@ -1,0 +1,192 @@
+import { createOpencodeClient, type OpencodeClient } from "@opencode-ai/sdk/v2";
+import type { Logger } from "../logger.js";
+import { type Engine, EngineDownError, type EngineEndpoint } from "./engine.js";
+import { toEngineEvent } from "./translate.js";
+import type { EngineEvent, TurnResult } from "./events.js";
+
+export interface PromptInput {
+  sessionId: string;
+  directory: string;
+  text: string;
+  system?: string;
+  agent?: string;
+  /** `provider/model`. */
+  model?: string;
+}
+
+/**
+ * The only module that speaks the OpenCode SDK. It follows the engine's global event stream
+ * (one for every workspace folder), turns it into `EngineEvent`s, and exposes the few calls a
+ * run needs. After every (re)connection it emits `resync`, since events in a gap are lost.
+ */
+export class EngineDriver {
+  private client: OpencodeClient | undefined;
+  private listeners = new Set<(event: EngineEvent) => void>();
+  private streamAbort: AbortController | undefined;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly log: Logger,
+    private readonly requestTimeoutMs: number,
+  ) {
+    engine.on("up", (endpoint: EngineEndpoint) => this.connect(endpoint));
+    engine.on("down", () => this.disconnect());
+  }
+
+  onEvent(listener: (event: EngineEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Connects to the engine if it is already up (events after this also reconnect). */
+  init(): void {
+    const endpoint = this.engine.endpoint();
+    if (endpoint) this.connect(endpoint);
+  }
+
+  close(): void {
+    this.disconnect();
+  }
+
+  async createSession(input: { directory: string; title: string; metadata: Record<string, unknown> }): Promise<string> {
+    const res = await this.api().session.create(
+      { directory: input.directory, title: input.title, metadata: input.metadata },
+      { throwOnError: true, signal: this.timeout() },
+    );
+    return res.data.id;
+  }
+
+  /** The session's folder and parent, or undefined when the engine does not know it. */
+  async getSession(sessionId: string, directory?: string): Promise<{ directory: string; parentId?: string } | undefined> {
+    const res = await this.api().session.get({ sessionID: sessionId, ...(directory ? { directory } : {}) }, { signal: this.timeout() });
+    if (!res.data) {
+      if (res.response && res.response.status >= 500) throw new Error(`engine answered ${res.response.status}`);
+      return undefined;
+    }
+    return { directory: res.data.directory, ...(res.data.parentID ? { parentId: res.data.parentID } : {}) };
+  }
+
+  /** Starts a turn and returns at once (the engine answers 204); the turn is followed through events. */
+  async prompt(input: PromptInput): Promise<void> {
+    const [providerID, ...rest] = input.model ? input.model.split("/") : [];
+    await this.api().session.promptAsync(
+      {
+        sessionID: input.sessionId,
+        directory: input.directory,
+        parts: [{ type: "text", text: input.text }],
+        ...(input.system ? { system: input.system } : {}),
+        ...(input.agent ? { agent: input.agent } : {}),
+        ...(providerID && rest.length ? { model: { providerID, modelID: rest.join("/") } } : {}),
+      },
+      { throwOnError: true, signal: this.timeout() },
+    );
+  }
+
+  async abort(sessionId: string, directory: string): Promise<void> {
+    await this.api().session.abort({ sessionID: sessionId, directory }, { throwOnError: true, signal: this.timeout() });
+  }
+
+  /** Whether the engine is working on the session right now. */
+  async isBusy(sessionId: string, directory: string): Promise<boolean> {
+    const res = await this.api().session.status({ directory }, { throwOnError: true, signal: this.timeout() });
+    const status = (res.data as Record<string, { type: string }>)[sessionId];
+    return status !== undefined && status.type !== "idle";
+  }
+
+  /** The last assistant answer of the session, read from the engine's store. */
+  async lastResult(sessionId: string, directory: string): Promise<TurnResult | undefined> {
+    const res = await this.api().session.messages(
+      { sessionID: sessionId, directory, limit: 20 },
+      { throwOnError: true, signal: this.timeout() },
+    );
+    const last = [...res.data].reverse().find((m) => m.info.role === "assistant");
+    if (!last || last.info.role !== "assistant") return undefined;
+    const text = last.parts
+      .flatMap((p) => (p.type === "text" && !p.synthetic && !p.ignored ? [p.text] : []))
+      .join("")
+      .trim();
+    const err = last.info.error;
+    return {
+      text,
+      model: `${last.info.providerID}/${last.info.modelID}`,
+      ...(err ? { error: { code: err.name, message: errorMessage(err) } } : {}),
+    };
+  }
+
+  /** Answers a permission request with a refusal: a headless session must never wait for a person. */
+  async rejectPermission(requestId: string, directory: string, message: string): Promise<void> {
+    await this.api().permission.reply({ requestID: requestId, directory, reply: "reject", message }, { signal: this.timeout() });
+  }
+
+  async rejectQuestion(requestId: string, directory: string): Promise<void> {
+    await this.api().question.reject({ requestID: requestId, directory }, { signal: this.timeout() });
+  }
+
+  private api(): OpencodeClient {
+    if (!this.client) throw new EngineDownError("the OpenCode engine is not running");
+    return this.client;
+  }
+
+  private timeout(): AbortSignal {
+    return AbortSignal.timeout(this.requestTimeoutMs);
+  }
+
+  private connect(endpoint: EngineEndpoint): void {
+    this.disconnect();
+    const headers: Record<string, string> = {};
+    if (endpoint.password) {
+      headers.authorization = `Basic ${Buffer.from(`opencode:${endpoint.password}`).toString("base64")}`;
+    }
+    this.client = createOpencodeClient({ baseUrl: endpoint.url, headers });
+    const abort = new AbortController();
+    this.streamAbort = abort;
+    void this.follow(this.client, abort.signal);
+  }
+
+  private disconnect(): void {
+    this.streamAbort?.abort();
+    this.streamAbort = undefined;
+    this.client = undefined;
+  }
+
+  private async follow(client: OpencodeClient, signal: AbortSignal): Promise<void> {
+    let attempt = 0;
+    while (!signal.aborted) {
+      try {
+        const { stream } = await client.global.event({ signal, sseMaxRetryAttempts: 1 });
+        for await (const raw of stream) {
+          attempt = 0;
+          const payload = (raw as { directory?: string; payload?: { type: string; properties: unknown } }).payload;
+          if (!payload) continue;
+          if (payload.type === "server.connected") {
+            this.emit({ type: "resync" });
+            continue;
+          }
+          const event = toEngineEvent(payload, (raw as { directory?: string }).directory ?? "");
+          if (event) this.emit(event);
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        this.log.warn({ err: (err as Error).message }, "engine event stream broke; reconnecting");
+      }
+      if (signal.aborted) return;
+      attempt += 1;
+      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2_000)));
+    }
+  }
+
+  private emit(event: EngineEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.log.error({ err }, "engine event listener failed");
+      }
+    }
+  }
+}
+
+export function errorMessage(err: { name: string; data?: unknown }): string {
+  const data = err.data as { message?: unknown } | undefined;
+  return typeof data?.message === "string" && data.message ? data.message : err.name;
+}

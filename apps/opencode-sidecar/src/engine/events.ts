@@ -1,0 +1,38 @@
+/**
+ * The engine's events in the sidecar's own words: what a run needs to follow one session.
+ * Produced only by the driver, so nothing else depends on the SDK's event union.
+ */
+export interface ErrorInfo {
+  /** The engine's error name (`APIError`, `MessageAbortedError`, …). */
+  code: string;
+  message: string;
+}
+
+export type EngineEvent =
+  | { type: "status"; sessionId: string; status: "busy" | "idle" | "retry"; attempt?: number; message?: string }
+  | { type: "idle"; sessionId: string }
+  | { type: "error"; sessionId: string; error: ErrorInfo }
+  | { type: "message"; sessionId: string; messageId: string; role: "user" | "assistant"; error?: ErrorInfo }
+  | { type: "text"; sessionId: string; messageId: string; partId: string; text: string }
+  | { type: "text-delta"; sessionId: string; messageId: string; partId: string; delta: string }
+  | {
+      type: "tool";
+      sessionId: string;
+      callId: string;
+      tool: string;
+      status: "pending" | "running" | "completed" | "error";
+      input?: unknown;
+      output?: string;
+      error?: string;
+    }
+  | { type: "permission"; sessionId: string; requestId: string; directory: string; permission: string }
+  | { type: "question"; sessionId: string; requestId: string; directory: string }
+  /** The stream was re-established: events in between are lost; followers must re-read state. */
+  | { type: "resync" };
+
+/** A session's final assistant answer as stored by the engine. */
+export interface TurnResult {
+  text: string;
+  error?: ErrorInfo;
+  model: string;
+}

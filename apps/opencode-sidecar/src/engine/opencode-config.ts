@@ -1,0 +1,80 @@
+import { readFileSync } from "node:fs";
+import type { Env } from "../config/env.js";
+
+/** The provider id under which `MODEL_BASE_URL` is registered with the engine. */
+export const CUSTOM_PROVIDER = "nubabel-model";
+
+/**
+ * A session never waits for a person: everything inside the workspace is allowed, anything
+ * that would ask (or leave the workspace, or fetch the web) is denied outright.
+ */
+export const PERMISSION = {
+  "*": "allow",
+  external_directory: "deny",
+  doom_loop: "deny",
+  question: "deny",
+  webfetch: "deny",
+  websearch: "deny",
+} as const;
+
+export interface EngineConfig {
+  /** `OPENCODE_CONFIG_CONTENT` for the child. */
+  content: Record<string, unknown>;
+  /** `provider/model` of the default model; null when none is configured. */
+  model: string | null;
+  /** Environment variables the model provider needs inside the engine (API keys). */
+  providerEnv: Record<string, string>;
+}
+
+function readUserConfig(file: string): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not a JSON object");
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`OPENCODE_CONFIG (${file}) could not be read: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Builds the engine's configuration. Precedence for the model: `MODEL_BASE_URL`+`MODEL_NAME`,
+ * then `ANTHROPIC_API_KEY`, then the `model` of the `OPENCODE_CONFIG` file. Safety settings
+ * (permissions, sharing, updates, our plugin) always win over the user's file.
+ */
+export function buildEngineConfig(env: Env, pluginFile: string): EngineConfig {
+  const user = env.OPENCODE_CONFIG ? readUserConfig(env.OPENCODE_CONFIG) : {};
+  const provider = { ...((user.provider as Record<string, unknown>) ?? {}) };
+  const providerEnv: Record<string, string> = {};
+  let model = typeof user.model === "string" ? user.model : null;
+
+  if (env.MODEL_BASE_URL && env.MODEL_NAME) {
+    provider[CUSTOM_PROVIDER] = {
+      npm: "@ai-sdk/openai-compatible",
+      name: "Configured model",
+      options: {
+        baseURL: env.MODEL_BASE_URL,
+        // Referenced, not inlined: the key reaches the engine only as its own variable.
+        ...(env.MODEL_API_KEY ? { apiKey: "{env:MODEL_API_KEY}" } : {}),
+      },
+      models: { [env.MODEL_NAME]: { name: env.MODEL_NAME, tool_call: true } },
+    };
+    if (env.MODEL_API_KEY) providerEnv.MODEL_API_KEY = env.MODEL_API_KEY;
+    model = `${CUSTOM_PROVIDER}/${env.MODEL_NAME}`;
+  } else if (env.ANTHROPIC_API_KEY) {
+    providerEnv.ANTHROPIC_API_KEY = env.ANTHROPIC_API_KEY;
+    model = "anthropic/claude-sonnet-4-5";
+  }
+
+  const userPlugins = Array.isArray(user.plugin) ? (user.plugin as unknown[]) : [];
+  const content: Record<string, unknown> = {
+    ...user,
+    $schema: "https://opencode.ai/config.json",
+    provider,
+    ...(model ? { model, small_model: (user.small_model as string | undefined) ?? model } : {}),
+    share: "disabled",
+    autoupdate: false,
+    permission: PERMISSION,
+    plugin: [...userPlugins, `file://${pluginFile}`],
+  };
+  return { content, model, providerEnv };
+}

@@ -1,0 +1,190 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import type { EngineState } from "@nubabel/contracts";
+import { systemEnv } from "../config/env.js";
+import type { Logger } from "../logger.js";
+import type { Engine, EngineEndpoint } from "./engine.js";
+import { freePort } from "./free-port.js";
+
+const require = createRequire(import.meta.url);
+export const packageDir = path.dirname(require.resolve("opencode-ai/package.json"));
+
+/** The engine version shipped with the sidecar (the `opencode-ai` package). */
+export const ENGINE_VERSION: string = JSON.parse(readFileSync(path.join(packageDir, "package.json"), "utf8")).version;
+
+export interface SupervisorOptions {
+  dataDir: string;
+  config: Record<string, unknown>;
+  /** Extra variables for the engine (model keys, the bridge's address and secret). */
+  env: Record<string, string>;
+  startTimeoutMs: number;
+  /** `XDG_CONFIG_HOME` with the plugin runtime installed (see `preparePluginRuntime`). */
+  configHome: string;
+  logger: Logger;
+}
+
+/**
+ * Runs `opencode serve` as a child on loopback with a fresh random password, and starts it again
+ * when it dies (backing off while it keeps dying). The child gets a minimal environment: nothing
+ * of the sidecar's own (its shared secret above all) is inherited.
+ */
+export class EngineSupervisor extends EventEmitter implements Engine {
+  state: EngineState = "stopped";
+  restarts = 0;
+  readonly version = ENGINE_VERSION;
+  private child: ChildProcess | undefined;
+  private current: EngineEndpoint | undefined;
+  private stopping = false;
+  private backoffMs = 500;
+  private restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    super();
+  }
+
+  endpoint(): EngineEndpoint | undefined {
+    return this.state === "running" ? this.current : undefined;
+  }
+
+  /** The child's pid, for operators and tests. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(): Promise<void> {
+    this.stopping = false;
+    this.state = this.restarts > 0 ? "restarting" : "starting";
+    const port = await freePort();
+    const password = randomBytes(24).toString("base64url");
+    const dirs = this.prepareDirs();
+    const child = spawn(path.join(packageDir, "bin", "opencode.exe"), ["serve", "--hostname=127.0.0.1", `--port=${port}`], {
+      cwd: dirs.home,
+      env: this.childEnv(password, dirs),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child = child;
+    const log = this.opts.logger;
+    const url = await new Promise<string>((resolve, reject) => {
+      let output = "";
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`the engine did not start within ${this.opts.startTimeoutMs} ms: ${output.slice(-2000)}`));
+      }, this.opts.startTimeoutMs);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = output.match(/opencode server listening on\s+(https?:\/\/\S+)/);
+        if (match?.[1]) {
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+      };
+      child.stdout?.on("data", onData);
+      child.stderr?.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      child.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`the engine exited during start (code ${code}, signal ${signal}): ${output.slice(-2000)}`));
+      });
+      child.once("error", (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    child.stdout?.removeAllListeners("data");
+    child.stderr?.removeAllListeners("data");
+    child.stderr?.on("data", (chunk: Buffer) => log.debug({ engine: chunk.toString().trim() }, "engine stderr"));
+    child.removeAllListeners("exit");
+    child.once("exit", (code, signal) => this.onExit(code, signal));
+    this.current = { url, password };
+    this.state = "running";
+    log.info({ url, pid: child.pid, version: this.version }, "engine running");
+    this.emit("up", this.current);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    const child = this.child;
+    this.state = "stopped";
+    this.current = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const kill = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      child.once("exit", () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      child.kill("SIGTERM");
+    });
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.current = undefined;
+    if (this.stopping) return;
+    this.state = "restarting";
+    const reason = `the OpenCode engine exited (code ${code}, signal ${signal})`;
+    this.opts.logger.error({ code, signal }, "engine exited; restarting");
+    this.emit("down", reason);
+    this.scheduleRestart();
+  }
+
+  private scheduleRestart(): void {
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, 10_000);
+    this.restartTimer = setTimeout(() => {
+      this.restarts += 1;
+      this.start()
+        .then(() => {
+          // A child that stays up for a while earns a quick restart next time.
+          setTimeout(() => (this.backoffMs = 500), 30_000).unref();
+        })
+        .catch((err: Error) => {
+          this.opts.logger.error({ err: err.message }, "engine restart failed");
+          if (!this.stopping) this.scheduleRestart();
+        });
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  private prepareDirs() {
+    const root = path.join(this.opts.dataDir, "engine");
+    const dirs = {
+      home: path.join(root, "home"),
+      data: path.join(root, "xdg", "data"),
+      config: this.opts.configHome,
+      cache: path.join(root, "xdg", "cache"),
+      state: path.join(root, "xdg", "state"),
+    };
+    for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+    return dirs;
+  }
+
+  private childEnv(password: string, dirs: ReturnType<EngineSupervisor["prepareDirs"]>): NodeJS.ProcessEnv {
+    return {
+      ...systemEnv(),
+      HOME: dirs.home,
+      XDG_DATA_HOME: dirs.data,
+      XDG_CONFIG_HOME: dirs.config,
+      XDG_CACHE_HOME: dirs.cache,
+      XDG_STATE_HOME: dirs.state,
+      OPENCODE_SERVER_PASSWORD: password,
+      OPENCODE_CONFIG_CONTENT: JSON.stringify(this.opts.config),
+      OPENCODE_CLIENT: "sdk",
+      OPENCODE_DISABLE_MODELS_FETCH: "1",
+      OPENCODE_DISABLE_AUTOUPDATE: "1",
+      OPENCODE_DISABLE_SHARE: "1",
+      OPENCODE_DISABLE_LSP_DOWNLOAD: "1",
+      OPENCODE_DISABLE_CLAUDE_CODE: "1",
+      // Offline by construction: any package install the engine attempts fails at once, locally.
+      BUN_CONFIG_REGISTRY: "http://127.0.0.1:9/",
+      NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/",
+      ...this.opts.env,
+    };
+  }
+}
+

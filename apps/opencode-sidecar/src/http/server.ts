@@ -1,0 +1,52 @@
+import Fastify from "fastify";
+import { Webhooks } from "@nubabel/contracts";
+import type { Logger } from "../logger.js";
+import { errorHandler, ValidationError } from "./errors.js";
+import { bridgeRoutes, type BridgeRouteDeps } from "./routes/bridge.js";
+import { healthRoutes, type HealthDeps } from "./routes/health.js";
+import { sessionRoutes, type SessionRouteDeps } from "./routes/sessions.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    rawBody?: string;
+  }
+}
+
+export interface ServerDeps extends SessionRouteDeps, HealthDeps, BridgeRouteDeps {
+  logger: Logger;
+  secret: string;
+  replayGuard: Webhooks.ReplayGuard;
+  bodyLimit: number;
+}
+
+/**
+ * The sidecar's HTTP surface. Everything but `/health` and the plugin's loopback bridge must
+ * carry a valid Standard Webhooks signature from Nubabel.
+ */
+export function buildServer(deps: ServerDeps) {
+  const app = Fastify({ loggerInstance: deps.logger, bodyLimit: deps.bodyLimit, disableRequestLogging: false });
+  // Signatures cover the exact bytes, so keep them before parsing.
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    req.rawBody = body as string;
+    if (!body) return done(null, undefined);
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(new ValidationError("body: is not valid JSON", { fields: ["(body)"] }), undefined);
+    }
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: { code: "not_found", message: `no route ${req.method} ${req.url}` } });
+  });
+
+  app.register(healthRoutes(deps));
+  app.register(bridgeRoutes(deps));
+  app.register(async (signed) => {
+    signed.addHook("preHandler", async (req) => {
+      await Webhooks.verify(deps.secret, req.rawBody ?? "", req.headers as Record<string, string>, deps.replayGuard);
+    });
+    await signed.register(sessionRoutes(deps));
+  });
+  return app;
+}

@@ -1,0 +1,1 @@
+export { startSidecar, type Sidecar } from "./main.js";

@@ -1,0 +1,136 @@
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
+import { Webhooks } from "@nubabel/contracts";
+import { MemoryBindingStore } from "./adapters/memory/binding-store.js";
+import { RedisBindingStore } from "./adapters/redis/binding-store.js";
+import { RedisReplayGuard } from "./adapters/redis/replay-guard.js";
+import { Bridge } from "./bridge/bridge.js";
+import { CallbackClient } from "./callbacks/client.js";
+import { Catalog } from "./catalog/catalog.js";
+import { loadProcessEnv, parseEnv } from "./config/env.js";
+import { AttachedEngine } from "./engine/attached.js";
+import { EngineDriver } from "./engine/driver.js";
+import type { Engine } from "./engine/engine.js";
+import { buildEngineConfig } from "./engine/opencode-config.js";
+import { preparePluginRuntime } from "./engine/plugin-runtime.js";
+import { EngineSupervisor } from "./engine/supervisor.js";
+import { buildServer } from "./http/server.js";
+import { createLogger } from "./logger.js";
+import { Runner } from "./runs/runner.js";
+import { Workspaces } from "./workspaces/workspaces.js";
+
+const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const PLUGIN_FILE = path.join(appDir, ".opencode", "plugins", "nubabel-bridge.ts");
+export const SHIPPED_SKILLS = path.join(appDir, "skills");
+
+export interface Sidecar {
+  url: string;
+  engine: Engine;
+  runner: Runner;
+  close(): Promise<void>;
+}
+
+/** Wires the sidecar from an environment (the real one, or a test's) and starts listening. */
+export async function startSidecar(source: Record<string, string | undefined>): Promise<Sidecar> {
+  const env = parseEnv(source);
+  const logger = createLogger(env.LOG_LEVEL);
+  const catalog = Catalog.load({ ...(env.SIDECAR_CONFIG ? { file: env.SIDECAR_CONFIG } : {}), shippedSkillsDir: SHIPPED_SKILLS });
+  const engineConfig = buildEngineConfig(env, PLUGIN_FILE);
+  if (!engineConfig.model) logger.warn("no model configured: /health reports it and delegation answers 503");
+
+  const redis = env.REDIS_URL ? new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false }) : undefined;
+  const bindings = redis ? new RedisBindingStore(redis, env.REDIS_PREFIX) : new MemoryBindingStore();
+  const replayGuard = redis ? new RedisReplayGuard(redis, env.REDIS_PREFIX) : new Webhooks.MemoryReplayGuard();
+
+  const bridgeSecret = randomBytes(32).toString("base64url");
+  const callbacks = new CallbackClient({ secret: env.SIDECAR_SHARED_SECRET, timeoutMs: env.CALLBACK_TIMEOUT_MS, retries: env.CALLBACK_RETRIES });
+  const workspaces = new Workspaces(path.join(env.SIDECAR_DATA_DIR, "workspaces"));
+
+  // The bridge address is only known once we listen, and the engine needs it at spawn: listen first.
+  const engineEnv: Record<string, string> = {
+    ...engineConfig.providerEnv,
+    NUBABEL_BRIDGE_SECRET: bridgeSecret,
+    NUBABEL_BRIDGE_TIMEOUT_MS: String(env.MCP_TIMEOUT_MS + 5_000),
+  };
+  const engine: Engine = env.OPENCODE_URL
+    ? new AttachedEngine({ url: env.OPENCODE_URL, ...(env.OPENCODE_SERVER_PASSWORD ? { password: env.OPENCODE_SERVER_PASSWORD } : {}), logger })
+    : new EngineSupervisor({
+        dataDir: env.SIDECAR_DATA_DIR,
+        configHome: await preparePluginRuntime(logger.child({ module: "engine" })),
+        config: engineConfig.content,
+        env: engineEnv,
+        startTimeoutMs: env.ENGINE_START_TIMEOUT_MS,
+        logger: logger.child({ module: "engine" }),
+      });
+  const driver = new EngineDriver(engine, logger.child({ module: "driver" }), env.ENGINE_REQUEST_TIMEOUT_MS);
+  driver.onEvent((event) => {
+    // Nothing may wait for a person: refuse whatever asks.
+    if (event.type === "permission") {
+      void driver.rejectPermission(event.requestId, event.directory, `"${event.permission}" is not allowed in a Nubabel session`).catch(() => undefined);
+    } else if (event.type === "question") {
+      void driver.rejectQuestion(event.requestId, event.directory).catch(() => undefined);
+    }
+  });
+  const runner = new Runner({
+    driver,
+    engine,
+    bindings,
+    catalog,
+    callbacks,
+    workspaces,
+    model: engineConfig.model,
+    runTimeoutMs: env.RUN_TIMEOUT_MS,
+    queueLimit: env.SESSION_QUEUE_LIMIT,
+    textIntervalMs: env.PROGRESS_TEXT_INTERVAL_MS,
+    log: logger.child({ module: "runner" }),
+  });
+  const bridge = new Bridge(bindings, driver, callbacks, env.MCP_TIMEOUT_MS);
+  const app = buildServer({
+    logger,
+    secret: env.SIDECAR_SHARED_SECRET,
+    replayGuard,
+    bodyLimit: env.BODY_LIMIT_BYTES,
+    runner,
+    callbackOrigin: env.NUBABEL_CALLBACK_URL,
+    engine,
+    model: engineConfig.model,
+    bridge,
+    bridgeSecret,
+  });
+  await app.listen({ host: env.SIDECAR_HOST, port: env.SIDECAR_PORT });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : env.SIDECAR_PORT;
+  engineEnv.NUBABEL_BRIDGE_URL = `http://127.0.0.1:${port}`;
+  driver.init();
+  await engine.start();
+
+  const url = `http://${env.SIDECAR_HOST}:${port}`;
+  logger.info({ url, model: engineConfig.model }, "sidecar listening");
+  return {
+    url,
+    engine,
+    runner,
+    async close() {
+      await app.close();
+      driver.close();
+      await engine.stop();
+      await runner.drained();
+      redis?.disconnect();
+    },
+  };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  startSidecar(loadProcessEnv())
+    .then((sidecar) => {
+      const stop = () => void sidecar.close().finally(() => process.exit(0));
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    })
+    .catch((err: Error) => {
+      console.error(err.message);
+      process.exit(1);
+    });
+}

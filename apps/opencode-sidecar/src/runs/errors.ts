@@ -1,0 +1,24 @@
+/** A session the engine does not know (404). */
+export class SessionNotFoundError extends Error {
+  override readonly name = "SessionNotFoundError";
+}
+
+/** Too many prompts already waiting for one session (429). */
+export class QueueFullError extends Error {
+  override readonly name = "QueueFullError";
+}
+
+/** No model is configured, so nothing can run (503). */
+export class NoModelError extends Error {
+  override readonly name = "NoModelError";
+  constructor() {
+    super(
+      "no model is configured: set MODEL_BASE_URL and MODEL_NAME (any OpenAI-compatible endpoint, plus MODEL_API_KEY if it needs one), or ANTHROPIC_API_KEY, or name an OpenCode config file with a model in OPENCODE_CONFIG",
+    );
+  }
+}
+
+/** A follow-up for a session the sidecar has no binding for and that names no organization (400). */
+export class UnboundSessionError extends Error {
+  override readonly name = "UnboundSessionError";
+}

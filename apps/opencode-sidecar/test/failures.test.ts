@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { EngineSupervisor } from "../src/engine/supervisor.js";
+import { delegateBody, type Harness, startHarness } from "./fixtures.js";
+
+/** Acceptance 4: failures are answers, not hangs. */
+describe("sidecar failure paths", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h?.close());
+  beforeEach(() => {
+    h.model.reset();
+    h.receiver.reset();
+  });
+
+  it("a model 400 is an error with the reason, reported once as session_error", async () => {
+    h.model.script({ error: { status: 400, message: "context too long for this model" } });
+    const res = await h.post("/delegate", delegateBody(h, "ses_400", "hi"));
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe("error");
+    expect(res.body.error.message).toContain("context too long for this model");
+    await h.receiver.until(() => h.receiver.updates("ses_400").includes("failed"));
+    const types = h.receiver.progress("ses_400").map((e) => e.type);
+    expect(types.filter((t) => t === "session_error" || t === "completed")).toEqual(["session_error"]);
+    expect(types.at(-1)).toBe("session_error");
+  });
+
+  it("a model that keeps failing with 500 ends in an error with the reason after the engine's retries", async () => {
+    h.model.respond(() => ({ error: { status: 500, message: "upstream exploded", retryAfterSeconds: 0 } }));
+    const res = await h.post("/delegate", delegateBody(h, "ses_500", "hi"));
+    expect(res.body.status).toBe("error");
+    expect(res.body.error.message).toContain("upstream exploded");
+    expect(h.model.requests.length).toBeGreaterThan(1); // the engine retried before giving up
+    await h.receiver.until(() => h.receiver.progress("ses_500").some((e) => e.type === "session_error"));
+    expect(h.receiver.progress("ses_500").some((e) => e.type === "status" && e.data.status === "retry")).toBe(true);
+  }, 120_000);
+
+  it("abort stops the running turn and the waiting request answers aborted", async () => {
+    h.model.script({ hang: true });
+    const pending = h.post("/delegate", delegateBody(h, "ses_abort", "take forever"));
+    await h.model.waitForRequests(1);
+    const ocId = (await h.receiver.until(() => h.receiver.received.some((r) => r.body?.state?.opencodeSessionId)),
+    h.receiver.received.find((r) => r.body?.state?.opencodeSessionId)!.body.state.opencodeSessionId) as string;
+    const abort = await h.post(`/sessions/${ocId}/abort`);
+    expect(abort).toMatchObject({ status: 200, body: { opencodeSessionId: ocId, aborted: true } });
+    const res = await pending;
+    expect(res.body).toMatchObject({ status: "aborted", metadata: { opencodeSessionId: ocId } });
+    await h.receiver.until(() => h.receiver.updates("ses_abort").includes("aborted"));
+    expect(h.receiver.progress("ses_abort").at(-1)).toMatchObject({ type: "completed", data: { status: "aborted" } });
+    // Nothing runs now: a second abort has nothing to stop.
+    expect((await h.post(`/sessions/${ocId}/abort`)).body.aborted).toBe(false);
+  });
+
+  it("two concurrent prompts to one session both complete, in order", async () => {
+    h.model.script({ text: "first" });
+    const created = await h.post("/delegate", delegateBody(h, "ses_serial", "start"));
+    const ocId = created.body.metadata.opencodeSessionId as string;
+    h.model.script({ text: "answer one", delayMs: 300 }, { text: "answer two" });
+    const [one, two] = await Promise.all([
+      h.post(`/sessions/${ocId}/prompt`, { prompt: "question one" }),
+      new Promise((r) => setTimeout(r, 30)).then(() => h.post(`/sessions/${ocId}/prompt`, { prompt: "question two" })),
+    ]);
+    expect(one.body).toMatchObject({ status: "success", output: "answer one" });
+    expect(two.body).toMatchObject({ status: "success", output: "answer two" });
+    const last = JSON.stringify(h.model.requests.at(-1)!.messages);
+    // The second turn saw the first one finished: they were not merged.
+    expect(last.indexOf("question one")).toBeLessThan(last.indexOf("answer one"));
+    expect(last.indexOf("answer one")).toBeLessThan(last.indexOf("question two"));
+  });
+
+  it("an unknown session is 404", async () => {
+    const res = await h.post("/sessions/ses_doesnotexist123/prompt", { prompt: "hello?" });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe("session_not_found");
+    expect((await h.post("/sessions/ses_doesnotexist123/abort")).status).toBe(404);
+  });
+
+  it("the engine killed mid-run: the waiting request fails clearly, the engine restarts, later work succeeds", async () => {
+    const engine = h.sidecar.engine as EngineSupervisor;
+    const restartsBefore = engine.restarts;
+    h.model.script({ hang: true });
+    const pending = h.post("/delegate", delegateBody(h, "ses_kill", "work"));
+    await h.model.waitForRequests(1);
+    process.kill(engine.pid!, "SIGKILL");
+    const res = await pending;
+    expect(res.body.status).toBe("error");
+    expect(res.body.error).toMatchObject({ code: "engine_unavailable" });
+    expect(res.body.error.message).toMatch(/engine exited/);
+
+    const health = async () => (await fetch(`${h.sidecar.url}/health`)).json() as Promise<{ status: string; opencode: { restarts: number } }>;
+    const deadline = Date.now() + 60_000;
+    while ((await health()).status !== "healthy" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect((await health()).opencode.restarts).toBe(restartsBefore + 1);
+
+    h.model.reset();
+    h.model.script({ text: "back in business" });
+    const after = await h.post("/delegate", delegateBody(h, "ses_after", "again"));
+    expect(after.body).toMatchObject({ status: "success", output: "back in business" });
+  }, 120_000);
+});

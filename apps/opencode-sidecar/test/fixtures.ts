@@ -1,0 +1,75 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ModelServer } from "@nubabel/testkit";
+import { Webhooks } from "@nubabel/contracts";
+import { startSidecar, type Sidecar } from "../src/main.js";
+import { CallbackReceiver } from "./receiver.js";
+
+export interface Harness {
+  model: ModelServer;
+  receiver: CallbackReceiver;
+  sidecar: Sidecar;
+  secret: string;
+  dataDir: string;
+  /** A signed POST to the sidecar, as Nubabel sends it. */
+  post(route: string, body?: unknown, opts?: { secret?: string; headers?: Record<string, string>; raw?: string }): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+/** A real sidecar on a real engine, talking to the scripted model and a recording receiver. */
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const secret = Webhooks.generateSecret();
+  const model = await ModelServer.start();
+  const receiver = await CallbackReceiver.start(secret);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "sidecar-test-"));
+  const sidecar = await startSidecar({
+    SIDECAR_PORT: "0",
+    SIDECAR_SHARED_SECRET: secret,
+    NUBABEL_CALLBACK_URL: receiver.url,
+    SIDECAR_DATA_DIR: dataDir,
+    MODEL_BASE_URL: model.url,
+    MODEL_NAME: "scripted",
+    LOG_LEVEL: "silent",
+    PROGRESS_TEXT_INTERVAL_MS: "50",
+    CALLBACK_RETRIES: "2",
+    ...env,
+  });
+  const post: Harness["post"] = async (route, body, opts = {}) => {
+    const raw = opts.raw ?? (body === undefined ? "" : JSON.stringify(body));
+    const res = await fetch(`${sidecar.url}${route}`, {
+      method: "POST",
+      body: raw,
+      headers: { ...(raw ? { "content-type": "application/json" } : {}), ...Webhooks.sign(opts.secret ?? secret, raw), ...opts.headers },
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+  return {
+    model,
+    receiver,
+    sidecar,
+    secret,
+    dataDir,
+    post,
+    async close() {
+      await sidecar.close();
+      await receiver.close();
+      await model.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const ORG = "org_testorg1";
+
+export function delegateBody(h: Harness, sessionId: string, prompt: string, extra: Record<string, unknown> = {}) {
+  return {
+    prompt,
+    session_id: sessionId,
+    organizationId: ORG,
+    callbacks: h.receiver.callbacks(sessionId),
+    callbackToken: `token-for-${sessionId}`,
+    ...extra,
+  };
+}
