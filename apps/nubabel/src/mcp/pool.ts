@@ -52,6 +52,7 @@ export class McpPool implements McpToolRunner {
   private readonly idleTimeoutMs: number;
   private readonly toolsTtlMs: number;
   private closing = false;
+  private readonly closingClients = new Set<Promise<unknown>>();
   private ownGuard?: GuardedFetch;
 
   constructor(private readonly options: McpPoolOptions) {
@@ -117,6 +118,7 @@ export class McpPool implements McpToolRunner {
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all([...this.entries.keys()].map((id) => this.drop(id)));
+    await Promise.all([...this.closingClients]);
     await this.ownGuard?.close();
   }
 
@@ -179,7 +181,14 @@ export class McpPool implements McpToolRunner {
     if (this.entries.get(connectionId) === entry) this.entries.delete(connectionId);
     if (entry.closed) return;
     entry.closed = true;
-    await entry.client.close().catch(() => undefined);
+    // Tracked so `close()` waits for stdio servers to be stopped, not just asked to stop.
+    const closing = entry.client
+      .close()
+      .catch(() => undefined)
+      .then(() => entry.built.stopped());
+    this.closingClients.add(closing);
+    await closing;
+    this.closingClients.delete(closing);
   }
 
   private translate(conn: McpConnection, entry: Entry, operation: string, error: unknown): Error {

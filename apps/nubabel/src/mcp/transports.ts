@@ -18,6 +18,8 @@ export interface BuiltTransport {
   pid(): number | undefined;
   /** The last lines the server wrote to stderr, credential values blanked out. */
   stderrTail(): string;
+  /** Settles once a stdio server's process has exited (at once for HTTP or a process never started). */
+  stopped(): Promise<void>;
 }
 
 const TAIL_BYTES = 4096;
@@ -35,7 +37,7 @@ export function buildTransport(conn: McpConnection, host: StdioHost, guardedFetc
       // Redirects stay on the same origin (the SDK's default), so headers never follow one elsewhere.
       redirectPolicy: "same-origin",
     });
-    return { transport, pid: () => undefined, stderrTail: () => "" };
+    return { transport, pid: () => undefined, stderrTail: () => "", stopped: async () => undefined };
   }
   const transport = new StdioClientTransport({
     command: conn.transport.command,
@@ -52,7 +54,24 @@ export function buildTransport(conn: McpConnection, host: StdioHost, guardedFetc
     // Redacted before trimming, so a secret split across chunks or across the cut is still caught.
     tail = redact(tail + chunk.toString("utf8")).slice(-TAIL_BYTES);
   });
-  return { transport, pid: () => transport.pid ?? undefined, stderrTail: () => tail.trim() };
+  // The SDK forgets its child as soon as a close begins, and a second close returns at once; so the
+  // exit is observed here (the SDK chains this handler) for the pool to wait on at shutdown.
+  let spawned = false;
+  let exited = false;
+  let markExited = () => {};
+  const exit = new Promise<void>((resolve) => (markExited = resolve));
+  transport.onclose = () => ((exited = true), markExited());
+  const start = transport.start.bind(transport);
+  transport.start = async () => {
+    await start();
+    spawned = true;
+  };
+  return {
+    transport,
+    pid: () => transport.pid ?? undefined,
+    stderrTail: () => tail.trim(),
+    stopped: () => (spawned && !exited ? exit : Promise.resolve()),
+  };
 }
 
 // Fails closed: a restricted connection must never fall back to an unguarded fetch.

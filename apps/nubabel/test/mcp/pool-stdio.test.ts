@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { McpConnection } from "../../src/mcp/connection.js";
 import { McpConnectionError, McpTimeoutError, McpToolNotFoundError } from "../../src/mcp/errors.js";
@@ -115,14 +118,18 @@ describe("McpPool over stdio (@modelcontextprotocol/server-everything)", () => {
 
   it("times out a server that never answers the handshake", async () => {
     const silent = await testPool({ callTimeoutMs: 300 });
+    const pidFile = path.join(await mkdtemp(path.join(tmpdir(), "silent-")), "pid");
     const hung: McpConnection = {
       id: "conn_silent",
       provider: "silent",
       transport: { type: "stdio", command: process.execPath, args: [silentServer] },
-      credentials: {},
+      credentials: { PID_FILE: pidFile },
     };
     await expect(silent.listTools(hung)).rejects.toBeInstanceOf(McpTimeoutError);
+    const pid = Number(await readFile(pidFile, "utf8"));
     await silent.close();
+    // close() returns only once the server it started has really exited: no orphans at shutdown.
+    expect(alive(pid)).toBe(false);
   });
 
   it("reports a server that cannot start, with its redacted stderr", async () => {
