@@ -50,7 +50,12 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, where = "b
   throw new InvalidRequest(`invalid ${where}: ${message}`, fields);
 }
 
-type Row = { status: number | ((e: NubabelError<unknown>) => number); code: string | ((e: NubabelError<unknown>) => string); expose?: boolean };
+type Row = {
+  status: number | ((e: NubabelError<unknown>) => number);
+  code: string | ((e: NubabelError<unknown>) => string);
+  /** What the client sees as `details`; the error's data when absent. */
+  details?: (e: NubabelError<unknown>) => unknown;
+};
 
 /** The one table from typed errors to HTTP. Names not listed here are a logged 500. */
 const TABLE: Record<string, Row> = {
@@ -64,6 +69,7 @@ const TABLE: Record<string, Row> = {
   SidecarRejected: {
     status: (e) => (e.data as { status: number }).status,
     code: (e) => (e.data as { code: string }).code,
+    details: (e) => (e.data as { details?: unknown }).details,
   },
   SidecarProtocolError: { status: 502, code: "sidecar_protocol_error" },
   SidecarUnavailable: { status: 503, code: "sidecar_unavailable" },
@@ -87,7 +93,7 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
     if (err instanceof RateLimited) reply.header("retry-after", Math.ceil(err.data.retryAfterMs / 1000));
     const level = status >= 500 ? "warn" : "info";
     request.log[level]({ errorCode: code, status }, err.message);
-    void reply.status(status).send(body(code, err.message, err.data));
+    void reply.status(status).send(body(code, err.message, row.details ? row.details(err) : err.data));
     return;
   }
   const fe = err as FastifyError;
