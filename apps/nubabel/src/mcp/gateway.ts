@@ -1,10 +1,13 @@
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { McpInvokeRequest, McpListRequest } from "@nubabel/contracts";
+import type { Logger } from "pino";
+import type { McpCaller, McpGateway } from "../mcp-gateway.js";
 import { SealedCredentials } from "../crypto/index.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { CUSTOM, type Catalog } from "./catalog.js";
 import type { McpConnection } from "./connection.js";
 import type { ConnectionStore, StoredConnection } from "./connection-store.js";
-import { McpConnectionError, McpProviderNotFoundError } from "./errors.js";
+import { McpConnectionError, McpProviderNotFoundError, McpTimeoutError } from "./errors.js";
 import type { McpToolRunner } from "./pool.js";
 import type { ToolCallResult } from "./tool-result.js";
 
@@ -24,25 +27,30 @@ export interface McpProviderTools {
 }
 
 /**
- * The MCP service the HTTP layer calls. `organizationId` must come from the caller's bound context
- * (capability token or API key), never from a request body: every lookup is scoped to it, so one
- * organization cannot name, list or run another's connections.
+ * The MCP service: implements the HTTP layer's `McpGateway` port (`POST /api/sidecar/mcp/invoke`
+ * and `/list`) plus what connection management needs. The organization always comes from the
+ * caller (capability token or API key), never from the request: every lookup is scoped to it, so
+ * one organization cannot name, list or run another's connections, whatever the agent sends.
  */
-export interface McpGateway {
+export interface OrganizationMcp extends McpGateway {
   /**
    * The organization's enabled connections and their tools, optionally only those answering to
-   * `provider`. Throws `McpProviderNotFoundError` (404) for an unknown provider.
+   * `provider`. Throws `McpProviderNotFoundError` (404) for an unknown provider. A server that
+   * cannot be reached is listed with `error` and no tools; the others are still listed.
    */
-  list(input: { organizationId: string; provider?: string }): Promise<{ providers: McpProviderTools[] }>;
+  list(caller: Pick<McpCaller, "organizationId">, request: McpListRequest): Promise<{ providers: McpProviderTools[] }>;
   /**
    * Runs a tool with the organization's credentials. `provider` matches a connection's name first,
    * then its provider (the oldest enabled connection wins). Throws `McpProviderNotFoundError` or
-   * `McpToolNotFoundError` (404, listing what exists), `McpTimeoutError` (504), `McpConnectionError`
-   * (502); a tool's own failure is a result with `isError: true`.
+   * `McpToolNotFoundError` (404, listing what exists). Everything the agent should read and react
+   * to is a result with `isError: true`: the tool's own failure, a timeout, an unreachable server.
    */
-  invoke(input: { organizationId: string; provider: string; toolName: string; args: Record<string, unknown> }): Promise<ToolCallResult>;
-  /** The tools of one connection (a "test connection" button); undefined if not the organization's. */
-  tools(input: { organizationId: string; connectionId: string }): Promise<McpToolSummary[] | undefined>;
+  invoke(caller: Pick<McpCaller, "organizationId">, request: McpInvokeRequest): Promise<ToolCallResult>;
+  /**
+   * The tools of one connection, enabled or not (a "test connection" action); undefined when the
+   * connection is not the organization's. Throws `McpTimeoutError` / `McpConnectionError`.
+   */
+  tools(caller: Pick<McpCaller, "organizationId">, connectionId: string): Promise<McpToolSummary[] | undefined>;
 }
 
 export interface McpGatewayDeps {
@@ -52,9 +60,10 @@ export interface McpGatewayDeps {
   catalog: Catalog;
   /** Operator setting: may custom servers live on private networks? Also re-enforced at connect time. */
   allowPrivateUrls: boolean;
+  log?: Logger;
 }
 
-export function createMcpGateway(deps: McpGatewayDeps): McpGateway {
+export function createMcpGateway(deps: McpGatewayDeps): OrganizationMcp {
   const resolve = (row: StoredConnection): McpConnection => {
     const credentials = SealedCredentials.open(deps.keyring, row.id, row.sealedCredentials);
     if (row.provider === CUSTOM) {
@@ -83,7 +92,7 @@ export function createMcpGateway(deps: McpGatewayDeps): McpGateway {
     tools.map((t) => ({ name: t.name, ...(t.description ? { description: t.description } : {}), inputSchema: t.inputSchema }));
 
   return {
-    async list({ organizationId, provider }) {
+    async list({ organizationId }, { provider }) {
       const rows = await deps.store.listEnabled(organizationId);
       const chosen = provider === undefined ? rows : pick(rows, provider);
       if (provider !== undefined && chosen.length === 0) throw notFound(rows, provider);
@@ -99,14 +108,23 @@ export function createMcpGateway(deps: McpGatewayDeps): McpGateway {
       return { providers };
     },
 
-    async invoke({ organizationId, provider, toolName, args }) {
+    async invoke({ organizationId }, { provider, toolName, args }) {
       const rows = await deps.store.listEnabled(organizationId);
       const row = pick(rows, provider)[0];
       if (!row) throw notFound(rows, provider);
-      return deps.runner.callTool(resolve(row), toolName, args);
+      try {
+        return await deps.runner.callTool(resolve(row), toolName, args);
+      } catch (error) {
+        // The agent cannot fix an outage by retrying differently, but it can tell the person.
+        if (error instanceof McpTimeoutError || error instanceof McpConnectionError) {
+          deps.log?.warn({ connectionId: row.id, provider: row.provider, tool: toolName, error: error.name }, error.message);
+          return { result: { content: [{ type: "text", text: error.message }] }, isError: true };
+        }
+        throw error;
+      }
     },
 
-    async tools({ organizationId, connectionId }) {
+    async tools({ organizationId }, connectionId) {
       const row = await deps.store.get(organizationId, connectionId);
       return row ? summarize(await deps.runner.listTools(resolve(row))) : undefined;
     },

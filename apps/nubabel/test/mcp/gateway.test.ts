@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { McpInvokeResponse, McpListResponse } from "@nubabel/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Keyring, Rotation, SealedCredentials } from "../../src/crypto/index.js";
 import type { Catalog } from "../../src/mcp/catalog.js";
 import type { StoredConnection } from "../../src/mcp/connection-store.js";
 import { McpProviderNotFoundError, McpToolNotFoundError } from "../../src/mcp/errors.js";
-import { createMcpGateway, type McpGateway } from "../../src/mcp/gateway.js";
+import { createMcpGateway, type OrganizationMcp } from "../../src/mcp/gateway.js";
 import { MemoryConnectionStore } from "../../src/mcp/memory-connection-store.js";
 import type { McpPool } from "../../src/mcp/pool.js";
 import { everything, startHttpServer, testPool, textOf, type RunningServer } from "./servers.js";
@@ -20,7 +21,7 @@ const store = new MemoryConnectionStore();
 let catalog: Catalog;
 let pool: McpPool;
 let httpServer: RunningServer;
-let gateway: McpGateway;
+let gateway: OrganizationMcp;
 
 function row(id: string, organizationId: string, provider: string, credentials: Record<string, string>, extra: Partial<StoredConnection> = {}): StoredConnection {
   return {
@@ -35,8 +36,8 @@ function row(id: string, organizationId: string, provider: string, credentials: 
   };
 }
 
-const envOf = async (g: McpGateway, organizationId: string, provider = "everything") =>
-  JSON.parse(textOf((await g.invoke({ organizationId, provider, toolName: "get-env", args: {} })).result)) as Record<string, string>;
+const envOf = async (g: OrganizationMcp, organizationId: string, provider = "everything") =>
+  JSON.parse(textOf((await g.invoke({ organizationId }, { provider, toolName: "get-env", args: {} })).result)) as Record<string, string>;
 
 beforeAll(async () => {
   catalog = {
@@ -76,42 +77,53 @@ describe("McpGateway", () => {
   });
 
   it("never reaches another organization's connections, whatever the arguments name", async () => {
-    const byName = await gateway.invoke({ organizationId: orgB, provider: "a-private-name", toolName: "echo", args: { message: "x" } }).catch((e: unknown) => e);
+    const byName = await gateway.invoke({ organizationId: orgB }, { organizationId: orgA, provider: "a-private-name", toolName: "echo", args: { message: "x" } }).catch((e: unknown) => e);
     expect(byName).toBeInstanceOf(McpProviderNotFoundError);
     expect((byName as McpProviderNotFoundError).data.available.sort()).toEqual(["custom", "everything", "own-server"]);
-    const none = await gateway.invoke({ organizationId: orgC, provider: "everything", toolName: "echo", args: { message: "x" } }).catch((e: unknown) => e);
+    const none = await gateway.invoke({ organizationId: orgC }, { provider: "everything", toolName: "echo", args: { message: "x" } }).catch((e: unknown) => e);
     expect(none).toBeInstanceOf(McpProviderNotFoundError);
     expect((none as Error).message).toMatch(/the organization has none/);
-    expect(await gateway.tools({ organizationId: orgB, connectionId: "conn_a_everything" })).toBeUndefined();
-    expect((await gateway.list({ organizationId: orgC })).providers).toEqual([]);
-    const listB = await gateway.list({ organizationId: orgB });
+    expect(await gateway.tools({ organizationId: orgB }, "conn_a_everything")).toBeUndefined();
+    expect((await gateway.list({ organizationId: orgC }, {})).providers).toEqual([]);
+    const listB = await gateway.list({ organizationId: orgB }, {});
     expect(listB.providers.map((p) => p.name).sort()).toEqual(["everything", "own-server"]);
   });
 
   it("addresses a connection by name before provider", async () => {
-    const { result } = await gateway.invoke({ organizationId: orgA, provider: "a-private-name", toolName: "echo", args: { message: "named" } });
+    const { result } = await gateway.invoke({ organizationId: orgA }, { provider: "a-private-name", toolName: "echo", args: { message: "named" } });
     expect(textOf(result)).toBe("Echo: named");
   });
 
   it("lists tools with input schemas, and reports an unreachable server without hiding the rest", async () => {
-    const { providers } = await gateway.list({ organizationId: orgB });
+    const { providers } = await gateway.list({ organizationId: orgB }, {});
     const ok = providers.find((p) => p.name === "everything")!;
     expect(ok.tools.find((t) => t.name === "echo")).toMatchObject({ description: expect.any(String), inputSchema: { type: "object" } });
     const custom = providers.find((p) => p.name === "own-server")!;
     // The custom server is on loopback: refused at connect time even though the row exists.
     expect(custom.tools).toEqual([]);
     expect(custom.error).toMatch(/unavailable: refusing to connect to 127\.0\.0\.1 .*loopback/);
-    await expect(gateway.list({ organizationId: orgB, provider: "nope" })).rejects.toBeInstanceOf(McpProviderNotFoundError);
+    await expect(gateway.list({ organizationId: orgB }, { provider: "nope" })).rejects.toBeInstanceOf(McpProviderNotFoundError);
   });
 
   it("reaches a custom HTTP server when the operator allows private addresses", async () => {
     const permissive = createMcpGateway({ store, keyring, runner: pool, catalog, allowPrivateUrls: true });
-    const { result } = await permissive.invoke({ organizationId: orgB, provider: "own-server", toolName: "echo", args: { message: "custom" } });
+    const { result } = await permissive.invoke({ organizationId: orgB }, { provider: "own-server", toolName: "echo", args: { message: "custom" } });
     expect(textOf(result)).toBe("Echo: custom");
   });
 
+  it("answers with the contracts' shapes, and turns a hung server into a tool error the agent can read", async () => {
+    McpListResponse.parse(await gateway.list({ organizationId: orgA }, {}));
+    const impatient = await testPool({ callTimeoutMs: 500 });
+    const g = createMcpGateway({ store, keyring, runner: impatient, catalog, allowPrivateUrls: false });
+    const answer = await g.invoke({ organizationId: orgA }, { provider: "everything", toolName: "trigger-long-running-operation", args: { duration: 600, steps: 1 } });
+    expect(McpInvokeResponse.parse(answer)).toEqual(answer);
+    expect(answer.isError).toBe(true);
+    expect(textOf(answer.result)).toMatch(/did not answer tools\/call trigger-long-running-operation within 500 ms/);
+    await impatient.close();
+  });
+
   it("refuses an unknown tool, listing the connection's tools", async () => {
-    const error = await gateway.invoke({ organizationId: orgA, provider: "everything", toolName: "nope", args: {} }).catch((e: unknown) => e);
+    const error = await gateway.invoke({ organizationId: orgA }, { provider: "everything", toolName: "nope", args: {} }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(McpToolNotFoundError);
     expect((error as McpToolNotFoundError).data.available).toContain("get-env");
   });
