@@ -1,0 +1,149 @@
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import type { ProgressEvent, Webhooks } from "@nubabel/contracts";
+import { MemoryLock } from "../../src/adapters/memory/lock.js";
+import { MemoryMappingCache } from "../../src/adapters/memory/mapping-cache.js";
+import { MemoryProgressLog } from "../../src/adapters/memory/progress-log.js";
+import { MemoryRateLimiter } from "../../src/adapters/memory/rate-limiter.js";
+import { RedisLock } from "../../src/adapters/redis/lock.js";
+import { RedisMappingCache } from "../../src/adapters/redis/mapping-cache.js";
+import { RedisProgressLog } from "../../src/adapters/redis/progress-log.js";
+import { RedisRateLimiter } from "../../src/adapters/redis/rate-limiter.js";
+import { RedisReplayGuard } from "../../src/adapters/redis/replay-guard.js";
+import { Webhooks as W } from "@nubabel/contracts";
+import type { Lock } from "../../src/delegation/lock.js";
+import type { RateLimiter } from "../../src/limits/rate-limiter.js";
+import type { MappingCache } from "../../src/mapping/ports.js";
+import { compareIds, START, type Entry, type ProgressLog } from "../../src/progress/progress-log.js";
+import { flushPrefix, freshPrefix, infra } from "../fixtures/backends.js";
+
+/** Each port's promises, run against the in-process adapter and the Redis one. */
+const prefix = freshPrefix();
+const clients: Redis[] = [];
+const redis = () => {
+  const client = new Redis(infra.redisUrl!);
+  clients.push(client);
+  return client;
+};
+afterAll(async () => {
+  if (infra.redisUrl) await flushPrefix(infra.redisUrl, prefix);
+  for (const c of clients) c.disconnect();
+});
+
+type Factory<T> = [name: string, make: () => T];
+const adapters = <T>(memory: () => T, onRedis: () => T): Array<Factory<T>> =>
+  infra.redisUrl ? [["memory", memory], ["redis", onRedis]] : [["memory", memory]];
+
+let n = 0;
+const unique = (label: string) => `${label}-${++n}-${Math.random().toString(36).slice(2, 8)}`;
+const event = (message: string): ProgressEvent => ({ type: "status", data: { status: "busy", message }, timestamp: new Date().toISOString() });
+
+describe.each(adapters<MappingCache>(() => new MemoryMappingCache(), () => new RedisMappingCache(redis(), prefix)))("MappingCache (%s)", (_name, make) => {
+  it("finds a record both ways until it expires, and misses what it never saw", async () => {
+    const cache = make();
+    const record = { sessionId: unique("s"), opencodeSessionId: unique("oc"), organizationId: "org_a", sidecarUrl: "http://sidecar" };
+    expect(await cache.bySession(record.sessionId)).toBeUndefined();
+    await cache.put(record, 60);
+    expect(await cache.bySession(record.sessionId)).toEqual(record);
+    expect(await cache.byOpencode(record.opencodeSessionId)).toEqual(record);
+    expect(await cache.bySession(record.opencodeSessionId)).toBeUndefined();
+    const brief = { ...record, sessionId: unique("s"), opencodeSessionId: unique("oc") };
+    await cache.put(brief, 1);
+    await vi.waitFor(async () => expect(await cache.bySession(brief.sessionId)).toBeUndefined(), { timeout: 5_000, interval: 100 });
+  });
+});
+
+describe.each(adapters<ProgressLog>(() => new MemoryProgressLog(5), () => new RedisProgressLog(redis(), redis(), prefix, 5)))("ProgressLog (%s)", (_name, make) => {
+  it("appends with increasing ids and reads strictly after an id", async () => {
+    const log = make();
+    const session = unique("p");
+    expect(await log.lastId(session)).toBe(START);
+    const ids: string[] = [];
+    for (const m of ["a", "b", "c"]) ids.push(await log.append(session, event(m)));
+    expect(compareIds(ids[0]!, ids[1]!)).toBeLessThan(0);
+    expect(compareIds(ids[1]!, ids[2]!)).toBeLessThan(0);
+    expect(await log.lastId(session)).toBe(ids[2]);
+    const all = await log.readAfter(session, START);
+    expect(all.map((e) => e.id)).toEqual(ids);
+    expect(all.map((e) => (e.event.type === "status" ? e.event.data.message : ""))).toEqual(["a", "b", "c"]);
+    expect((await log.readAfter(session, ids[0]!)).map((e) => e.id)).toEqual(ids.slice(1));
+    expect(await log.readAfter(session, ids[2]!)).toEqual([]);
+    expect((await log.readAfter(session, START, 2)).map((e) => e.id)).toEqual(ids.slice(0, 2));
+    expect(await log.readAfter(unique("other"), START)).toEqual([]);
+  });
+
+  it("trims old entries", async () => {
+    const log = make();
+    const session = unique("trim");
+    for (let i = 0; i < 200; i++) await log.append(session, event(String(i)));
+    const kept = await log.readAfter(session, START, 1_000);
+    // Redis trims approximately (MAXLEN ~), by whole macro nodes: far fewer than appended is the promise.
+    expect(kept.length).toBeLessThan(200);
+    expect(kept.at(-1)!.event).toMatchObject({ data: { message: "199" } });
+  });
+
+  it("notifies subscribers of new entries until they unsubscribe", async () => {
+    const log = make();
+    const session = unique("sub");
+    const seen: Entry[] = [];
+    const unsubscribe = await log.subscribe(session, (e) => seen.push(e));
+    const otherSeen: Entry[] = [];
+    const unsubscribeOther = await log.subscribe(unique("elsewhere"), (e) => otherSeen.push(e));
+    const id = await log.append(session, event("live"));
+    await vi.waitFor(() => expect(seen.map((e) => e.id)).toEqual([id]));
+    await unsubscribe();
+    await log.append(session, event("after"));
+    const marker = await log.subscribe(session, () => undefined);
+    await log.append(session, event("flush"));
+    await marker();
+    await unsubscribeOther();
+    expect(seen.map((e) => e.id)).toEqual([id]);
+    expect(otherSeen).toEqual([]);
+  });
+});
+
+describe.each(adapters<Lock>(() => new MemoryLock(), () => new RedisLock(redis(), prefix)))("Lock (%s)", (_name, make) => {
+  it("is held by one holder until released by that holder, or until it expires", async () => {
+    const lock = make();
+    const key = unique("lock");
+    const token = await lock.acquire(key, 60_000);
+    expect(token).toBeTruthy();
+    expect(await lock.acquire(key, 60_000)).toBeUndefined();
+    await lock.release(key, "someone-else");
+    expect(await lock.acquire(key, 60_000)).toBeUndefined();
+    await lock.release(key, token!);
+    const next = await lock.acquire(key, 50);
+    expect(next).toBeTruthy();
+    await vi.waitFor(async () => expect(await lock.acquire(key, 60_000)).toBeTruthy(), { timeout: 5_000, interval: 50 });
+  });
+
+  it("lets exactly one of many concurrent callers in", async () => {
+    const lock = make();
+    const key = unique("race");
+    const tokens = await Promise.all(Array.from({ length: 20 }, () => lock.acquire(key, 60_000)));
+    expect(tokens.filter(Boolean)).toHaveLength(1);
+  });
+});
+
+describe.each(adapters<RateLimiter>(() => new MemoryRateLimiter(), () => new RedisRateLimiter(redis(), prefix)))("RateLimiter (%s)", (_name, make) => {
+  it("allows `limit` hits per key and window, then refuses with a retry delay", async () => {
+    const limiter = make();
+    const key = unique("rate");
+    const verdicts = [];
+    for (let i = 0; i < 5; i++) verdicts.push(await limiter.hit(key, 3, 60_000));
+    expect(verdicts.map((v) => v.allowed)).toEqual([true, true, true, false, false]);
+    expect(verdicts[4]!.retryAfterMs).toBeGreaterThan(0);
+    expect((await limiter.hit(unique("rate"), 3, 60_000)).allowed).toBe(true);
+  });
+});
+
+describe.each(adapters<Webhooks.ReplayGuard>(() => new W.MemoryReplayGuard(), () => new RedisReplayGuard(redis(), prefix)))("ReplayGuard (%s)", (_name, make) => {
+  it("claims an id once, even when raced", async () => {
+    const guard = make();
+    const id = unique("msg");
+    const claims = await Promise.all(Array.from({ length: 10 }, () => guard.claim(id, 60)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await guard.claim(id, 60)).toBe(false);
+    expect(await guard.claim(unique("msg"), 60)).toBe(true);
+  });
+});

@@ -1,0 +1,102 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PgMappingStore } from "../../src/adapters/postgres/mapping-store.js";
+import { PgOrganizationStore } from "../../src/adapters/postgres/organization-store.js";
+import { PgSessionStore } from "../../src/adapters/postgres/session-store.js";
+import { openPglite, openPostgres, type Database } from "../../src/db/database.js";
+import { Organizations } from "../../src/organizations/index.js";
+import { SessionNotFound, Sessions } from "../../src/sessions/index.js";
+import { freshDatabase, infra } from "../fixtures/backends.js";
+
+/** The durable ports' promises, on PGlite (the embedded default) and on PostgreSQL. */
+const backends: Array<[string, () => Promise<{ database: Database; drop(): Promise<void> }>]> = [
+  ["pglite", async () => ({ database: await openPglite(undefined), drop: async () => undefined })],
+];
+if (infra.databaseUrl) {
+  backends.push([
+    "postgres",
+    async () => {
+      const fresh = await freshDatabase();
+      // Migrations applied twice (as by two instances starting) must be harmless.
+      await (await openPostgres(fresh.url)).close();
+      return { database: await openPostgres(fresh.url), drop: fresh.drop };
+    },
+  ]);
+}
+
+describe.each(backends)("durable stores (%s)", (_name, open) => {
+  let database: Database;
+  let drop: () => Promise<void>;
+  let orgs: PgOrganizationStore;
+  let sessions: PgSessionStore;
+  let mappings: PgMappingStore;
+  let orgA: string;
+  let orgB: string;
+
+  beforeAll(async () => {
+    ({ database, drop } = await open());
+    orgs = new PgOrganizationStore(database.db);
+    sessions = new PgSessionStore(database.db);
+    mappings = new PgMappingStore(database.db);
+    orgA = (await Organizations.create(orgs, "A")).organizationId;
+    orgB = (await Organizations.create(orgs, "B")).organizationId;
+  });
+  afterAll(async () => {
+    await database?.close();
+    await drop?.();
+  });
+
+  it("keeps only a hash of each API key and finds the organization by the key", async () => {
+    const { organizationId, apiKey } = await Organizations.create(orgs, "Keys Inc");
+    expect(apiKey).toMatch(/^nbk_[A-Za-z0-9_-]{43}$/);
+    expect((await Organizations.authenticate(orgs, apiKey))?.id).toBe(organizationId);
+    expect(await Organizations.authenticate(orgs, `${apiKey}x`)).toBeUndefined();
+    expect(await Organizations.authenticate(orgs, "nbk_")).toBeUndefined();
+    const { rows } = (await database.db.execute(sql`select key_hash, prefix from api_keys where organization_id = ${organizationId}`)) as unknown as {
+      rows: Array<{ key_hash: string; prefix: string }>;
+    };
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.key_hash).toBe(Organizations.hashKey(apiKey));
+    expect(JSON.stringify(rows)).not.toContain(apiKey);
+    const listed = await orgs.list();
+    expect(listed.find((o) => o.id === organizationId)).toMatchObject({ name: "Keys Inc", keys: 1 });
+  });
+
+  it("creates a session once under concurrent first use and refuses it to other organizations", async () => {
+    const id = `race-${Math.random()}`;
+    const all = await Promise.all(Array.from({ length: 8 }, () => Sessions.open(sessions, orgA, id)));
+    expect(new Set(all.map((s) => s.createdAt.getTime())).size).toBe(1);
+    expect(all[0]!.state).toEqual({ opencodeSessionId: null, status: "created" });
+    await expect(Sessions.open(sessions, orgB, id)).rejects.toBeInstanceOf(SessionNotFound);
+    await expect(Sessions.get(sessions, orgB, id)).rejects.toBeInstanceOf(SessionNotFound);
+    const fresh = await Sessions.open(sessions, orgA, undefined);
+    expect(fresh.id).toMatch(/^ses_/);
+  });
+
+  it("stores state and keeps messages in insertion order", async () => {
+    const { id } = await Sessions.open(sessions, orgA, undefined);
+    await sessions.setState(id, { opencodeSessionId: "ses_oc", status: "running" });
+    for (let i = 0; i < 5; i++) {
+      await sessions.addMessage(id, { id: Sessions.messageId(), role: i % 2 ? "assistant" : "user", content: `m${i}`, metadata: { i } });
+    }
+    expect((await sessions.get(id))?.state).toEqual({ opencodeSessionId: "ses_oc", status: "running" });
+    const history = await sessions.messages(id);
+    expect(history.map((m) => m.content)).toEqual(["m0", "m1", "m2", "m3", "m4"]);
+    expect(history[3]).toMatchObject({ role: "assistant", metadata: { i: 3 } });
+  });
+
+  it("keeps the first mapping of a session however many writers race, and finds it both ways", async () => {
+    const { id } = await Sessions.open(sessions, orgA, undefined);
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        mappings.insert({ sessionId: id, opencodeSessionId: `ses_oc_${id}_${i}`, organizationId: orgA, sidecarUrl: "http://s1" }),
+      ),
+    );
+    const winner = results[0]!;
+    expect(results.every((r) => r.opencodeSessionId === winner.opencodeSessionId)).toBe(true);
+    expect(await mappings.bySession(id)).toEqual(winner);
+    expect(await mappings.byOpencode(winner.opencodeSessionId)).toEqual(winner);
+    expect(await mappings.bySession("missing")).toBeUndefined();
+    expect(await mappings.byOpencode("missing")).toBeUndefined();
+  });
+});
