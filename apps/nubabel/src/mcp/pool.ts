@@ -1,7 +1,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { ErrorCode, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, McpError, ToolListChangedNotificationSchema, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import { fingerprint, type McpConnection } from "./connection.js";
 import { createGuardedFetch, type GuardedFetch } from "./guarded-fetch.js";
@@ -11,8 +11,10 @@ import { buildTransport, type BuiltTransport, type StdioHost } from "./transport
 
 export interface McpPoolOptions {
   stdio: StdioHost;
-  /** Bound on every request to a server (initialize, list, call). */
+  /** Bound on each request to a running server (list, call). */
   callTimeoutMs?: number;
+  /** Bound on starting a server and its handshake; longer, since `npx` may first download it. */
+  connectTimeoutMs?: number;
   /** A client unused this long is closed (a stdio server is stopped). */
   idleTimeoutMs?: number;
   /** How long a server's tool list is trusted before it is asked again. */
@@ -49,6 +51,7 @@ export class McpPool implements McpToolRunner {
   private readonly entries = new Map<string, Entry>();
   private readonly tools = new Map<string, { fingerprint: string; tools: Tool[]; expires: number }>();
   private readonly callTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
   private readonly idleTimeoutMs: number;
   private readonly toolsTtlMs: number;
   private closing = false;
@@ -57,6 +60,7 @@ export class McpPool implements McpToolRunner {
 
   constructor(private readonly options: McpPoolOptions) {
     this.callTimeoutMs = options.callTimeoutMs ?? 30_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 60_000;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 5 * 60_000;
     this.toolsTtlMs = options.toolsTtlMs ?? 60_000;
   }
@@ -133,8 +137,10 @@ export class McpPool implements McpToolRunner {
     const entry = this.acquire(conn);
     entry.inflight++;
     if (entry.idle) clearTimeout(entry.idle);
+    let phase = "initialize";
     try {
       await entry.ready;
+      phase = operation;
       const result = await run(entry.client);
       entry.used = true;
       return result;
@@ -146,7 +152,7 @@ export class McpPool implements McpToolRunner {
       if (entry.used && !retried && neverDelivered(error)) return this.use(conn, operation, run, true);
       // Let the piped stderr of a server that just exited drain before its tail is read.
       if (conn.transport.type === "stdio") await new Promise((resolve) => setImmediate(resolve));
-      throw this.translate(conn, entry, operation, error);
+      throw this.translate(conn, entry, phase, error);
     } finally {
       entry.inflight--;
       if (entry.inflight === 0 && !entry.closed) {
@@ -164,12 +170,16 @@ export class McpPool implements McpToolRunner {
     const built = buildTransport(conn, this.options.stdio, conn.restrictNetwork ? this.guardedFetch() : undefined);
     const client = new Client({ name: "nubabel", version: "0.1.0" }, { capabilities: {} });
     const entry: Entry = { fingerprint: fp, built, client, inflight: 0, used: false, closed: false, ready: Promise.resolve() };
+    // A server that announces new tools should not wait out the cache.
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      this.tools.delete(conn.id);
+    });
     // A stdio server that exits (crash, kill) or an HTTP session that ends closes the client.
     client.onclose = () => {
       entry.closed = true;
       if (this.entries.get(conn.id) === entry) this.entries.delete(conn.id);
     };
-    entry.ready = client.connect(built.transport, { timeout: this.callTimeoutMs });
+    entry.ready = client.connect(built.transport, { timeout: this.connectTimeoutMs });
     entry.ready.catch(() => undefined);
     this.entries.set(conn.id, entry);
     this.options.log?.debug({ connectionId: conn.id, provider: conn.provider, transport: conn.transport.type }, "mcp client starting");
@@ -194,7 +204,8 @@ export class McpPool implements McpToolRunner {
   private translate(conn: McpConnection, entry: Entry, operation: string, error: unknown): Error {
     if (error instanceof McpToolNotFoundError) return error;
     if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
-      return new McpTimeoutError({ provider: conn.provider, connectionId: conn.id, operation, timeoutMs: this.callTimeoutMs });
+      const timeoutMs = operation === "initialize" ? this.connectTimeoutMs : this.callTimeoutMs;
+      return new McpTimeoutError({ provider: conn.provider, connectionId: conn.id, operation, timeoutMs });
     }
     const refused = findCause(error, McpUrlRefusedError);
     if (refused) return this.unavailable(conn, refused.message);

@@ -113,12 +113,12 @@ describe("McpGateway", () => {
 
   it("answers with the contracts' shapes, and turns a hung server into a tool error the agent can read", async () => {
     McpListResponse.parse(await gateway.list({ organizationId: orgA }, {}));
-    const impatient = await testPool({ callTimeoutMs: 500 });
+    const impatient = await testPool({ callTimeoutMs: 2_000 });
     const g = createMcpGateway({ store, keyring, runner: impatient, catalog, allowPrivateUrls: false });
     const answer = await g.invoke({ organizationId: orgA }, { provider: "everything", toolName: "trigger-long-running-operation", args: { duration: 600, steps: 1 } });
     expect(McpInvokeResponse.parse(answer)).toEqual(answer);
     expect(answer.isError).toBe(true);
-    expect(textOf(answer.result)).toMatch(/did not answer tools\/call trigger-long-running-operation within 500 ms/);
+    expect(textOf(answer.result)).toMatch(/did not answer tools\/call trigger-long-running-operation within 2000 ms/);
     await impatient.close();
   });
 

@@ -117,7 +117,7 @@ describe("McpPool over stdio (@modelcontextprotocol/server-everything)", () => {
   });
 
   it("times out a server that never answers the handshake", async () => {
-    const silent = await testPool({ callTimeoutMs: 300 });
+    const silent = await testPool({ connectTimeoutMs: 300 });
     const pidFile = path.join(await mkdtemp(path.join(tmpdir(), "silent-")), "pid");
     const hung: McpConnection = {
       id: "conn_silent",
@@ -125,7 +125,9 @@ describe("McpPool over stdio (@modelcontextprotocol/server-everything)", () => {
       transport: { type: "stdio", command: process.execPath, args: [silentServer] },
       credentials: { PID_FILE: pidFile },
     };
-    await expect(silent.listTools(hung)).rejects.toBeInstanceOf(McpTimeoutError);
+    const error = await silent.listTools(hung).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(McpTimeoutError);
+    expect((error as Error).message).toMatch(/did not answer initialize within 300 ms/);
     const pid = Number(await readFile(pidFile, "utf8"));
     await silent.close();
     // close() returns only once the server it started has really exited: no orphans at shutdown.
