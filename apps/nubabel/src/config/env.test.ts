@@ -1,0 +1,47 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { Webhooks } from "@nubabel/contracts";
+import { ConfigError, isEmbedded, parseEnv } from "./env.js";
+
+const secret = Webhooks.generateSecret();
+
+describe("parseEnv", () => {
+  it("fills the documented defaults", () => {
+    const env = parseEnv({ SIDECAR_SHARED_SECRET: secret });
+    expect(env).toMatchObject({
+      NUBABEL_PORT: 3000,
+      NUBABEL_HOST: "127.0.0.1",
+      NUBABEL_URL: undefined,
+      NUBABEL_DATA_DIR: path.resolve(".data/nubabel"),
+      SIDECAR_URL: "http://127.0.0.1:3001",
+      PROGRESS_HEARTBEAT_MS: 15_000,
+      MAPPING_CACHE_TTL_SECONDS: 86_400,
+      LOG_LEVEL: "info",
+    });
+    expect(isEmbedded(env)).toBe(true);
+  });
+
+  it("treats blank values as unset and trims a trailing slash off NUBABEL_URL", () => {
+    const env = parseEnv({ SIDECAR_SHARED_SECRET: secret, DATABASE_URL: "", REDIS_URL: " ", NUBABEL_URL: "https://nubabel.example.com/" });
+    expect(env.DATABASE_URL).toBeUndefined();
+    expect(env.REDIS_URL).toBeUndefined();
+    expect(env.NUBABEL_URL).toBe("https://nubabel.example.com");
+  });
+
+  it("names every bad variable at once", () => {
+    let error: unknown;
+    try {
+      parseEnv({ SIDECAR_SHARED_SECRET: "plain-text", NUBABEL_PORT: "70000", DATABASE_URL: "nope", LOG_LEVEL: "loud" });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const config = error as ConfigError;
+    expect(config.variables.sort()).toEqual(["DATABASE_URL", "LOG_LEVEL", "NUBABEL_PORT", "SIDECAR_SHARED_SECRET"]);
+    expect(config.message).toMatch(/SIDECAR_SHARED_SECRET: must be a Standard Webhooks secret/);
+  });
+
+  it("explains a missing shared secret", () => {
+    expect(() => parseEnv({})).toThrow(/SIDECAR_SHARED_SECRET: is required/);
+  });
+});

@@ -1,0 +1,78 @@
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { MemoryMappingCache } from "../adapters/memory/mapping-cache.js";
+import type { MappingCache, MappingRecord, MappingStore } from "./ports.js";
+import { SessionMapping } from "./session-mapping.js";
+
+const record: MappingRecord = { sessionId: "s1", opencodeSessionId: "oc1", organizationId: "org_a", sidecarUrl: "http://sc" };
+
+class ListStore implements MappingStore {
+  rows: MappingRecord[] = [];
+  reads = 0;
+  failWrites = false;
+  async insert(r: MappingRecord) {
+    if (this.failWrites) throw new Error("database down");
+    const existing = this.rows.find((x) => x.sessionId === r.sessionId);
+    if (existing) return existing;
+    this.rows.push(r);
+    return r;
+  }
+  async bySession(id: string) {
+    this.reads++;
+    return this.rows.find((x) => x.sessionId === id);
+  }
+  async byOpencode(id: string) {
+    this.reads++;
+    return this.rows.find((x) => x.opencodeSessionId === id);
+  }
+}
+
+const down: MappingCache = {
+  bySession: () => Promise.reject(new Error("ECONNREFUSED")),
+  byOpencode: () => Promise.reject(new Error("ECONNREFUSED")),
+  put: () => Promise.reject(new Error("ECONNREFUSED")),
+};
+
+const silent = pino({ level: "silent" });
+
+describe("SessionMapping", () => {
+  it("answers from the database when the cache is down, both ways", async () => {
+    const store = new ListStore();
+    const mapping = new SessionMapping(store, down, silent);
+    expect(await mapping.record(record)).toEqual(record);
+    expect(await mapping.bySession("s1")).toEqual(record);
+    expect(await mapping.byOpencode("oc1")).toEqual(record);
+    expect(await mapping.bySession("nope")).toBeUndefined();
+  });
+
+  it("re-warms the cache on a miss and then serves from it", async () => {
+    const store = new ListStore();
+    store.rows.push(record);
+    const cache = new MemoryMappingCache();
+    const mapping = new SessionMapping(store, cache, silent);
+    expect(await mapping.bySession("s1")).toEqual(record);
+    expect(await cache.byOpencode("oc1")).toEqual(record);
+    const reads = store.reads;
+    expect(await mapping.byOpencode("oc1")).toEqual(record);
+    expect(store.reads).toBe(reads);
+  });
+
+  it("writes the database first: nothing is cached when that write fails", async () => {
+    const store = new ListStore();
+    store.failWrites = true;
+    const cache = new MemoryMappingCache();
+    await expect(new SessionMapping(store, cache, silent).record(record)).rejects.toThrow(/database down/);
+    expect(await cache.bySession("s1")).toBeUndefined();
+  });
+
+  it("keeps the first mapping and caches the winner, not the loser", async () => {
+    const store = new ListStore();
+    const cache = new MemoryMappingCache();
+    const mapping = new SessionMapping(store, cache, silent);
+    await mapping.record(record);
+    const kept = await mapping.record({ ...record, opencodeSessionId: "oc2" });
+    expect(kept.opencodeSessionId).toBe("oc1");
+    expect(await cache.bySession("s1")).toEqual(record);
+    expect(await cache.byOpencode("oc2")).toBeUndefined();
+  });
+});
