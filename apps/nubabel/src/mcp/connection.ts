@@ -7,6 +7,7 @@ import type { Transport } from "./catalog.js";
  */
 export interface McpConnection {
   id: string;
+  /** How errors and logs name the connection: the name the agent addresses it by. */
   provider: string;
   transport: Transport;
   /** Environment variables for a stdio server, headers for an HTTP one. */
