@@ -24,7 +24,12 @@ export interface McpPoolOptions {
   log?: Logger;
 }
 
-/** What the gateway needs from a pool; the pool is one implementation, a test double another. */
+/**
+ * Runs MCP operations for already-decrypted connections. Promises: every operation is bounded in
+ * time; a tool's own failure is a result with `isError: true`; everything else is a typed error
+ * (`McpToolNotFoundError`, `McpTimeoutError`, `McpConnectionError`) whose message holds no
+ * credential. `McpPool` is the implementation; the gateway depends only on this.
+ */
 export interface McpToolRunner {
   listTools(conn: McpConnection): Promise<Tool[]>;
   callTool(conn: McpConnection, name: string, args: Record<string, unknown>): Promise<ToolCallResult>;
