@@ -14,7 +14,6 @@ import { AttachedEngine } from "./engine/attached.js";
 import { EngineDriver } from "./engine/driver.js";
 import type { Engine } from "./engine/engine.js";
 import { buildEngineConfig } from "./engine/opencode-config.js";
-import { preparePluginRuntime } from "./engine/plugin-runtime.js";
 import { EngineSupervisor } from "./engine/supervisor.js";
 import { buildServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
@@ -58,7 +57,6 @@ export async function startSidecar(source: Record<string, string | undefined>): 
     ? new AttachedEngine({ url: env.OPENCODE_URL, ...(env.OPENCODE_SERVER_PASSWORD ? { password: env.OPENCODE_SERVER_PASSWORD } : {}), logger })
     : new EngineSupervisor({
         dataDir: env.SIDECAR_DATA_DIR,
-        configHome: await preparePluginRuntime(logger.child({ module: "engine" })),
         config: engineConfig.content,
         env: engineEnv,
         startTimeoutMs: env.ENGINE_START_TIMEOUT_MS,

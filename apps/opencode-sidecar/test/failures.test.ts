@@ -40,8 +40,9 @@ describe("sidecar failure paths", () => {
     h.model.script({ hang: true });
     const pending = h.post("/delegate", delegateBody(h, "ses_abort", "take forever"));
     await h.model.waitForRequests(1);
-    const ocId = (await h.receiver.until(() => h.receiver.received.some((r) => r.body?.state?.opencodeSessionId)),
-    h.receiver.received.find((r) => r.body?.state?.opencodeSessionId)!.body.state.opencodeSessionId) as string;
+    const created = () => h.receiver.received.find((r) => r.path.includes("/ses_abort/update"));
+    await h.receiver.until(() => created() !== undefined);
+    const ocId = created()!.body.state.opencodeSessionId as string;
     const abort = await h.post(`/sessions/${ocId}/abort`);
     expect(abort).toMatchObject({ status: 200, body: { opencodeSessionId: ocId, aborted: true } });
     const res = await pending;

@@ -28,9 +28,9 @@ export class CallbackReceiver {
   ) {}
 
   static async start(secret: string): Promise<CallbackReceiver> {
-    let self: CallbackReceiver | undefined;
-    const server = http.createServer((req, res) => void self!.handle(req, res));
-    self = new CallbackReceiver(server, secret);
+    const holder: { self?: CallbackReceiver } = {};
+    const server = http.createServer((req, res) => void holder.self!.handle(req, res));
+    const self = (holder.self = new CallbackReceiver(server, secret));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     return self;
   }

@@ -83,13 +83,3 @@ export function systemEnv(): Record<string, string> {
   }
   return out;
 }
-
-/** For running npm: the system variables plus where npm keeps its cache (no `npm_*` of a parent run). */
-export function toolEnv(): Record<string, string> {
-  const out = systemEnv();
-  for (const key of ["HOME", "npm_config_cache", "NPM_CONFIG_CACHE"]) {
-    const value = process.env[key];
-    if (value) out[key] = value;
-  }
-  return out;
-}

@@ -1,4 +1,4 @@
-import { createOpencodeClient, type OpencodeClient } from "@opencode-ai/sdk/v2";
+import { createOpencodeClient, type Event, type OpencodeClient } from "@opencode-ai/sdk/v2";
 import type { Logger } from "../logger.js";
 import { type Engine, EngineDownError, type EngineEndpoint } from "./engine.js";
 import { toEngineEvent } from "./translate.js";
@@ -156,13 +156,13 @@ export class EngineDriver {
         const { stream } = await client.global.event({ signal, sseMaxRetryAttempts: 1 });
         for await (const raw of stream) {
           attempt = 0;
-          const payload = (raw as { directory?: string; payload?: { type: string; properties: unknown } }).payload;
+          const { payload, directory } = raw as { directory?: string; payload?: Event };
           if (!payload) continue;
           if (payload.type === "server.connected") {
             this.emit({ type: "resync" });
             continue;
           }
-          const event = toEngineEvent(payload, (raw as { directory?: string }).directory ?? "");
+          const event = toEngineEvent(payload, directory ?? "");
           if (event) this.emit(event);
         }
       } catch (err) {

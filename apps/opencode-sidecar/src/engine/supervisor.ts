@@ -1,20 +1,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { mkdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { EngineState } from "@nubabel/contracts";
 import { systemEnv } from "../config/env.js";
 import type { Logger } from "../logger.js";
 import type { Engine, EngineEndpoint } from "./engine.js";
 import { freePort } from "./free-port.js";
-
-const require = createRequire(import.meta.url);
-export const packageDir = path.dirname(require.resolve("opencode-ai/package.json"));
-
-/** The engine version shipped with the sidecar (the `opencode-ai` package). */
-export const ENGINE_VERSION: string = JSON.parse(readFileSync(path.join(packageDir, "package.json"), "utf8")).version;
+import { ENGINE_VERSION, packageDir } from "./package.js";
+import { preparePluginRuntime } from "./plugin-runtime.js";
 
 export interface SupervisorOptions {
   dataDir: string;
@@ -22,8 +17,6 @@ export interface SupervisorOptions {
   /** Extra variables for the engine (model keys, the bridge's address and secret). */
   env: Record<string, string>;
   startTimeoutMs: number;
-  /** `XDG_CONFIG_HOME` with the plugin runtime installed (see `preparePluginRuntime`). */
-  configHome: string;
   logger: Logger;
 }
 
@@ -156,11 +149,12 @@ export class EngineSupervisor extends EventEmitter implements Engine {
     const dirs = {
       home: path.join(root, "home"),
       data: path.join(root, "xdg", "data"),
-      config: this.opts.configHome,
+      config: path.join(root, "xdg", "config"),
       cache: path.join(root, "xdg", "cache"),
       state: path.join(root, "xdg", "state"),
     };
     for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+    preparePluginRuntime(dirs.config);
     return dirs;
   }
 

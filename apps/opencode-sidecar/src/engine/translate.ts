@@ -1,71 +1,61 @@
-import type { EngineEvent } from "./events.js";
+import type { Event } from "@opencode-ai/sdk/v2";
+import type { EngineEvent, ErrorInfo } from "./events.js";
 
-type Raw = { type: string; properties: unknown };
-
-function errorInfo(err: unknown) {
-  const e = err as { name?: string; data?: { message?: string } } | undefined;
-  return { code: e?.name ?? "UnknownError", message: e?.data?.message || e?.name || "unknown error" };
+function errorInfo(err: { name: string; data?: unknown } | undefined): ErrorInfo {
+  const message = (err?.data as { message?: unknown } | undefined)?.message;
+  return { code: err?.name ?? "UnknownError", message: typeof message === "string" && message ? message : (err?.name ?? "unknown error") };
 }
 
 /**
- * Maps one raw engine event to ours, or undefined for the many kinds a run does not follow.
- * Kept apart from the driver so it can be tested without an engine.
+ * Maps one engine event to ours, or undefined for the many kinds a run does not follow. Part of
+ * the driver (it knows the SDK's event union) but kept apart so it can be tested without an engine.
  */
-export function toEngineEvent(raw: Raw, directory: string): EngineEvent | undefined {
-  const p = raw.properties as Record<string, any>;
+export function toEngineEvent(raw: Event, directory: string): EngineEvent | undefined {
   switch (raw.type) {
     case "session.status": {
-      const s = p.status as { type: "busy" | "idle" | "retry"; attempt?: number; message?: string };
+      const { sessionID, status } = raw.properties;
       return {
         type: "status",
-        sessionId: p.sessionID,
-        status: s.type,
-        ...(s.attempt !== undefined ? { attempt: s.attempt } : {}),
-        ...(s.message ? { message: s.message } : {}),
+        sessionId: sessionID,
+        status: status.type,
+        ...(status.type === "retry" ? { attempt: status.attempt, message: status.message } : {}),
       };
     }
     case "session.idle":
-      return { type: "idle", sessionId: p.sessionID };
+      return { type: "idle", sessionId: raw.properties.sessionID };
     case "session.error":
-      return p.sessionID ? { type: "error", sessionId: p.sessionID, error: errorInfo(p.error) } : undefined;
+      return raw.properties.sessionID ? { type: "error", sessionId: raw.properties.sessionID, error: errorInfo(raw.properties.error) } : undefined;
     case "message.updated": {
-      const info = p.info as { id: string; role: "user" | "assistant"; sessionID: string; error?: unknown };
-      return {
-        type: "message",
-        sessionId: info.sessionID,
-        messageId: info.id,
-        role: info.role,
-        ...(info.error ? { error: errorInfo(info.error) } : {}),
-      };
+      const info = raw.properties.info;
+      const error = info.role === "assistant" ? info.error : undefined;
+      return { type: "message", sessionId: info.sessionID, messageId: info.id, role: info.role, ...(error ? { error: errorInfo(error) } : {}) };
     }
-    case "message.part.delta":
-      return p.field === "text"
-        ? { type: "text-delta", sessionId: p.sessionID, messageId: p.messageID, partId: p.partID, delta: p.delta }
-        : undefined;
+    case "message.part.delta": {
+      const p = raw.properties;
+      return p.field === "text" ? { type: "text-delta", sessionId: p.sessionID, messageId: p.messageID, partId: p.partID, delta: p.delta } : undefined;
+    }
     case "message.part.updated": {
-      const part = p.part as Record<string, any>;
+      const part = raw.properties.part;
       if (part.type === "text" && !part.synthetic && !part.ignored) {
         return { type: "text", sessionId: part.sessionID, messageId: part.messageID, partId: part.id, text: part.text };
       }
-      if (part.type === "tool") {
-        const state = part.state as Record<string, any>;
-        return {
-          type: "tool",
-          sessionId: part.sessionID,
-          callId: part.callID,
-          tool: part.tool,
-          status: state.status,
-          ...(state.input && Object.keys(state.input).length ? { input: state.input } : {}),
-          ...(state.status === "completed" ? { output: String(state.output ?? "") } : {}),
-          ...(state.status === "error" ? { error: String(state.error ?? "tool failed") } : {}),
-        };
-      }
-      return undefined;
+      if (part.type !== "tool") return undefined;
+      const state = part.state;
+      return {
+        type: "tool",
+        sessionId: part.sessionID,
+        callId: part.callID,
+        tool: part.tool,
+        status: state.status,
+        ...(state.input && Object.keys(state.input).length ? { input: state.input } : {}),
+        ...(state.status === "completed" ? { output: state.output } : {}),
+        ...(state.status === "error" ? { error: state.error } : {}),
+      };
     }
     case "permission.asked":
-      return { type: "permission", sessionId: p.sessionID, requestId: p.id, directory, permission: p.permission };
+      return { type: "permission", sessionId: raw.properties.sessionID, requestId: raw.properties.id, directory, permission: raw.properties.permission };
     case "question.asked":
-      return { type: "question", sessionId: p.sessionID, requestId: p.id, directory };
+      return { type: "question", sessionId: raw.properties.sessionID, requestId: raw.properties.id, directory };
     default:
       return undefined;
   }

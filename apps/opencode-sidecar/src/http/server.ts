@@ -24,7 +24,7 @@ export interface ServerDeps extends SessionRouteDeps, HealthDeps, BridgeRouteDep
  * carry a valid Standard Webhooks signature from Nubabel.
  */
 export function buildServer(deps: ServerDeps) {
-  const app = Fastify({ loggerInstance: deps.logger, bodyLimit: deps.bodyLimit, disableRequestLogging: false });
+  const app = Fastify({ loggerInstance: deps.logger, bodyLimit: deps.bodyLimit });
   // Signatures cover the exact bytes, so keep them before parsing.
   app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
     req.rawBody = body as string;
