@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { McpConnection } from "../../src/mcp/connection.js";
 import { McpConnectionError, McpTimeoutError, McpToolNotFoundError } from "../../src/mcp/errors.js";
@@ -134,17 +135,22 @@ describe("McpPool over stdio (@modelcontextprotocol/server-everything)", () => {
     expect(alive(pid)).toBe(false);
   });
 
-  it("reports a server that cannot start, with its redacted stderr", async () => {
+  it("reports a server that cannot start, with its redacted stderr, and logs no credential", async () => {
     const broken: McpConnection = {
       id: "conn_broken",
       provider: "broken",
       transport: { type: "stdio", command: process.execPath, args: ["-e", "console.error('boom with ' + process.env.SECRET_X); process.exit(3)"] },
       credentials: { SECRET_X: "very-secret-value" },
     };
-    const error = await pool.listTools(broken).catch((e: unknown) => e);
+    let logged = "";
+    const logging = await testPool({ log: pino({ level: "debug" }, { write: (line: string) => void (logged += line) }) });
+    const error = await logging.listTools(broken).catch((e: unknown) => e);
+    await logging.close();
     expect(error).toBeInstanceOf(McpConnectionError);
     expect((error as Error).message).toContain("server stderr: boom with [redacted]");
     expect((error as Error).message).not.toContain("very-secret-value");
+    expect(logged).toContain("mcp call failed");
+    expect(logged).not.toContain("very-secret-value");
     const missing = { ...broken, id: "conn_missing", transport: { type: "stdio" as const, command: "/nonexistent/mcp-server", args: [] } };
     await expect(pool.listTools(missing)).rejects.toThrow(/unavailable: .*ENOENT/);
   });
