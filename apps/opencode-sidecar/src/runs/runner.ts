@@ -113,7 +113,7 @@ export class Runner {
   private enqueue(binding: Binding, selection: Selection, text: string): Promise<DelegateResponse> {
     const reporter = this.reporter(binding);
     const id = binding.opencodeSessionId;
-    return this.queue.run(id, async (signal) => {
+    const result = this.queue.run(id, async (signal) => {
       const started = Date.now();
       reporter.update("running");
       let outcome;
@@ -162,6 +162,14 @@ export class Runner {
         },
       };
     });
+    // Forget an idle session's reporter once its callbacks are out, so memory follows live sessions.
+    void result
+      .catch(() => undefined)
+      .then(() => reporter.drained())
+      .then(() => {
+        if (!this.queue.busy(id) && this.reporters.get(id) === reporter) this.reporters.delete(id);
+      });
+    return result;
   }
 
   private reporter(binding: Binding): SessionReporter {

@@ -40,6 +40,11 @@ export class SessionQueue {
     return result;
   }
 
+  /** Whether anything runs or waits for the session. */
+  busy(sessionId: string): boolean {
+    return this.lanes.has(sessionId);
+  }
+
   /** Aborts the running task of the session; false when none runs. */
   abort(sessionId: string): boolean {
     const current = this.lanes.get(sessionId)?.current;
