@@ -139,6 +139,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       sessions,
       mapping,
       delegation,
+      sidecar,
       progress: parts.progress,
       replayGuard: parts.replayGuard,
       rateLimiter: parts.rateLimiter,

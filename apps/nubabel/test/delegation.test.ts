@@ -84,6 +84,15 @@ for (const kind of ["shared", "embedded"] as const) {
       }
     });
 
+    it("aborts through the sidecar that owns the session, and only for its organization", async () => {
+      const first = await delegate({ prompt: "long job" });
+      const sessionId = first.body.metadata.nubabelSessionId!;
+      const res = await nubabel.api(`/api/sessions/${sessionId}/abort`, { method: "POST", apiKey });
+      expect(await res.json()).toEqual({ sessionId, aborted: false });
+      expect(sidecar.received.at(-1)).toMatchObject({ kind: "abort", opencodeSessionId: first.body.metadata.opencodeSessionId });
+      expect((await nubabel.api(`/api/sessions/${sessionId}/abort`, { method: "POST", apiKey: otherKey })).status).toBe(404);
+    });
+
     it("creates a caller-chosen session on first use and hides it from other organizations", async () => {
       const sessionId = `slack:T1:C1:${Date.now()}.0001`;
       const first = await delegate({ prompt: "hello", sessionId });

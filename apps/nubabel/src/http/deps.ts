@@ -7,6 +7,7 @@ import type { McpGateway } from "../mcp-gateway.js";
 import type { OrganizationStore } from "../organizations/index.js";
 import type { ProgressLog } from "../progress/progress-log.js";
 import type { SessionStore } from "../sessions/index.js";
+import type { SidecarClient } from "../sidecar/index.js";
 
 /** What `/health` reports; `ok: false` on the database makes it a 503. */
 export interface HealthReport {
@@ -22,6 +23,7 @@ export interface HttpDeps {
   sessions: SessionStore;
   mapping: SessionMapping;
   delegation: Delegation;
+  sidecar: SidecarClient;
   progress: ProgressLog;
   replayGuard: Webhooks.ReplayGuard;
   rateLimiter: RateLimiter;

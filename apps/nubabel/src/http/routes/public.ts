@@ -41,6 +41,18 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
     };
   });
 
+  // Stops the session's running turn on the sidecar that owns it; a session that never ran has
+  // nothing to stop.
+  app.post("/api/sessions/:sessionId/abort", async (request) => {
+    const org = await authorize(request);
+    const { sessionId } = parse(SessionPath, request.params, "path");
+    const session = await Sessions.get(deps.sessions, org.id, sessionId);
+    const mapped = await deps.mapping.bySession(session.id);
+    if (!mapped) return { sessionId: session.id, aborted: false };
+    const result = await deps.sidecar.abort(mapped.sidecarUrl, mapped.opencodeSessionId);
+    return { sessionId: session.id, aborted: result.aborted };
+  });
+
   // Browsers' EventSource cannot send an Authorization header: they trade the key for a short-lived
   // token bound to one session. The session is opened (created on first use), so a client may
   // start listening before its first prompt.
