@@ -19,6 +19,11 @@ export interface McpPoolOptions {
   idleTimeoutMs?: number;
   /** How long a server's tool list is trusted before it is asked again. */
   toolsTtlMs?: number;
+  /**
+   * Most stdio servers running at once (each is a process on Nubabel's host). Starting one more
+   * stops the least recently used idle one; when none is idle the call fails as unavailable.
+   */
+  maxStdioServers?: number;
   /** Used for connections with `restrictNetwork`; by default the pool makes one with `createGuardedFetch`. */
   guardedFetch?: FetchLike;
   log?: Logger;
@@ -43,6 +48,8 @@ interface Entry {
   inflight: number;
   /** Has completed an operation; only such a client is worth one transparent retry. */
   used: boolean;
+  stdio: boolean;
+  lastUsed: number;
   idle?: NodeJS.Timeout;
   closed: boolean;
 }
@@ -142,6 +149,7 @@ export class McpPool implements McpToolRunner {
     const entry = this.acquire(conn);
     entry.inflight++;
     if (entry.idle) clearTimeout(entry.idle);
+    entry.lastUsed = Date.now();
     let phase = "initialize";
     try {
       await entry.ready;
@@ -172,9 +180,20 @@ export class McpPool implements McpToolRunner {
     const existing = this.entries.get(conn.id);
     if (existing && existing.fingerprint === fp && !existing.closed) return existing;
     if (existing) void this.discard(conn.id, existing);
+    if (conn.transport.type === "stdio") this.makeRoomForStdio(conn);
     const built = buildTransport(conn, this.options.stdio, conn.restrictNetwork ? this.guardedFetch() : undefined);
     const client = new Client({ name: "nubabel", version: "0.1.0" }, { capabilities: {} });
-    const entry: Entry = { fingerprint: fp, built, client, inflight: 0, used: false, closed: false, ready: Promise.resolve() };
+    const entry: Entry = {
+      fingerprint: fp,
+      built,
+      client,
+      inflight: 0,
+      used: false,
+      stdio: conn.transport.type === "stdio",
+      lastUsed: Date.now(),
+      closed: false,
+      ready: Promise.resolve(),
+    };
     // A server that announces new tools should not wait out the cache.
     client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
       this.tools.delete(conn.id);
@@ -189,6 +208,15 @@ export class McpPool implements McpToolRunner {
     this.entries.set(conn.id, entry);
     this.options.log?.debug({ connectionId: conn.id, provider: conn.provider, transport: conn.transport.type }, "mcp client starting");
     return entry;
+  }
+
+  private makeRoomForStdio(conn: McpConnection): void {
+    const max = this.options.maxStdioServers ?? 64;
+    const running = [...this.entries].filter(([, e]) => e.stdio && !e.closed);
+    if (running.length < max) return;
+    const idle = running.filter(([, e]) => e.inflight === 0).sort(([, a], [, b]) => a.lastUsed - b.lastUsed)[0];
+    if (!idle) throw this.unavailable(conn, `all ${max} MCP server processes are busy; try again shortly`);
+    void this.discard(idle[0], idle[1]);
   }
 
   private async discard(connectionId: string, entry: Entry): Promise<void> {

@@ -111,6 +111,22 @@ describe("McpPool over stdio (@modelcontextprotocol/server-everything)", () => {
     await idlePool.close();
   });
 
+  it("keeps at most maxStdioServers processes: stops the least recently used idle one, refuses when all are busy", async () => {
+    const small = await testPool({ maxStdioServers: 1 });
+    const a = { ...conn, id: "conn_lru_a" };
+    const b = { ...conn, id: "conn_lru_b" };
+    await small.callTool(a, "echo", { message: "a" });
+    const pidA = small.pid(a.id)!;
+    await small.callTool(b, "echo", { message: "b" });
+    await vi.waitFor(() => expect(alive(pidA)).toBe(false), { timeout: 10_000 });
+    expect(small.pid(a.id)).toBeUndefined();
+    const long = small.callTool(b, "trigger-long-running-operation", { duration: 600, steps: 1 }).catch((e: unknown) => e);
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(small.callTool(a, "echo", { message: "a" })).rejects.toThrow(/all 1 MCP server processes are busy/);
+    await small.close();
+    expect(await long).toBeInstanceOf(McpConnectionError);
+  });
+
   it("gives a fresh client when the connection's credentials change", async () => {
     const changed = { ...conn, credentials: { EVERYTHING_API_TOKEN: "rotated-token" } };
     const env = JSON.parse(textOf((await pool.callTool(changed, "get-env", {})).result)) as Record<string, string>;
