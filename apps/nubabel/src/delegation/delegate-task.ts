@@ -42,16 +42,16 @@ const STATUS: Record<RunStatus, SessionState> = { success: "completed", error: "
  * backstop when the lock backend is down): one creates, the others wait and follow up on it.
  */
 export class Delegation {
-  private readonly log: Logger;
+  constructor(private readonly deps: DelegationDeps) {}
 
-  constructor(private readonly deps: DelegationDeps) {
-    this.log = deps.logger.child({ module: "delegation" });
-  }
-
-  async run(input: DelegateInput): Promise<DelegateResponse> {
+  /** `logger` is the request's, so these lines carry its request id. */
+  async run(input: DelegateInput, logger?: Logger): Promise<DelegateResponse> {
     const { sessions, mapping } = this.deps;
     const session = await Sessions.open(sessions, input.organizationId, input.sessionId, input.userId);
-    const log = this.log.child({ sessionId: session.id, organizationId: session.organizationId });
+    // A request's logger already names the organization.
+    const log = logger
+      ? logger.child({ module: "delegation", sessionId: session.id })
+      : this.deps.logger.child({ module: "delegation", sessionId: session.id, organizationId: session.organizationId });
     const binding = bind(this.deps.publicUrl(), this.deps.tokenSecret, session, this.deps.callbackTtlSeconds);
     await sessions.addMessage(session.id, {
       id: Sessions.messageId(),
@@ -71,12 +71,12 @@ export class Delegation {
       } else {
         const target = existing ?? first!.mapping!;
         log.info({ opencodeSessionId: target.opencodeSessionId, sidecarUrl: target.sidecarUrl }, "following up");
-        response = await this.deps.sidecar.prompt(target.sidecarUrl, target.opencodeSessionId, {
-          prompt: input.prompt,
-          session_id: session.id,
-          userId: input.userId,
-          ...binding,
-        });
+        response = await this.deps.sidecar.prompt(
+          target.sidecarUrl,
+          target.opencodeSessionId,
+          { prompt: input.prompt, session_id: session.id, userId: input.userId, ...binding },
+          log,
+        );
       }
       opencodeSessionId = response.metadata.opencodeSessionId;
     } catch (err) {
@@ -131,7 +131,7 @@ export class Delegation {
             load_skills: input.load_skills,
             userId: input.userId,
             ...binding,
-          });
+          }, log);
           const created = response.metadata.opencodeSessionId;
           const kept = await mapping.record({
             sessionId: session.id,
@@ -141,7 +141,7 @@ export class Delegation {
           });
           if (kept.opencodeSessionId !== created) {
             log.warn({ orphan: created, kept: kept.opencodeSessionId }, "another instance mapped this session first; aborting ours");
-            void sidecar.abort(this.deps.sidecarUrl, created).catch(() => undefined);
+            void sidecar.abort(this.deps.sidecarUrl, created, log).catch(() => undefined);
           }
           return { response };
         } finally {

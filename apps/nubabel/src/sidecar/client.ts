@@ -47,16 +47,17 @@ export class SidecarClient {
     this.log = logger.child({ module: "sidecar-client" });
   }
 
-  delegate(sidecarUrl: string, body: DelegateRequest): Promise<DelegateResponse> {
-    return this.call(sidecarUrl, "POST", "/delegate", body, DelegateResponse);
+  /** `logger`, when given, is the caller's (so lines carry its request id). */
+  delegate(sidecarUrl: string, body: DelegateRequest, logger?: Logger): Promise<DelegateResponse> {
+    return this.call(sidecarUrl, "/delegate", body, DelegateResponse, logger);
   }
 
-  prompt(sidecarUrl: string, opencodeSessionId: string, body: PromptRequest): Promise<DelegateResponse> {
-    return this.call(sidecarUrl, "POST", `/sessions/${encodeURIComponent(opencodeSessionId)}/prompt`, body, DelegateResponse);
+  prompt(sidecarUrl: string, opencodeSessionId: string, body: PromptRequest, logger?: Logger): Promise<DelegateResponse> {
+    return this.call(sidecarUrl, `/sessions/${encodeURIComponent(opencodeSessionId)}/prompt`, body, DelegateResponse, logger);
   }
 
-  abort(sidecarUrl: string, opencodeSessionId: string): Promise<AbortResponse> {
-    return this.call(sidecarUrl, "POST", `/sessions/${encodeURIComponent(opencodeSessionId)}/abort`, {}, AbortResponse);
+  abort(sidecarUrl: string, opencodeSessionId: string, logger?: Logger): Promise<AbortResponse> {
+    return this.call(sidecarUrl, `/sessions/${encodeURIComponent(opencodeSessionId)}/abort`, {}, AbortResponse, logger);
   }
 
   /** The sidecar's own health, bypassing the breaker so `/health` shows the truth right away. */
@@ -72,20 +73,20 @@ export class SidecarClient {
 
   private async call<S extends z.ZodType>(
     sidecarUrl: string,
-    method: "POST",
     path: string,
     payload: unknown,
     schema: S,
+    logger?: Logger,
   ): Promise<z.infer<S>> {
     const started = Date.now();
-    const log = this.log.child({ sidecarUrl, path });
+    const log = (logger ?? this.log).child({ module: "sidecar-client", sidecarUrl, path });
     try {
       const json = await this.policy(sidecarUrl).execute(async ({ signal }) => {
         const body = JSON.stringify(payload);
         let response: Response;
         try {
           response = await fetch(new URL(path, sidecarUrl), {
-            method,
+            method: "POST",
             body,
             headers: { "content-type": "application/json", ...Webhooks.sign(this.options.secret, body) },
             signal,

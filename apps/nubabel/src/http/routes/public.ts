@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Capabilities } from "@nubabel/contracts";
 import { Organizations, type Organization } from "../../organizations/index.js";
+import type { Logger } from "../../log/logger.js";
 import { Sessions } from "../../sessions/index.js";
 import { requireOrganization } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
@@ -21,8 +22,7 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.post("/api/delegate", async (request) => {
     const org = await authorize(request);
     const body = parse(ApiDelegateRequest, request.body);
-    if (body.sessionId) request.log = request.log.child({ sessionId: body.sessionId });
-    return deps.delegation.run({ organizationId: org.id, ...body });
+    return deps.delegation.run({ organizationId: org.id, ...body }, request.log as Logger);
   });
 
   app.get("/api/sessions/:sessionId", async (request) => {
@@ -49,7 +49,7 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const session = await Sessions.get(deps.sessions, org.id, sessionId);
     const mapped = await deps.mapping.bySession(session.id);
     if (!mapped) return { sessionId: session.id, aborted: false };
-    const result = await deps.sidecar.abort(mapped.sidecarUrl, mapped.opencodeSessionId);
+    const result = await deps.sidecar.abort(mapped.sidecarUrl, mapped.opencodeSessionId, request.log as Logger);
     return { sessionId: session.id, aborted: result.aborted };
   });
 
