@@ -9,4 +9,5 @@ export { createGuardedFetch, type GuardedFetch } from "./guarded-fetch.js";
 export { McpPool, type McpPoolOptions, type McpToolRunner } from "./pool.js";
 export type { StdioHost } from "./transports.js";
 export type { ToolCallResult } from "./tool-result.js";
+export { createMcpModule, type McpModule, type McpModuleOptions } from "./module.js";
 export { createMcpGateway, type OrganizationMcp, type McpGatewayDeps, type McpProviderTools, type McpToolSummary } from "./gateway.js";
