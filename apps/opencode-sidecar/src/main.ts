@@ -102,7 +102,16 @@ export async function startSidecar(source: Record<string, string | undefined>): 
   const port = typeof address === "object" && address ? address.port : env.SIDECAR_PORT;
   engineEnv.NUBABEL_BRIDGE_URL = `http://127.0.0.1:${port}`;
   driver.init();
-  await engine.start();
+  try {
+    await engine.start();
+  } catch (err) {
+    // A sidecar that cannot reach its engine at start fails whole, leaving nothing listening.
+    await app.close();
+    driver.close();
+    await engine.stop();
+    redis?.disconnect();
+    throw err;
+  }
 
   const url = `http://${env.SIDECAR_HOST}:${port}`;
   logger.info({ url, model: engineConfig.model }, "sidecar listening");

@@ -13,6 +13,8 @@ export interface Harness {
   secret: string;
   dataDir: string;
   /** A signed POST to the sidecar, as Nubabel sends it. */
+  /** Stops the sidecar (and its engine) and starts a new one on the same data folder. */
+  restart(env?: Record<string, string>): Promise<void>;
   post(route: string, body?: unknown, opts?: { secret?: string; headers?: Record<string, string>; raw?: string }): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
@@ -23,7 +25,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const model = await ModelServer.start();
   const receiver = await CallbackReceiver.start(secret);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "sidecar-test-"));
-  const sidecar = await startSidecar({
+  const base = (extra: Record<string, string>) => ({
     SIDECAR_PORT: "0",
     SIDECAR_SHARED_SECRET: secret,
     NUBABEL_CALLBACK_URL: receiver.url,
@@ -33,8 +35,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     LOG_LEVEL: "silent",
     PROGRESS_TEXT_INTERVAL_MS: "50",
     CALLBACK_RETRIES: "2",
-    ...env,
+    ...extra,
   });
+  let sidecar = await startSidecar(base(env));
   const post: Harness["post"] = async (route, body, opts = {}) => {
     const raw = opts.raw ?? (body === undefined ? "" : JSON.stringify(body));
     const res = await fetch(`${sidecar.url}${route}`, {
@@ -48,10 +51,16 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   return {
     model,
     receiver,
-    sidecar,
+    get sidecar() {
+      return sidecar;
+    },
     secret,
     dataDir,
     post,
+    async restart(extra = env) {
+      await sidecar.close();
+      sidecar = await startSidecar(base(extra));
+    },
     async close() {
       await sidecar.close();
       await receiver.close();
