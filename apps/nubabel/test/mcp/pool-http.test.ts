@@ -26,7 +26,10 @@ describe("McpPool over streamable HTTP (@modelcontextprotocol/server-everything)
     const { result, isError } = await pool.callTool(conn, "echo", { message: "over http" });
     expect(isError).toBe(false);
     expect(textOf(result)).toBe("Echo: over http");
+    expect(textOf((await pool.callTool(conn, "echo", { message: "again" })).result)).toBe("Echo: again");
     expect(pool.pid(conn.id)).toBeUndefined();
+    // server-everything prints one line per MCP session it opens: one client, one session.
+    expect(server.stdout().match(/Session initialized with ID/g)).toHaveLength(1);
   });
 
   it("times out a hung call, then reconnects with a new session", async () => {

@@ -40,6 +40,8 @@ async function accepting(port: number): Promise<boolean> {
 export interface RunningServer {
   url: string;
   port: number;
+  /** Everything the server printed on stdout so far. */
+  stdout(): string;
   child: ChildProcess;
   stop(): Promise<void>;
 }
@@ -54,8 +56,10 @@ export async function startHttpServer(
   const port = fixedPort ?? (await freePort());
   const child = spawn(process.execPath, [script, ...args(port)], {
     env: { PATH: process.env.PATH ?? "", PORT: String(port), ...env },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  let stdout = "";
+  child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
   for (let i = 0; i < 300 && !(await accepting(port)); i++) {
@@ -65,6 +69,7 @@ export async function startHttpServer(
   return {
     url: `http://127.0.0.1:${port}/mcp`,
     port,
+    stdout: () => stdout,
     child,
     stop: async () => {
       if (child.exitCode !== null) return;
