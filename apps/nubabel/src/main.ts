@@ -75,7 +75,8 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       log.warn("NUBABEL_TOKEN_SECRET is unset: tokens are signed with this instance's own secret; set one shared secret for several instances");
     }
 
-    const database = await openDatabase(env);
+    // A CLI run may hold the embedded database for a moment; a second server holds it for good.
+    const database = await openDatabase(env, 5_000);
     cleanups.push(() => database.close());
     log.info({ database: database.kind }, "database ready");
 

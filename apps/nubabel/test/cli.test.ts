@@ -88,6 +88,11 @@ describe("nubabel CLI", () => {
       expect(names).toEqual(["Development", "Live"]);
     });
 
+    it("refuses a second server on the same embedded database instead of corrupting it", async () => {
+      await expect(startTestNubabel({ ...backend.env, ...secrets })).rejects.toThrow(/embedded database is in use by process/);
+      expect((await server.api("/health")).status).toBe(200);
+    });
+
     it("guards the admin endpoint with the data folder's secret", async () => {
       const res = await server.api("/admin/organizations", { body: { name: "Sneaky" }, headers: { authorization: "Bearer guess" } });
       expect(res.status).toBe(401);
