@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { fingerprint, type McpConnection } from "./connection.js";
 import { createGuardedFetch, type GuardedFetch } from "./guarded-fetch.js";
 import { McpConnectionError, McpTimeoutError, McpToolNotFoundError, McpUrlRefusedError } from "./errors.js";
+import { redactDeep, redactText, secretsOf } from "./redact.js";
 import { asToolError, describeError, fromCallResult, type ToolCallResult } from "./tool-result.js";
 import { buildTransport, type BuiltTransport, type StdioHost } from "./transports.js";
 
@@ -106,7 +107,7 @@ export class McpPool implements McpToolRunner {
     if (!tools.some((t) => t.name === name)) {
       throw new McpToolNotFoundError({ provider: conn.provider, tool: name, available: tools.map((t) => t.name) });
     }
-    return this.use(conn, `tools/call ${name}`, async (client) => {
+    const answer = await this.use(conn, `tools/call ${name}`, async (client) => {
       try {
         const raw = await client.callTool({ name, arguments: args }, undefined, { timeout: this.callTimeoutMs });
         return fromCallResult(raw);
@@ -116,6 +117,9 @@ export class McpPool implements McpToolRunner {
         throw error;
       }
     });
+    // Credentials never leave Nubabel, even when a server echoes one back (an environment dump,
+    // an error quoting the token it refused): the agent and the sidecar see "[redacted]".
+    return redactDeep(answer, secretsOf(conn.credentials));
   }
 
   /** The stdio server's pid, if one is running for this connection (diagnostics, tests). */
@@ -243,7 +247,9 @@ export class McpPool implements McpToolRunner {
     const refused = findCause(error, McpUrlRefusedError);
     if (refused) return this.unavailable(conn, refused.message);
     const stderr = entry.built.stderrTail();
-    const reason = describeError(error) + (stderr ? `; server stderr: ${stderr.split("\n").slice(-5).join(" | ")}` : "");
+    const detail = describeError(error) + (stderr ? `; server stderr: ${stderr.split("\n").slice(-5).join(" | ")}` : "");
+    // An HTTP error body may quote the header it refused.
+    const reason = redactText(detail, secretsOf(conn.credentials));
     this.options.log?.warn({ connectionId: conn.id, provider: conn.provider, operation, reason }, "mcp call failed");
     return this.unavailable(conn, reason);
   }

@@ -3,6 +3,7 @@ import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { McpConnection } from "./connection.js";
+import { redactText, secretsOf } from "./redact.js";
 
 /** What a stdio server may see of Nubabel's host besides its credentials. */
 export interface StdioHost {
@@ -48,8 +49,8 @@ export function buildTransport(conn: McpConnection, host: StdioHost, guardedFetc
     stderr: "pipe",
   });
   let tail = "";
-  const secrets = Object.values(conn.credentials).filter((v) => v.length >= 4);
-  const redact = (text: string) => secrets.reduce((t, s) => t.split(s).join("[redacted]"), text);
+  const secrets = secretsOf(conn.credentials);
+  const redact = (text: string) => redactText(text, secrets);
   transport.stderr?.on("data", (chunk: Buffer) => {
     // Redacted before trimming, so a secret split across chunks or across the cut is still caught.
     tail = redact(tail + chunk.toString("utf8")).slice(-TAIL_BYTES);

@@ -8,13 +8,16 @@ import { McpProviderNotFoundError, McpToolNotFoundError } from "../../src/mcp/er
 import { createMcpGateway, type OrganizationMcp } from "../../src/mcp/gateway.js";
 import { MemoryConnectionStore } from "../../src/mcp/memory-connection-store.js";
 import type { McpPool } from "../../src/mcp/pool.js";
-import { everything, startHttpServer, testPool, textOf, type RunningServer } from "./servers.js";
+import { everything, notion, startFakeNotionApi, startHttpServer, testPool, textOf, type RunningServer } from "./servers.js";
 
 const orgA = "org_a1";
 const orgB = "org_b2";
 const orgC = "org_c3";
 const tokenA = `a_${randomBytes(12).toString("hex")}`;
 const tokenB = `b_${randomBytes(12).toString("hex")}`;
+const notionA = `ntn_a${randomBytes(12).toString("hex")}`;
+const notionB = `ntn_b${randomBytes(12).toString("hex")}`;
+let api: Awaited<ReturnType<typeof startFakeNotionApi>>;
 
 let keyring = Keyring.parse(`k1:${Keyring.generateKey()}`);
 const store = new MemoryConnectionStore();
@@ -47,11 +50,20 @@ beforeAll(async () => {
         credentials: ["EVERYTHING_API_TOKEN"],
         description: "reference server",
       },
+      // The official Notion server; BASE_URL points it at a local stand-in for api.notion.com.
+      "notion-local": {
+        transport: { type: "stdio", command: process.execPath, args: [await notion()] },
+        credentials: ["NOTION_TOKEN", "BASE_URL"],
+        description: "Notion",
+      },
     },
   };
   pool = await testPool({ callTimeoutMs: 10_000 });
   httpServer = await startHttpServer(await everything(), () => ["streamableHttp"]);
+  api = await startFakeNotionApi();
   store.put(row("conn_a_everything", orgA, "everything", { EVERYTHING_API_TOKEN: tokenA }));
+  store.put(row("conn_a_notion", orgA, "notion-local", { NOTION_TOKEN: notionA, BASE_URL: api.url }));
+  store.put(row("conn_b_notion", orgB, "notion-local", { NOTION_TOKEN: notionB, BASE_URL: api.url }));
   store.put(row("conn_a_secret", orgA, "everything", { EVERYTHING_API_TOKEN: tokenA }, { name: "a-private-name" }));
   // A row whose stored credentials carry a name the catalog does not declare.
   store.put(row("conn_b_everything", orgB, "everything", { EVERYTHING_API_TOKEN: tokenB, NODE_OPTIONS: "--require /tmp/evil.js" }));
@@ -62,14 +74,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await pool.close();
   await httpServer.stop();
+  api.server.close();
 });
 
 describe("McpGateway", () => {
   it("runs a tool with the calling organization's own credential", async () => {
-    expect((await envOf(gateway, orgA)).EVERYTHING_API_TOKEN).toBe(tokenA);
+    // Upstream (a stand-in for api.notion.com) sees the raw token each organization stored.
+    await gateway.invoke({ organizationId: orgA }, { provider: "notion-local", toolName: "API-get-self", args: {} });
+    await gateway.invoke({ organizationId: orgB }, { provider: "notion-local", toolName: "API-get-self", args: {} });
+    expect(api.requests.map((h) => h.authorization)).toEqual([`Bearer ${notionA}`, `Bearer ${notionB}`]);
+    // And an echo of it never reaches the caller.
     const envB = await envOf(gateway, orgB);
-    expect(envB.EVERYTHING_API_TOKEN).toBe(tokenB);
+    expect(envB.EVERYTHING_API_TOKEN).toBe("[redacted]");
     expect(JSON.stringify(envB)).not.toContain(tokenA);
+    expect(JSON.stringify(envB)).not.toContain(tokenB);
   });
 
   it("passes only the credentials the catalog declares", async () => {
@@ -79,14 +97,14 @@ describe("McpGateway", () => {
   it("never reaches another organization's connections, whatever the arguments name", async () => {
     const byName = await gateway.invoke({ organizationId: orgB }, { organizationId: orgA, provider: "a-private-name", toolName: "echo", args: { message: "x" } }).catch((e: unknown) => e);
     expect(byName).toBeInstanceOf(McpProviderNotFoundError);
-    expect((byName as McpProviderNotFoundError).data.available.sort()).toEqual(["custom", "everything", "own-server"]);
+    expect((byName as McpProviderNotFoundError).data.available.sort()).toEqual(["custom", "everything", "notion-local", "own-server"]);
     const none = await gateway.invoke({ organizationId: orgC }, { provider: "everything", toolName: "echo", args: { message: "x" } }).catch((e: unknown) => e);
     expect(none).toBeInstanceOf(McpProviderNotFoundError);
     expect((none as Error).message).toMatch(/the organization has none/);
     expect(await gateway.tools({ organizationId: orgB }, "conn_a_everything")).toBeUndefined();
     expect((await gateway.list({ organizationId: orgC }, {})).providers).toEqual([]);
     const listB = await gateway.list({ organizationId: orgB }, {});
-    expect(listB.providers.map((p) => p.name).sort()).toEqual(["everything", "own-server"]);
+    expect(listB.providers.map((p) => p.name).sort()).toEqual(["everything", "notion-local", "own-server"]);
   });
 
   it("addresses a connection by name before provider", async () => {
@@ -133,10 +151,12 @@ describe("McpGateway", () => {
     const oldText = Keyring.format(keyring);
     const during = Keyring.parse(`k2:${newKey},${oldText}`);
     const report = await Rotation.rotateAll(during, store);
-    expect(report.rotated).toBe(5);
+    expect(report.rotated).toBe(7);
     keyring = Keyring.parse(`k2:${newKey}`);
     const after = createMcpGateway({ store, keyring, runner: pool, catalog, allowPrivateUrls: false });
-    expect((await envOf(after, orgA)).EVERYTHING_API_TOKEN).toBe(tokenA);
+    api.requests.length = 0;
+    await after.invoke({ organizationId: orgA }, { provider: "notion-local", toolName: "API-get-self", args: {} });
+    expect(api.requests.map((h) => h.authorization)).toEqual([`Bearer ${notionA}`]);
     expect((await Rotation.rotateAll(keyring, store)).rotated).toBe(0);
   });
 });

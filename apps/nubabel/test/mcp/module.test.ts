@@ -35,7 +35,7 @@ describe("createMcpModule", () => {
       expect(Object.keys(mcp.catalog.providers).sort()).toEqual(["everything", "github", "notion"]);
       const answer = await mcp.gateway.invoke({ organizationId: "org_m" }, { provider: "everything", toolName: "get-env", args: {} });
       const env = JSON.parse(textOf(answer.result)) as Record<string, string>;
-      expect(env.TOKEN).toBe("module-token");
+      expect(env.TOKEN).toBe("[redacted]");
       expect(env.HOME).toBe(path.join(dataDir, "mcp-home"));
       expect((await stat(env.HOME!)).mode & 0o777).toBe(0o700);
     } finally {

@@ -56,7 +56,10 @@ describe("McpPool over stdio (@modelcontextprotocol/server-everything)", () => {
   it("injects the credential into the server's environment, and nothing of Nubabel's own", async () => {
     const { result } = await pool.callTool(conn, "get-env", {});
     const env = JSON.parse(textOf(result)) as Record<string, string>;
-    expect(env.EVERYTHING_API_TOKEN).toBe(token);
+    // The server echoed the variable back; the pool blanks exact credential values on the way out,
+    // so "[redacted]" here means the server held exactly the credential, and nobody downstream sees it.
+    expect(env.EVERYTHING_API_TOKEN).toBe("[redacted]");
+    expect(textOf(result)).not.toContain(token);
     expect(JSON.stringify(env)).not.toContain(nubabelSecret);
     expect(env.NUBABEL_TEST_OWN_SECRET).toBeUndefined();
     expect(Object.keys(env).sort()).toEqual(expect.arrayContaining(["EVERYTHING_API_TOKEN", "HOME", "PATH"]));
@@ -129,8 +132,10 @@ describe("McpPool over stdio (@modelcontextprotocol/server-everything)", () => {
 
   it("gives a fresh client when the connection's credentials change", async () => {
     const changed = { ...conn, credentials: { EVERYTHING_API_TOKEN: "rotated-token" } };
-    const env = JSON.parse(textOf((await pool.callTool(changed, "get-env", {})).result)) as Record<string, string>;
-    expect(env.EVERYTHING_API_TOKEN).toBe("rotated-token");
+    const text = textOf((await pool.callTool(changed, "get-env", {})).result);
+    // Only the new value is blanked for this definition: a reused old process would show the old token.
+    expect((JSON.parse(text) as Record<string, string>).EVERYTHING_API_TOKEN).toBe("[redacted]");
+    expect(text).not.toContain(token);
   });
 
   it("times out a server that never answers the handshake", async () => {
