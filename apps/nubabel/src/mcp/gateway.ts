@@ -101,6 +101,7 @@ export function createMcpGateway(deps: McpGatewayDeps): OrganizationMcp {
           try {
             return { provider: row.provider, name: row.name, tools: summarize(await deps.runner.listTools(resolve(row))) };
           } catch (error) {
+            deps.log?.warn({ connectionId: row.id, provider: row.provider, error: (error as Error).name }, (error as Error).message);
             return { provider: row.provider, name: row.name, tools: [], error: (error as Error).message };
           }
         }),
