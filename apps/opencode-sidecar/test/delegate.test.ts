@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DelegateResponse, isTerminal } from "@nubabel/contracts";
-import { delegateBody, type Harness, ORG, startHarness } from "./fixtures.js";
+import { delegateBody, type Harness, ORG, useHarness } from "./fixtures.js";
 
 /** Acceptance 1–3: delegation, follow-up context, tool calls through Nubabel, ordered progress. */
 describe("sidecar on the real engine", () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(() => h?.close());
-  beforeEach(() => {
-    h.model.reset();
-    h.receiver.reset();
-  });
+  let h!: Harness;
+  useHarness({}, (started) => (h = started));
 
   it("delegates, answers with the model's text, and a follow-up carries the first exchange", async () => {
     h.model.script({ text: "There are 5 tasks." }, { text: "2 are urgent." });

@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { EngineSupervisor } from "../src/engine/supervisor.js";
-import { delegateBody, type Harness, startHarness } from "./fixtures.js";
+import { delegateBody, type Harness, useHarness } from "./fixtures.js";
 
 /** Acceptance 4: failures are answers, not hangs. */
 describe("sidecar failure paths", () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(() => h?.close());
-  beforeEach(() => {
-    h.model.reset();
-    h.receiver.reset();
-  });
+  let h!: Harness;
+  useHarness({}, (started) => (h = started));
 
   it("a model 400 is an error with the reason, reported once as session_error", async () => {
     h.model.script({ error: { status: 400, message: "context too long for this model" } });

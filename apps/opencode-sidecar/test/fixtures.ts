@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { ModelServer } from "@nubabel/testkit";
 import { Webhooks } from "@nubabel/contracts";
 import { startSidecar, type Sidecar } from "../src/main.js";
@@ -81,4 +82,21 @@ export function delegateBody(h: Harness, sessionId: string, prompt: string, extr
     callbackToken: `token-for-${sessionId}`,
     ...extra,
   };
+}
+
+/**
+ * One harness for a test file: started before the first test, closed after the last, with the
+ * model script and the receiver's records cleared before each test.
+ */
+export function useHarness(env: Record<string, string>, set: (h: Harness) => void): void {
+  let h: Harness | undefined;
+  beforeAll(async () => {
+    h = await startHarness(env);
+    set(h);
+  });
+  afterAll(() => h?.close());
+  beforeEach(() => {
+    h?.model.reset();
+    h?.receiver.reset();
+  });
 }

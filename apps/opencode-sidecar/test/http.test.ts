@@ -1,14 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Webhooks } from "@nubabel/contracts";
-import { delegateBody, type Harness, startHarness } from "./fixtures.js";
+import { delegateBody, type Harness, useHarness } from "./fixtures.js";
 
 /** Acceptance 5: the sidecar's door. Every refusal names its reason, nothing runs. */
 describe("sidecar HTTP boundary", () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(() => h?.close());
+  let h!: Harness;
+  useHarness({}, (started) => (h = started));
 
   const body = () => delegateBody(h, "ses_http", "hello");
   const raw = (route: string, payload: string, headers: Record<string, string>) =>

@@ -1,12 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { delegateBody, type Harness, startHarness } from "./fixtures.js";
+import { describe, expect, it } from "vitest";
+import { delegateBody, type Harness, useHarness } from "./fixtures.js";
 
 describe("sidecar without a model", () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ MODEL_BASE_URL: "", MODEL_NAME: "" });
-  });
-  afterAll(() => h?.close());
+  let h!: Harness;
+  useHarness({ MODEL_BASE_URL: "", MODEL_NAME: "" }, (started) => (h = started));
 
   it("starts, says so in /health, and answers delegation with 503 naming the variables", async () => {
     const health = (await (await fetch(`${h.sidecar.url}/health`)).json()) as { opencode: { model: unknown }; problems: string[] };

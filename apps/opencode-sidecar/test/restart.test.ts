@@ -1,23 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Webhooks } from "@nubabel/contracts";
 import { startSidecar } from "../src/main.js";
-import { delegateBody, type Harness, startHarness } from "./fixtures.js";
+import { delegateBody, type Harness, useHarness } from "./fixtures.js";
 
 const redisUrl = process.env.REDIS_URL;
 if (process.env.CI && !redisUrl) throw new Error("CI must provide REDIS_URL: the Redis binding store is tested for real");
 
 /** Sessions outlive the sidecar: the engine keeps them on disk, bindings come back from the follow-up or Redis. */
 describe("sidecar restart", () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(() => h?.close());
-  beforeEach(() => {
-    h.model.reset();
-    h.receiver.reset();
-  });
+  let h!: Harness;
+  useHarness({}, (started) => (h = started));
 
   it("a follow-up that re-sends its binding resumes with context and streams after a restart", async () => {
     h.model.script({ text: "The code word is heron." });

@@ -1,16 +1,10 @@
 import type { RunStatus } from "@nubabel/contracts";
-import type { EngineDriver } from "../engine/driver.js";
+import type { EngineDriver, PromptInput } from "../engine/driver.js";
 import { EngineDownError } from "../engine/engine.js";
 import type { EngineEvent, ErrorInfo } from "../engine/events.js";
 import type { SessionReporter } from "../callbacks/reporter.js";
 
-export interface TurnInput {
-  sessionId: string;
-  directory: string;
-  text: string;
-  system?: string;
-  agent?: string;
-  model?: string;
+export interface TurnInput extends PromptInput {
   timeoutMs: number;
   /** Aborts the turn (the user asked to stop). */
   signal: AbortSignal;
