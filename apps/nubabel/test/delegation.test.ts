@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { DelegateResponse } from "@nubabel/contracts";
 import { backendEnv, flushPrefix, hasInfra, infra } from "./fixtures/backends.js";
 import { startFakeSidecar, type FakeSidecar } from "./fixtures/fake-sidecar.js";
@@ -152,6 +152,23 @@ for (const kind of ["shared", "embedded"] as const) {
         expect(secondBody.metadata.opencodeSessionId).toBe(firstBody.metadata.opencodeSessionId);
         const health = (await (await viaProxy.api("/health")).json()) as { status: string; redis: { ok: boolean } };
         expect(health).toMatchObject({ status: "degraded", redis: { ok: false } });
+
+        // Without Redis there is no lock: racing first requests may each create an OpenCode
+        // session, but the database keeps one mapping and the extra sessions are aborted.
+        const sessionId = `no-lock-${Date.now()}`;
+        const before = sidecar.received.length;
+        const racers = await Promise.all(
+          Array.from({ length: 4 }, () => viaProxy.api("/api/delegate", { body: { prompt: "race", sessionId }, apiKey })),
+        );
+        expect(racers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+        const follow = (await (await viaProxy.api("/api/delegate", { body: { prompt: "after", sessionId }, apiKey })).json()) as DelegateResponse;
+        const created = sidecar.received.slice(before).filter((r) => r.kind === "delegate").map((r) => r.opencodeSessionId);
+        expect(created.length).toBeGreaterThan(1);
+        expect(created).toContain(follow.metadata.opencodeSessionId);
+        await vi.waitFor(() => {
+          const aborted = sidecar.received.slice(before).filter((r) => r.kind === "abort").map((r) => r.opencodeSessionId);
+          expect(aborted.sort()).toEqual(created.filter((id) => id !== follow.metadata.opencodeSessionId).sort());
+        });
       } finally {
         await viaProxy.close();
         await proxy.stop();
