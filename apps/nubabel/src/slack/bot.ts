@@ -1,0 +1,132 @@
+import { App, type Receiver } from "@slack/bolt";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "../log/logger.js";
+import { boltLogger } from "./bolt-logger.js";
+import { Conversations, type SlackApi } from "./conversations.js";
+import { eventsEndpoint, fastifySlackEvents, type Delivery } from "./events-endpoint.js";
+import { registerListeners } from "./listeners.js";
+import type { Clock } from "./live-message.js";
+import type { SlackPorts } from "./ports.js";
+
+export interface SlackBotOptions {
+  botToken: string;
+  signingSecret: string;
+  /** Set → Socket Mode (Slack pushes events over a WebSocket; the HTTP endpoint is not needed). */
+  appToken?: string;
+  /** Slack's Web API base; tests point it at a local fake. */
+  slackApiUrl?: string;
+  ports: SlackPorts;
+  logger: Logger;
+  /** Least time between two updates of one progress message. */
+  updateIntervalMs?: number;
+  /** How long a handled `event_id` is remembered (Slack retries for about 5 minutes). */
+  dedupeTtlMs?: number;
+  clock?: Clock;
+}
+
+/** A running Slack bot: the Bolt app, its events endpoint, and its lifecycle. */
+export interface SlackBot {
+  app: App;
+  mode: "http" | "socket";
+  /** The Events API handler for `POST /slack/events` as a Fastify plugin (HTTP mode). */
+  fastifyPlugin: (app: FastifyInstance) => Promise<void>;
+  /** The same handler without a framework: raw body and headers in, status and body out. */
+  handle: ReturnType<typeof eventsEndpoint>;
+  /** Checks the token (`auth.test`) and, in Socket Mode, connects. Rejects on a bad token. */
+  start(): Promise<void>;
+  /** Disconnects Socket Mode and waits (up to `drainMs`) for turns still running. */
+  stop(drainMs?: number): Promise<void>;
+}
+
+/** Inert receiver for HTTP mode: events arrive through `handle`, not through a server of Bolt's. */
+class EndpointReceiver implements Receiver {
+  init(): void {}
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+}
+
+/**
+ * Builds the Slack bot over Nubabel's ports. Nothing is called until `start()`: the token check is
+ * deferred (Bolt would otherwise fire `auth.test` from its constructor, unawaited).
+ */
+export function createSlackBot(options: SlackBotOptions): SlackBot {
+  const log = options.logger.child({ module: "slack" });
+  const socket = Boolean(options.appToken);
+  const app = new App({
+    token: options.botToken,
+    signingSecret: options.signingSecret,
+    ...(socket ? { appToken: options.appToken, socketMode: true } : { receiver: new EndpointReceiver() }),
+    logger: boltLogger(log.child({ component: "bolt" })),
+    deferInitialization: true,
+    convoStore: false,
+    clientOptions: {
+      slackApiUrl: options.slackApiUrl,
+      // The WebClient waits out a 429's Retry-After itself, then retries; a short base backoff keeps
+      // the retry close to the time Slack named (the default adds one to two seconds on top).
+      retryConfig: { retries: 10, factor: 2, minTimeout: 100, maxTimeout: 30_000, randomize: true },
+    },
+  });
+
+  let botUserId: string | undefined;
+  const api = webApi(app);
+  const conversations = new Conversations({
+    ports: options.ports,
+    api,
+    botUserId: () => botUserId,
+    updateIntervalMs: options.updateIntervalMs ?? 1_000,
+    logger: options.logger,
+    clock: options.clock,
+  });
+  registerListeners(app, { conversations, dedupe: options.ports.dedupe, dedupeTtlMs: options.dedupeTtlMs ?? 3_600_000, botUserId: () => botUserId, log });
+  app.error(async (err) => void log.error({ err: err.message, code: err.code }, "Slack listener failed"));
+
+  let ready: Promise<void> | undefined;
+  const start = () =>
+    (ready ??= (async () => {
+      await app.init();
+      const auth = await app.client.auth.test();
+      botUserId = auth.user_id;
+      if (socket) await app.start();
+      log.info({ mode: socket ? "socket" : "http", botUserId, team: auth.team_id }, "Slack bot ready");
+    })());
+
+  const handle = eventsEndpoint({
+    signingSecret: options.signingSecret,
+    logger: log,
+    // Acked already; an event that lands before `start()` finished waits for it instead of failing.
+    deliver: async (delivery: Delivery) => {
+      await start();
+      await app.processEvent({ ...delivery, ack: async () => undefined });
+    },
+  });
+
+  return {
+    app,
+    mode: socket ? "socket" : "http",
+    handle,
+    fastifyPlugin: fastifySlackEvents(handle),
+    start,
+    async stop(drainMs = 5_000) {
+      if (socket && ready) await app.stop().catch((err: Error) => log.warn({ err: err.message }, "Socket Mode stop failed"));
+      await conversations.drain(drainMs);
+    },
+  };
+}
+
+function webApi(app: App): SlackApi {
+  return {
+    async post(channel, threadTs, text) {
+      const res = await app.client.chat.postMessage({ channel, thread_ts: threadTs, text, unfurl_links: false, unfurl_media: false });
+      if (!res.ts) throw new Error("chat.postMessage answered without a ts");
+      return res.ts;
+    },
+    async update(channel, ts, text) {
+      await app.client.chat.update({ channel, ts, text });
+    },
+    async threadOf(channel, ts) {
+      const res = await app.client.conversations.replies({ channel, ts, limit: 1 });
+      const first = res.messages?.[0];
+      return first?.thread_ts ?? first?.ts;
+    },
+  };
+}

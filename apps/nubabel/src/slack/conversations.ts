@@ -1,0 +1,212 @@
+import { randomBytes } from "node:crypto";
+import { Ids } from "@nubabel/contracts";
+import type { Logger } from "../log/logger.js";
+import { LiveMessage, systemClock, type Clock } from "./live-message.js";
+import type { SlackPorts, ThreadKey, ThreadRecord } from "./ports.js";
+import { INITIAL, reduce, render } from "./progress-view.js";
+import { answerMessages, failureMessage, Replies } from "./replies.js";
+import { isStopCommand, promptFromSlack } from "./text.js";
+
+/** The Slack Web API calls the bot makes, so conversations can be driven without Bolt. */
+export interface SlackApi {
+  /** Posts in the thread; resolves with the new message's `ts`. */
+  post(channelId: string, threadTs: string, text: string): Promise<string>;
+  update(channelId: string, ts: string, text: string): Promise<void>;
+  /** The thread a message belongs to (its own `ts` for a top-level message), or `undefined`. */
+  threadOf(channelId: string, ts: string): Promise<string | undefined>;
+}
+
+/** A person's message, already checked at the boundary. */
+export interface IncomingMessage {
+  teamId: string;
+  channelId: string;
+  ts: string;
+  threadTs?: string;
+  userId: string;
+  text: string;
+}
+
+export interface ConversationsOptions {
+  ports: SlackPorts;
+  api: SlackApi;
+  /** The bot's user id, known once `auth.test` answered (mentions of it are stripped). */
+  botUserId: () => string | undefined;
+  updateIntervalMs: number;
+  logger: Logger;
+  clock?: Clock;
+}
+
+/**
+ * Slack threads as Nubabel sessions: a mention starts or resumes the thread's session, a message in a
+ * known thread resumes it, `stop` (or an `:x:` reaction) aborts it. Turns of one thread run one after
+ * another on this instance, each with its own live progress message.
+ */
+export class Conversations {
+  /** The tail of each thread's turn chain (present while a turn runs or waits). */
+  private readonly chains = new Map<string, Promise<void>>();
+  /** Message ts → thread, for the messages of running turns (what an `:x:` reaction lands on). */
+  private readonly turnMessages = new Map<string, ThreadKey>();
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly log: Logger;
+
+  constructor(private readonly options: ConversationsOptions) {
+    this.log = options.logger.child({ module: "slack" });
+  }
+
+  /** An `app_mention`: starts the thread's session on first mention. */
+  async mention(message: IncomingMessage): Promise<void> {
+    const thread = threadOf(message);
+    const organizationId = await this.options.ports.links.organizationFor(message.teamId);
+    if (!organizationId) {
+      this.log.info({ teamId: message.teamId }, "mention from an unlinked workspace");
+      await this.options.api.post(thread.channelId, thread.threadTs, Replies.unlinked);
+      return;
+    }
+    const prompt = promptFromSlack(message.text, this.options.botUserId());
+    if (!prompt) {
+      await this.options.api.post(thread.channelId, thread.threadTs, Replies.emptyPrompt);
+      return;
+    }
+    const existing = await this.options.ports.threads.find(thread);
+    if (isStopCommand(prompt)) return this.stop(thread, existing);
+    const record = existing ?? (await this.options.ports.threads.claim(thread, { sessionId: Ids.create(Ids.Prefix.session), organizationId }));
+    await this.turn(thread, record, organizationId, prompt, message);
+  }
+
+  /** A plain message: resumes the session only in a thread the bot already takes part in. */
+  async threadMessage(message: IncomingMessage): Promise<void> {
+    if (!message.threadTs) return;
+    const thread = threadOf(message);
+    const record = await this.options.ports.threads.find(thread);
+    if (!record) return;
+    const prompt = promptFromSlack(message.text, this.options.botUserId());
+    if (!prompt) return;
+    if (isStopCommand(prompt)) return this.stop(thread, record);
+    const organizationId = await this.options.ports.links.organizationFor(message.teamId);
+    if (!organizationId) {
+      await this.options.api.post(thread.channelId, thread.threadTs, Replies.unlinked);
+      return;
+    }
+    await this.turn(thread, record, organizationId, prompt, message);
+  }
+
+  /** An `:x:` reaction on the thread's root, the prompt or the progress message stops the turn. */
+  async reaction(input: { teamId: string; channelId: string; itemTs: string; reaction: string }): Promise<void> {
+    if (input.reaction !== "x") return;
+    let thread = this.turnMessages.get(`${input.channelId}:${input.itemTs}`);
+    if (!thread) {
+      // The turn may run on another instance: ask Slack which thread the message is in.
+      const threadTs = await this.options.api.threadOf(input.channelId, input.itemTs).catch(() => undefined);
+      if (!threadTs) return;
+      thread = { teamId: input.teamId, channelId: input.channelId, threadTs };
+    }
+    const record = await this.options.ports.threads.find(thread);
+    if (record) await this.stop(thread, record);
+  }
+
+  /** Resolves when every turn started so far has finished, or after `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.allSettled([...this.inflight]), timeout]);
+    clearTimeout(timer);
+  }
+
+  private async stop(thread: ThreadKey, record: ThreadRecord | undefined): Promise<void> {
+    const { api, ports } = this.options;
+    if (!record) {
+      await api.post(thread.channelId, thread.threadTs, Replies.nothingToStop);
+      return;
+    }
+    let reply: string;
+    try {
+      const aborted = await ports.nubabel.abort({ organizationId: record.organizationId, sessionId: record.sessionId });
+      reply = aborted ? Replies.stopping : Replies.nothingToStop;
+      this.log.info({ sessionId: record.sessionId, aborted }, "stop requested in Slack");
+    } catch (err) {
+      this.log.warn({ sessionId: record.sessionId, err: (err as Error).message }, "abort failed");
+      reply = Replies.stopFailed;
+    }
+    await api.post(thread.channelId, thread.threadTs, reply);
+  }
+
+  private async turn(thread: ThreadKey, record: ThreadRecord, organizationId: string, prompt: string, message: IncomingMessage): Promise<void> {
+    if (record.organizationId !== organizationId) {
+      // The workspace was relinked: the old organization's session must not run for the new one.
+      await this.options.api.post(thread.channelId, thread.threadTs, Replies.otherOrganization);
+      return;
+    }
+    const key = `${thread.teamId}:${thread.channelId}:${thread.threadTs}`;
+    const previous = this.chains.get(key);
+    const run = this.runTurn(thread, record, prompt, message, previous);
+    const tail = run.catch(() => undefined);
+    this.chains.set(key, tail);
+    this.inflight.add(tail);
+    try {
+      await run;
+    } finally {
+      this.inflight.delete(tail);
+      if (this.chains.get(key) === tail) this.chains.delete(key);
+    }
+  }
+
+  private async runTurn(thread: ThreadKey, record: ThreadRecord, prompt: string, message: IncomingMessage, previous: Promise<void> | undefined): Promise<void> {
+    const { api, ports, updateIntervalMs, clock = systemClock } = this.options;
+    const log = this.log.child({ sessionId: record.sessionId, channelId: thread.channelId, threadTs: thread.threadTs });
+    const live = new LiveMessage(
+      { post: (text) => api.post(thread.channelId, thread.threadTs, text), update: (ts, text) => api.update(thread.channelId, ts, text) },
+      updateIntervalMs,
+      log,
+      clock,
+    );
+    const tracked = [`${thread.channelId}:${message.ts}`];
+    for (const k of tracked) this.turnMessages.set(k, thread);
+    await live.open(previous ? Replies.queued : render(INITIAL));
+    if (live.messageTs) {
+      tracked.push(`${thread.channelId}:${live.messageTs}`);
+      this.turnMessages.set(tracked[1]!, thread);
+    }
+    try {
+      if (previous) {
+        await previous;
+        live.show(render(INITIAL));
+      }
+      let state = INITIAL;
+      let unsubscribe: (() => Promise<void>) | undefined;
+      try {
+        unsubscribe = await ports.nubabel.watchProgress(record.sessionId, (event) => {
+          const next = reduce(state, event);
+          if (next !== state) live.show(render((state = next)));
+        });
+      } catch (err) {
+        // Progress is a courtesy: the turn still runs and answers without it.
+        log.warn({ err: (err as Error).message }, "could not watch progress");
+      }
+      const started = clock.now();
+      let chunks: string[];
+      try {
+        const response = await ports.nubabel.delegate({
+          organizationId: record.organizationId,
+          sessionId: record.sessionId,
+          prompt,
+          userId: `slack:${message.teamId}:${message.userId}`,
+        });
+        log.info({ status: response.status, durationMs: clock.now() - started }, "turn finished");
+        chunks = answerMessages(response);
+      } catch (err) {
+        const ref = `slk_${randomBytes(4).toString("hex")}`;
+        log.error({ ref, err: { name: (err as Error).name, message: (err as Error).message } }, "delegation failed");
+        chunks = [failureMessage(err, ref)];
+      } finally {
+        await unsubscribe?.().catch((err: Error) => log.warn({ err: err.message }, "unsubscribe failed"));
+      }
+      await live.finish(chunks);
+    } finally {
+      for (const k of tracked) this.turnMessages.delete(k);
+    }
+  }
+}
+
+function threadOf(message: IncomingMessage): ThreadKey {
+  return { teamId: message.teamId, channelId: message.channelId, threadTs: message.threadTs ?? message.ts };
+}

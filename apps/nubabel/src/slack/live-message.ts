@@ -1,0 +1,109 @@
+import { setTimeout as delay } from "node:timers/promises";
+import type { Logger } from "../log/logger.js";
+
+/** Time, injectable so the update budget can be tested without waiting on wall-clock time. */
+export interface Clock {
+  now(): number;
+  /** Resolves after `ms`, or as soon as `signal` aborts (never rejects). */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => delay(ms, undefined, { signal }).catch(() => undefined),
+};
+
+/** The two Slack calls a live message needs, bound to one channel and thread. */
+export interface MessageWriter {
+  /** Posts a new message in the thread; resolves with its `ts`. */
+  post(text: string): Promise<string>;
+  update(ts: string, text: string): Promise<void>;
+}
+
+/**
+ * One progress message, updated in place. Updates are coalesced: at most one request is in flight,
+ * request starts are at least `intervalMs` apart, and whatever was shown last is what gets sent
+ * next (intermediate states are dropped, never queued). `finish` waits for an update still in
+ * flight (one held up by a 429 included) so the answer is always the last write.
+ */
+export class LiveMessage {
+  private ts: string | undefined;
+  private pending: string | undefined;
+  private shown: string | undefined;
+  private lastStart = Number.NEGATIVE_INFINITY;
+  private loop: Promise<void> | undefined;
+  private closed = false;
+  private readonly wake = new AbortController();
+
+  constructor(
+    private readonly writer: MessageWriter,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  /** The posted message's `ts`, once `open` succeeded. */
+  get messageTs(): string | undefined {
+    return this.ts;
+  }
+
+  /** Posts the message. A failure is logged, not thrown: the answer is then posted as a new message. */
+  async open(text: string): Promise<void> {
+    this.lastStart = this.clock.now();
+    try {
+      this.ts = await this.writer.post(text);
+      this.shown = text;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "could not post the progress message");
+    }
+    if (this.pending !== undefined && !this.loop) this.loop = this.drain();
+  }
+
+  /** Asks for `text` to be shown; returns at once. */
+  show(text: string): void {
+    if (this.closed || text === (this.pending ?? this.shown)) return;
+    this.pending = text;
+    if (this.ts && !this.loop) this.loop = this.drain();
+  }
+
+  /**
+   * Replaces the message with `chunks[0]` and posts the rest after it, in order. Later `show`
+   * calls are ignored.
+   */
+  async finish(chunks: string[]): Promise<void> {
+    this.closed = true;
+    this.pending = undefined;
+    this.wake.abort();
+    await this.loop;
+    const [first = "", ...rest] = chunks;
+    let replaced = false;
+    if (this.ts) {
+      try {
+        await this.writer.update(this.ts, first);
+        replaced = true;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, "could not replace the progress message; posting the answer instead");
+      }
+    }
+    for (const text of replaced ? rest : [first, ...rest]) await this.writer.post(text);
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending !== undefined && !this.closed && this.ts) {
+      const wait = this.lastStart + this.intervalMs - this.clock.now();
+      if (wait > 0) await this.clock.sleep(wait, this.wake.signal);
+      if (this.closed || this.pending === undefined) break;
+      const text = this.pending;
+      this.pending = undefined;
+      this.lastStart = this.clock.now();
+      try {
+        await this.writer.update(this.ts, text);
+        this.shown = text;
+      } catch (err) {
+        // A lost progress update is harmless: the next one (or the answer) carries the whole state.
+        this.log.warn({ err: (err as Error).message }, "progress update failed");
+      }
+    }
+    this.loop = undefined;
+  }
+}

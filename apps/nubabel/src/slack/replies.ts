@@ -1,0 +1,59 @@
+import type { DelegateResponse } from "@nubabel/contracts";
+import { escapeSlack, markdownToMrkdwn, splitMessage } from "./text.js";
+
+/** Everything the bot says that is not the agent's answer, in one place so the voice stays one. */
+export const Replies = {
+  unlinked:
+    ":wave: Hi! This Slack workspace isn't connected to a Nubabel organization yet, so I can't work here. " +
+    "Ask whoever runs Nubabel to link it (`nubabel org link-slack --org <organization> --team <this workspace's team id>`).",
+  emptyPrompt: ":wave: Hi! Mention me with what you need, for example `@Nubabel summarize my open Notion tasks`.",
+  queued: ":hourglass: I'm still working on the previous request in this thread; this one is next.",
+  stopping: ":octagonal_sign: Stopping the running task.",
+  stopped: ":octagonal_sign: Stopped before finishing. Ask again whenever you're ready.",
+  nothingToStop: "Nothing is running in this thread right now.",
+  stopFailed: ":warning: I couldn't stop the running task just now. Please try `stop` again in a moment.",
+  otherOrganization:
+    ":warning: This thread was started for a different Nubabel organization than the one this workspace is linked to now. Please start a new thread.",
+} as const;
+
+/** The final messages for a finished turn (mrkdwn, split to fit Slack). */
+export function answerMessages(response: DelegateResponse, limit?: number): string[] {
+  const output = response.output.trim();
+  if (response.status === "success") {
+    return splitMessage(output ? markdownToMrkdwn(output) : "_(The agent finished without writing an answer.)_", limit);
+  }
+  const partial = output ? `\n\nWhat I had so far:\n${markdownToMrkdwn(output)}` : "";
+  if (response.status === "aborted") return splitMessage(`${Replies.stopped}${partial}`, limit);
+  const why = response.error?.message ?? "the agent reported an error without details";
+  return splitMessage(
+    `:warning: I couldn't finish this: ${why}.\nPlease try again; if it keeps failing, try rephrasing or ask whoever runs Nubabel to check the logs.${partial}`,
+    limit,
+  );
+}
+
+/**
+ * Plain words for a failed delegation, keyed on the core's typed error names, with what to do next.
+ * `ref` ties the message to the log line for whoever investigates.
+ */
+export function failureMessage(err: unknown, ref: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  // A raw network failure (no typed error around it) means the same to a person as an outage.
+  const unreachable = /ECONNREFUSED|ECONNRESET|fetch failed|ETIMEDOUT|ENOTFOUND/.test(message);
+  const name = unreachable ? "SidecarUnavailable" : err instanceof Error ? err.name : "";
+  switch (name) {
+    case "SidecarUnavailable":
+    case "BrokenCircuitError":
+    case "TaskCancelledError":
+      return ":warning: I can't reach my worker right now, so nothing ran. Please try again in a minute; if it keeps happening, tell whoever runs Nubabel.";
+    case "DelegationBusy":
+      return ":hourglass: I'm still starting an earlier request in this thread. Please wait a moment and ask again.";
+    case "SessionNotFound":
+      return ":warning: I can't find this thread's conversation any more. Please start a new thread by mentioning me.";
+    case "SidecarRejected":
+      return `:warning: My worker turned this request down: ${escapeSlack(message)}. Please rephrase and try again.`;
+    case "RateLimited":
+      return ":hourglass: Your organization is sending me a lot right now. Please wait a minute and try again.";
+    default:
+      return `:warning: Something went wrong on my side and nothing was answered. Please try again; if it keeps happening, tell whoever runs Nubabel (reference \`${ref}\`).`;
+  }
+}

@@ -1,0 +1,126 @@
+import { createHmac, randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import Fastify, { type FastifyInstance } from "fastify";
+import { pino } from "pino";
+import {
+  createSlackBot,
+  MemoryEventDedupe,
+  MemorySlackLinks,
+  MemorySlackThreads,
+  type SlackBot,
+  type SlackThreads,
+} from "../../src/slack/index.js";
+import { FakeNubabel } from "./fake-nubabel.js";
+import { BOT_USER_ID, startFakeSlackApi, type FakeSlackApi } from "./fake-slack-api.js";
+
+export const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
+export const TEAM = "T0000LINKED";
+export const ORG = "org_slacktest0001";
+export const CHANNEL = "C0000GENERAL";
+export const USER = "U0000PERSON";
+
+export interface Harness {
+  slack: FakeSlackApi;
+  nubabel: FakeNubabel;
+  links: MemorySlackLinks;
+  threads: SlackThreads;
+  bot: SlackBot;
+  /** Base URL of the Fastify server mounting the bot's endpoint. */
+  url: string;
+  /** Signs and POSTs an Events API body; returns the HTTP answer. */
+  post(body: unknown, options?: SignOptions): Promise<{ status: number; body: string; ms: number }>;
+  /** Wraps `event` in an `event_callback` envelope and posts it. */
+  deliver(event: Record<string, unknown>, options?: SignOptions & { eventId?: string; teamId?: string }): Promise<{ status: number; eventId: string }>;
+  close(): Promise<void>;
+}
+
+export interface SignOptions {
+  secret?: string;
+  /** Seconds since the epoch the request claims to be signed at. */
+  timestamp?: number;
+  headers?: Record<string, string>;
+}
+
+export async function startHarness(options: { updateIntervalMs?: number; threads?: SlackThreads; slack?: FakeSlackApi } = {}): Promise<Harness> {
+  const slack = options.slack ?? (await startFakeSlackApi(TEAM));
+  const nubabel = new FakeNubabel();
+  const links = new MemorySlackLinks();
+  links.link(TEAM, ORG);
+  const threads = options.threads ?? new MemorySlackThreads();
+  const bot = createSlackBot({
+    botToken: "xoxb-test-token",
+    signingSecret: SECRET,
+    slackApiUrl: slack.url,
+    ports: { links, threads, dedupe: new MemoryEventDedupe(), nubabel },
+    logger: pino({ level: process.env.SLACK_TEST_LOG ?? "silent" }),
+    updateIntervalMs: options.updateIntervalMs ?? 200,
+  });
+  await bot.start();
+  const app: FastifyInstance = Fastify();
+  await app.register(bot.fastifyPlugin);
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+
+  const post: Harness["post"] = async (body, sign = {}) => {
+    const raw = typeof body === "string" ? body : JSON.stringify(body);
+    const timestamp = sign.timestamp ?? Math.floor(Date.now() / 1000);
+    const signature = `v0=${createHmac("sha256", sign.secret ?? SECRET).update(`v0:${timestamp}:${raw}`).digest("hex")}`;
+    const started = Date.now();
+    const res = await fetch(`${url}/slack/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-slack-signature": signature, "x-slack-request-timestamp": String(timestamp), ...sign.headers },
+      body: raw,
+    });
+    return { status: res.status, body: await res.text(), ms: Date.now() - started };
+  };
+
+  return {
+    slack,
+    nubabel,
+    links,
+    threads,
+    bot,
+    url,
+    post,
+    async deliver(event, opts = {}) {
+      const eventId = opts.eventId ?? `Ev${randomUUID().replace(/-/g, "").slice(0, 12).toUpperCase()}`;
+      const teamId = opts.teamId ?? TEAM;
+      const res = await post(
+        { type: "event_callback", team_id: teamId, api_app_id: "A0000APP", event_id: eventId, event_time: Math.floor(Date.now() / 1000), event, authorizations: [{ team_id: teamId, user_id: BOT_USER_ID, is_bot: true }] },
+        opts,
+      );
+      return { status: res.status, eventId };
+    },
+    async close() {
+      await app.close();
+      await bot.stop(2_000);
+      if (!options.slack) await slack.close();
+    },
+  };
+}
+
+let tsSeq = 0;
+/** A fresh message ts, as Slack writes them. */
+export function ts(): string {
+  return `${1_800_000_000 + ++tsSeq}.${String(tsSeq).padStart(6, "0")}`;
+}
+
+export function mention(text: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { type: "app_mention", user: USER, text: `<@${BOT_USER_ID}> ${text}`, ts: ts(), channel: CHANNEL, ...extra };
+}
+
+export function threadMessage(threadTs: string, text: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { type: "message", channel_type: "channel", user: USER, text, ts: ts(), thread_ts: threadTs, channel: CHANNEL, ...extra };
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+export async function until<T>(check: () => T | undefined | false, timeoutMs = 5_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
