@@ -93,6 +93,16 @@ for (const kind of ["shared", "embedded"] as const) {
       expect((await nubabel.api(`/api/sessions/${sessionId}/abort`, { method: "POST", apiKey: otherKey })).status).toBe(404);
     });
 
+    it("says so when the sidecar has lost the mapped OpenCode session, rather than 404", async () => {
+      const first = await delegate({ prompt: "before the crash" });
+      sidecar.history.delete(first.body.metadata.opencodeSessionId);
+      const after = await delegate({ prompt: "after the crash", sessionId: first.body.metadata.nubabelSessionId });
+      expect(after.status).toBe(409);
+      expect(after.body.error?.code).toBe("opencode_session_lost");
+      const view = (await (await nubabel.api(`/api/sessions/${first.body.metadata.nubabelSessionId}`, { apiKey })).json()) as { state: { status: string } };
+      expect(view.state.status).toBe("failed");
+    });
+
     it("creates a caller-chosen session on first use and hides it from other organizations", async () => {
       const sessionId = `slack:T1:C1:${Date.now()}.0001`;
       const first = await delegate({ prompt: "hello", sessionId });

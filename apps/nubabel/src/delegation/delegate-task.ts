@@ -5,7 +5,8 @@ import type { MappingRecord, SessionMapping } from "../mapping/session-mapping.j
 import { Sessions, type Session, type SessionStore } from "../sessions/index.js";
 import type { SidecarClient } from "../sidecar/client.js";
 import { bind, type Binding } from "./binding.js";
-import { DelegationBusy } from "./errors.js";
+import { SidecarRejected } from "../sidecar/errors.js";
+import { DelegationBusy, OpencodeSessionLost } from "./errors.js";
 import type { Lock } from "./lock.js";
 
 export interface DelegateInput {
@@ -71,12 +72,19 @@ export class Delegation {
       } else {
         const target = existing ?? first!.mapping!;
         log.info({ opencodeSessionId: target.opencodeSessionId, sidecarUrl: target.sidecarUrl }, "following up");
-        response = await this.deps.sidecar.prompt(
-          target.sidecarUrl,
-          target.opencodeSessionId,
-          { prompt: input.prompt, session_id: session.id, userId: input.userId, ...binding },
-          log,
-        );
+        response = await this.deps.sidecar
+          .prompt(
+            target.sidecarUrl,
+            target.opencodeSessionId,
+            { prompt: input.prompt, session_id: session.id, userId: input.userId, ...binding },
+            log,
+          )
+          .catch((err: unknown) => {
+            if (err instanceof SidecarRejected && err.data.status === 404) {
+              throw new OpencodeSessionLost(session.id, target.opencodeSessionId, target.sidecarUrl);
+            }
+            throw err;
+          });
       }
       opencodeSessionId = response.metadata.opencodeSessionId;
     } catch (err) {

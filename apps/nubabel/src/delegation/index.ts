@@ -1,3 +1,3 @@
 export { Delegation, type DelegateInput, type DelegationDeps } from "./delegate-task.js";
-export { DelegationBusy } from "./errors.js";
+export { DelegationBusy, OpencodeSessionLost } from "./errors.js";
 export type { Lock } from "./lock.js";

@@ -65,6 +65,7 @@ const TABLE: Record<string, Row> = {
   SessionNotFound: { status: 404, code: "session_not_found" },
   McpConnectionNotFound: { status: 404, code: "connection_not_found" },
   DelegationBusy: { status: 409, code: "session_busy" },
+  OpencodeSessionLost: { status: 409, code: "opencode_session_lost" },
   RateLimited: { status: 429, code: "rate_limited" },
   SidecarRejected: {
     status: (e) => (e.data as { status: number }).status,
