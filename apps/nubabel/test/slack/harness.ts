@@ -65,11 +65,10 @@ export async function startHarness(options: { updateIntervalMs?: number; threads
   const post: Harness["post"] = async (body, sign = {}) => {
     const raw = typeof body === "string" ? body : JSON.stringify(body);
     const timestamp = sign.timestamp ?? Math.floor(Date.now() / 1000);
-    const signature = `v0=${createHmac("sha256", sign.secret ?? SECRET).update(`v0:${timestamp}:${raw}`).digest("hex")}`;
     const started = Date.now();
     const res = await fetch(`${url}/slack/events`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-slack-signature": signature, "x-slack-request-timestamp": String(timestamp), ...sign.headers },
+      headers: { "content-type": "application/json", ...signatureHeaders(raw, timestamp, sign.secret), ...sign.headers },
       body: raw,
     });
     return { status: res.status, body: await res.text(), ms: Date.now() - started };
@@ -98,6 +97,12 @@ export async function startHarness(options: { updateIntervalMs?: number; threads
       if (!options.slack) await slack.close();
     },
   };
+}
+
+/** Slack's request signature: `v0=` + HMAC-SHA256 of `v0:<timestamp>:<raw body>` under the signing secret. */
+export function signatureHeaders(raw: string, timestamp: number, secret = SECRET): Record<string, string> {
+  const signature = `v0=${createHmac("sha256", secret).update(`v0:${timestamp}:${raw}`).digest("hex")}`;
+  return { "x-slack-signature": signature, "x-slack-request-timestamp": String(timestamp) };
 }
 
 let tsSeq = 0;
