@@ -131,11 +131,15 @@ describe("live progress on the embedded default (PGlite + in-process)", () => {
   let sidecar: FakeSidecar;
   let nubabel: TestNubabel;
   let apiKey: string;
+  const logLines: string[] = [];
 
   beforeAll(async () => {
     backend = await backendEnv("embedded");
     sidecar = await startFakeSidecar({ secret: secrets.SIDECAR_SHARED_SECRET, progress: true });
-    nubabel = await startTestNubabel({ ...backend.env, ...secrets, SIDECAR_URL: sidecar.url, PROGRESS_HEARTBEAT_MS: "100" });
+    nubabel = await startTestNubabel(
+      { ...backend.env, ...secrets, SIDECAR_URL: sidecar.url, PROGRESS_HEARTBEAT_MS: "100", LOG_LEVEL: "debug" },
+      { logDestination: { write: (line: string) => void logLines.push(line) } },
+    );
     apiKey = (await createOrganization(nubabel, "Acme")).apiKey;
   });
   afterAll(async () => {
@@ -158,5 +162,22 @@ describe("live progress on the embedded default (PGlite + in-process)", () => {
     replay.close();
     expect(live.events.map((e) => e.type)).toEqual(["connected", "status", "message_updated", "completed"]);
     expect(replay.events.slice(1).map((e) => e.id)).toEqual(live.events.slice(1).map((e) => e.id));
+  });
+
+  it("never writes an API key, capability token or stream token to its logs", async () => {
+    const sessionId = "embedded-logs";
+    const minted = (await (await nubabel.api(`/api/sessions/${sessionId}/stream-token`, { method: "POST", apiKey })).json()) as { token: string; url: string };
+    const sse = await openSse(`${nubabel.url}${minted.url}`);
+    await sse.until((c) => c.events.length === 1);
+    expect((await nubabel.api("/api/delegate", { body: { prompt: "log me", sessionId }, apiKey })).status).toBe(200);
+    await sse.until((c) => c.events.some((e) => e.type === "completed"));
+    sse.close();
+    const callbackToken = (sidecar.received.at(-1)!.body as DelegateRequest).callbackToken!;
+    const logs = logLines.join("");
+    expect(logs).toContain("incoming request");
+    expect(logs).toContain("[Redacted]");
+    for (const secret of [apiKey, minted.token, callbackToken, secrets.SIDECAR_SHARED_SECRET, secrets.NUBABEL_TOKEN_SECRET]) {
+      expect(logs).not.toContain(secret);
+    }
   });
 });
