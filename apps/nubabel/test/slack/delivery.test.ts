@@ -81,7 +81,7 @@ describe("Slack event delivery", () => {
   });
 
   it("greets an empty mention instead of running an empty prompt", async () => {
-    const event = { ...mention(""), text: "<@UBOT000001>" };
+    const event: Record<string, unknown> = { ...mention(""), text: "<@UBOT000001>" };
     await h.deliver(event);
     const reply = await until(() => h.slack.thread(CHANNEL, event.ts as string)[0], 5_000, "the greeting");
     expect(reply.text).toContain("Mention me with what you need");
