@@ -21,6 +21,12 @@ describe("parseEnv", () => {
     expect(isEmbedded(env)).toBe(true);
   });
 
+  it("resolves a relative data folder from where npm was invoked", () => {
+    const env = parseEnv({ SIDECAR_SHARED_SECRET: secret, INIT_CWD: "/srv/repo", NUBABEL_DATA_DIR: "./.data/nubabel" });
+    expect(env.NUBABEL_DATA_DIR).toBe("/srv/repo/.data/nubabel");
+    expect(parseEnv({ SIDECAR_SHARED_SECRET: secret, INIT_CWD: "/srv/repo", NUBABEL_DATA_DIR: "/var/nubabel" }).NUBABEL_DATA_DIR).toBe("/var/nubabel");
+  });
+
   it("treats blank values as unset and trims a trailing slash off NUBABEL_URL", () => {
     const env = parseEnv({ SIDECAR_SHARED_SECRET: secret, DATABASE_URL: "", REDIS_URL: " ", NUBABEL_URL: "https://nubabel.example.com/" });
     expect(env.DATABASE_URL).toBeUndefined();

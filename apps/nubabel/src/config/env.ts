@@ -77,7 +77,9 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   return {
     ...env,
     NUBABEL_URL: env.NUBABEL_URL?.replace(/\/+$/, ""),
-    NUBABEL_DATA_DIR: path.resolve(env.NUBABEL_DATA_DIR),
+    // npm runs workspace scripts inside the workspace folder; INIT_CWD is where the person typed
+    // the command, so `npm run nubabel`, `npm start` and `npx nubabel` all find the same folder.
+    NUBABEL_DATA_DIR: path.resolve(source.INIT_CWD || process.cwd(), env.NUBABEL_DATA_DIR),
   };
 }
 
