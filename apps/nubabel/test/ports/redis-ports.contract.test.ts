@@ -102,6 +102,19 @@ describe.each(adapters<ProgressLog>(() => new MemoryProgressLog(5), () => new Re
   });
 });
 
+describe("MemoryProgressLog", () => {
+  it("forgets the least recently appended session beyond its session cap", async () => {
+    const log = new MemoryProgressLog(10, 2);
+    await log.append("old", event("1"));
+    await log.append("kept", event("2"));
+    await log.append("old", event("3"));
+    await log.append("new", event("4"));
+    expect(await log.readAfter("kept", START)).toEqual([]);
+    expect(await log.readAfter("old", START)).toHaveLength(2);
+    expect(await log.readAfter("new", START)).toHaveLength(1);
+  });
+});
+
 describe.each(adapters<Lock>(() => new MemoryLock(), () => new RedisLock(redis(), prefix)))("Lock (%s)", (_name, make) => {
   it("is held by one holder until released by that holder, or until it expires", async () => {
     const lock = make();

@@ -13,7 +13,12 @@ export class MemoryMappingCache implements MappingCache {
   }
 
   async put(record: MappingRecord, ttlSeconds: number): Promise<void> {
-    const expires = Date.now() + ttlSeconds * 1000;
+    const now = Date.now();
+    // Expired entries are otherwise dropped only when read; sweep before growing large.
+    if (this.entries.size > 50_000) {
+      for (const [key, entry] of this.entries) if (entry.expires <= now) this.entries.delete(key);
+    }
+    const expires = now + ttlSeconds * 1000;
     this.entries.set(`s:${record.sessionId}`, { record, expires });
     this.entries.set(`o:${record.opencodeSessionId}`, { record, expires });
   }

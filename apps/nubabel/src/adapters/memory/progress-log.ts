@@ -9,7 +9,14 @@ export class MemoryProgressLog implements ProgressLog {
   private lastMs = 0;
   private seq = 0;
 
-  constructor(private readonly maxLen = 1_000) {
+  /**
+   * @param maxSessions how many sessions' logs to keep: the least recently appended go first, as
+   * Redis expires quiet streams, so a long-running single instance does not grow without bound.
+   */
+  constructor(
+    private readonly maxLen = 1_000,
+    private readonly maxSessions = 5_000,
+  ) {
     // One listener per SSE client; many clients on one session are normal.
     this.emitter.setMaxListeners(0);
   }
@@ -27,7 +34,10 @@ export class MemoryProgressLog implements ProgressLog {
     const log = this.logs.get(sessionId) ?? [];
     log.push(entry);
     if (log.length > this.maxLen) log.splice(0, log.length - this.maxLen);
+    // Re-inserting keeps the Map in least-recently-appended order, so the oldest is first.
+    this.logs.delete(sessionId);
     this.logs.set(sessionId, log);
+    if (this.logs.size > this.maxSessions) this.logs.delete(this.logs.keys().next().value!);
     this.emitter.emit(sessionId, entry);
     return entry.id;
   }
