@@ -10,7 +10,10 @@ export function promptFromSlack(text: string, botUserId: string | undefined): st
   let out = text;
   if (botUserId) out = out.replace(new RegExp(`<@${botUserId}(?:\\|[^>]*)?>[:,]?`, "g"), " ");
   out = out
-    .replace(/<(?:https?|mailto):[^|>]+\|([^>]+)>/g, (_m, label: string) => label)
+    // Keep the URL: the agent may need to open it. Slack labels a typed `x.com` with itself.
+    .replace(/<((?:https?|mailto):[^|>]+)\|([^>]+)>/g, (_m, url: string, label: string) =>
+      url.replace(/^(?:https?:\/\/|mailto:)/, "").replace(/\/$/, "") === label ? url : `${label} (${url})`,
+    )
     .replace(/<((?:https?|mailto):[^>]+)>/g, "$1")
     .replace(/<@([A-Z0-9]+)(?:\|([^>]+))?>/g, (_m, id: string, name?: string) => `@${name ?? id}`)
     .replace(/<#[A-Z0-9]+\|([^>]+)>/g, "#$1")
