@@ -106,10 +106,10 @@ describe("MemoryProgressLog", () => {
   it("forgets the least recently appended session beyond its session cap", async () => {
     const log = new MemoryProgressLog(10, 2);
     await log.append("old", event("1"));
-    await log.append("kept", event("2"));
+    await log.append("idle", event("2"));
     await log.append("old", event("3"));
     await log.append("new", event("4"));
-    expect(await log.readAfter("kept", START)).toEqual([]);
+    expect(await log.readAfter("idle", START)).toEqual([]);
     expect(await log.readAfter("old", START)).toHaveLength(2);
     expect(await log.readAfter("new", START)).toHaveLength(1);
   });
