@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { DelegateRequest, ProgressEvent } from "@nubabel/contracts";
+import { Webhooks, type DelegateRequest, type ProgressEvent } from "@nubabel/contracts";
 import { backendEnv, hasInfra, infra } from "./fixtures/backends.js";
 import { postSigned, startFakeSidecar, type FakeSidecar } from "./fixtures/fake-sidecar.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
@@ -107,6 +107,16 @@ describe.runIf(hasInfra)("live progress across two instances (PostgreSQL + Redis
     expect(messages(first.events)).toEqual(["connected", "one", "two"]);
     expect(messages(again.events)).toEqual(["connected", "three", "four", "five", "six"]);
     expect(again.events[0]!.id).toBe(lastSeen);
+  });
+
+  it("refuses a callback replayed to the other instance", async () => {
+    const sessionId = `replay-guard-${Date.now()}`;
+    const target = await sessionOnB(sessionId);
+    const body = { progress: status("once") };
+    const headers = Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, JSON.stringify(body));
+    expect((await postSigned(target.progressUrl, body, target.token, secrets.SIDECAR_SHARED_SECRET, headers)).status).toBe(200);
+    const onA = target.progressUrl.replace(b.url, a.url);
+    expect((await postSigned(onA, body, target.token, secrets.SIDECAR_SHARED_SECRET, headers)).status).toBe(401);
   });
 
   it("lets a browser stream with a short-lived token instead of the API key", async () => {
