@@ -20,7 +20,7 @@ export interface SlackBotOptions {
   /** Least time between two updates of one progress message. */
   updateIntervalMs?: number;
   /** How long a handled `event_id` is remembered (Slack retries for about 5 minutes). */
-  dedupeTtlMs?: number;
+  dedupeTtlSeconds?: number;
   clock?: Clock;
 }
 
@@ -77,7 +77,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     logger: options.logger,
     clock: options.clock,
   });
-  registerListeners(app, { conversations, dedupe: options.ports.dedupe, dedupeTtlMs: options.dedupeTtlMs ?? 3_600_000, botUserId: () => botUserId, log });
+  registerListeners(app, { conversations, dedupe: options.ports.dedupe, dedupeTtlSeconds: options.dedupeTtlSeconds ?? 3_600, botUserId: () => botUserId, log });
   app.error(async (err) => void log.error({ err: err.message, code: err.code }, "Slack listener failed"));
 
   let ready: Promise<void> | undefined;

@@ -78,8 +78,9 @@ export function fastifySlackEvents(handle: ReturnType<typeof eventsEndpoint>, pa
       const result = handle(raw, request.headers);
       if (result.dispatch) {
         const dispatch = result.dispatch;
-        // After the answer is on the wire: a slow task must never delay Slack's ack.
-        reply.raw.once("finish", () => void dispatch());
+        // After the answer is on the wire: a slow task must never delay Slack's ack. `close` also
+        // fires when the client went away first; the event is processed anyway (a retry is deduped).
+        reply.raw.once("close", () => void dispatch());
       }
       return reply.status(result.status).send(result.body ?? "");
     });

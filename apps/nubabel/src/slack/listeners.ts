@@ -27,7 +27,7 @@ const SPOKEN = new Set([undefined, "thread_broadcast", "file_share"]);
 export interface ListenerDeps {
   conversations: Conversations;
   dedupe: EventDedupe;
-  dedupeTtlMs: number;
+  dedupeTtlSeconds: number;
   botUserId: () => string | undefined;
   log: Logger;
 }
@@ -42,7 +42,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     if (typeof eventId === "string") {
       let first = true;
       try {
-        first = await dedupe.claim(`slack:event:${eventId}`, deps.dedupeTtlMs);
+        first = await dedupe.claim(`slack:event:${eventId}`, deps.dedupeTtlSeconds);
       } catch (err) {
         // We ack at once, so redeliveries are rare; answering twice beats never answering.
         log.warn({ err: (err as Error).message, eventId }, "event dedupe unavailable; processing anyway");

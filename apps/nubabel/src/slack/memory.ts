@@ -39,13 +39,13 @@ export class MemoryEventDedupe implements EventDedupe {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async claim(id: string, ttlMs: number): Promise<boolean> {
+  async claim(id: string, ttlSeconds: number): Promise<boolean> {
     const t = this.now();
     // Sweep now and then so a long-lived process does not keep every event id forever.
     if (this.seen.size > 10_000) for (const [k, until] of this.seen) if (until <= t) this.seen.delete(k);
     const until = this.seen.get(id);
     if (until !== undefined && until > t) return false;
-    this.seen.set(id, t + ttlMs);
+    this.seen.set(id, t + ttlSeconds * 1000);
     return true;
   }
 }

@@ -40,10 +40,11 @@ export interface SlackThreads {
 /**
  * Remembers which Slack deliveries were handled. Slack redelivers an event (same `event_id`,
  * `x-slack-retry-num` set) when it missed our ack; a claimed key must never run a task twice.
+ * The shape of `Webhooks.ReplayGuard`, so Nubabel's Redis and in-process guards serve as is.
  */
 export interface EventDedupe {
-  /** True the first time `key` is claimed within `ttlMs`, false for every later claim. */
-  claim(key: string, ttlMs: number): Promise<boolean>;
+  /** True the first time `key` is claimed within `ttlSeconds` (on any instance), false for every later claim. */
+  claim(key: string, ttlSeconds: number): Promise<boolean>;
 }
 
 /** What the bot asks of Nubabel's core for one turn. */

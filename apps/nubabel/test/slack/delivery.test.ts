@@ -48,6 +48,11 @@ describe("Slack event delivery", () => {
     expect(h.nubabel.delegations.map((d) => d.prompt)).toEqual(["pwn"]);
   });
 
+  it("keeps its raw-body parsing to its own route: the app's other JSON routes still parse", async () => {
+    const res = await fetch(`${h.url}/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"a":1}' });
+    expect(await res.json()).toEqual({ parsed: { a: 1 } });
+  });
+
   it("answers url_verification with the challenge (signed, like every Slack request)", async () => {
     const res = await h.post({ type: "url_verification", token: "x", challenge: "c-123" });
     expect(res.status).toBe(200);

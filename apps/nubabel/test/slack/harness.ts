@@ -58,6 +58,8 @@ export async function startHarness(options: { updateIntervalMs?: number; threads
   });
   await bot.start();
   const app: FastifyInstance = Fastify();
+  // A sibling JSON route: the bot's raw-body parsers must stay inside its own plugin.
+  app.post("/echo", async (request) => ({ parsed: request.body }));
   await app.register(bot.fastifyPlugin);
   await app.listen({ port: 0, host: "127.0.0.1" });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

@@ -1,3 +1,4 @@
+import { Webhooks } from "@nubabel/contracts";
 import { MemoryEventDedupe, MemorySlackLinks, MemorySlackThreads } from "../../src/slack/index.js";
 import { eventDedupeContract, slackLinksContract, slackThreadsContract } from "./port-contracts.js";
 
@@ -11,3 +12,6 @@ slackLinksContract(
   },
   "org_a",
 );
+
+// Nubabel's webhook replay guard has the same promise, so main.ts may hand it to the bot as is.
+eventDedupeContract("Webhooks.MemoryReplayGuard", () => new Webhooks.MemoryReplayGuard());

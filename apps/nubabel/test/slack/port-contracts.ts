@@ -44,18 +44,18 @@ export function eventDedupeContract(name: string, make: () => EventDedupe | Prom
     it("lets exactly one of many concurrent claims of a key through", async () => {
       const dedupe = await make();
       const key = unique("event:");
-      const results = await Promise.all(Array.from({ length: 10 }, () => dedupe.claim(key, 60_000)));
+      const results = await Promise.all(Array.from({ length: 10 }, () => dedupe.claim(key, 60)));
       expect(results.filter(Boolean)).toHaveLength(1);
-      expect(await dedupe.claim(unique("event:"), 60_000)).toBe(true);
+      expect(await dedupe.claim(unique("event:"), 60)).toBe(true);
     });
 
     it("forgets a key after its TTL", async () => {
       const dedupe = await make();
       const key = unique("event:");
-      expect(await dedupe.claim(key, 50)).toBe(true);
-      expect(await dedupe.claim(key, 50)).toBe(false);
-      await sleep(120);
-      expect(await dedupe.claim(key, 50)).toBe(true);
+      expect(await dedupe.claim(key, 1)).toBe(true);
+      expect(await dedupe.claim(key, 1)).toBe(false);
+      await sleep(1_100);
+      expect(await dedupe.claim(key, 1)).toBe(true);
     });
   });
 }
