@@ -64,6 +64,20 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
   };
 }
 
+const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08006"]);
+
+/** True when `err` says the database could not be reached (not that a query was wrong). */
+export function isUnavailable(err: unknown): boolean {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e && typeof e === "object"; i++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) return true;
+    if (typeof message === "string" && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** True for PostgreSQL's unique-violation error, whichever driver raised it. */
 export function isUniqueViolation(err: unknown): boolean {
   let e: unknown = err;

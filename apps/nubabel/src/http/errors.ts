@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { describeIssues, type ErrorBody } from "@nubabel/contracts";
 import type { z } from "zod";
+import { isUnavailable } from "../db/database.js";
 import { NubabelError } from "../errors.js";
 
 /** No or bad credentials (API key, signature, capability token). */
@@ -102,6 +103,11 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
     const known = fe.code ? FASTIFY[fe.code] : undefined;
     const message = known?.message ?? (fe.code === "FST_ERR_VALIDATION" ? fe.message : fe.message.replace(/^Body/, "body"));
     void reply.status(fe.statusCode).send(body(known?.code ?? "bad_request", message, { fields: ["body"] }));
+    return;
+  }
+  if (isUnavailable(err)) {
+    request.log.warn({ err: err.message }, "database unavailable");
+    void reply.status(503).send(body("database_unavailable", "database unavailable; try again shortly"));
     return;
   }
   request.log.error({ err }, "unhandled error");
