@@ -103,6 +103,20 @@ for (const kind of ["shared", "embedded"] as const) {
       expect(view.state.status).toBe("failed");
     });
 
+    it("passes the sidecar's refusal of an unknown category through, and keeps the prompt out of history", async () => {
+      const sessionId = `category-${Date.now()}`;
+      const refused = await nubabel.api("/api/delegate", { body: { prompt: "hi", sessionId, category: "nope" }, apiKey });
+      const body = (await refused.json()) as { error: { code: string; message: string; details: { known: string[] } } };
+      expect(refused.status).toBe(400);
+      expect(body.error.code).toBe("unknown_selection");
+      expect(body.error.details.known).toContain("quick");
+      const view = (await (await nubabel.api(`/api/sessions/${sessionId}`, { apiKey })).json()) as { state: unknown; messages: unknown[] };
+      expect(view).toMatchObject({ state: { opencodeSessionId: null, status: "created" }, messages: [] });
+      const ok = await delegate({ prompt: "hi", sessionId, category: "quick" });
+      expect(ok.status).toBe(200);
+      expect(sidecar.received.filter((r) => r.kind === "delegate" && (r.body as { session_id: string }).session_id === sessionId)).toHaveLength(1);
+    });
+
     it("creates a caller-chosen session on first use and hides it from other organizations", async () => {
       const sessionId = `slack:T1:C1:${Date.now()}.0001`;
       const first = await delegate({ prompt: "hello", sessionId });

@@ -54,12 +54,15 @@ export class Delegation {
       ? logger.child({ module: "delegation", sessionId: session.id })
       : this.deps.logger.child({ module: "delegation", sessionId: session.id, organizationId: session.organizationId });
     const binding = bind(this.deps.publicUrl(), this.deps.tokenSecret, session, this.deps.callbackTtlSeconds);
-    await sessions.addMessage(session.id, {
+    // Stored once the sidecar has taken the prompt (or failed running it): a prompt it refused
+    // (say, an unknown category) never ran and stays out of the history.
+    const prompt = {
       id: Sessions.messageId(),
-      role: "user",
+      role: "user" as const,
       content: input.prompt,
       metadata: strip({ userId: input.userId, category: input.category, load_skills: input.load_skills }),
-    });
+      createdAt: new Date(),
+    };
 
     let response: DelegateResponse;
     let opencodeSessionId = session.state.opencodeSessionId;
@@ -88,10 +91,16 @@ export class Delegation {
       }
       opencodeSessionId = response.metadata.opencodeSessionId;
     } catch (err) {
-      await sessions.setState(session.id, { opencodeSessionId, status: "failed" }).catch(() => undefined);
+      if (err instanceof SidecarRejected) {
+        await sessions.setState(session.id, session.state).catch(() => undefined);
+      } else {
+        await sessions.addMessage(session.id, prompt).catch(() => undefined);
+        await sessions.setState(session.id, { opencodeSessionId, status: "failed" }).catch(() => undefined);
+      }
       throw err;
     }
 
+    await sessions.addMessage(session.id, prompt);
     await sessions.addMessage(session.id, {
       id: Sessions.messageId(),
       role: "assistant",

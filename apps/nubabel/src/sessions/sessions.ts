@@ -32,7 +32,8 @@ export interface SessionStore {
   ensure(input: { id: string; organizationId: string; userId?: string }): Promise<Session>;
   get(id: string): Promise<Session | undefined>;
   setState(id: string, state: State): Promise<void>;
-  addMessage(sessionId: string, message: Omit<Message, "createdAt">): Promise<void>;
+  /** `createdAt` defaults to now. */
+  addMessage(sessionId: string, message: Omit<Message, "createdAt"> & { createdAt?: Date }): Promise<void>;
   messages(sessionId: string): Promise<Message[]>;
 }
 

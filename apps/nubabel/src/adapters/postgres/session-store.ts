@@ -38,7 +38,7 @@ export class PgSessionStore implements SessionStore {
     await this.db.update(sessions).set({ state, updatedAt: new Date() }).where(eq(sessions.id, id));
   }
 
-  async addMessage(sessionId: string, message: Omit<Message, "createdAt">): Promise<void> {
+  async addMessage(sessionId: string, message: Omit<Message, "createdAt"> & { createdAt?: Date }): Promise<void> {
     await this.db.insert(messages).values({ ...message, sessionId });
   }
 
