@@ -81,6 +81,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
   app.error(async (err) => void log.error({ err: err.message, code: err.code }, "Slack listener failed"));
 
   let ready: Promise<void> | undefined;
+  let stopped = false;
   const start = () =>
     (ready ??= (async () => {
       await app.init();
@@ -88,11 +89,17 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
       botUserId = auth.user_id;
       if (socket) await app.start();
       log.info({ mode: socket ? "socket" : "http", botUserId, team: auth.team_id }, "Slack bot ready");
-    })());
+    })().catch((err: unknown) => {
+      // A failed start (Slack unreachable) may be retried by the next call.
+      ready = undefined;
+      throw err;
+    }));
 
   const handle = eventsEndpoint({
     signingSecret: options.signingSecret,
     logger: log,
+    // Stopping: refuse new events with 503, so Slack redelivers them to an instance that runs.
+    accepting: () => !stopped,
     // Acked already; an event that lands before `start()` finished waits for it instead of failing.
     deliver: async (delivery: Delivery) => {
       await start();
@@ -107,6 +114,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     fastifyPlugin: fastifySlackEvents(handle),
     start,
     async stop(drainMs = 5_000) {
+      stopped = true;
       if (socket && ready) await app.stop().catch((err: Error) => log.warn({ err: err.message }, "Socket Mode stop failed"));
       await conversations.drain(drainMs);
     },

@@ -24,6 +24,8 @@ export interface IncomingMessage {
   threadTs?: string;
   userId: string;
   text: string;
+  /** Slack's `event_id`, carried on every log line of the turn. */
+  eventId?: string;
 }
 
 export interface ConversationsOptions {
@@ -58,7 +60,7 @@ export class Conversations {
     const thread = threadOf(message);
     const organizationId = await this.options.ports.links.organizationFor(message.teamId);
     if (!organizationId) {
-      this.log.info({ teamId: message.teamId }, "mention from an unlinked workspace");
+      this.log.info({ teamId: message.teamId, eventId: message.eventId }, "mention from an unlinked workspace");
       await this.options.api.post(thread.channelId, thread.threadTs, Replies.unlinked);
       return;
     }
@@ -152,7 +154,7 @@ export class Conversations {
 
   private async runTurn(thread: ThreadKey, record: ThreadRecord, prompt: string, message: IncomingMessage, previous: Promise<void> | undefined): Promise<void> {
     const { api, ports, updateIntervalMs, clock = systemClock } = this.options;
-    const log = this.log.child({ sessionId: record.sessionId, channelId: thread.channelId, threadTs: thread.threadTs });
+    const log = this.log.child({ eventId: message.eventId, sessionId: record.sessionId, channelId: thread.channelId, threadTs: thread.threadTs });
     const live = new LiveMessage(
       { post: (text) => api.post(thread.channelId, thread.threadTs, text), update: (ts, text) => api.update(thread.channelId, ts, text) },
       updateIntervalMs,

@@ -25,6 +25,8 @@ export interface EventsEndpointOptions {
   /** Hands a verified event to the app; the endpoint never awaits it before answering. */
   deliver: (delivery: Delivery) => Promise<void>;
   logger: Logger;
+  /** False while shutting down: events are refused with 503 (Slack retries them elsewhere). */
+  accepting?: () => boolean;
   now?: () => number;
 }
 
@@ -51,6 +53,9 @@ export function eventsEndpoint(options: EventsEndpointOptions) {
       return { status: 400, body: { error: { code: "invalid_payload", message: reason } } };
     }
     if (body.type === "url_verification") return { status: 200, body: { challenge: body.challenge } };
+    if (options.accepting && !options.accepting()) {
+      return { status: 503, body: { error: { code: "shutting_down", message: "this instance is stopping; retry" } } };
+    }
     const retry = header(headers, "x-slack-retry-num");
     const delivery: Delivery = {
       body,

@@ -56,7 +56,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   });
 
   app.event("app_mention", async ({ event, body, context }) => {
-    const message = incoming(event, teamOf(body, context.teamId));
+    const message = incoming(event, body, context.teamId);
     if (message) await conversations.mention(message);
   });
 
@@ -65,7 +65,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     if (!parsed.success) return;
     const m = parsed.data;
     if (!SPOKEN.has(m.subtype) || m.bot_id || !m.user || m.user === deps.botUserId()) return;
-    const message = incoming(m, teamOf(body, context.teamId));
+    const message = incoming(m, body, context.teamId);
     if (!message) return;
     // A direct message needs no mention: it is always addressed to the bot.
     if (m.channel_type === "im" && !m.thread_ts) return conversations.mention(message);
@@ -85,11 +85,13 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   });
 }
 
-function incoming(event: unknown, teamId: string | undefined): IncomingMessage | undefined {
+function incoming(event: unknown, body: unknown, contextTeamId: string | undefined): IncomingMessage | undefined {
   const parsed = MessageFields.safeParse(event);
+  const teamId = teamOf(body, contextTeamId);
   if (!parsed.success || !teamId || !parsed.data.user) return undefined;
   const m = parsed.data;
-  return { teamId, channelId: m.channel, ts: m.ts, threadTs: m.thread_ts, userId: m.user!, text: m.text };
+  const eventId = (body as { event_id?: unknown }).event_id;
+  return { teamId, channelId: m.channel, ts: m.ts, threadTs: m.thread_ts, userId: m.user!, text: m.text, eventId: typeof eventId === "string" ? eventId : undefined };
 }
 
 /** The workspace the event was delivered for (the installation's team, also in shared channels). */

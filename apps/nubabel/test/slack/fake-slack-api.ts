@@ -28,6 +28,8 @@ export interface FakeSlackApi {
   url: string;
   calls: ApiCall[];
   messages: Map<string, StoredMessage>;
+  /** When set, `auth.test` fails with this Slack error (`invalid_auth`, …). */
+  authError?: string;
   /** The next `times` calls of `method` answer 429 with `Retry-After: retryAfterSeconds`. */
   rateLimit(method: string, times: number, retryAfterSeconds: number): void;
   /** Messages of a thread (root excluded), in posting order, with their current text. */
@@ -50,6 +52,7 @@ export async function startFakeSlackApi(teamId = "T0000LINKED"): Promise<FakeSla
   const answer = (method: string, args: Record<string, any>): Record<string, unknown> => {
     switch (method) {
       case "auth.test":
+        if (fake.authError) return { ok: false, error: fake.authError };
         return { ok: true, user_id: BOT_USER_ID, bot_id: BOT_ID, team_id: teamId, user: "nubabel", team: "Test" };
       case "chat.postMessage": {
         const ts = nextTs();
@@ -92,7 +95,7 @@ export async function startFakeSlackApi(teamId = "T0000LINKED"): Promise<FakeSla
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
 
-  return {
+  const fake: FakeSlackApi = {
     url: `http://127.0.0.1:${port}/api/`,
     calls,
     messages,
@@ -105,6 +108,7 @@ export async function startFakeSlackApi(teamId = "T0000LINKED"): Promise<FakeSla
         server.close(() => resolve());
       }),
   };
+  return fake;
 }
 
 /** The WebClient posts form-encoded arguments (JSON for some methods); both are accepted. */
