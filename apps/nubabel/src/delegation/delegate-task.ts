@@ -67,7 +67,7 @@ export class Delegation {
     let response: DelegateResponse;
     let opencodeSessionId = session.state.opencodeSessionId;
     try {
-      const existing = await mapping.bySession(session.id);
+      const existing = await mapping.bySession(session.id, log);
       await sessions.setState(session.id, { opencodeSessionId: existing?.opencodeSessionId ?? opencodeSessionId, status: "running" });
       const first = existing ? undefined : await this.firstRun(session, input, binding, log);
       if (first?.response) {
@@ -138,7 +138,7 @@ export class Delegation {
       }
       if (token || lockDown) {
         try {
-          const raced = await mapping.bySession(session.id);
+          const raced = await mapping.bySession(session.id, log);
           if (raced) return { mapping: raced };
           log.info({ sidecarUrl: this.deps.sidecarUrl }, "creating the OpenCode session");
           const response = await sidecar.delegate(this.deps.sidecarUrl, {
@@ -150,12 +150,10 @@ export class Delegation {
             ...binding,
           }, log);
           const created = response.metadata.opencodeSessionId;
-          const kept = await mapping.record({
-            sessionId: session.id,
-            opencodeSessionId: created,
-            organizationId: session.organizationId,
-            sidecarUrl: this.deps.sidecarUrl,
-          });
+          const kept = await mapping.record(
+            { sessionId: session.id, opencodeSessionId: created, organizationId: session.organizationId, sidecarUrl: this.deps.sidecarUrl },
+            log,
+          );
           if (kept.opencodeSessionId !== created) {
             log.warn({ orphan: created, kept: kept.opencodeSessionId }, "another instance mapped this session first; aborting ours");
             void sidecar.abort(this.deps.sidecarUrl, created, log).catch(() => undefined);
@@ -165,7 +163,7 @@ export class Delegation {
           if (token) await lock.release(key, token).catch((err: Error) => log.warn({ err: err.message }, "lock release failed"));
         }
       }
-      const found = await mapping.bySession(session.id);
+      const found = await mapping.bySession(session.id, log);
       if (found) return { mapping: found };
       if (Date.now() > deadline) throw new DelegationBusy(session.id);
       await sleep(Math.min(25 * 2 ** Math.min(attempt, 4), 400));

@@ -20,50 +20,60 @@ export class SessionMapping {
     this.log = logger.child({ module: "mapping" });
   }
 
-  /** Records a new mapping and returns the one in force (an earlier writer's, if it raced this one). */
-  async record(record: MappingRecord): Promise<MappingRecord> {
+  /**
+   * Records a new mapping and returns the one in force (an earlier writer's, if it raced this one).
+   * `logger`, here and below, is the caller's, so warnings carry its request id.
+   */
+  async record(record: MappingRecord, logger?: Logger): Promise<MappingRecord> {
     const stored = await this.store.insert(record);
-    await this.warm(stored);
+    await this.warm(stored, this.logFor(logger));
     return stored;
   }
 
-  async bySession(sessionId: string): Promise<MappingRecord | undefined> {
+  async bySession(sessionId: string, logger?: Logger): Promise<MappingRecord | undefined> {
     return this.read(
       () => this.cache.bySession(sessionId),
       () => this.store.bySession(sessionId),
       { sessionId },
+      this.logFor(logger),
     );
   }
 
-  async byOpencode(opencodeSessionId: string): Promise<MappingRecord | undefined> {
+  async byOpencode(opencodeSessionId: string, logger?: Logger): Promise<MappingRecord | undefined> {
     return this.read(
       () => this.cache.byOpencode(opencodeSessionId),
       () => this.store.byOpencode(opencodeSessionId),
       { opencodeSessionId },
+      this.logFor(logger),
     );
+  }
+
+  private logFor(logger: Logger | undefined): Logger {
+    return logger ? logger.child({ module: "mapping" }) : this.log;
   }
 
   private async read(
     fromCache: () => Promise<MappingRecord | undefined>,
     fromStore: () => Promise<MappingRecord | undefined>,
     ctx: Record<string, string>,
+    log: Logger,
   ): Promise<MappingRecord | undefined> {
     try {
       const hit = await fromCache();
       if (hit) return hit;
     } catch (err) {
-      this.log.warn({ ...ctx, err: errText(err) }, "mapping cache unavailable; reading the database");
+      log.warn({ ...ctx, err: errText(err) }, "mapping cache unavailable; reading the database");
     }
     const found = await fromStore();
-    if (found) await this.warm(found);
+    if (found) await this.warm(found, log);
     return found;
   }
 
-  private async warm(record: MappingRecord): Promise<void> {
+  private async warm(record: MappingRecord, log: Logger): Promise<void> {
     try {
       await this.cache.put(record, this.ttlSeconds);
     } catch (err) {
-      this.log.warn({ sessionId: record.sessionId, err: errText(err) }, "could not warm the mapping cache");
+      log.warn({ sessionId: record.sessionId, err: errText(err) }, "could not warm the mapping cache");
     }
   }
 }

@@ -9,6 +9,7 @@ import {
   SessionUpdate,
   Webhooks,
 } from "@nubabel/contracts";
+import type { Logger } from "../../log/logger.js";
 import { bearer, requireCapability } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
 import { DependencyUnavailable, Forbidden, InvalidRequest, parse, Unauthorized } from "../errors.js";
@@ -73,7 +74,7 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
     parse(SessionPath, request.params, "path");
     const update = parse(SessionUpdate, request.body);
     await limit(request, cap);
-    const mapped = await deps.mapping.bySession(cap.sid);
+    const mapped = await deps.mapping.bySession(cap.sid, request.log as Logger);
     if (mapped && mapped.opencodeSessionId !== update.state.opencodeSessionId) {
       throw new Forbidden("opencode_session_mismatch", "this session is bound to another OpenCode session");
     }

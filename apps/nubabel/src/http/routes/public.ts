@@ -47,7 +47,7 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const org = await authorize(request);
     const { sessionId } = parse(SessionPath, request.params, "path");
     const session = await Sessions.get(deps.sessions, org.id, sessionId);
-    const mapped = await deps.mapping.bySession(session.id);
+    const mapped = await deps.mapping.bySession(session.id, request.log as Logger);
     if (!mapped) return { sessionId: session.id, aborted: false };
     const result = await deps.sidecar.abort(mapped.sidecarUrl, mapped.opencodeSessionId, request.log as Logger);
     return { sessionId: session.id, aborted: result.aborted };
