@@ -8,6 +8,7 @@ import {
   MemoryEventDedupe,
   MemorySlackLinks,
   MemorySlackThreads,
+  type NubabelPort,
   type SlackBot,
   type SlackThreads,
 } from "../../src/slack/index.js";
@@ -42,7 +43,15 @@ export interface SignOptions {
   headers?: Record<string, string>;
 }
 
-export async function startHarness(options: { updateIntervalMs?: number; threads?: SlackThreads; slack?: FakeSlackApi } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  updateIntervalMs?: number;
+  threads?: SlackThreads;
+  slack?: FakeSlackApi;
+  /** The core the bot talks to; the recording `FakeNubabel` when absent. */
+  port?: NubabelPort;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const slack = options.slack ?? (await startFakeSlackApi(TEAM));
   const nubabel = new FakeNubabel();
   const links = new MemorySlackLinks();
@@ -52,7 +61,7 @@ export async function startHarness(options: { updateIntervalMs?: number; threads
     botToken: "xoxb-test-token",
     signingSecret: SECRET,
     slackApiUrl: slack.url,
-    ports: { links, threads, dedupe: new MemoryEventDedupe(), nubabel },
+    ports: { links, threads, dedupe: new MemoryEventDedupe(), nubabel: options.port ?? nubabel },
     logger: pino({ level: process.env.SLACK_TEST_LOG ?? "silent" }),
     updateIntervalMs: options.updateIntervalMs ?? 200,
   });
