@@ -145,6 +145,24 @@ for (const kind of ["shared", "embedded"] as const) {
       expect(sidecar.history.get([...ocIds][0]!)).toHaveLength(10);
     });
 
+    it.runIf(kind === "shared" && hasInfra)("sends follow-ups to the sidecar that owns the session, whichever instance takes them", async () => {
+      const otherSidecar = await startFakeSidecar({ secret: secrets.SIDECAR_SHARED_SECRET });
+      const other = await startTestNubabel({ ...backend.env, ...secrets, SIDECAR_URL: otherSidecar.url });
+      try {
+        const first = await delegate({ prompt: "on sidecar one" });
+        const res = await other.api("/api/delegate", { body: { prompt: "via the other instance", sessionId: first.body.metadata.nubabelSessionId }, apiKey });
+        const second = (await res.json()) as DelegateResponse;
+        expect(res.status).toBe(200);
+        expect(second.metadata.opencodeSessionId).toBe(first.body.metadata.opencodeSessionId);
+        expect(otherSidecar.received).toEqual([]);
+        const fresh = (await (await other.api("/api/delegate", { body: { prompt: "new session" }, apiKey })).json()) as DelegateResponse;
+        expect(otherSidecar.received.map((r) => [r.kind, r.opencodeSessionId])).toEqual([["delegate", fresh.metadata.opencodeSessionId]]);
+      } finally {
+        await other.close();
+        await otherSidecar.close();
+      }
+    });
+
     it.runIf(kind === "shared" && hasInfra)("resumes the right session after Redis is flushed", async () => {
       const first = await delegate({ prompt: "remember 42" });
       const sessionId = first.body.metadata.nubabelSessionId!;
