@@ -6,3 +6,4 @@ export { systemClock, type Clock } from "./live-message.js";
 export { watchProgressLog, type ProgressEntry, type ProgressSource } from "./progress-feed.js";
 export { MemoryEventDedupe, MemorySlackLinks, MemorySlackThreads } from "./memory.js";
 export type { DelegateTurn, EventDedupe, NubabelPort, SlackLinks, SlackPorts, SlackThreads, ThreadKey, ThreadRecord } from "./ports.js";
+export { SlackTeamId } from "./team-id.js";
