@@ -64,6 +64,8 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
       // The WebClient waits out a 429's Retry-After itself, then retries; a short base backoff keeps
       // the retry close to the time Slack named (the default adds one to two seconds on top).
       retryConfig: { retries: 10, factor: 2, minTimeout: 100, maxTimeout: 30_000, randomize: true },
+      // Without a timeout a hung connection would hold a progress message (and its answer) forever.
+      timeout: 15_000,
     },
   });
 

@@ -61,7 +61,7 @@ export class Conversations {
     const organizationId = await this.options.ports.links.organizationFor(message.teamId);
     if (!organizationId) {
       this.log.info({ teamId: message.teamId, eventId: message.eventId }, "mention from an unlinked workspace");
-      await this.options.api.post(thread.channelId, thread.threadTs, Replies.unlinked);
+      await this.options.api.post(thread.channelId, thread.threadTs, Replies.unlinked(message.teamId));
       return;
     }
     const prompt = promptFromSlack(message.text, this.options.botUserId());
@@ -86,7 +86,7 @@ export class Conversations {
     if (isStopCommand(prompt)) return this.stop(thread, record);
     const organizationId = await this.options.ports.links.organizationFor(message.teamId);
     if (!organizationId) {
-      await this.options.api.post(thread.channelId, thread.threadTs, Replies.unlinked);
+      await this.options.api.post(thread.channelId, thread.threadTs, Replies.unlinked(message.teamId));
       return;
     }
     await this.turn(thread, record, organizationId, prompt, message);
@@ -197,7 +197,8 @@ export class Conversations {
         chunks = answerMessages(response);
       } catch (err) {
         const ref = `slk_${randomBytes(4).toString("hex")}`;
-        log.error({ ref, err: { name: (err as Error).name, message: (err as Error).message } }, "delegation failed");
+        const { name, message: text, data } = err as Error & { data?: unknown };
+        log.error({ ref, err: { name, message: text, data } }, "delegation failed");
         chunks = [failureMessage(err, ref)];
       } finally {
         await unsubscribe?.().catch((err: Error) => log.warn({ err: err.message }, "unsubscribe failed"));

@@ -3,9 +3,10 @@ import { escapeSlack, markdownToMrkdwn, splitMessage } from "./text.js";
 
 /** Everything the bot says that is not the agent's answer, in one place so the voice stays one. */
 export const Replies = {
-  unlinked:
+  /** Names the team id, so the person can pass the exact command on to whoever runs Nubabel. */
+  unlinked: (teamId: string) =>
     ":wave: Hi! This Slack workspace isn't connected to a Nubabel organization yet, so I can't work here. " +
-    "Ask whoever runs Nubabel to link it (`nubabel org link-slack --org <organization> --team <this workspace's team id>`).",
+    `Ask whoever runs Nubabel to link it: \`nubabel org link-slack --org <organization id> --team ${teamId}\``,
   emptyPrompt: ":wave: Hi! Mention me with what you need, for example `@Nubabel summarize my open Notion tasks`.",
   queued: ":hourglass: I'm still working on the previous request in this thread; this one is next.",
   stopping: ":octagonal_sign: Stopping the running task.",

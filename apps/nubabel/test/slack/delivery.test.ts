@@ -79,7 +79,7 @@ describe("Slack event delivery", () => {
     await h.deliver(event);
     const reply = await until(() => h.slack.thread(CHANNEL, event.ts as string)[0], 5_000, "the polite reply");
     expect(reply.text).toContain("isn't connected to a Nubabel organization");
-    expect(reply.text).toContain("nubabel org link-slack");
+    expect(reply.text).toContain("nubabel org link-slack --org <organization id> --team T0000LINKED");
     await new Promise((r) => setTimeout(r, 200));
     expect(h.slack.thread(CHANNEL, event.ts as string)).toHaveLength(1);
     expect(h.nubabel.delegations).toHaveLength(0);
