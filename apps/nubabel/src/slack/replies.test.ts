@@ -1,0 +1,42 @@
+import type { DelegateResponse } from "@nubabel/contracts";
+import { describe, expect, it } from "vitest";
+import { answerMessages, failureMessage, Replies } from "./replies.js";
+
+const response = (status: DelegateResponse["status"], output: string, error?: DelegateResponse["error"]): DelegateResponse => ({
+  status,
+  output,
+  error,
+  metadata: { model: "m", opencodeSessionId: "ses_x" },
+});
+
+const named = (name: string, message = "boom") => Object.assign(new Error(message), { name });
+
+describe("replies", () => {
+  it("turns a success into mrkdwn, and an empty one into a visible note", () => {
+    expect(answerMessages(response("success", "**done**"))).toEqual(["*done*"]);
+    expect(answerMessages(response("success", "  "))[0]).toContain("without writing an answer");
+  });
+
+  it("says a stopped run stopped, keeping what it had", () => {
+    const [text] = answerMessages(response("aborted", "half"));
+    expect(text).toContain(Replies.stopped);
+    expect(text).toContain("half");
+  });
+
+  it("gives a failed run's reason and what to do next", () => {
+    const [text] = answerMessages(response("error", "", { code: "x", message: "the model provider refused" }));
+    expect(text).toContain("the model provider refused");
+    expect(text).toContain("try again");
+  });
+
+  it("maps the core's typed errors and raw network failures to plain words", () => {
+    expect(failureMessage(named("SidecarUnavailable"), "r")).toContain("can't reach my worker");
+    expect(failureMessage(new TypeError("fetch failed"), "r")).toContain("can't reach my worker");
+    expect(failureMessage(named("DelegationBusy"), "r")).toContain("still starting an earlier request");
+    expect(failureMessage(named("SessionNotFound"), "r")).toContain("start a new thread");
+    expect(failureMessage(named("SidecarRejected", "unknown category <x>"), "r")).toContain("unknown category &lt;x&gt;");
+    const other = failureMessage(named("TypeError", "secret internals"), "slk_1234");
+    expect(other).toContain("slk_1234");
+    expect(other).not.toContain("secret internals");
+  });
+});
