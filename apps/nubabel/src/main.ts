@@ -159,7 +159,18 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       },
     };
     const app = createServer(deps);
-    cleanups.push(() => app.close());
+    cleanups.push(async () => {
+      const closing = app.close();
+      const grace = setTimeout(() => {
+        log.warn({ graceMs: env.SHUTDOWN_GRACE_MS }, "requests still running after the grace period; cutting them");
+        app.server.closeAllConnections();
+      }, env.SHUTDOWN_GRACE_MS);
+      try {
+        await closing;
+      } finally {
+        clearTimeout(grace);
+      }
+    });
     await app.listen({ port: env.NUBABEL_PORT, host: env.NUBABEL_HOST });
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : env.NUBABEL_PORT;

@@ -47,6 +47,8 @@ const Schema = z.object({
   CALLBACK_RATE_LIMIT_PER_ORG: positiveInt.default(6_000),
   CALLBACK_RATE_LIMIT_PER_SESSION: positiveInt.default(1_200),
   API_RATE_LIMIT_PER_KEY: positiveInt.default(600),
+  /** On stop, how long requests in flight (a delegation waiting on its run) may finish. */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -16,11 +16,18 @@ export function createServer(deps: HttpDeps): FastifyInstance {
     requestIdHeader: "x-request-id",
     logController: new LogController({ requestIdLogLabel: "requestId" }),
     genReqId: () => `req_${randomUUID().replace(/-/g, "")}`,
-    // SSE clients hold connections open; closing the server must not wait for them.
-    forceCloseConnections: true,
+    // Idle keep-alive sockets close at once; requests in flight get `main.ts`'s grace period.
+    forceCloseConnections: "idle",
+  });
+  // While stopping, answers close their connection, so a keep-alive socket does not hold the
+  // server open once its request in flight is done.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
   });
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
+    if (closing) reply.header("connection", "close");
   });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {

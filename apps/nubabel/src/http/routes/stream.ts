@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { Sessions } from "../../sessions/index.js";
 import { streamSession } from "../../progress/sse.js";
@@ -13,6 +14,13 @@ import { SessionPath, StreamQuery } from "../schemas.js";
  * `0` for everything retained) replays what the client missed before following live.
  */
 export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  // Streams never finish by themselves; closing the server ends them first so it can drain the
+  // requests that do finish (a client reconnects elsewhere with Last-Event-ID).
+  const open = new Set<ServerResponse>();
+  app.addHook("preClose", async () => {
+    for (const res of open) res.end();
+  });
+
   app.get("/api/sidecar/sessions/:sessionId/stream", async (request, reply) => {
     const { sessionId } = parse(SessionPath, request.params, "path");
     const query = parse(StreamQuery, request.query, "query");
@@ -35,6 +43,8 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const log = request.log.child({ sessionId, organizationId });
     reply.hijack();
     const raw = reply.raw;
+    open.add(raw);
+    raw.once("close", () => open.delete(raw));
     raw.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",
