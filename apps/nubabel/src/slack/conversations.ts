@@ -163,11 +163,12 @@ export class Conversations {
     );
     const tracked = [`${thread.channelId}:${message.ts}`];
     for (const k of tracked) this.turnMessages.set(k, thread);
-    await live.open(previous ? Replies.queued : render(INITIAL));
-    if (live.messageTs) {
+    // Not awaited: a rate-limited post must not hold up the work itself.
+    void live.open(previous ? Replies.queued : render(INITIAL)).then(() => {
+      if (!live.messageTs) return;
       tracked.push(`${thread.channelId}:${live.messageTs}`);
       this.turnMessages.set(tracked[1]!, thread);
-    }
+    });
     try {
       if (previous) {
         await previous;

@@ -33,6 +33,7 @@ export class LiveMessage {
   private lastStart = Number.NEGATIVE_INFINITY;
   private loop: Promise<void> | undefined;
   private closed = false;
+  private opening: Promise<void> | undefined;
   private readonly wake = new AbortController();
 
   constructor(
@@ -47,8 +48,16 @@ export class LiveMessage {
     return this.ts;
   }
 
-  /** Posts the message. A failure is logged, not thrown: the answer is then posted as a new message. */
-  async open(text: string): Promise<void> {
+  /**
+   * Posts the message. A failure is logged, not thrown: the answer is then posted as a new message.
+   * Callers need not wait for it (a 429 may hold it for seconds); `finish` does.
+   */
+  open(text: string): Promise<void> {
+    this.opening ??= this.post(text);
+    return this.opening;
+  }
+
+  private async post(text: string): Promise<void> {
     this.lastStart = this.clock.now();
     try {
       this.ts = await this.writer.post(text);
@@ -74,6 +83,8 @@ export class LiveMessage {
     this.closed = true;
     this.pending = undefined;
     this.wake.abort();
+    // Without the progress message's ts the answer would land beside it, leaving it spinning.
+    await this.opening;
     await this.loop;
     const [first = "", ...rest] = chunks;
     let replaced = false;

@@ -62,6 +62,26 @@ describe("a turn in Slack", () => {
     expect(updates.indexOf(retried)).toBeLessThan(updates.length - 1);
   });
 
+  it("starts the work while a rate-limited progress post is still waiting, and the answer still replaces that message", async () => {
+    h = await startHarness();
+    h.slack.rateLimit("chat.postMessage", 1, 2);
+    let delegatedAt = 0;
+    h.nubabel.script = async (turn) => {
+      delegatedAt = Date.now();
+      return response(turn, "fast answer");
+    };
+    const root = mention("hurry");
+    const sent = Date.now();
+    await h.deliver(root);
+    await until(() => h.slack.thread(CHANNEL, root.ts as string).some((m) => m.text === "fast answer"), 10_000, "the answer");
+    expect(delegatedAt - sent).toBeLessThan(1_000);
+    // One message: the progress message, replaced by the answer once it could be posted.
+    expect(h.slack.thread(CHANNEL, root.ts as string)).toHaveLength(1);
+    const posts = h.slack.callsOf("chat.postMessage");
+    expect(posts.map((p) => p.status)).toEqual([429, 200]);
+    expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(2_000);
+  });
+
   it("stops the running turn on `stop` in the thread and says so", async () => {
     h = await startHarness();
     h.nubabel.script = async (turn, { aborted }) => {
