@@ -17,12 +17,12 @@ export function printTable(title: string, rows: Row[]): void {
   const byName = new Map(rows.map((r) => [r.name, r]));
   const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2).padStart(9) : "      n/a");
   console.log(`\n${title}`);
-  console.log(`${"path".padEnd(44)} ${"n".padStart(5)} ${"p50 ms".padStart(9)} ${"p95 ms".padStart(9)} ${"p99 ms".padStart(9)}  ratio(p50)`);
+  console.log(`${"path".padEnd(50)} ${"n".padStart(5)} ${"p50 ms".padStart(9)} ${"p95 ms".padStart(9)} ${"p99 ms".padStart(9)}  ratio(p50)`);
   for (const row of rows) {
     const base = row.baseline ? byName.get(row.baseline) : undefined;
     const ratio = base ? (percentile(row.samples, 50) / percentile(base.samples, 50)).toFixed(2) + "x" : "baseline";
     console.log(
-      `${row.name.padEnd(44)} ${String(row.samples.length).padStart(5)} ${fmt(percentile(row.samples, 50))} ${fmt(percentile(row.samples, 95))} ${fmt(percentile(row.samples, 99))}  ${ratio}`,
+      `${row.name.padEnd(50)} ${String(row.samples.length).padStart(5)} ${fmt(percentile(row.samples, 50))} ${fmt(percentile(row.samples, 95))} ${fmt(percentile(row.samples, 99))}  ${ratio}`,
     );
   }
 }

@@ -5,25 +5,36 @@ import { createOpencodeClient } from "@opencode-ai/sdk/v2";
 import { Webhooks } from "@nubabel/contracts";
 import { ModelServer } from "@nubabel/testkit";
 import { startSidecar } from "../apps/opencode-sidecar/src/main.js";
+import { backendEnv } from "../apps/nubabel/test/fixtures/backends.js";
+import { startTestNubabel, testSecrets } from "../apps/nubabel/test/fixtures/nubabel.js";
+import { createOrganization } from "../apps/nubabel/test/fixtures/organizations.js";
+import { freePort } from "../apps/opencode-sidecar/src/engine/free-port.js";
 import type { Row } from "./stats.js";
 
 /**
- * The sidecar's `/delegate` (signed HTTP, session create, promptAsync, events, final read) beside
- * the same work done with the OpenCode SDK directly on the same engine and the same instant model.
+ * A new conversation three ways on the same engine and instant model: the OpenCode SDK directly
+ * (the baseline), the sidecar's signed `/delegate`, and Nubabel's `POST /api/delegate` (API key,
+ * session + mapping writes, the sidecar, callbacks and progress fan-out).
  */
-export async function benchSidecar(n: number): Promise<Row[]> {
-  const secret = Webhooks.generateSecret();
+export async function benchEndToEnd(n: number): Promise<Row[]> {
+  const secrets = testSecrets();
+  const secret = secrets.SIDECAR_SHARED_SECRET;
   const model = await ModelServer.start({ defaultReply: { text: "ok", chunks: 1 } });
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "bench-sidecar-"));
+  const nubabelPort = await freePort();
   const sidecar = await startSidecar({
     SIDECAR_PORT: "0",
     SIDECAR_SHARED_SECRET: secret,
     SIDECAR_DATA_DIR: dataDir,
+    NUBABEL_CALLBACK_URL: `http://127.0.0.1:${nubabelPort}`,
     MODEL_BASE_URL: model.url,
     MODEL_NAME: "scripted",
     LOG_LEVEL: "silent",
   });
+  const backend = await backendEnv("shared");
+  const nubabel = await startTestNubabel({ ...backend.env, ...secrets, NUBABEL_PORT: String(nubabelPort), SIDECAR_URL: sidecar.url });
   try {
+    const { apiKey } = await createOrganization(nubabel, "Bench");
     const endpoint = sidecar.engine.endpoint()!;
     const directory = path.join(dataDir, "workspaces", "org_bench");
     mkdirSync(directory, { recursive: true });
@@ -60,22 +71,37 @@ export async function benchSidecar(n: number): Promise<Row[]> {
       return performance.now() - t0;
     };
 
+    const viaNubabel = async () => {
+      const t0 = performance.now();
+      const res = await nubabel.api("/api/delegate", { body: { prompt: "hi" }, apiKey });
+      const json = (await res.json()) as { status: string };
+      if (json.status !== "success") throw new Error(`bench delegation through Nubabel failed: ${JSON.stringify(json)}`);
+      return performance.now() - t0;
+    };
+
     for (let i = 0; i < 3; i++) {
       await direct();
       await viaSidecar(-i - 1);
+      await viaNubabel();
     }
     const directSamples: number[] = [];
     const sidecarSamples: number[] = [];
-    // Interleaved so drift (caches, GC, disk) hits both paths alike.
+    const nubabelSamples: number[] = [];
+    // Interleaved so drift (caches, GC, disk) hits every path alike.
     for (let i = 0; i < n; i++) {
       directSamples.push(await direct());
       sidecarSamples.push(await viaSidecar(i));
+      nubabelSamples.push(await viaNubabel());
     }
+    const baseline = "OpenCode SDK direct (create+promptAsync+idle)";
     return [
-      { name: "OpenCode SDK direct (create+promptAsync+idle)", samples: directSamples },
-      { name: "sidecar POST /delegate", samples: sidecarSamples, baseline: "OpenCode SDK direct (create+promptAsync+idle)" },
+      { name: baseline, samples: directSamples },
+      { name: "sidecar POST /delegate", samples: sidecarSamples, baseline },
+      { name: `Nubabel POST /api/delegate (${backend.kind})`, samples: nubabelSamples, baseline },
     ];
   } finally {
+    await nubabel.close();
+    await backend.cleanup();
     await sidecar.close();
     await model.close();
     rmSync(dataDir, { recursive: true, force: true });
