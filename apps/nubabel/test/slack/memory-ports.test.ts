@@ -10,7 +10,7 @@ slackLinksContract(
     const links = new MemorySlackLinks();
     return { links, link: async (team, org) => links.link(team, org) };
   },
-  "org_a",
+  ["org_a", "org_b"],
 );
 
 // Nubabel's webhook replay guard has the same promise, so main.ts may hand it to the bot as is.

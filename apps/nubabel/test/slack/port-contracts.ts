@@ -10,7 +10,8 @@ let n = 0;
 const unique = (label: string) => `${label}${++n}${Math.random().toString(36).slice(2, 8).toUpperCase()}`;
 const thread = (): ThreadKey => ({ teamId: unique("T"), channelId: unique("C"), threadTs: `17${Date.now()}.${++n}` });
 
-export function slackThreadsContract(name: string, make: () => SlackThreads | Promise<SlackThreads>, organizations: [string, string]): void {
+/** `organizations`: two existing organization ids, read when the tests run (filled in a `beforeAll`). */
+export function slackThreadsContract(name: string, make: () => SlackThreads | Promise<SlackThreads>, organizations: readonly [string, string]): void {
   describe(`SlackThreads (${name})`, () => {
     it("finds nothing for a thread it never saw", async () => {
       expect(await (await make()).find(thread())).toBeUndefined();
@@ -60,14 +61,27 @@ export function eventDedupeContract(name: string, make: () => EventDedupe | Prom
   });
 }
 
-export function slackLinksContract(name: string, make: () => Promise<{ links: SlackLinks; link(teamId: string, organizationId: string): Promise<void> }>, organizationId: string): void {
+export function slackLinksContract(
+  name: string,
+  make: () => Promise<{ links: SlackLinks; link(teamId: string, organizationId: string): Promise<void> }>,
+  organizations: readonly [string, string],
+): void {
   describe(`SlackLinks (${name})`, () => {
     it("answers the linked organization, and undefined for an unlinked workspace", async () => {
       const { links, link } = await make();
       const team = unique("T");
       expect(await links.organizationFor(team)).toBeUndefined();
-      await link(team, organizationId);
-      expect(await links.organizationFor(team)).toBe(organizationId);
+      await link(team, organizations[0]);
+      expect(await links.organizationFor(team)).toBe(organizations[0]);
+      expect(await links.organizationFor(unique("T"))).toBeUndefined();
+    });
+
+    it("re-points a workspace linked again to another organization", async () => {
+      const { links, link } = await make();
+      const team = unique("T");
+      await link(team, organizations[0]);
+      await link(team, organizations[1]);
+      expect(await links.organizationFor(team)).toBe(organizations[1]);
     });
   });
 }
