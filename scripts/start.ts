@@ -90,7 +90,7 @@ async function announce(): Promise<void> {
   if (stopping) return;
   const lines = [`Nubabel  ${nubabelUrl}`, `Sidecar  ${sidecarUrl}`];
   if (!env.DATABASE_URL) {
-    const dataDir = path.resolve(root, env.NUBABEL_DATA_DIR || ".data/nubabel");
+    const dataDir = path.resolve(env.INIT_CWD || root, env.NUBABEL_DATA_DIR || ".data/nubabel");
     try {
       const dev = JSON.parse(readFileSync(path.join(dataDir, "dev-organization.json"), "utf8")) as { organizationId: string; apiKey: string };
       lines.push(`Development organization ${dev.organizationId}`, `API key  ${dev.apiKey}`);

@@ -66,7 +66,9 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   if ((env.MODEL_BASE_URL && !env.MODEL_NAME) || (!env.MODEL_BASE_URL && env.MODEL_NAME)) {
     throw new ConfigError("Invalid sidecar configuration:\n  MODEL_BASE_URL and MODEL_NAME must be set together");
   }
-  return { ...env, SIDECAR_DATA_DIR: path.resolve(env.SIDECAR_DATA_DIR) };
+  // Relative to where npm was invoked (INIT_CWD), so `npm start` and `npm run sidecar` share one folder.
+  const base = source.INIT_CWD ?? process.cwd();
+  return { ...env, SIDECAR_DATA_DIR: path.resolve(base, env.SIDECAR_DATA_DIR) };
 }
 
 /** The process environment: the one place that reads it. */
