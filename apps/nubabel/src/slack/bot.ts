@@ -34,7 +34,10 @@ export interface SlackBot {
   handle: ReturnType<typeof eventsEndpoint>;
   /** Checks the token (`auth.test`) and, in Socket Mode, connects. Rejects on a bad token. */
   start(): Promise<void>;
-  /** Disconnects Socket Mode and waits (up to `drainMs`) for turns still running. */
+  /**
+   * Refuses new events, disconnects Socket Mode, waits up to `drainMs` for running turns, then marks
+   * the progress messages of those still running as interrupted (their answers cannot come from here).
+   */
   stop(drainMs?: number): Promise<void>;
 }
 
@@ -118,7 +121,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     async stop(drainMs = 5_000) {
       stopped = true;
       if (socket && ready) await app.stop().catch((err: Error) => log.warn({ err: err.message }, "Socket Mode stop failed"));
-      await conversations.drain(drainMs);
+      await conversations.shutdown(drainMs);
     },
   };
 }

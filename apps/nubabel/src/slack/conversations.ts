@@ -49,6 +49,10 @@ export class Conversations {
   /** Message ts → thread, for the messages of running turns (what an `:x:` reaction lands on). */
   private readonly turnMessages = new Map<string, ThreadKey>();
   private readonly inflight = new Set<Promise<void>>();
+  /** Bumped by `stop`, per thread: a queued turn that sees a new value was stopped before it started. */
+  private readonly stops = new Map<string, number>();
+  /** Progress messages of turns still running, so a shutdown can say what happened to them. */
+  private readonly live = new Set<LiveMessage>();
   private readonly log: Logger;
 
   constructor(private readonly options: ConversationsOptions) {
@@ -106,12 +110,16 @@ export class Conversations {
     if (record) await this.stop(thread, record);
   }
 
-  /** Resolves when every turn started so far has finished, or after `timeoutMs`. */
-  async drain(timeoutMs: number): Promise<void> {
+  /**
+   * Waits up to `timeoutMs` for running turns, then tells the threads of those still running that
+   * their answer will not come from this instance (rather than leaving a progress message spinning).
+   */
+  async shutdown(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     await Promise.race([Promise.allSettled([...this.inflight]), timeout]);
     clearTimeout(timer);
+    await Promise.allSettled([...this.live].map((live) => live.finish([Replies.interrupted])));
   }
 
   private async stop(thread: ThreadKey, record: ThreadRecord | undefined): Promise<void> {
@@ -120,10 +128,14 @@ export class Conversations {
       await api.post(thread.channelId, thread.threadTs, Replies.nothingToStop);
       return;
     }
+    const key = keyOf(thread);
+    // Turns queued behind the running one are dropped too: "stop" means stop everything here.
+    this.stops.set(key, (this.stops.get(key) ?? 0) + 1);
+    const busyHere = this.chains.has(key);
     let reply: string;
     try {
       const aborted = await ports.nubabel.abort({ organizationId: record.organizationId, sessionId: record.sessionId });
-      reply = aborted ? Replies.stopping : Replies.nothingToStop;
+      reply = aborted || busyHere ? Replies.stopping : Replies.nothingToStop;
       this.log.info({ sessionId: record.sessionId, aborted }, "stop requested in Slack");
     } catch (err) {
       this.log.warn({ sessionId: record.sessionId, err: (err as Error).message }, "abort failed");
@@ -138,9 +150,11 @@ export class Conversations {
       await this.options.api.post(thread.channelId, thread.threadTs, Replies.otherOrganization);
       return;
     }
-    const key = `${thread.teamId}:${thread.channelId}:${thread.threadTs}`;
+    const key = keyOf(thread);
     const previous = this.chains.get(key);
-    const run = this.runTurn(thread, record, prompt, message, previous);
+    const generation = this.stops.get(key) ?? 0;
+    const stopped = () => (this.stops.get(key) ?? 0) !== generation;
+    const run = this.runTurn(thread, record, prompt, message, previous, stopped);
     const tail = run.catch(() => undefined);
     this.chains.set(key, tail);
     this.inflight.add(tail);
@@ -152,7 +166,14 @@ export class Conversations {
     }
   }
 
-  private async runTurn(thread: ThreadKey, record: ThreadRecord, prompt: string, message: IncomingMessage, previous: Promise<void> | undefined): Promise<void> {
+  private async runTurn(
+    thread: ThreadKey,
+    record: ThreadRecord,
+    prompt: string,
+    message: IncomingMessage,
+    previous: Promise<void> | undefined,
+    stopped: () => boolean,
+  ): Promise<void> {
     const { api, ports, updateIntervalMs, clock = systemClock } = this.options;
     const log = this.log.child({ eventId: message.eventId, sessionId: record.sessionId, channelId: thread.channelId, threadTs: thread.threadTs });
     const live = new LiveMessage(
@@ -161,6 +182,7 @@ export class Conversations {
       log,
       clock,
     );
+    this.live.add(live);
     const tracked = [`${thread.channelId}:${message.ts}`];
     for (const k of tracked) this.turnMessages.set(k, thread);
     // Not awaited: a rate-limited post must not hold up the work itself.
@@ -172,6 +194,7 @@ export class Conversations {
     try {
       if (previous) {
         await previous;
+        if (stopped()) return await live.finish([Replies.cancelledQueued]);
         live.show(render(INITIAL));
       }
       let state = INITIAL;
@@ -206,9 +229,14 @@ export class Conversations {
       }
       await live.finish(chunks);
     } finally {
+      this.live.delete(live);
       for (const k of tracked) this.turnMessages.delete(k);
     }
   }
+}
+
+function keyOf(thread: ThreadKey): string {
+  return `${thread.teamId}:${thread.channelId}:${thread.threadTs}`;
 }
 
 function threadOf(message: IncomingMessage): ThreadKey {

@@ -12,6 +12,9 @@ export const Replies = {
   stopping: ":octagonal_sign: Stopping the running task.",
   stopped: ":octagonal_sign: Stopped before finishing. Ask again whenever you're ready.",
   nothingToStop: "Nothing is running in this thread right now.",
+  cancelledQueued: ":octagonal_sign: Cancelled before it started (you said stop).",
+  interrupted:
+    ":warning: I was restarted while working on this, so its answer won't arrive here. Please ask again in this thread; I'll pick up where the conversation was.",
   stopFailed: ":warning: I couldn't stop the running task just now. Please try `stop` again in a moment.",
   otherOrganization:
     ":warning: This thread was started for a different Nubabel organization than the one this workspace is linked to now. Please start a new thread.",

@@ -104,7 +104,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await app.close();
-      await bot.stop(2_000);
+      await bot.stop(500);
       if (!options.slack) await slack.close();
     },
   };

@@ -105,6 +105,34 @@ describe("a turn in Slack", () => {
     expect(h.nubabel.delegations).toHaveLength(1);
   });
 
+  it("drops the turns queued behind the running one on `stop`", async () => {
+    h = await startHarness();
+    h.nubabel.script = async (turn, { aborted }) => {
+      await aborted;
+      return response(turn, "", "aborted");
+    };
+    const root = mention("first");
+    await h.deliver(root);
+    await until(() => h.nubabel.delegations.length === 1);
+    await h.deliver(threadMessage(root.ts as string, "second"));
+    await until(() => h.slack.thread(CHANNEL, root.ts as string).some((m) => m.text.includes("this one is next")), 5_000, "queued notice");
+    await h.deliver(threadMessage(root.ts as string, "stop"));
+    await until(() => h.slack.thread(CHANNEL, root.ts as string).some((m) => m.text.includes("Cancelled before it started")), 5_000, "cancelled");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.nubabel.delegations.map((d) => d.prompt)).toEqual(["first"]);
+  });
+
+  it("on shutdown, marks a turn still running as interrupted instead of leaving it spinning", async () => {
+    h = await startHarness();
+    h.nubabel.script = () => new Promise(() => undefined);
+    const root = mention("never ends");
+    await h.deliver(root);
+    await until(() => h.slack.thread(CHANNEL, root.ts as string).length === 1, 5_000, "progress message");
+    await h.bot.stop(100);
+    const [only] = h.slack.thread(CHANNEL, root.ts as string);
+    expect(only!.text).toContain("I was restarted while working on this");
+  });
+
   it("stops on an :x: reaction on the progress message; a reaction on an older message reaches the thread through Slack", async () => {
     h = await startHarness();
     h.nubabel.script = async (turn, { aborted }) => {
