@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigserial, index, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigserial, boolean, index, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 export const organizations = pgTable("organizations", {
   id: text("id").primaryKey(),
@@ -75,4 +75,32 @@ export const sessionMappings = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex("session_mappings_opencode_idx").on(t.opencodeSessionId, t.sidecarUrl)],
+);
+
+/**
+ * An organization's MCP connections. Credentials are one AES-256-GCM blob (`keyId:…`, bound to the
+ * row's id) and never stored in the clear; `credential_names` lets listings show names without
+ * decrypting. `transport` is set for `custom` connections only (catalog providers take theirs from
+ * the catalog). Names are unique per organization because the agent may address a connection by it.
+ */
+export const mcpConnections = pgTable(
+  "mcp_connections",
+  {
+    id: text("id").primaryKey(),
+    organizationId: text("organization_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    provider: text("provider").notNull(),
+    name: text("name").notNull(),
+    enabled: boolean("enabled").notNull().default(true),
+    transport: jsonb("transport").$type<{ type: "http"; url: string }>(),
+    sealedCredentials: text("sealed_credentials").notNull(),
+    credentialNames: jsonb("credential_names").$type<string[]>().notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("mcp_connections_org_name_idx").on(t.organizationId, t.name),
+    index("mcp_connections_org_enabled_idx").on(t.organizationId, t.enabled, t.createdAt),
+  ],
 );

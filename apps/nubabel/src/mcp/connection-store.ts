@@ -27,3 +27,28 @@ export interface ConnectionStore {
   /** One connection of the organization; undefined when missing or another organization's. */
   get(organizationId: string, id: string): Promise<StoredConnection | undefined>;
 }
+
+/** A stored connection with its timestamps, as management (API, CLI) shows it. */
+export interface ConnectionRecord extends StoredConnection {
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What an update may change; the provider and the id never change. */
+export type ConnectionChanges = Partial<Pick<StoredConnection, "name" | "enabled" | "transport" | "sealedCredentials" | "credentialNames">>;
+
+/**
+ * Managing an organization's connections (`/api/connections`, `nubabel connections`). Like
+ * `ConnectionStore`, every method names the organization and touches only its rows.
+ */
+export interface ConnectionRepository extends ConnectionStore {
+  /** Every connection of the organization, disabled ones too, oldest first. */
+  listAll(organizationId: string): Promise<ConnectionRecord[]>;
+  find(organizationId: string, id: string): Promise<ConnectionRecord | undefined>;
+  /** Throws `McpConnectionNameTaken` when the organization already has a connection of that name. */
+  insert(row: StoredConnection): Promise<ConnectionRecord>;
+  /** Undefined when the connection is not the organization's. Throws `McpConnectionNameTaken` on a rename clash. */
+  update(organizationId: string, id: string, changes: ConnectionChanges): Promise<ConnectionRecord | undefined>;
+  /** False when the connection is not the organization's. */
+  remove(organizationId: string, id: string): Promise<boolean>;
+}

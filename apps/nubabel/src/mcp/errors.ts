@@ -69,3 +69,19 @@ export class McpUrlRefusedError extends NubabelError<{ host: string; address: st
     super(`refusing to connect to ${data.host} (${data.address}): ${data.reason}`, data);
   }
 }
+
+/** The organization already has a connection of this name (409); names address connections. */
+export class McpConnectionNameTaken extends NubabelError<{ name: string }> {
+  override readonly name = "McpConnectionNameTaken" as const;
+  constructor(data: { name: string }) {
+    super(`a connection named "${data.name}" already exists in this organization; pick another name`, data);
+  }
+}
+
+/** No connection of this id in the caller's organization (404), whoever else may own it. */
+export class ConnectionNotFound extends NubabelError<{ connectionId: string }> {
+  override readonly name = "ConnectionNotFound" as const;
+  constructor(connectionId: string) {
+    super(`no MCP connection ${connectionId} in this organization`, { connectionId });
+  }
+}
