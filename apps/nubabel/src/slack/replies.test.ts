@@ -1,6 +1,6 @@
 import type { DelegateResponse } from "@nubabel/contracts";
 import { describe, expect, it } from "vitest";
-import { answerMessages, failureMessage, Replies } from "./replies.js";
+import { answerMessages, failureMessage, MAX_PARTS, Replies } from "./replies.js";
 
 const response = (status: DelegateResponse["status"], output: string, error?: DelegateResponse["error"]): DelegateResponse => ({
   status,
@@ -38,5 +38,15 @@ describe("replies", () => {
     const other = failureMessage(named("TypeError", "secret internals"), "slk_1234");
     expect(other).toContain("slk_1234");
     expect(other).not.toContain("secret internals");
+  });
+});
+
+describe("very long answers", () => {
+  it("post at most MAX_PARTS messages, the last saying the answer was cut", () => {
+    const huge = Array.from({ length: 400 }, (_, i) => `Paragraph ${i} ${"word ".repeat(60)}`).join("\n\n");
+    const parts = answerMessages(response("success", huge));
+    expect(parts).toHaveLength(MAX_PARTS);
+    expect(parts.at(-1)).toContain("too long for Slack");
+    expect(parts[0]!.startsWith("Paragraph 0")).toBe(true);
   });
 });

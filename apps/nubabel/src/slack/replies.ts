@@ -20,19 +20,34 @@ export const Replies = {
     ":warning: This thread was started for a different Nubabel organization than the one this workspace is linked to now. Please start a new thread.",
 } as const;
 
-/** The final messages for a finished turn (mrkdwn, split to fit Slack). */
+/** More parts than this would flood the thread; the rest is left to the session's history. */
+export const MAX_PARTS = 8;
+
+/** The final messages for a finished turn (mrkdwn, split to fit Slack, at most `MAX_PARTS`). */
 export function answerMessages(response: DelegateResponse, limit?: number): string[] {
   const output = response.output.trim();
   if (response.status === "success") {
-    return splitMessage(output ? markdownToMrkdwn(output) : "_(The agent finished without writing an answer.)_", limit);
+    return capped(splitMessage(output ? markdownToMrkdwn(output) : "_(The agent finished without writing an answer.)_", limit), output.length);
   }
   const partial = output ? `\n\nWhat I had so far:\n${markdownToMrkdwn(output)}` : "";
-  if (response.status === "aborted") return splitMessage(`${Replies.stopped}${partial}`, limit);
-  const why = response.error?.message ?? "the agent reported an error without details";
-  return splitMessage(
-    `:warning: I couldn't finish this: ${why}.\nPlease try again; if it keeps failing, try rephrasing or ask whoever runs Nubabel to check the logs.${partial}`,
-    limit,
+  if (response.status === "aborted") return capped(splitMessage(`${Replies.stopped}${partial}`, limit), output.length);
+  const why = escapeSlack(response.error?.message ?? "the agent reported an error without details");
+  return capped(
+    splitMessage(
+      `:warning: I couldn't finish this: ${why}.\nPlease try again; if it keeps failing, try rephrasing or ask whoever runs Nubabel to check the logs.${partial}`,
+      limit,
+    ),
+    output.length,
   );
+}
+
+function capped(parts: string[], chars: number): string[] {
+  if (parts.length <= MAX_PARTS) return parts;
+  return [
+    ...parts.slice(0, MAX_PARTS - 1),
+    `_The answer is too long for Slack (${chars.toLocaleString("en")} characters); I've posted the beginning. ` +
+      "Ask me for a shorter version, or read it whole in this session's history through Nubabel's API._",
+  ];
 }
 
 /**
