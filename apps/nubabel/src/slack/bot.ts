@@ -34,6 +34,8 @@ export interface SlackBot {
   handle: ReturnType<typeof eventsEndpoint>;
   /** Checks the token (`auth.test`) and, in Socket Mode, connects. Rejects on a bad token. */
   start(): Promise<void>;
+  /** For `/health`: whether `start()` succeeded, and why not when it failed. */
+  status(): { mode: "http" | "socket"; ready: boolean; botUserId?: string; error?: string };
   /**
    * Refuses new events, disconnects Socket Mode, waits up to `drainMs` for running turns, then marks
    * the progress messages of those still running as interrupted (their answers cannot come from here).
@@ -86,6 +88,8 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
   app.error(async (err) => void log.error({ err: err.message, code: err.code }, "Slack listener failed"));
 
   let ready: Promise<void> | undefined;
+  let started = false;
+  let startError: string | undefined;
   let stopped = false;
   const start = () =>
     (ready ??= (async () => {
@@ -93,10 +97,13 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
       const auth = await app.client.auth.test();
       botUserId = auth.user_id;
       if (socket) await app.start();
+      started = true;
+      startError = undefined;
       log.info({ mode: socket ? "socket" : "http", botUserId, team: auth.team_id }, "Slack bot ready");
     })().catch((err: unknown) => {
       // A failed start (Slack unreachable) may be retried by the next call.
       ready = undefined;
+      startError = (err as Error).message;
       throw err;
     }));
 
@@ -118,6 +125,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     handle,
     fastifyPlugin: fastifySlackEvents(handle),
     start,
+    status: () => ({ mode: socket ? "socket" : "http", ready: started, botUserId, error: startError }),
     async stop(drainMs = 5_000) {
       stopped = true;
       if (socket && ready) await app.stop().catch((err: Error) => log.warn({ err: err.message }, "Socket Mode stop failed"));

@@ -18,8 +18,10 @@ describe("bot lifecycle", () => {
         logger: pino({ level: "silent" }),
       });
       await expect(bot.start()).rejects.toThrow(/invalid_auth/);
+      expect(bot.status()).toMatchObject({ mode: "http", ready: false, error: expect.stringContaining("invalid_auth") });
       slack.authError = undefined;
       await expect(bot.start()).resolves.toBeUndefined();
+      expect(bot.status()).toEqual({ mode: "http", ready: true, botUserId: "UBOT000001", error: undefined });
       await bot.stop(10);
     } finally {
       await slack.close();
