@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigserial, boolean, index, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigserial, boolean, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 export const organizations = pgTable("organizations", {
   id: text("id").primaryKey(),
@@ -103,4 +103,37 @@ export const mcpConnections = pgTable(
     uniqueIndex("mcp_connections_org_name_idx").on(t.organizationId, t.name),
     index("mcp_connections_org_enabled_idx").on(t.organizationId, t.enabled, t.createdAt),
   ],
+);
+
+/** A Slack workspace linked to an organization (`nubabel org link-slack`). */
+export const slackLinks = pgTable(
+  "slack_links",
+  {
+    teamId: text("team_id").primaryKey(),
+    organizationId: text("organization_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("slack_links_organization_idx").on(t.organizationId)],
+);
+
+/**
+ * A Slack thread bound to its Nubabel session. The primary key settles two racing first mentions.
+ * `session_id` has no foreign key: the thread is claimed before the first delegation creates the
+ * session row.
+ */
+export const slackThreads = pgTable(
+  "slack_threads",
+  {
+    teamId: text("team_id").notNull(),
+    channelId: text("channel_id").notNull(),
+    threadTs: text("thread_ts").notNull(),
+    sessionId: text("session_id").notNull(),
+    organizationId: text("organization_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: "slack_threads_pk", columns: [t.teamId, t.channelId, t.threadTs] }), index("slack_threads_session_idx").on(t.sessionId)],
 );

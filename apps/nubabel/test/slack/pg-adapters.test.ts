@@ -1,34 +1,63 @@
-import { afterAll, beforeAll } from "vitest";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe } from "vitest";
 import { PgOrganizationStore } from "../../src/adapters/postgres/organization-store.js";
-import { openPglite, type Database } from "../../src/db/database.js";
+import { PgSlackLinks, PgSlackThreads } from "../../src/adapters/postgres/slack.js";
+import { RedisReplayGuard } from "../../src/adapters/redis/replay-guard.js";
+import type { Database } from "../../src/db/database.js";
+import { openDatabase } from "../../src/db/open.js";
 import { Organizations } from "../../src/organizations/index.js";
-import { tempDir } from "../fixtures/backends.js";
-import { slackLinksContract, slackThreadsContract } from "./port-contracts.js";
-import { MIGRATION_SQL, PgSlackLinks, PgSlackThreads } from "./reference-pg-adapters.js";
+import { flushPrefix, freshDatabase, freshPrefix, hasInfra, infra, tempDir } from "../fixtures/backends.js";
+import { eventDedupeContract, slackLinksContract, slackThreadsContract } from "./port-contracts.js";
 
-// The reference adapters on PGlite (the embedded default), with the proposed migration applied.
-const folder = tempDir("slack-pg");
-let database: Database;
-const orgs: [string, string] = ["", ""];
+// The Slack adapters on both storage kinds, migrated as the server migrates, against the port contracts.
+const kinds = hasInfra ? (["PGlite", "PostgreSQL"] as const) : (["PGlite"] as const);
 
-beforeAll(async () => {
-  database = await openPglite(folder.dir);
-  for (const statement of MIGRATION_SQL) await database.db.execute(statement);
-  const store = new PgOrganizationStore(database.db);
-  orgs[0] = (await Organizations.create(store, "Acme")).organizationId;
-  orgs[1] = (await Organizations.create(store, "Globex")).organizationId;
+for (const kind of kinds) {
+  describe(`Slack adapters on ${kind}`, () => {
+    const folder = tempDir("slack-pg");
+    let drop: (() => Promise<void>) | undefined;
+    let database: Database;
+    const orgs: [string, string] = ["", ""];
+
+    beforeAll(async () => {
+      let url: string | undefined;
+      if (kind === "PostgreSQL") {
+        const fresh = await freshDatabase();
+        url = fresh.url;
+        drop = fresh.drop;
+      }
+      database = await openDatabase({ DATABASE_URL: url, NUBABEL_DATA_DIR: folder.dir });
+      const store = new PgOrganizationStore(database.db);
+      orgs[0] = (await Organizations.create(store, "Acme")).organizationId;
+      orgs[1] = (await Organizations.create(store, "Globex")).organizationId;
+    });
+    afterAll(async () => {
+      await database?.close();
+      await drop?.();
+      folder.remove();
+    });
+
+    slackThreadsContract(kind, () => new PgSlackThreads(database.db), orgs);
+    slackLinksContract(
+      kind,
+      async () => {
+        const links = new PgSlackLinks(database.db);
+        return { links, link: (team, org) => links.link(team, org) };
+      },
+      orgs,
+    );
+  });
+}
+
+describe.runIf(hasInfra)("Slack event dedupe on Redis", () => {
+  const prefix = freshPrefix();
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(infra.redisUrl!);
+  });
+  afterAll(async () => {
+    await flushPrefix(infra.redisUrl!, prefix);
+    redis.disconnect();
+  });
+  eventDedupeContract("RedisReplayGuard", () => new RedisReplayGuard(redis, prefix));
 });
-afterAll(async () => {
-  await database?.close();
-  folder.remove();
-});
-
-slackThreadsContract("PGlite", () => new PgSlackThreads(database.db), orgs);
-slackLinksContract(
-  "PGlite",
-  async () => {
-    const links = new PgSlackLinks(database.db);
-    return { links, link: (team, org) => links.link(team, org) };
-  },
-  orgs,
-);
