@@ -6,6 +6,7 @@ import { MemoryLock } from "./adapters/memory/lock.js";
 import { MemoryMappingCache } from "./adapters/memory/mapping-cache.js";
 import { MemoryProgressLog } from "./adapters/memory/progress-log.js";
 import { MemoryRateLimiter } from "./adapters/memory/rate-limiter.js";
+import { PgConnectionStore } from "./adapters/postgres/connection-store.js";
 import { PgMappingStore } from "./adapters/postgres/mapping-store.js";
 import { PgOrganizationStore } from "./adapters/postgres/organization-store.js";
 import { PgSessionStore } from "./adapters/postgres/session-store.js";
@@ -17,18 +18,20 @@ import { RedisRateLimiter } from "./adapters/redis/rate-limiter.js";
 import { RedisReplayGuard } from "./adapters/redis/replay-guard.js";
 import { isEmbedded, parseEnv, type Env } from "./config/env.js";
 import { dataPath, keptSecret, writePrivate } from "./config/files.js";
+import { resolveKeyring, Rotation } from "./crypto/index.js";
 import { openDatabase } from "./db/open.js";
 import { Delegation } from "./delegation/index.js";
 import type { HealthReport, HttpDeps } from "./http/deps.js";
 import { createServer } from "./http/server.js";
 import { createLogger, type Logger } from "./log/logger.js";
 import { SessionMapping } from "./mapping/session-mapping.js";
-import { noConnections, type McpGateway } from "./mcp-gateway.js";
+import type { McpGateway } from "./mcp-gateway.js";
+import { Connections, createMcpModule } from "./mcp/index.js";
 import { ensureDevOrganization, type DevOrganization } from "./organizations/dev-organization.js";
 import { SidecarClient } from "./sidecar/index.js";
 
 export interface StartOptions {
-  /** Runs MCP tools for the agent; defaults to "nothing connected". */
+  /** Runs MCP tools for the agent; defaults to the MCP module over the organizations' connections. */
   mcp?: McpGateway;
   /** Where logs go (tests capture them); stdout by default. */
   logDestination?: { write(line: string): void };
@@ -75,6 +78,10 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       log.warn("NUBABEL_TOKEN_SECRET is unset: tokens are signed with this instance's own secret; set one shared secret for several instances");
     }
 
+    // Before the database: a missing or malformed key should stop the start at once, naming the variable.
+    const { keyring, warning: keyWarning } = await resolveKeyring({ value: env.NUBABEL_ENCRYPTION_KEY, embedded, dataDir: env.NUBABEL_DATA_DIR });
+    if (keyWarning) log.warn(keyWarning);
+
     // A CLI run may hold the embedded database for a moment; a second server holds it for good.
     const database = await openDatabase(env, 5_000);
     cleanups.push(() => database.close());
@@ -95,6 +102,30 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     const organizations = new PgOrganizationStore(database.db);
     const sessions = new PgSessionStore(database.db);
     const mapping = new SessionMapping(new PgMappingStore(database.db), parts.cache, logger, env.MAPPING_CACHE_TTL_SECONDS);
+    const connectionStore = new PgConnectionStore(database.db);
+    const mcp = await createMcpModule({
+      store: connectionStore,
+      keyring,
+      catalogPath: env.NUBABEL_MCP_CATALOG,
+      allowPrivateUrls: env.NUBABEL_MCP_ALLOW_PRIVATE_URLS,
+      dataDir: env.NUBABEL_DATA_DIR,
+      path: env.PATH,
+      callTimeoutMs: env.NUBABEL_MCP_CALL_TIMEOUT_MS,
+      connectTimeoutMs: env.NUBABEL_MCP_CONNECT_TIMEOUT_MS,
+      idleTimeoutMs: env.NUBABEL_MCP_IDLE_TIMEOUT_MS,
+      toolsTtlMs: env.NUBABEL_MCP_TOOLS_TTL_MS,
+      maxStdioServers: env.NUBABEL_MCP_MAX_STDIO_SERVERS,
+      log: logger,
+    });
+    cleanups.push(() => mcp.close());
+    const connections = new Connections({
+      repository: connectionStore,
+      keyring,
+      catalog: mcp.catalog,
+      allowPrivateUrls: env.NUBABEL_MCP_ALLOW_PRIVATE_URLS,
+      drop: (id) => mcp.pool.drop(id),
+      log: logger.child({ module: "connections" }),
+    });
     const sidecar = new SidecarClient(
       {
         secret: env.SIDECAR_SHARED_SECRET,
@@ -144,9 +175,16 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       progress: parts.progress,
       replayGuard: parts.replayGuard,
       rateLimiter: parts.rateLimiter,
-      mcp: options.mcp ?? noConnections,
+      mcp: options.mcp ?? mcp.gateway,
+      connections,
       health,
-      admin: embedded ? { secret: keptSecret(dataPath(env.NUBABEL_DATA_DIR, "admin.secret")) } : undefined,
+      admin: embedded
+        ? {
+            secret: keptSecret(dataPath(env.NUBABEL_DATA_DIR, "admin.secret")),
+            connections,
+            rotation: { keyId: keyring.current, rotate: () => Rotation.rotateAll(keyring, connectionStore) },
+          }
+        : undefined,
       config: {
         sidecarSecret: env.SIDECAR_SHARED_SECRET,
         tokenSecret,

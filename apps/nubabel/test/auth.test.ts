@@ -136,11 +136,11 @@ describe("authentication, authorization and bad input", () => {
     );
     expect(invoke).toMatchObject({ status: 403, error: { code: "organization_mismatch" } });
 
-    // Its own organization works: nothing is connected yet, so invoke is a clear 404 and list is empty.
+    // Its own organization works: nothing is connected yet, so invoke is a 404 saying it has no connections, and list is empty.
     const own = await error(
       await postSigned(callbacks.mcpInvoke, { organizationId: acme.organizationId, provider: "notion", toolName: "search" }, token, secrets.SIDECAR_SHARED_SECRET),
     );
-    expect(own).toMatchObject({ status: 404, error: { code: "connection_not_found" } });
+    expect(own).toMatchObject({ status: 404, error: { code: "provider_not_found", details: { provider: "notion", available: [] } } });
     const list = await postSigned(callbacks.mcpList!, {}, token, secrets.SIDECAR_SHARED_SECRET);
     expect(await list.json()).toEqual({ providers: [] });
 

@@ -5,3 +5,4 @@ export * from "./sidecar.js";
 export * from "./callbacks.js";
 export * from "./progress.js";
 export * from "./errors.js";
+export * from "./connections.js";

@@ -49,6 +49,26 @@ const Schema = z.object({
   API_RATE_LIMIT_PER_KEY: positiveInt.default(600),
   /** On stop, how long requests in flight (a delegation waiting on its run) may finish. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
+  /**
+   * Keys encrypting MCP credentials: `"k2:<base64 32 bytes>,k1:<…>"`, the first one current. Parsed
+   * by `crypto/keyring.ts` (whose errors never echo key material); unset only on the embedded default.
+   */
+  NUBABEL_ENCRYPTION_KEY: z.string().optional(),
+  /** The operator's MCP provider catalog (JSON file), merged over the built-in one. */
+  NUBABEL_MCP_CATALOG: z.string().min(1).optional(),
+  /** Lets `custom` connections point at loopback, private and link-local addresses (single-tenant hosts only). */
+  NUBABEL_MCP_ALLOW_PRIVATE_URLS: z
+    .enum(["true", "false", "1", "0"], { error: "must be true or false" })
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
+  NUBABEL_MCP_CALL_TIMEOUT_MS: positiveInt.default(30_000),
+  /** Starting a server and its handshake; longer, since `npx` may first download it. */
+  NUBABEL_MCP_CONNECT_TIMEOUT_MS: positiveInt.default(60_000),
+  NUBABEL_MCP_IDLE_TIMEOUT_MS: positiveInt.default(300_000),
+  NUBABEL_MCP_TOOLS_TTL_MS: positiveInt.default(60_000),
+  NUBABEL_MCP_MAX_STDIO_SERVERS: positiveInt.default(64),
+  /** What stdio MCP servers get as PATH (they get none of Nubabel's other variables). */
+  PATH: z.string().default("/usr/local/bin:/usr/bin:/bin"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -4,6 +4,8 @@ import type { RateLimiter } from "../limits/rate-limiter.js";
 import type { Logger } from "../log/logger.js";
 import type { SessionMapping } from "../mapping/session-mapping.js";
 import type { McpGateway } from "../mcp-gateway.js";
+import type { Connections } from "../mcp/connections.js";
+import type { RotationReport } from "../crypto/rotation.js";
 import type { OrganizationStore } from "../organizations/index.js";
 import type { ProgressLog } from "../progress/progress-log.js";
 import type { SessionStore } from "../sessions/index.js";
@@ -28,9 +30,17 @@ export interface HttpDeps {
   replayGuard: Webhooks.ReplayGuard;
   rateLimiter: RateLimiter;
   mcp: McpGateway;
+  /** `/api/connections`; the routes are absent without it. */
+  connections?: Connections;
   health(): Promise<HealthReport>;
   /** Present on the embedded default only: the CLI's door into the one process that may open PGlite. */
-  admin?: { secret: string };
+  admin?: {
+    secret: string;
+    /** `nubabel connections …` while the server holds the embedded database. */
+    connections?: Connections;
+    /** `nubabel keys rotate` while the server holds the embedded database: re-encrypts under its current key. */
+    rotation?: { keyId: string; rotate(): Promise<RotationReport> };
+  };
   config: {
     sidecarSecret: string;
     tokenSecret: string;

@@ -4,6 +4,7 @@ import type { HttpDeps } from "./deps.js";
 import { handleError } from "./errors.js";
 import { adminRoutes } from "./routes/admin.js";
 import { callbackRoutes } from "./routes/callbacks.js";
+import { connectionRoutes } from "./routes/connections.js";
 import { healthRoutes } from "./routes/health.js";
 import { publicRoutes } from "./routes/public.js";
 import { streamRoutes } from "./routes/stream.js";
@@ -37,6 +38,7 @@ export function createServer(deps: HttpDeps): FastifyInstance {
   healthRoutes(app, deps);
   publicRoutes(app, deps);
   streamRoutes(app, deps);
+  if (deps.connections) connectionRoutes(app, deps, deps.connections);
   void app.register(async (scope) => callbackRoutes(scope, deps));
   if (deps.admin) {
     const secret = deps.admin.secret;

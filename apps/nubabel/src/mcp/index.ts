@@ -11,3 +11,5 @@ export type { StdioHost } from "./transports.js";
 export type { ToolCallResult } from "./tool-result.js";
 export { createMcpModule, type McpModule, type McpModuleOptions } from "./module.js";
 export { createMcpGateway, type OrganizationMcp, type McpGatewayDeps, type McpProviderTools, type McpToolSummary } from "./gateway.js";
+export type { ConnectionRecord, ConnectionRepository, ConnectionChanges } from "./connection-store.js";
+export { Connections, view as connectionView, type ConnectionsDeps } from "./connections.js";

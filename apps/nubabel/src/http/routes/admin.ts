@@ -1,5 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { CreateConnectionRequest, Ids } from "@nubabel/contracts";
 import { Organizations } from "../../organizations/index.js";
 import { bearer } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
@@ -30,7 +32,44 @@ export function adminRoutes(app: FastifyInstance, deps: HttpDeps, secret: string
     const orgs = await deps.organizations.list();
     return { organizations: orgs.map((o) => ({ ...o, createdAt: o.createdAt.toISOString() })) };
   });
+
+  // `nubabel keys rotate`: the server re-encrypts under its own current key. The CLI says which key
+  // it expects to be current, so a server started before the new key was deployed is not mistaken
+  // for a finished rotation.
+  app.post("/admin/keys/rotate", async (request) => {
+    guard(request);
+    const { expectCurrent } = parse(RotateKeys, request.body);
+    const rotation = deps.admin?.rotation;
+    if (!rotation) throw new Forbidden("not_supported", "this server cannot rotate keys");
+    if (rotation.keyId !== expectCurrent) {
+      throw new Forbidden(
+        "key_mismatch",
+        `the running server's current key is "${rotation.keyId}", not "${expectCurrent}"; restart it with the new NUBABEL_ENCRYPTION_KEY first`,
+      );
+    }
+    return rotation.rotate();
+  });
+
+  app.post("/admin/organizations/:organizationId/connections", async (request, reply) => {
+    guard(request);
+    const { organizationId } = parse(AdminOrgPath, request.params, "path");
+    return reply.status(201).send(await adminConnections().create(organizationId, parse(CreateConnectionRequest, request.body)));
+  });
+
+  app.get("/admin/organizations/:organizationId/connections", async (request) => {
+    guard(request);
+    const { organizationId } = parse(AdminOrgPath, request.params, "path");
+    return { connections: await adminConnections().list(organizationId) };
+  });
+
+  const adminConnections = () => {
+    if (!deps.admin?.connections) throw new Forbidden("not_supported", "this server does not manage connections");
+    return deps.admin.connections;
+  };
 }
+
+const RotateKeys = z.object({ expectCurrent: z.string().min(1).max(32) });
+const AdminOrgPath = z.object({ organizationId: Ids.OrganizationId });
 
 function isLoopback(address: string | undefined): boolean {
   return address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1";

@@ -1,0 +1,57 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { CreateConnectionRequest, UpdateConnectionRequest, type ConnectionDeleted, type ConnectionList } from "@nubabel/contracts";
+import type { Connections } from "../../mcp/connections.js";
+import { Organizations, type Organization } from "../../organizations/index.js";
+import { requireOrganization } from "../auth.js";
+import type { HttpDeps } from "../deps.js";
+import { parse } from "../errors.js";
+import { enforce } from "../limits.js";
+
+// Any string: a malformed id is answered like a missing one (404), not as a 400 that confirms a format.
+const ConnectionPath = z.object({ connectionId: z.string().min(1).max(100) });
+
+/**
+ * `/api/connections`: the organization's MCP connections, by its API key. The organization is the
+ * key's; an id of another organization's connection is a 404 like a missing one.
+ */
+export function connectionRoutes(app: FastifyInstance, deps: HttpDeps, connections: Connections): void {
+  const authorize = async (request: FastifyRequest): Promise<Organization> => {
+    const org = await requireOrganization(deps.organizations, request);
+    request.log = request.log.child({ organizationId: org.id });
+    const keyId = Organizations.hashKey(request.headers.authorization ?? "").slice(0, 16);
+    await enforce(deps.rateLimiter, request, [{ key: `api:${keyId}`, limit: deps.config.apiLimitPerKey, scope: "api key" }]);
+    return org;
+  };
+
+  app.post("/api/connections", async (request, reply) => {
+    const org = await authorize(request);
+    const body = parse(CreateConnectionRequest, request.body);
+    return reply.status(201).send(await connections.create(org.id, body));
+  });
+
+  app.get("/api/connections", async (request): Promise<ConnectionList> => {
+    const org = await authorize(request);
+    return { connections: await connections.list(org.id) };
+  });
+
+  app.get("/api/connections/:connectionId", async (request) => {
+    const org = await authorize(request);
+    const { connectionId } = parse(ConnectionPath, request.params, "path");
+    return connections.get(org.id, connectionId);
+  });
+
+  app.patch("/api/connections/:connectionId", async (request) => {
+    const org = await authorize(request);
+    const { connectionId } = parse(ConnectionPath, request.params, "path");
+    const body = parse(UpdateConnectionRequest, request.body);
+    return connections.update(org.id, connectionId, body);
+  });
+
+  app.delete("/api/connections/:connectionId", async (request): Promise<ConnectionDeleted> => {
+    const org = await authorize(request);
+    const { connectionId } = parse(ConnectionPath, request.params, "path");
+    await connections.remove(org.id, connectionId);
+    return { id: connectionId, deleted: true };
+  });
+}

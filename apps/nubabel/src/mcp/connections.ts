@@ -1,0 +1,115 @@
+import { Ids, type Connection, type CreateConnectionRequest, type UpdateConnectionRequest } from "@nubabel/contracts";
+import type { Logger } from "pino";
+import { SealedCredentials } from "../crypto/index.js";
+import type { Keyring } from "../crypto/keyring.js";
+import type { Catalog } from "./catalog.js";
+import { validateConnection } from "./connection-input.js";
+import type { ConnectionRecord, ConnectionRepository } from "./connection-store.js";
+import { ConnectionNotFound } from "./errors.js";
+import type { Resolve } from "./url-policy.js";
+
+export interface ConnectionsDeps {
+  repository: ConnectionRepository;
+  keyring: Keyring;
+  catalog: Catalog;
+  allowPrivateUrls: boolean;
+  /** Forgets a connection's running client (stops its stdio server). */
+  drop(connectionId: string): Promise<void>;
+  resolve?: Resolve;
+  log?: Logger;
+}
+
+/**
+ * Managing an organization's MCP connections: every definition is validated against the catalog
+ * and the URL policy before it is stored, credentials are sealed under the current key (bound to
+ * the connection id), and what comes back shows credential names only. A connection of another
+ * organization is indistinguishable from a missing one (`ConnectionNotFound`).
+ */
+export class Connections {
+  constructor(private readonly deps: ConnectionsDeps) {}
+
+  async create(organizationId: string, input: CreateConnectionRequest): Promise<Connection> {
+    const valid = await validateConnection(this.deps.catalog, input, this.policy());
+    const id = Ids.create(Ids.Prefix.connection);
+    const record = await this.deps.repository.insert({
+      id,
+      organizationId,
+      provider: valid.provider,
+      name: valid.name,
+      enabled: input.enabled ?? true,
+      ...(valid.transport ? { transport: valid.transport } : {}),
+      sealedCredentials: SealedCredentials.seal(this.deps.keyring, id, valid.credentials),
+      credentialNames: Object.keys(valid.credentials).sort(),
+    });
+    this.deps.log?.info({ organizationId, connectionId: id, provider: valid.provider }, "mcp connection created");
+    return view(record);
+  }
+
+  async list(organizationId: string): Promise<Connection[]> {
+    return (await this.deps.repository.listAll(organizationId)).map(view);
+  }
+
+  async get(organizationId: string, id: string): Promise<Connection> {
+    return view(await this.find(organizationId, id));
+  }
+
+  /**
+   * Applies a PATCH. The merged definition is validated again as a whole (a new URL is checked, a
+   * renamed header too); credentials given replace the old ones and are sealed afresh. The running
+   * client is dropped so the next call uses what was saved.
+   */
+  async update(organizationId: string, id: string, patch: UpdateConnectionRequest): Promise<Connection> {
+    const current = await this.find(organizationId, id);
+    const credentials = patch.credentials ?? SealedCredentials.open(this.deps.keyring, id, current.sealedCredentials);
+    const valid = await validateConnection(
+      this.deps.catalog,
+      { provider: current.provider, name: patch.name ?? current.name, credentials, transport: patch.transport ?? current.transport },
+      this.policy(),
+    );
+    const updated = await this.deps.repository.update(organizationId, id, {
+      name: valid.name,
+      ...(patch.enabled === undefined ? {} : { enabled: patch.enabled }),
+      ...(valid.transport ? { transport: valid.transport } : {}),
+      ...(patch.credentials
+        ? { sealedCredentials: SealedCredentials.seal(this.deps.keyring, id, valid.credentials), credentialNames: Object.keys(valid.credentials).sort() }
+        : {}),
+    });
+    if (!updated) throw new ConnectionNotFound(id);
+    await this.deps.drop(id);
+    this.deps.log?.info({ organizationId, connectionId: id, credentialsReplaced: Boolean(patch.credentials) }, "mcp connection updated");
+    return view(updated);
+  }
+
+  /** Deletes the connection and stops its server; its credentials are gone with the row. */
+  async remove(organizationId: string, id: string): Promise<void> {
+    if (!(await this.deps.repository.remove(organizationId, id))) throw new ConnectionNotFound(id);
+    await this.deps.drop(id);
+    this.deps.log?.info({ organizationId, connectionId: id }, "mcp connection deleted");
+  }
+
+  private async find(organizationId: string, id: string): Promise<ConnectionRecord> {
+    // An id of the wrong shape cannot exist; answer like any other missing one.
+    if (!Ids.schema(Ids.Prefix.connection).safeParse(id).success) throw new ConnectionNotFound(id);
+    const record = await this.deps.repository.find(organizationId, id);
+    if (!record) throw new ConnectionNotFound(id);
+    return record;
+  }
+
+  private policy() {
+    return { allowPrivateUrls: this.deps.allowPrivateUrls, resolve: this.deps.resolve };
+  }
+}
+
+/** The response shape: everything but the credentials' values. */
+export function view(record: ConnectionRecord): Connection {
+  return {
+    id: record.id,
+    provider: record.provider,
+    name: record.name,
+    enabled: record.enabled,
+    ...(record.transport ? { transport: record.transport } : {}),
+    credentials: record.credentialNames,
+    createdAt: record.createdAt.toISOString(),
+    updatedAt: record.updatedAt.toISOString(),
+  };
+}
