@@ -10,6 +10,7 @@ import { PgConnectionStore } from "./adapters/postgres/connection-store.js";
 import { PgMappingStore } from "./adapters/postgres/mapping-store.js";
 import { PgOrganizationStore } from "./adapters/postgres/organization-store.js";
 import { PgSessionStore } from "./adapters/postgres/session-store.js";
+import { PgSlackLinks, PgSlackThreads } from "./adapters/postgres/slack.js";
 import { connectRedis, tryConnect } from "./adapters/redis/client.js";
 import { RedisLock } from "./adapters/redis/lock.js";
 import { RedisMappingCache } from "./adapters/redis/mapping-cache.js";
@@ -29,6 +30,7 @@ import type { McpGateway } from "./mcp-gateway.js";
 import { Connections, createMcpModule } from "./mcp/index.js";
 import { ensureDevOrganization, type DevOrganization } from "./organizations/dev-organization.js";
 import { SidecarClient } from "./sidecar/index.js";
+import { createSlackBot, watchProgressLog } from "./slack/index.js";
 
 export interface StartOptions {
   /** Runs MCP tools for the agent; defaults to the MCP module over the organizations' connections. */
@@ -182,6 +184,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
         ? {
             secret: keptSecret(dataPath(env.NUBABEL_DATA_DIR, "admin.secret")),
             connections,
+            slackLinks: new PgSlackLinks(database.db),
             rotation: { keyId: keyring.current, rotate: () => Rotation.rotateAll(keyring, connectionStore) },
           }
         : undefined,
@@ -196,7 +199,33 @@ export async function startNubabel(source: Record<string, string | undefined>, o
         apiLimitPerKey: env.API_RATE_LIMIT_PER_KEY,
       },
     };
+    const slack = env.SLACK_BOT_TOKEN && env.SLACK_SIGNING_SECRET
+      ? createSlackBot({
+          botToken: env.SLACK_BOT_TOKEN,
+          signingSecret: env.SLACK_SIGNING_SECRET,
+          appToken: env.SLACK_APP_TOKEN,
+          slackApiUrl: env.SLACK_API_URL,
+          updateIntervalMs: env.SLACK_UPDATE_INTERVAL_MS,
+          logger,
+          ports: {
+            links: new PgSlackLinks(database.db),
+            threads: new PgSlackThreads(database.db),
+            dedupe: parts.replayGuard,
+            nubabel: {
+              delegate: (turn) => delegation.run(turn),
+              abort: async ({ organizationId, sessionId }) => {
+                const session = await sessions.get(sessionId);
+                if (!session || session.organizationId !== organizationId) return false;
+                const mapped = await mapping.bySession(sessionId);
+                return mapped ? (await sidecar.abort(mapped.sidecarUrl, mapped.opencodeSessionId)).aborted : false;
+              },
+              watchProgress: watchProgressLog(parts.progress),
+            },
+          },
+        })
+      : undefined;
     const app = createServer(deps);
+    if (slack?.mode === "http") void app.register(slack.fastifyPlugin);
     cleanups.push(async () => {
       const closing = app.close();
       const grace = setTimeout(() => {
@@ -214,6 +243,11 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     const port = typeof address === "object" && address ? address.port : env.NUBABEL_PORT;
     const url = `http://${env.NUBABEL_HOST.includes(":") ? `[${env.NUBABEL_HOST}]` : env.NUBABEL_HOST}:${port}`;
     publicUrl ||= `http://127.0.0.1:${port}`;
+    if (slack) {
+      await slack.start();
+      cleanups.push(() => slack.stop());
+      log.info({ mode: slack.mode }, "Slack bot running");
+    }
 
     let devOrganization: RunningNubabel["devOrganization"];
     if (embedded) {

@@ -1,17 +1,24 @@
 import { parseArgs } from "node:util";
+import { Ids } from "@nubabel/contracts";
 import { parseEnv, type Env } from "../config/env.js";
+import { SlackTeamId } from "../slack/index.js";
+import { MCP_USAGE, runMcpCli } from "./mcp-commands.js";
 import { withOrganizations } from "./organizations-client.js";
 
 const USAGE = `usage:
   nubabel org create --name NAME   create an organization; prints {"organizationId","apiKey"}
   nubabel org list                 list organizations as JSON
+  nubabel org link-slack --org ORG --team TEAM
+                                   link a Slack workspace (team id T…) to an organization
+${MCP_USAGE}
 
 Storage comes from the same environment as the server (DATABASE_URL, NUBABEL_DATA_DIR).`;
 
 /** Runs one CLI command; returns the exit code. Output is JSON on stdout, errors on stderr. */
 export async function runCli(argv: string[], source: Record<string, string | undefined>, out = process.stdout, err = process.stderr): Promise<number> {
   const [noun, verb, ...rest] = argv;
-  if (noun !== "org" || (verb !== "create" && verb !== "list")) {
+  if (noun === "keys" || noun === "connections") return runMcpCli(argv, source, out, err);
+  if (noun !== "org" || (verb !== "create" && verb !== "list" && verb !== "link-slack")) {
     err.write(`${USAGE}\n`);
     return noun === undefined || noun === "help" || noun === "--help" ? 0 : 2;
   }
@@ -33,6 +40,16 @@ export async function runCli(argv: string[], source: Record<string, string | und
       }
       const created = await withOrganizations(env, (api) => api.create(name));
       out.write(`${JSON.stringify(created)}\n`);
+    } else if (verb === "link-slack") {
+      const { values } = parseArgs({ args: rest, options: { org: { type: "string" }, team: { type: "string" } }, strict: true });
+      const team = SlackTeamId.safeParse(values.team);
+      const org = Ids.OrganizationId.safeParse(values.org);
+      if (!team.success || !org.success) {
+        err.write(`org link-slack needs --org ORG (org_…) and --team TEAM (a Slack team id, T…)${values.team && !team.success ? `; --team ${team.error.issues[0]?.message}` : ""}\n`);
+        return 2;
+      }
+      const linked = await withOrganizations(env, (api) => api.linkSlack(team.data, org.data));
+      out.write(`${JSON.stringify(linked)}\n`);
     } else {
       parseArgs({ args: rest, options: {}, strict: true });
       const organizations = await withOrganizations(env, (api) => api.list());

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PgOrganizationStore } from "../adapters/postgres/organization-store.js";
+import { PgSlackLinks } from "../adapters/postgres/slack.js";
 import { isEmbedded, type Env } from "../config/env.js";
 import { dataPath } from "../config/files.js";
 import { EmbeddedDatabaseBusy, lockHolder } from "../db/embedded-lock.js";
@@ -18,6 +19,8 @@ export interface OrganizationSummary {
 export interface OrganizationsApi {
   create(name: string): Promise<{ organizationId: string; apiKey: string }>;
   list(): Promise<OrganizationSummary[]>;
+  /** Links a Slack workspace to the organization (moving it if it was linked elsewhere). */
+  linkSlack(teamId: string, organizationId: string): Promise<{ teamId: string; organizationId: string }>;
 }
 
 /**
@@ -57,6 +60,10 @@ async function direct<T>(env: Env, fn: (api: OrganizationsApi) => Promise<T>): P
     return await fn({
       create: (name) => Organizations.create(store, name),
       list: async () => (await store.list()).map((o) => ({ ...o, createdAt: o.createdAt.toISOString() })),
+      linkSlack: async (teamId, organizationId) => {
+        await new PgSlackLinks(database.db).link(teamId, organizationId);
+        return { teamId, organizationId };
+      },
     });
   } finally {
     await database.close();
@@ -94,5 +101,6 @@ function viaServer(url: string, secret: string): OrganizationsApi {
   return {
     create: (name) => call("POST", "/admin/organizations", { name }),
     list: async () => (await call<{ organizations: OrganizationSummary[] }>("GET", "/admin/organizations")).organizations,
+    linkSlack: (teamId, organizationId) => call("POST", "/admin/slack-links", { teamId, organizationId }),
   };
 }

@@ -69,6 +69,15 @@ const Schema = z.object({
   NUBABEL_MCP_MAX_STDIO_SERVERS: positiveInt.default(64),
   /** What stdio MCP servers get as PATH (they get none of Nubabel's other variables). */
   PATH: z.string().default("/usr/local/bin:/usr/bin:/bin"),
+  /** The Slack bot runs when both are set (HTTP events at `POST /slack/events`). */
+  SLACK_BOT_TOKEN: z.string().regex(/^xoxb-/, "must be a bot token (xoxb-…)").optional(),
+  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  /** Set → Socket Mode instead of HTTP events. */
+  SLACK_APP_TOKEN: z.string().regex(/^xapp-/, "must be an app-level token (xapp-…)").optional(),
+  /** Slack's Web API base (tests point it at a local fake). */
+  SLACK_API_URL: optionalUrl,
+  /** Least gap between two edits of one progress message (Slack allows about one per second). */
+  SLACK_UPDATE_INTERVAL_MS: positiveInt.default(1_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -96,6 +105,11 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     throw new ConfigError(variables, `invalid configuration:\n${lines.join("\n")}`);
   }
   const env = parsed.data;
+  const slack = [env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET].filter(Boolean).length;
+  if (slack === 1 || (env.SLACK_APP_TOKEN && slack < 2)) {
+    const missing = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"].filter((k) => !cleaned[k]);
+    throw new ConfigError(missing, `invalid configuration:\n  ${missing.join(", ")}: the Slack bot needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET together`);
+  }
   return {
     ...env,
     NUBABEL_URL: env.NUBABEL_URL?.replace(/\/+$/, ""),

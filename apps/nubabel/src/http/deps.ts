@@ -38,6 +38,8 @@ export interface HttpDeps {
     secret: string;
     /** `nubabel connections …` while the server holds the embedded database. */
     connections?: Connections;
+    /** `nubabel org link-slack` while the server holds the embedded database. */
+    slackLinks?: { link(teamId: string, organizationId: string): Promise<void> };
     /** `nubabel keys rotate` while the server holds the embedded database: re-encrypts under its current key. */
     rotation?: { keyId: string; rotate(): Promise<RotationReport> };
   };

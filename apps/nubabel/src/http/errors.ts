@@ -64,6 +64,7 @@ const TABLE: Record<string, Row> = {
   Unauthorized: { status: 401, code: "unauthorized" },
   Forbidden: { status: 403, code: (e) => (e.data as { code: string }).code },
   SessionNotFound: { status: 404, code: "session_not_found" },
+  OrganizationNotFound: { status: 404, code: "organization_not_found" },
   McpConnectionNotFound: { status: 404, code: "connection_not_found" },
   ConnectionNotFound: { status: 404, code: "connection_not_found" },
   McpProviderNotFoundError: { status: 404, code: "provider_not_found" },

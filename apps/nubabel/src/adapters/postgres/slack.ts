@@ -1,6 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { slackLinks, slackThreads } from "../../db/schema.js";
+import { OrganizationNotFound } from "../../organizations/errors.js";
 import type { SlackLinks, SlackThreads, ThreadKey, ThreadRecord } from "../../slack/index.js";
 
 type AnyDb = PgDatabase<PgQueryResultHKT, Record<string, unknown>>;
@@ -14,11 +15,19 @@ export class PgSlackLinks implements SlackLinks {
     return row?.organizationId;
   }
 
+  /** Throws `OrganizationNotFound` when the organization does not exist. */
   async link(teamId: string, organizationId: string): Promise<void> {
-    await this.db
-      .insert(slackLinks)
-      .values({ teamId, organizationId })
-      .onConflictDoUpdate({ target: slackLinks.teamId, set: { organizationId, createdAt: sql`now()` } });
+    try {
+      await this.db
+        .insert(slackLinks)
+        .values({ teamId, organizationId })
+        .onConflictDoUpdate({ target: slackLinks.teamId, set: { organizationId, createdAt: sql`now()` } });
+    } catch (err) {
+      // 23503: the foreign key to organizations (drizzle wraps the driver's error in `cause`).
+      const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+      if (code === "23503") throw new OrganizationNotFound(organizationId);
+      throw err;
+    }
   }
 }
 

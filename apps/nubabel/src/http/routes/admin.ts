@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { CreateConnectionRequest, Ids } from "@nubabel/contracts";
 import { Organizations } from "../../organizations/index.js";
+import { SlackTeamId } from "../../slack/index.js";
 import { bearer } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
 import { Forbidden, parse, Unauthorized } from "../errors.js";
@@ -31,6 +32,14 @@ export function adminRoutes(app: FastifyInstance, deps: HttpDeps, secret: string
     guard(request);
     const orgs = await deps.organizations.list();
     return { organizations: orgs.map((o) => ({ ...o, createdAt: o.createdAt.toISOString() })) };
+  });
+
+  app.post("/admin/slack-links", async (request, reply) => {
+    guard(request);
+    const { teamId, organizationId } = parse(SlackLinkRequest, request.body);
+    if (!deps.admin?.slackLinks) throw new Forbidden("not_supported", "this server does not manage Slack links");
+    await deps.admin.slackLinks.link(teamId, organizationId);
+    return reply.status(201).send({ teamId, organizationId });
   });
 
   // `nubabel keys rotate`: the server re-encrypts under its own current key. The CLI says which key
@@ -68,6 +77,7 @@ export function adminRoutes(app: FastifyInstance, deps: HttpDeps, secret: string
   };
 }
 
+const SlackLinkRequest = z.object({ teamId: SlackTeamId, organizationId: Ids.OrganizationId });
 const RotateKeys = z.object({ expectCurrent: z.string().min(1).max(32) });
 const AdminOrgPath = z.object({ organizationId: Ids.OrganizationId });
 
