@@ -30,7 +30,7 @@ import type { McpGateway } from "./mcp-gateway.js";
 import { Connections, createMcpModule } from "./mcp/index.js";
 import { ensureDevOrganization, type DevOrganization } from "./organizations/dev-organization.js";
 import { SidecarClient } from "./sidecar/index.js";
-import { createSlackBot, watchProgressLog } from "./slack/index.js";
+import { createSlackBot, type SlackBot, watchProgressLog } from "./slack/index.js";
 
 export interface StartOptions {
   /** Runs MCP tools for the agent; defaults to the MCP module over the organizations' connections. */
@@ -164,6 +164,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
           status: side.status === "fulfilled" ? side.value.status : undefined,
           error: why(side),
         },
+        ...(slack ? { slack: slackHealth(slack.status()) } : {}),
       };
     };
 
@@ -327,3 +328,12 @@ async function runFromCommandLine(): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void runFromCommandLine();
+
+function slackHealth(status: ReturnType<SlackBot["status"]>): NonNullable<HealthReport["slack"]> {
+  return {
+    ok: status.ready,
+    mode: status.mode,
+    ...(status.botUserId ? { botUserId: status.botUserId } : {}),
+    ...(status.error ? { error: status.error } : {}),
+  };
+}

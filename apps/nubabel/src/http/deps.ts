@@ -16,6 +16,8 @@ export interface HealthReport {
   database: { ok: boolean; kind: string; error?: string };
   redis: { ok: boolean; mode: "redis" | "in-process"; error?: string };
   sidecar: { ok: boolean; url: string; status?: string; error?: string };
+  /** Present when the Slack bot is configured: a revoked token shows here, not only in logs. */
+  slack?: { ok: boolean; mode: "http" | "socket"; botUserId?: string; error?: string };
 }
 
 /** Everything the HTTP layer needs, built in `main.ts`. */

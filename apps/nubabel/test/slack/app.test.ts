@@ -125,6 +125,11 @@ for (const kind of ["shared", "embedded"] as const) describe(`Slack bot inside N
     expect(followUp).toContain("You have *5* tasks.");
   });
 
+  it("reports the bot in /health", async () => {
+    const health = (await (await nubabel.api("/health")).json()) as { slack?: { ok: boolean; mode: string; botUserId?: string } };
+    expect(health.slack).toEqual({ ok: true, mode: "http", botUserId: BOT_USER_ID });
+  });
+
   it("refuses a badly signed event with 401", async () => {
     const body = JSON.stringify({ type: "event_callback", team_id: TEAM, event: mention("x") });
     const res = await fetch(`${nubabel.url}/slack/events`, {
