@@ -17,7 +17,7 @@ import { RedisMappingCache } from "./adapters/redis/mapping-cache.js";
 import { RedisProgressLog } from "./adapters/redis/progress-log.js";
 import { RedisRateLimiter } from "./adapters/redis/rate-limiter.js";
 import { RedisReplayGuard } from "./adapters/redis/replay-guard.js";
-import { isEmbedded, parseEnv, type Env } from "./config/env.js";
+import { isEmbedded, loadProcessEnv, parseEnv, type Env } from "./config/env.js";
 import { dataPath, keptSecret, writePrivate } from "./config/files.js";
 import { resolveKeyring, Rotation } from "./crypto/index.js";
 import { openDatabase } from "./db/open.js";
@@ -302,7 +302,7 @@ async function quit(redis: Redis): Promise<void> {
 async function runFromCommandLine(): Promise<void> {
   let nubabel: RunningNubabel;
   try {
-    nubabel = await startNubabel(process.env);
+    nubabel = await startNubabel(loadProcessEnv());
   } catch (err) {
     console.error(`nubabel failed to start: ${(err as Error).message}`);
     process.exit(1);

@@ -123,3 +123,8 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
 export function isEmbedded(env: Pick<Env, "DATABASE_URL">): boolean {
   return env.DATABASE_URL === undefined;
 }
+
+/** The process environment: the one place that reads it. */
+export function loadProcessEnv(): Record<string, string | undefined> {
+  return process.env;
+}
