@@ -1,11 +1,11 @@
-import net from "node:net";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type DelegateResponse, Capabilities, Webhooks } from "@nubabel/contracts";
-import { ModelServer } from "@nubabel/testkit";
-import { startSidecar, type Sidecar } from "@nubabel/opencode-sidecar";
+import type { ModelServer } from "@nubabel/testkit";
+import type { Sidecar } from "@nubabel/opencode-sidecar";
 import { backendEnv, flushPrefix, hasInfra, infra, tempDir } from "./fixtures/backends.js";
+import { startRealSidecar, type RealSidecar } from "./fixtures/real-sidecar.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
 import { createOrganization } from "./fixtures/organizations.js";
 import { openSse } from "./fixtures/sse-client.js";
@@ -15,25 +15,14 @@ import { startTcpProxy } from "./fixtures/tcp-proxy.js";
  * The seed's four data flows on real parts: Nubabel on PostgreSQL and Redis (or the embedded
  * default), the real sidecar and OpenCode engine over real HTTP, the scripted model.
  */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 type Answer = DelegateResponse & { error?: { code: string; message: string } };
 
 for (const kind of ["shared", "embedded"] as const) {
   const label = kind === "shared" && hasInfra ? "PostgreSQL + Redis" : "PGlite + in-process";
   describe(`Bidirectional integration (${label})`, () => {
     const secrets = testSecrets();
-    const sidecarData = tempDir("sidecar");
     let backend: Awaited<ReturnType<typeof backendEnv>>;
+    let stack: RealSidecar;
     let model: ModelServer;
     let sidecar: Sidecar;
     let nubabel: TestNubabel;
@@ -42,28 +31,16 @@ for (const kind of ["shared", "embedded"] as const) {
 
     beforeAll(async () => {
       backend = await backendEnv(kind);
-      model = await ModelServer.start();
-      const port = await freePort();
-      sidecar = await startSidecar({
-        SIDECAR_PORT: "0",
-        SIDECAR_SHARED_SECRET: secrets.SIDECAR_SHARED_SECRET,
-        NUBABEL_CALLBACK_URL: `http://127.0.0.1:${port}`,
-        SIDECAR_DATA_DIR: sidecarData.dir,
-        MODEL_BASE_URL: model.url,
-        MODEL_NAME: "scripted",
-        PROGRESS_TEXT_INTERVAL_MS: "50",
-        LOG_LEVEL: "silent",
-      });
-      nubabel = await startTestNubabel({ ...backend.env, ...secrets, NUBABEL_PORT: String(port), SIDECAR_URL: sidecar.url });
+      stack = await startRealSidecar(secrets.SIDECAR_SHARED_SECRET);
+      ({ model, sidecar } = stack);
+      nubabel = await startTestNubabel({ ...backend.env, ...secrets, NUBABEL_PORT: String(stack.nubabelPort), SIDECAR_URL: sidecar.url });
       org = await createOrganization(nubabel, "Acme");
       other = await createOrganization(nubabel, "Globex");
     });
     afterAll(async () => {
       await nubabel?.close();
-      await sidecar?.close();
-      await model?.close();
+      await stack?.close();
       await backend?.cleanup();
-      sidecarData.remove();
     });
     beforeEach(() => model.reset());
 
@@ -228,7 +205,8 @@ for (const kind of ["shared", "embedded"] as const) {
     });
 
     it("sidecar down: a clear 503, quickly", async () => {
-      const down = await startTestNubabel({ ...backend.env, ...secrets, NUBABEL_DATA_DIR: tempDir().dir, SIDECAR_URL: "http://127.0.0.1:9" });
+      const data = tempDir();
+      const down = await startTestNubabel({ ...backend.env, ...secrets, NUBABEL_DATA_DIR: data.dir, SIDECAR_URL: "http://127.0.0.1:9" });
       try {
         const { apiKey } = await createOrganization(down, "Initech");
         const res = await down.api("/api/delegate", { body: { prompt: "hi" }, apiKey });
@@ -236,6 +214,7 @@ for (const kind of ["shared", "embedded"] as const) {
         expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/sidecar/i);
       } finally {
         await down.close();
+        data.remove();
       }
     });
   });

@@ -1,28 +1,16 @@
 import { randomUUID } from "node:crypto";
-import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ModelServer } from "@nubabel/testkit";
-import { startSidecar, type Sidecar } from "@nubabel/opencode-sidecar";
+import type { ModelServer } from "@nubabel/testkit";
 import { runCli } from "../../src/cli/main.js";
-import { backendEnv, tempDir } from "../fixtures/backends.js";
+import { backendEnv } from "../fixtures/backends.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "../fixtures/nubabel.js";
 import { createOrganization } from "../fixtures/organizations.js";
+import { startRealSidecar, type RealSidecar } from "../fixtures/real-sidecar.js";
 import { BOT_USER_ID, startFakeSlackApi, type FakeSlackApi } from "./fake-slack-api.js";
 import { CHANNEL, mention, signatureHeaders, threadMessage, until, USER } from "./harness.js";
 
 const SIGNING_SECRET = "slack-signing-secret-for-app-tests";
 const TEAM = "T0APPTEST1";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * The Slack bot as `startNubabel` wires it: linked with the CLI, events signed like Slack's, the
@@ -30,33 +18,23 @@ function freePort(): Promise<number> {
  */
 for (const kind of ["shared", "embedded"] as const) describe(`Slack bot inside Nubabel (${kind})`, () => {
   const secrets = testSecrets();
-  const sidecarData = tempDir("slack-sidecar");
   let backend: Awaited<ReturnType<typeof backendEnv>>;
+  let stack: RealSidecar;
   let model: ModelServer;
-  let sidecar: Sidecar;
   let slack: FakeSlackApi;
   let nubabel: TestNubabel;
   let env: Record<string, string>;
 
   beforeAll(async () => {
     backend = await backendEnv(kind);
-    model = await ModelServer.start();
+    stack = await startRealSidecar(secrets.SIDECAR_SHARED_SECRET);
+    model = stack.model;
     slack = await startFakeSlackApi(TEAM);
-    const port = await freePort();
-    sidecar = await startSidecar({
-      SIDECAR_PORT: "0",
-      SIDECAR_SHARED_SECRET: secrets.SIDECAR_SHARED_SECRET,
-      NUBABEL_CALLBACK_URL: `http://127.0.0.1:${port}`,
-      SIDECAR_DATA_DIR: sidecarData.dir,
-      MODEL_BASE_URL: model.url,
-      MODEL_NAME: "scripted",
-      LOG_LEVEL: "silent",
-    });
     env = {
       ...backend.env,
       ...secrets,
-      NUBABEL_PORT: String(port),
-      SIDECAR_URL: sidecar.url,
+      NUBABEL_PORT: String(stack.nubabelPort),
+      SIDECAR_URL: stack.sidecar.url,
       SLACK_BOT_TOKEN: "xoxb-app-test",
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_API_URL: slack.url,
@@ -66,11 +44,9 @@ for (const kind of ["shared", "embedded"] as const) describe(`Slack bot inside N
   });
   afterAll(async () => {
     await nubabel?.close();
-    await sidecar?.close();
+    await stack?.close();
     await slack?.close();
-    await model?.close();
     await backend?.cleanup();
-    sidecarData.remove();
   });
 
   const deliver = async (event: Record<string, unknown>, team = TEAM) => {
