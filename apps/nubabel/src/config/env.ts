@@ -31,8 +31,11 @@ const Schema = z.object({
     .refine(Webhooks.isSecret, "must be a Standard Webhooks secret: whsec_ followed by at least 24 base64 bytes"),
   /** Signs capability tokens; generated and kept in the data folder when unset. */
   NUBABEL_TOKEN_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
-  /** A delegated run can take minutes: this bounds one sidecar call, not a connect. */
-  SIDECAR_TIMEOUT_MS: positiveInt.default(600_000),
+  /**
+   * A delegated run can take minutes: this bounds one sidecar call, not a connect. A little longer
+   * than the sidecar's own RUN_TIMEOUT_MS (600 s), so the sidecar's clear answer arrives first.
+   */
+  SIDECAR_TIMEOUT_MS: positiveInt.default(630_000),
   SIDECAR_HEALTH_TIMEOUT_MS: positiveInt.default(2_000),
   /** Consecutive sidecar failures that open the circuit, and how long it stays open. */
   SIDECAR_BREAKER_THRESHOLD: positiveInt.default(5),
