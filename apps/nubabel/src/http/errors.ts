@@ -77,6 +77,9 @@ const TABLE: Record<string, Row> = {
   McpConnectionNameTaken: { status: 409, code: "connection_name_taken" },
   McpTimeoutError: { status: 504, code: "mcp_timeout" },
   McpConnectionError: { status: 502, code: "mcp_unavailable" },
+  // Stored credentials that the configured keys cannot open: an operator's problem, said plainly.
+  UnknownKeyError: { status: 500, code: "credentials_unreadable" },
+  DecryptError: { status: 500, code: "credentials_unreadable" },
   DelegationBusy: { status: 409, code: "session_busy" },
   OpencodeSessionLost: { status: 409, code: "opencode_session_lost" },
   RateLimited: { status: 429, code: "rate_limited" },

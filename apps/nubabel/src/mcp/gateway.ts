@@ -2,7 +2,7 @@ import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { McpInvokeRequest, McpListRequest } from "@nubabel/contracts";
 import type { Logger } from "pino";
 import type { McpCaller, McpGateway } from "../mcp-gateway.js";
-import { SealedCredentials } from "../crypto/index.js";
+import { DecryptError, SealedCredentials, UnknownKeyError } from "../crypto/index.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { CUSTOM, type Catalog } from "./catalog.js";
 import type { McpConnection } from "./connection.js";
@@ -65,7 +65,16 @@ export interface McpGatewayDeps {
 
 export function createMcpGateway(deps: McpGatewayDeps): OrganizationMcp {
   const resolve = (row: StoredConnection): McpConnection => {
-    const credentials = SealedCredentials.open(deps.keyring, row.id, row.sealedCredentials);
+    let credentials: Record<string, string>;
+    try {
+      credentials = SealedCredentials.open(deps.keyring, row.id, row.sealedCredentials);
+    } catch (error) {
+      // A key removed too early (before `keys rotate` finished) or a tampered row: the agent gets a
+      // tool error it can report, the operator a log line; the message never holds key material.
+      if (!(error instanceof UnknownKeyError || error instanceof DecryptError)) throw error;
+      deps.log?.error({ connectionId: row.id, error: error.name }, error.message);
+      throw new McpConnectionError({ provider: row.name, connectionId: row.id, reason: `its credentials cannot be decrypted (${error.message})` });
+    }
     if (row.provider === CUSTOM) {
       if (!row.transport) throw new McpConnectionError({ provider: row.name, connectionId: row.id, reason: "custom connection has no URL" });
       return { id: row.id, provider: row.name, transport: row.transport, credentials, restrictNetwork: !deps.allowPrivateUrls };
