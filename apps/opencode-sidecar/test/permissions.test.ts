@@ -1,0 +1,28 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { delegateBody, type Harness, useHarness } from "./fixtures.js";
+
+// An operator config that makes the build agent ask before running a shell command: exactly what
+// would hang a headless session if nobody answered.
+const dir = mkdtempSync(path.join(os.tmpdir(), "sidecar-perm-"));
+const configFile = path.join(dir, "opencode.json");
+writeFileSync(configFile, JSON.stringify({ agent: { build: { permission: { bash: "ask" } } } }));
+
+describe("a permission request never hangs a session", () => {
+  let h!: Harness;
+  useHarness({ OPENCODE_CONFIG: configFile }, (started) => (h = started));
+
+  it("is refused with a reason, the tool fails, and the turn completes", async () => {
+    h.model.script(
+      { toolCalls: [{ name: "bash", arguments: { command: "echo hello", description: "Say hello" } }] },
+      { text: "I was not allowed to run that." },
+    );
+    const res = await h.post("/delegate", delegateBody(h, "ses_perm", "run echo hello"));
+    expect(res.body).toMatchObject({ status: "success", output: "I was not allowed to run that." });
+    await h.receiver.until(() => h.receiver.progress("ses_perm").some((e) => e.type === "completed"));
+    expect(h.receiver.progress("ses_perm").map((e) => e.type)).toContain("tool_failed");
+    expect(JSON.stringify(h.model.requests.at(-1)!.messages)).toMatch(/not allowed in a Nubabel session|rejected/i);
+  });
+});
