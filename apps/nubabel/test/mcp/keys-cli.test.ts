@@ -1,0 +1,104 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { Connection } from "@nubabel/contracts";
+import { ConfigError, parseEnv } from "../../src/config/env.js";
+import { backendEnv, hasInfra, tempDir } from "../fixtures/backends.js";
+import { startTestNubabel, testSecrets } from "../fixtures/nubabel.js";
+import { createOrganization } from "../fixtures/organizations.js";
+
+const run = promisify(execFile);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
+const bin = path.join(root, "node_modules/.bin/nubabel");
+
+async function nubabel(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(bin, args, { cwd: root, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout: string; stderr: string };
+    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe("encryption keys and connections from the command line", () => {
+  it("keys generate prints 32 random bytes and the variable's value", async () => {
+    const { code, stdout } = await nubabel(["keys", "generate", "--id", "prod2"], {});
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout) as { keyId: string; key: string; NUBABEL_ENCRYPTION_KEY: string };
+    expect(out.keyId).toBe("prod2");
+    expect(Buffer.from(out.key, "base64")).toHaveLength(32);
+    expect(out.NUBABEL_ENCRYPTION_KEY).toBe(`prod2:${out.key}`);
+    expect((await nubabel(["keys", "generate", "--id", "bad id"], {})).code).toBe(2);
+  });
+
+  it.runIf(hasInfra)("a shared deployment without NUBABEL_ENCRYPTION_KEY stops at start, saying how to make one", async () => {
+    const backend = await backendEnv("shared");
+    try {
+      const { NUBABEL_ENCRYPTION_KEY: _unset, ...secrets } = testSecrets();
+      const error = await startTestNubabel({ ...backend.env, ...secrets }).catch((e: unknown) => e);
+      expect((error as Error).message).toMatch(/^NUBABEL_ENCRYPTION_KEY: is required when DATABASE_URL is set.*openssl rand -base64 32/);
+      const bad = await startTestNubabel({ ...backend.env, ...secrets, NUBABEL_ENCRYPTION_KEY: "k1:tooshort" }).catch((e: unknown) => e);
+      expect((bad as Error).message).toMatch(/^NUBABEL_ENCRYPTION_KEY: entry 1 \(key "k1"\) must be base64 of exactly 32 bytes/);
+      expect((bad as Error).message).not.toContain("tooshort");
+    } finally {
+      await backend.cleanup();
+    }
+  });
+
+  it("the embedded default keeps a development key in the data folder and warns", async () => {
+    const data = tempDir();
+    const logs: string[] = [];
+    const { NUBABEL_ENCRYPTION_KEY: _unset, ...secrets } = testSecrets();
+    const server = await startTestNubabel({ ...secrets, NUBABEL_DATA_DIR: data.dir, LOG_LEVEL: "warn" }, { logDestination: { write: (l: string) => void logs.push(l) } });
+    try {
+      expect(existsSync(path.join(data.dir, "encryption-key"))).toBe(true);
+      expect(logs.join("")).toMatch(/NUBABEL_ENCRYPTION_KEY is not set: MCP credentials are encrypted with a development key kept in .*encryption-key \(just created\)/);
+    } finally {
+      await server.close();
+      data.remove();
+    }
+  });
+
+  it("refuses a bad MCP setting, naming the variable", () => {
+    expect(() => parseEnv({ SIDECAR_SHARED_SECRET: testSecrets().SIDECAR_SHARED_SECRET, NUBABEL_MCP_ALLOW_PRIVATE_URLS: "yes" })).toThrow(ConfigError);
+    expect(() => parseEnv({ SIDECAR_SHARED_SECRET: testSecrets().SIDECAR_SHARED_SECRET, NUBABEL_MCP_CALL_TIMEOUT_MS: "0" })).toThrow(/NUBABEL_MCP_CALL_TIMEOUT_MS/);
+  });
+
+  it("connections create/list work on the embedded default with and without a running server; a credential may come from the environment", async () => {
+    const data = tempDir();
+    const { NUBABEL_ENCRYPTION_KEY: key, ...secrets } = testSecrets();
+    const env = { NUBABEL_DATA_DIR: data.dir, NUBABEL_ENCRYPTION_KEY: key };
+    try {
+      const org = JSON.parse((await nubabel(["org", "create", "--name", "Acme"], env)).stdout) as { organizationId: string };
+      const direct = await nubabel(["connections", "create", "--org", org.organizationId, "--provider", "notion", "--credential", "NOTION_TOKEN"], {
+        ...env,
+        NOTION_TOKEN: "ntn_from_the_environment_1",
+      });
+      expect(direct.stderr).toBe("");
+      expect(Connection.parse(JSON.parse(direct.stdout))).toMatchObject({ provider: "notion", credentials: ["NOTION_TOKEN"] });
+      expect(direct.stdout).not.toContain("ntn_from_the_environment_1");
+
+      const server = await startTestNubabel({ ...secrets, ...env });
+      try {
+        const viaServer = await nubabel(["connections", "create", "--org", org.organizationId, "--provider", "notion", "--name", "second", "--credential", "NOTION_TOKEN=ntn_inline_2"], env);
+        expect(viaServer.code).toBe(0);
+        const listed = JSON.parse((await nubabel(["connections", "list", "--org", org.organizationId], env)).stdout) as Connection[];
+        expect(listed.map((c) => c.name)).toEqual(["notion", "second"]);
+        const refused = await nubabel(["connections", "create", "--org", org.organizationId, "--provider", "custom", "--url", "http://10.0.0.1/mcp"], env);
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toMatch(/transport\.url: host 10\.0\.0\.1 is/);
+        const other = await createOrganization(server, "Globex");
+        expect(JSON.parse((await nubabel(["connections", "list", "--org", other.organizationId], env)).stdout)).toEqual([]);
+      } finally {
+        await server.close();
+      }
+      expect((await nubabel(["connections", "list"], env)).code).toBe(2);
+    } finally {
+      data.remove();
+    }
+  });
+});
