@@ -47,9 +47,13 @@ export const McpToolInfo = z.object({
 });
 export type McpToolInfo = z.infer<typeof McpToolInfo>;
 
+/**
+ * The organization's connections and their tools. `error` is set (and `tools` empty) for a server
+ * that could not be reached, so the agent can say why instead of seeing the connection vanish.
+ */
 export const McpListResponse = z.object({
   providers: z.array(
-    z.object({ provider: z.string(), name: z.string(), tools: z.array(McpToolInfo) }),
+    z.object({ provider: z.string(), name: z.string(), tools: z.array(McpToolInfo), error: z.string().optional() }),
   ),
 });
 export type McpListResponse = z.infer<typeof McpListResponse>;

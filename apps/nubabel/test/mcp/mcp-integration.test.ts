@@ -145,6 +145,8 @@ for (const kind of ["shared", "embedded"] as const) {
             // The real Notion server, offline: BASE_URL points it at the stand-in for api.notion.com.
             notion: { transport: { type: "stdio", command: process.execPath, args: [await notion()] }, credentials: ["NOTION_TOKEN", "BASE_URL"] },
             everything: { transport: { type: "stdio", command: process.execPath, args: [await everything(), "stdio"] }, credentials: ["EVERYTHING_TOKEN"] },
+            // A server that exits at once, as a misconfigured or broken one would.
+            broken: { transport: { type: "stdio", command: process.execPath, args: ["-e", "process.stderr.write('cannot start: missing config'); process.exit(3)"] } },
           },
         }),
       );
@@ -274,6 +276,30 @@ for (const kind of ["shared", "embedded"] as const) {
       const restarted = processesWith(everythingTokenA);
       expect(restarted.length).toBe(1);
       expect(restarted[0]).not.toBe(pid);
+    });
+
+    it("a server that cannot start is listed with the reason; disabling a connection stops its server and hides it from the agent", async () => {
+      const broken = await api("/api/connections", { apiKey: orgA.apiKey, body: { provider: "broken" } });
+      expect(broken.status).toBe(201);
+      model.script({ toolCalls: [{ name: "nubabel_mcp_list", arguments: { provider: "broken" } }] }, { text: "ok" });
+      await delegate(orgA.apiKey, "list broken");
+      expect(seen(2)).toContain("cannot start: missing config");
+      expect((await api(`/api/connections/${broken.body.id as string}`, { method: "DELETE", apiKey: orgA.apiKey })).status).toBe(200);
+
+      model.reset();
+      model.script({ toolCalls: [{ name: "nubabel_mcp_invoke", arguments: { provider: "everything", toolName: "echo", args: { message: "on" } } }] }, { text: "ok" });
+      await delegate(orgA.apiKey, "echo on");
+      expect(processesWith(everythingTokenA)).toHaveLength(1);
+      const { body } = await api("/api/connections", { apiKey: orgA.apiKey });
+      const id = (body.connections as Array<{ id: string; provider: string }>).find((c) => c.provider === "everything")!.id;
+      expect((await api(`/api/connections/${id}`, { method: "PATCH", body: { enabled: false }, apiKey: orgA.apiKey })).status).toBe(200);
+      expect(processesWith(everythingTokenA)).toEqual([]);
+      model.reset();
+      model.script({ toolCalls: [{ name: "nubabel_mcp_invoke", arguments: { provider: "everything", toolName: "echo", args: { message: "off" } } }] }, { text: "ok" });
+      await delegate(orgA.apiKey, "echo off");
+      expect(seen(2)).toContain('no enabled MCP connection for provider \\"everything\\"');
+      expect(seen(2)).not.toContain("Echo: off");
+      expect((await api(`/api/connections/${id}`, { method: "PATCH", body: { enabled: true }, apiKey: orgA.apiKey })).status).toBe(200);
     });
 
     it("the plaintext credential appears nowhere it should not: database, logs, API responses, traffic with the sidecar, the engine's environment", async () => {
