@@ -109,8 +109,15 @@ export class EngineDriver {
     return {
       text,
       model: `${last.info.providerID}/${last.info.modelID}`,
+      createdAt: last.info.time.created,
       ...(err ? { error: { code: err.name, message: errorMessage(err) } } : {}),
     };
+  }
+
+  /** Whether the session has a tool call with this id running right now (the bridge's proof of origin). */
+  async isToolCallRunning(sessionId: string, directory: string, callId: string): Promise<boolean> {
+    const res = await this.api().session.messages({ sessionID: sessionId, directory, limit: 4 }, { throwOnError: true, signal: this.timeout() });
+    return res.data.some((m) => m.parts.some((p) => p.type === "tool" && p.callID === callId && p.state.status === "running"));
   }
 
   /** Answers a permission request with a refusal: a headless session must never wait for a person. */

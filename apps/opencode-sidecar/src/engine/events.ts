@@ -35,4 +35,6 @@ export interface TurnResult {
   text: string;
   error?: ErrorInfo;
   model: string;
+  /** When the engine created that message (ms since the epoch). */
+  createdAt: number;
 }

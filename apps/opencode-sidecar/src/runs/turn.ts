@@ -32,6 +32,7 @@ export function runTurn(
   engineDown: (listener: (reason: string) => void) => () => void,
 ): Promise<TurnOutcome> {
   return new Promise<TurnOutcome>((resolve, reject) => {
+    const startedAt = Date.now();
     let busySeen = false;
     let prompted = false;
     let settled = false;
@@ -64,6 +65,11 @@ export function runTurn(
           again = false;
           if (await driver.isBusy(input.sessionId, input.directory)) continue; // a stale idle
           const last = await driver.lastResult(input.sessionId, input.directory);
+          // Without a busy or error event of this turn (lost in a reconnect, or an idle left over
+          // from the previous turn), only an answer created since the prompt proves the turn is over.
+          // (This compares the engine's clock with ours; an attached engine elsewhere relies on busy.)
+          const ours = busySeen || sessionError !== undefined || (last !== undefined && last.createdAt >= startedAt);
+          if (!ours) continue;
           const error = sessionError ?? last?.error;
           reporter.progress({ type: "session_idle", data: {} });
           const aborted = error?.code === "MessageAbortedError" || input.signal.aborted;
@@ -108,7 +114,7 @@ export function runTurn(
           }
           return;
         case "idle":
-          if (busySeen) void finalize();
+          if (prompted || busySeen) void finalize();
           return;
         case "error":
           sessionError = event.error;
