@@ -9,6 +9,16 @@ import { type Plugin, tool } from "@opencode-ai/plugin";
 
 const z = tool.schema;
 
+/** What the engine's own environment holds that a shell command the agent runs must not see. */
+const HIDDEN_FROM_SHELL = [
+  "NUBABEL_BRIDGE_SECRET",
+  "NUBABEL_BRIDGE_URL",
+  "OPENCODE_SERVER_PASSWORD",
+  "OPENCODE_CONFIG_CONTENT",
+  "MODEL_API_KEY",
+  "ANTHROPIC_API_KEY",
+];
+
 async function callSidecar(route: string, body: unknown, signal: AbortSignal): Promise<unknown> {
   const url = process.env.NUBABEL_BRIDGE_URL;
   const secret = process.env.NUBABEL_BRIDGE_SECRET;
@@ -25,18 +35,28 @@ async function callSidecar(route: string, body: unknown, signal: AbortSignal): P
   return data;
 }
 
+/** The engine passes the tool call's id at run time, though the published type omits it. */
+function callIdOf(ctx: object): string | undefined {
+  return (ctx as { callID?: string }).callID;
+}
+
 function render(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value, null, 2);
 }
 
 export const NubabelBridge: Plugin = async () => ({
+  // Blanked rather than deleted: whether the shell's environment starts from ours or is merged
+  // over it, an empty value wins.
+  "shell.env": async (_input, output) => {
+    for (const name of HIDDEN_FROM_SHELL) output.env[name] = "";
+  },
   tool: {
     nubabel_mcp_list: tool({
       description:
         "List the tools your organization has connected to Nubabel (Notion, GitHub, Linear, other MCP servers), with each tool's input schema. Call this before nubabel_mcp_invoke.",
       args: { provider: z.string().optional().describe("Only this provider, e.g. notion") },
       async execute(args, ctx) {
-        const data = await callSidecar("/internal/bridge/mcp/list", { sessionID: ctx.sessionID, ...(args.provider ? { provider: args.provider } : {}) }, ctx.abort);
+        const data = await callSidecar("/internal/bridge/mcp/list", { sessionID: ctx.sessionID, callID: callIdOf(ctx), ...(args.provider ? { provider: args.provider } : {}) }, ctx.abort);
         return render(data);
       },
     }),
@@ -51,7 +71,7 @@ export const NubabelBridge: Plugin = async () => ({
       async execute(args, ctx) {
         const data = (await callSidecar(
           "/internal/bridge/mcp/invoke",
-          { sessionID: ctx.sessionID, provider: args.provider, toolName: args.toolName, args: args.args ?? {} },
+          { sessionID: ctx.sessionID, callID: callIdOf(ctx), provider: args.provider, toolName: args.toolName, args: args.args ?? {} },
           ctx.abort,
         )) as { result?: unknown; isError?: boolean };
         if (data.isError) throw new Error(render(data.result));

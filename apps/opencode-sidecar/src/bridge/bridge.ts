@@ -27,16 +27,16 @@ export class Bridge {
     private readonly timeoutMs: number,
   ) {}
 
-  async invoke(sessionId: string, call: { provider: string; toolName: string; args: Record<string, unknown> }): Promise<McpInvokeResponse> {
-    const binding = await this.resolve(sessionId);
+  async invoke(sessionId: string, callId: string, call: { provider: string; toolName: string; args: Record<string, unknown> }): Promise<McpInvokeResponse> {
+    const binding = await this.resolve(sessionId, callId);
     const body = { organizationId: binding.organizationId, provider: call.provider, toolName: call.toolName, args: call.args };
     // No retries: a tool call is not idempotent, and a retry after a timeout could run it twice.
     const answer = await this.post(binding, binding.callbacks!.mcpInvoke, body);
     return McpInvokeResponse.parse(answer);
   }
 
-  async list(sessionId: string, provider?: string): Promise<McpListResponse> {
-    const binding = await this.resolve(sessionId);
+  async list(sessionId: string, callId: string, provider?: string): Promise<McpListResponse> {
+    const binding = await this.resolve(sessionId, callId);
     const url = binding.callbacks!.mcpList ?? binding.callbacks!.mcpInvoke.replace(/\/invoke$/, "/list");
     const answer = await this.post(binding, url, { organizationId: binding.organizationId, ...(provider ? { provider } : {}) });
     return McpListResponse.parse(answer);
@@ -51,13 +51,20 @@ export class Bridge {
     }
   }
 
-  /** The binding of the session, or of the nearest parent (subagent sessions are children). */
-  private async resolve(sessionId: string): Promise<Binding> {
+  /**
+   * The binding of the session, or of the nearest parent (subagent sessions are children). The
+   * call must be one the engine is running in that session right now: a request forged from a
+   * shell (which could name any session) has no such tool call behind it.
+   */
+  private async resolve(sessionId: string, callId: string): Promise<Binding> {
     let id: string | undefined = sessionId;
     for (let depth = 0; id && depth < 8; depth++) {
       const binding = await this.bindings.get(id);
       if (binding) {
         if (!binding.callbacks) throw new BridgeError("this session was delegated without callbacks, so it has no tools", 400);
+        if (!(await this.driver.isToolCallRunning(sessionId, binding.directory, callId))) {
+          throw new BridgeError(`no tool call ${callId} is running in session ${sessionId}`, 403);
+        }
         return binding;
       }
       id = (await this.driver.getSession(id))?.parentId;

@@ -13,11 +13,12 @@ export interface BridgeRouteDeps {
 
 const InvokeBody = z.object({
   sessionID: z.string().min(1),
+  callID: z.string().min(1),
   provider: z.string().min(1).max(100),
   toolName: z.string().min(1).max(200),
   args: z.record(z.string(), z.unknown()).default({}),
 });
-const ListBody = z.object({ sessionID: z.string().min(1), provider: z.string().min(1).max(100).optional() });
+const ListBody = z.object({ sessionID: z.string().min(1), callID: z.string().min(1), provider: z.string().min(1).max(100).optional() });
 
 /** The plugin's way back into the sidecar: loopback only, guarded by the per-process secret. */
 export function bridgeRoutes(deps: BridgeRouteDeps): FastifyPluginAsync {
@@ -32,11 +33,11 @@ export function bridgeRoutes(deps: BridgeRouteDeps): FastifyPluginAsync {
     });
     app.post("/internal/bridge/mcp/invoke", async (req) => {
       const body = parse(InvokeBody, req.body);
-      return deps.bridge.invoke(body.sessionID, body);
+      return deps.bridge.invoke(body.sessionID, body.callID, body);
     });
     app.post("/internal/bridge/mcp/list", async (req) => {
       const body = parse(ListBody, req.body);
-      return deps.bridge.list(body.sessionID, body.provider);
+      return deps.bridge.list(body.sessionID, body.callID, body.provider);
     });
   };
 }
