@@ -45,7 +45,10 @@ export interface ConnectionRepository extends ConnectionStore {
   /** Every connection of the organization, disabled ones too, oldest first. */
   listAll(organizationId: string): Promise<ConnectionRecord[]>;
   find(organizationId: string, id: string): Promise<ConnectionRecord | undefined>;
-  /** Throws `McpConnectionNameTaken` when the organization already has a connection of that name. */
+  /**
+   * Throws `McpConnectionNameTaken` when the organization already has a connection of that name,
+   * `OrganizationNotFound` when there is no such organization (the CLI names one freely).
+   */
   insert(row: StoredConnection): Promise<ConnectionRecord>;
   /** Undefined when the connection is not the organization's. Throws `McpConnectionNameTaken` on a rename clash. */
   update(organizationId: string, id: string, changes: ConnectionChanges): Promise<ConnectionRecord | undefined>;

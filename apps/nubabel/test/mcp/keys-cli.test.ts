@@ -97,6 +97,8 @@ describe("encryption keys and connections from the command line", () => {
         await server.close();
       }
       expect((await nubabel(["connections", "list"], env)).code).toBe(2);
+      const nobody = await nubabel(["connections", "create", "--org", "org_doesnotexist", "--provider", "notion", "--credential", "NOTION_TOKEN=ntn_x_1234567"], env);
+      expect(nobody).toMatchObject({ code: 1, stderr: "nubabel: no organization org_doesnotexist\n" });
     } finally {
       data.remove();
     }

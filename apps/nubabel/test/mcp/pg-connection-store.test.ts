@@ -5,6 +5,7 @@ import { openPglite, openPostgres, type Database } from "../../src/db/database.j
 import { organizations } from "../../src/db/schema.js";
 import type { StoredConnection } from "../../src/mcp/connection-store.js";
 import { McpConnectionNameTaken } from "../../src/mcp/errors.js";
+import { OrganizationNotFound } from "../../src/organizations/errors.js";
 import { freshDatabase, infra } from "../fixtures/backends.js";
 import { connectionStoreContract, sealedRowsContract } from "./connection-store.contract.js";
 
@@ -78,6 +79,7 @@ for (const [name, open] of backends) {
       await insert(row("conn_2", "org_b", { name: "notion" }));
       await expect(insert(row("conn_3", "org_a", { name: "notion" }))).rejects.toBeInstanceOf(McpConnectionNameTaken);
       await insert(row("conn_4", "org_a", { name: "notion-2" }));
+      await expect(store.insert(row("conn_5", "org_missing"))).rejects.toBeInstanceOf(OrganizationNotFound);
       await expect(store.update("org_a", "conn_4", { name: "notion" })).rejects.toBeInstanceOf(McpConnectionNameTaken);
     });
 

@@ -4,6 +4,7 @@ import { isUniqueViolation, type Db } from "../../db/database.js";
 import { mcpConnections } from "../../db/schema.js";
 import type { ConnectionChanges, ConnectionRecord, ConnectionRepository, StoredConnection } from "../../mcp/connection-store.js";
 import { McpConnectionNameTaken } from "../../mcp/errors.js";
+import { OrganizationNotFound } from "../../organizations/errors.js";
 
 type Row = typeof mcpConnections.$inferSelect;
 
@@ -67,6 +68,9 @@ export class PgConnectionStore implements ConnectionRepository, SealedCredential
       return toRecord(created!);
     } catch (err) {
       if (isUniqueViolation(err)) throw new McpConnectionNameTaken({ name: row.name });
+      // 23503: the foreign key to organizations (drizzle wraps the driver's error in `cause`).
+      const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+      if (code === "23503") throw new OrganizationNotFound(row.organizationId);
       throw err;
     }
   }
