@@ -39,7 +39,8 @@ function readUserConfig(file: string): Record<string, unknown> {
 /**
  * Builds the engine's configuration. Precedence for the model: `MODEL_BASE_URL`+`MODEL_NAME`,
  * then `ANTHROPIC_API_KEY`, then the `model` of the `OPENCODE_CONFIG` file. Safety settings
- * (permissions, sharing, updates, our plugin) always win over the user's file.
+ * (sharing, updates, our plugin, our denied permissions) win over the user's file; its own
+ * permissions apply where they are stricter, and "ask" (nobody would answer) becomes "deny".
  */
 export function buildEngineConfig(env: Env, pluginFile: string): EngineConfig {
   const user = env.OPENCODE_CONFIG ? readUserConfig(env.OPENCODE_CONFIG) : {};
@@ -66,6 +67,12 @@ export function buildEngineConfig(env: Env, pluginFile: string): EngineConfig {
   }
 
   const userPlugins = Array.isArray(user.plugin) ? (user.plugin as unknown[]) : [];
+  // The operator may tighten permissions (deny `bash`, say) but not loosen what we deny.
+  const userPermission = typeof user.permission === "object" && user.permission ? (user.permission as Record<string, unknown>) : {};
+  const permission: Record<string, unknown> = { ...PERMISSION };
+  for (const [key, value] of Object.entries(userPermission)) {
+    if (permission[key] !== "deny") permission[key] = value === "ask" ? "deny" : value;
+  }
   const content: Record<string, unknown> = {
     ...user,
     $schema: "https://opencode.ai/config.json",
@@ -73,7 +80,7 @@ export function buildEngineConfig(env: Env, pluginFile: string): EngineConfig {
     ...(model ? { model, small_model: (user.small_model as string | undefined) ?? model } : {}),
     share: "disabled",
     autoupdate: false,
-    permission: PERMISSION,
+    permission,
     plugin: [...userPlugins, `file://${pluginFile}`],
   };
   return { content, model, providerEnv };
