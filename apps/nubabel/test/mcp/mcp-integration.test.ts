@@ -14,7 +14,7 @@ import { backendEnv, tempDir } from "../fixtures/backends.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "../fixtures/nubabel.js";
 import { createOrganization } from "../fixtures/organizations.js";
 import { RecordingProxy } from "./recording-proxy.js";
-import { everything, freePort, notion, startFakeNotionApi } from "./servers.js";
+import { everything, freePort, notion, startFakeNotionApi, startHttpServer, type RunningServer } from "./servers.js";
 
 /**
  * Issue 4's acceptance on real parts: Nubabel (PostgreSQL + Redis, or the embedded default), the
@@ -95,6 +95,7 @@ for (const kind of ["shared", "embedded"] as const) {
     const notionTokenA = secretOf("ntn_orgA");
     const everythingTokenA = secretOf("evA");
     const everythingTokenB = secretOf("evB");
+    const httpTokenA = secretOf("httpA");
     const logs: string[] = [];
     const responses: string[] = [];
     let backend: Awaited<ReturnType<typeof backendEnv>>;
@@ -105,6 +106,9 @@ for (const kind of ["shared", "embedded"] as const) {
     let toSidecar: RecordingProxy;
     let toNubabel: RecordingProxy;
     let notionApi: Awaited<ReturnType<typeof startFakeNotionApi>>;
+    let httpServer: RunningServer;
+    /** In front of the streamable-HTTP server, to see the headers Nubabel sent it. */
+    let toHttpServer: RecordingProxy;
     let catalogFile: string;
     let orgA: { organizationId: string; apiKey: string };
     let orgB: { organizationId: string; apiKey: string };
@@ -137,6 +141,8 @@ for (const kind of ["shared", "embedded"] as const) {
       backend = await backendEnv(kind);
       model = await ModelServer.start();
       notionApi = await startFakeNotionApi();
+      httpServer = await startHttpServer(await everything(), () => ["streamableHttp"]);
+      toHttpServer = await RecordingProxy.start(`http://127.0.0.1:${httpServer.port}`);
       catalogFile = path.join(sidecarData.dir, "catalog.json");
       writeFileSync(
         catalogFile,
@@ -145,6 +151,8 @@ for (const kind of ["shared", "embedded"] as const) {
             // The real Notion server, offline: BASE_URL points it at the stand-in for api.notion.com.
             notion: { transport: { type: "stdio", command: process.execPath, args: [await notion()] }, credentials: ["NOTION_TOKEN", "BASE_URL"] },
             everything: { transport: { type: "stdio", command: process.execPath, args: [await everything(), "stdio"] }, credentials: ["EVERYTHING_TOKEN"] },
+            // The operator's own HTTP server (catalog entries are the operator's choice, so loopback is fine).
+            "everything-http": { transport: { type: "http", url: `${toHttpServer.url}/mcp` }, credentials: ["Authorization"] },
             // A server that exits at once, as a misconfigured or broken one would.
             broken: { transport: { type: "stdio", command: process.execPath, args: ["-e", "process.stderr.write('cannot start: missing config'); process.exit(3)"] } },
           },
@@ -181,8 +189,9 @@ for (const kind of ["shared", "embedded"] as const) {
         await api("/api/connections", { apiKey: orgA.apiKey, body: { provider: "notion", credentials: { NOTION_TOKEN: notionTokenA, BASE_URL: notionApi.url } } }),
         await api("/api/connections", { apiKey: orgA.apiKey, body: { provider: "everything", credentials: { EVERYTHING_TOKEN: everythingTokenA } } }),
         await api("/api/connections", { apiKey: orgB.apiKey, body: { provider: "everything", name: "globex-tools", credentials: { EVERYTHING_TOKEN: everythingTokenB } } }),
+        await api("/api/connections", { apiKey: orgA.apiKey, body: { provider: "everything-http", credentials: { Authorization: `Bearer ${httpTokenA}` } } }),
       ];
-      expect(created.map((c) => c.status)).toEqual([201, 201, 201]);
+      expect(created.map((c) => c.status)).toEqual([201, 201, 201, 201]);
     });
 
     afterAll(async () => {
@@ -192,6 +201,8 @@ for (const kind of ["shared", "embedded"] as const) {
       await toNubabel?.close();
       await model?.close();
       notionApi?.server.close();
+      await toHttpServer?.close();
+      await httpServer?.stop();
       await backend?.cleanup();
       sidecarData.remove();
     });
@@ -218,6 +229,18 @@ for (const kind of ["shared", "embedded"] as const) {
       expect(notionApi.requests.map((h) => h.authorization)).toEqual([`Bearer ${notionTokenA}`]);
       // …and what it answered is in the model's next request.
       expect(seen(3)).toContain("Fake Notion bot");
+    });
+
+    it("the same over streamable HTTP: the credential goes as the header the catalog names", async () => {
+      model.script(
+        { toolCalls: [{ name: "nubabel_mcp_invoke", arguments: { provider: "everything-http", toolName: "echo", args: { message: "over http" } } }] },
+        { text: "done" },
+      );
+      expect(await delegate(orgA.apiKey, "echo over http")).toMatchObject({ status: "success", output: "done" });
+      expect(seen(2)).toContain("Echo: over http");
+      const calls = toHttpServer.exchanges.filter((e) => e.method === "POST");
+      expect(calls.length).toBeGreaterThan(0);
+      expect(calls.every((e) => e.headers.authorization === `Bearer ${httpTokenA}`)).toBe(true);
     });
 
     it("organization B's session can neither list nor invoke organization A's connections, whatever the agent's arguments say", async () => {
@@ -303,7 +326,7 @@ for (const kind of ["shared", "embedded"] as const) {
     });
 
     it("the plaintext credential appears nowhere it should not: database, logs, API responses, traffic with the sidecar, the engine's environment", async () => {
-      const plaintexts = [notionTokenA, everythingTokenA, everythingTokenB];
+      const plaintexts = [notionTokenA, everythingTokenA, everythingTokenB, httpTokenA];
       // Positive controls first, so a scan that reads nothing cannot pass.
       const { body } = await api("/api/connections", { apiKey: orgA.apiKey });
       const ids = (body.connections as Array<{ id: string; credentials: string[] }>).map((c) => c.id);
@@ -358,9 +381,9 @@ for (const kind of ["shared", "embedded"] as const) {
       const storage: Record<string, string> = backend.kind === "shared" ? { DATABASE_URL: backend.env.DATABASE_URL! } : { NUBABEL_DATA_DIR: backend.env.NUBABEL_DATA_DIR! };
       const first = await cli(["keys", "rotate"], { ...storage, NUBABEL_ENCRYPTION_KEY: `${k2},${k1}` });
       expect(first.stderr).toBe("");
-      expect(JSON.parse(first.stdout)).toEqual({ keyId: "k2", rotated: 3, alreadyCurrent: 0, skipped: 0 });
+      expect(JSON.parse(first.stdout)).toEqual({ keyId: "k2", rotated: 4, alreadyCurrent: 0, skipped: 0 });
       const again = await cli(["keys", "rotate"], { ...storage, NUBABEL_ENCRYPTION_KEY: `${k2},${k1}` });
-      expect(JSON.parse(again.stdout)).toEqual({ keyId: "k2", rotated: 0, alreadyCurrent: 3, skipped: 0 });
+      expect(JSON.parse(again.stdout)).toEqual({ keyId: "k2", rotated: 0, alreadyCurrent: 4, skipped: 0 });
       // A CLI whose current key is not the running server's is refused rather than misreported.
       if (backend.kind === "embedded") {
         const stale = await cli(["keys", "rotate"], { ...storage, NUBABEL_ENCRYPTION_KEY: k1 });

@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 export interface Exchange {
   method: string;
   path: string;
+  headers: Record<string, string | string[] | undefined>;
   requestBody: string;
   status: number;
   responseBody: string;
@@ -43,6 +44,7 @@ export class RecordingProxy {
               proxy.exchanges.push({
                 method: req.method ?? "",
                 path: req.url ?? "",
+                headers: req.headers,
                 requestBody: requestBody.toString("utf8"),
                 status: answer.statusCode ?? 0,
                 responseBody: Buffer.concat(back).toString("utf8"),
