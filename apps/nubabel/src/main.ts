@@ -126,6 +126,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       catalog: mcp.catalog,
       allowPrivateUrls: env.NUBABEL_MCP_ALLOW_PRIVATE_URLS,
       drop: (id) => mcp.pool.drop(id),
+      tools: (organizationId, id) => mcp.gateway.tools({ organizationId }, id),
       log: logger.child({ module: "connections" }),
     });
     const sidecar = new SidecarClient(

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { McpToolInfo } from "./callbacks.js";
 import { schema as idSchema, Prefix } from "./ids.js";
 
 /**
@@ -55,6 +56,10 @@ export type Connection = z.infer<typeof Connection>;
 /** `GET /api/connections`. */
 export const ConnectionList = z.object({ connections: z.array(Connection) });
 export type ConnectionList = z.infer<typeof ConnectionList>;
+
+/** `GET /api/connections/:id/tools`: asks the server now (a "test connection"), disabled or not. */
+export const ConnectionTools = z.object({ id: ConnectionId, tools: z.array(McpToolInfo) });
+export type ConnectionTools = z.infer<typeof ConnectionTools>;
 
 /** `DELETE /api/connections/:id`. */
 export const ConnectionDeleted = z.object({ id: ConnectionId, deleted: z.literal(true) });

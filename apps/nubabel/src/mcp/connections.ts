@@ -1,4 +1,4 @@
-import { Ids, type Connection, type CreateConnectionRequest, type UpdateConnectionRequest } from "@nubabel/contracts";
+import { Ids, type Connection, type ConnectionTools, type CreateConnectionRequest, type McpToolInfo, type UpdateConnectionRequest } from "@nubabel/contracts";
 import type { Logger } from "pino";
 import { SealedCredentials } from "../crypto/index.js";
 import type { Keyring } from "../crypto/keyring.js";
@@ -13,6 +13,8 @@ export interface ConnectionsDeps {
   keyring: Keyring;
   catalog: Catalog;
   allowPrivateUrls: boolean;
+  /** The connection's tools from its server (the gateway's `tools`); undefined when not the organization's. */
+  tools?(organizationId: string, connectionId: string): Promise<McpToolInfo[] | undefined>;
   /** Forgets a connection's running client (stops its stdio server). */
   drop(connectionId: string): Promise<void>;
   resolve?: Resolve;
@@ -78,6 +80,17 @@ export class Connections {
     await this.deps.drop(id);
     this.deps.log?.info({ organizationId, connectionId: id, credentialsReplaced: Boolean(patch.credentials) }, "mcp connection updated");
     return view(updated);
+  }
+
+  /**
+   * Asks the connection's server for its tools now, to check a definition works. Throws
+   * `McpTimeoutError` (504) or `McpConnectionError` (502) saying why it does not.
+   */
+  async tools(organizationId: string, id: string): Promise<ConnectionTools> {
+    await this.find(organizationId, id);
+    const tools = this.deps.tools ? await this.deps.tools(organizationId, id) : undefined;
+    if (!tools) throw new ConnectionNotFound(id);
+    return { id, tools };
   }
 
   /** Deletes the connection and stops its server; its credentials are gone with the row. */

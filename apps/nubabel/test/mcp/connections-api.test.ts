@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Capabilities, Connection, ConnectionList, Webhooks } from "@nubabel/contracts";
+import { Capabilities, Connection, ConnectionList, ConnectionTools, Webhooks } from "@nubabel/contracts";
 import { backendEnv } from "../fixtures/backends.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "../fixtures/nubabel.js";
 import { createOrganization } from "../fixtures/organizations.js";
@@ -164,6 +164,22 @@ for (const kind of ["shared", "embedded"] as const) {
         });
         expect(invoked.status).toBe(200);
         expect(JSON.stringify(await invoked.json())).toContain("Echo: over http");
+
+        // "Test connection": the server's tools now, or why it cannot be reached.
+        const id = ((await res.json()) as { id: string }).id;
+        const tools = await permissive.api(`/api/connections/${id}/tools`, { apiKey: org.apiKey });
+        expect(tools.status).toBe(200);
+        expect(ConnectionTools.parse(await tools.json()).tools.map((t) => t.name)).toContain("echo");
+        const stranger = await createOrganization(permissive, "Umbrella");
+        expect((await permissive.api(`/api/connections/${id}/tools`, { apiKey: stranger.apiKey })).status).toBe(404);
+        const dead = await permissive.api("/api/connections", {
+          apiKey: org.apiKey,
+          body: { provider: "custom", name: "nobody-home", credentials: {}, transport: { type: "http", url: "http://127.0.0.1:1/mcp" } },
+        });
+        const deadId = ((await dead.json()) as { id: string }).id;
+        const unreachable = await permissive.api(`/api/connections/${deadId}/tools`, { apiKey: org.apiKey });
+        expect(unreachable.status).toBe(502);
+        expect(await unreachable.json()).toMatchObject({ error: { code: "mcp_unavailable", message: expect.stringMatching(/MCP server for "nobody-home" is unavailable/) } });
       });
     });
 

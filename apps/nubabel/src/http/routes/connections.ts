@@ -41,6 +41,12 @@ export function connectionRoutes(app: FastifyInstance, deps: HttpDeps, connectio
     return connections.get(org.id, connectionId);
   });
 
+  app.get("/api/connections/:connectionId/tools", async (request) => {
+    const org = await authorize(request);
+    const { connectionId } = parse(ConnectionPath, request.params, "path");
+    return connections.tools(org.id, connectionId);
+  });
+
   app.patch("/api/connections/:connectionId", async (request) => {
     const org = await authorize(request);
     const { connectionId } = parse(ConnectionPath, request.params, "path");
