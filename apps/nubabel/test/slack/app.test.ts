@@ -83,11 +83,19 @@ for (const kind of ["shared", "embedded"] as const) describe(`Slack bot inside N
     expect(await runCli(["org", "link-slack", "--org", organizationId, "--team", TEAM], env, sink, sink)).toBe(0);
     expect(JSON.parse(out.join(""))).toEqual({ teamId: TEAM, organizationId });
 
-    model.script({ text: "You have *5* tasks." }, { text: "2 of them are urgent." });
+    model.script({ text: "You have **5** tasks." }, { text: "2 of them are urgent." });
     const start = mention("Summarize my Notion tasks");
     expect(await deliver(start)).toBe(200);
     const threadTs = start.ts as string;
-    await until(() => threadTexts(threadTs).some((t) => t.includes("5")), 30_000, "the answer in the thread");
+    await until(() => threadTexts(threadTs).some((t) => /^You have \*5\* tasks\.$/.test(t)), 30_000, "the answer in the thread");
+    // One message in the thread: posted as progress, then edited in place into the answer (Markdown
+    // bold becomes Slack's mrkdwn bold).
+    const inThread = slack.thread(CHANNEL, threadTs);
+    expect(inThread).toHaveLength(1);
+    expect(inThread[0]!.text).toBe("You have *5* tasks.");
+    const posted = slack.callsOf("chat.postMessage").find((c) => c.args.thread_ts === threadTs);
+    expect(posted?.args.text).not.toContain("5 tasks");
+    expect(slack.callsOf("chat.update").filter((c) => c.args.ts === inThread[0]!.ts).length).toBeGreaterThanOrEqual(1);
     expect(JSON.stringify(model.requests[0]!.messages)).toContain("Summarize my Notion tasks");
     expect(JSON.stringify(model.requests[0]!.messages)).not.toContain(BOT_USER_ID);
 
@@ -95,10 +103,10 @@ for (const kind of ["shared", "embedded"] as const) describe(`Slack bot inside N
     nubabel = await startTestNubabel(env);
 
     expect(await deliver(threadMessage(threadTs, "How many are urgent?", { user: USER, channel: CHANNEL }))).toBe(200);
-    await until(() => threadTexts(threadTs).some((t) => t.includes("urgent")), 30_000, "the follow-up answer");
+    await until(() => threadTexts(threadTs).includes("2 of them are urgent."), 30_000, "the follow-up answer");
     const followUp = JSON.stringify(model.requests.at(-1)!.messages);
     expect(followUp).toContain("Summarize my Notion tasks");
-    expect(followUp).toContain("You have *5* tasks.");
+    expect(followUp).toContain("You have **5** tasks.");
   });
 
   it("reports the bot in /health", async () => {
