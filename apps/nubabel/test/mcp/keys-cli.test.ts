@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -59,6 +59,20 @@ describe("encryption keys and connections from the command line", () => {
       expect(logs.join("")).toMatch(/NUBABEL_ENCRYPTION_KEY is not set: MCP credentials are encrypted with a development key kept in .*encryption-key \(just created\)/);
     } finally {
       await server.close();
+      data.remove();
+    }
+  });
+
+  it("stops at start when the operator's catalog cannot be read or is invalid, naming the variable and the field", async () => {
+    const data = tempDir();
+    try {
+      const missing = await startTestNubabel({ ...testSecrets(), NUBABEL_DATA_DIR: data.dir, NUBABEL_MCP_CATALOG: path.join(data.dir, "nope.json") }).catch((e: unknown) => e);
+      expect((missing as Error).message).toMatch(/^NUBABEL_MCP_CATALOG: cannot read .*nope\.json \(ENOENT\)/);
+      const file = path.join(data.dir, "catalog.json");
+      writeFileSync(file, JSON.stringify({ providers: { custom: { transport: { type: "http", url: "https://x.example" } } } }));
+      const reserved = await startTestNubabel({ ...testSecrets(), NUBABEL_DATA_DIR: data.dir, NUBABEL_MCP_CATALOG: file }).catch((e: unknown) => e);
+      expect((reserved as Error).message).toMatch(/^NUBABEL_MCP_CATALOG \(.*catalog\.json\): providers\.custom: /);
+    } finally {
       data.remove();
     }
   });
