@@ -41,6 +41,10 @@ const services = [
   },
 ];
 
+// Nubabel's own secrets stay out of the sidecar's process (and so out of anything it spawns).
+const nubabelOnly = new Set(["NUBABEL_ENCRYPTION_KEY", "NUBABEL_TOKEN_SECRET", "DATABASE_URL"]);
+const inherited = (name: string) => (name === "sidecar" ? Object.fromEntries(Object.entries(env).filter(([k]) => !nubabelOnly.has(k))) : env);
+
 function say(line: string): void {
   process.stdout.write(`${color ? "\x1b[1m" : ""}[start]${color ? "\x1b[0m" : ""} ${line}\n`);
 }
@@ -49,7 +53,7 @@ function run(service: (typeof services)[number]): ChildProcess {
   // Straight to node (no npm in between), so signals reach the service itself.
   const child = spawn(process.execPath, ["--import", "tsx", service.entry], {
     cwd: root,
-    env: { ...env, ...service.env },
+    env: { ...inherited(service.name), ...service.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const prefix = color ? `\x1b[${service.tint}m[${service.name}]\x1b[0m ` : `[${service.name}] `;
