@@ -4,6 +4,9 @@ import { PgConnectionStore } from "../../src/adapters/postgres/connection-store.
 import { openPglite, openPostgres, type Database } from "../../src/db/database.js";
 import { organizations } from "../../src/db/schema.js";
 import type { StoredConnection } from "../../src/mcp/connection-store.js";
+import { Keyring, Rotation, SealedCredentials } from "../../src/crypto/index.js";
+import { Catalog } from "../../src/mcp/index.js";
+import { Connections } from "../../src/mcp/connections.js";
 import { McpConnectionNameTaken } from "../../src/mcp/errors.js";
 import { OrganizationNotFound } from "../../src/organizations/errors.js";
 import { freshDatabase, infra } from "../fixtures/backends.js";
@@ -106,6 +109,32 @@ for (const [name, open] of backends) {
       const listed: string[] = [];
       for await (const r of store.listSealed()) listed.push(r.id);
       expect(listed).toEqual([]);
+    });
+
+    it("rotation beside live updates: a row re-sealed meanwhile is skipped, never overwritten with stale credentials", async () => {
+      const { database, store } = await freshStore(open);
+      await database.db.insert(organizations).values({ id: "org_r", name: "r" });
+      const oldKey = `k1:${Keyring.generateKey()}`;
+      const newKey = `k2:${Keyring.generateKey()}`;
+      const during = Keyring.parse(`${newKey},${oldKey}`);
+      const manage = (keyring: Keyring.Keyring) =>
+        new Connections({ repository: store, keyring, catalog: Catalog.builtin, allowPrivateUrls: false, drop: async () => undefined });
+      const a = await manage(Keyring.parse(oldKey)).create("org_r", { provider: "notion", name: "a", credentials: { NOTION_TOKEN: "ntn_a_original" } });
+      const b = await manage(Keyring.parse(oldKey)).create("org_r", { provider: "notion", name: "b", credentials: { NOTION_TOKEN: "ntn_b_original" } });
+      // An instance already on the new keyring takes a PATCH for b just before rotation writes b.
+      const racing: Rotation.SealedCredentialRows = {
+        listSealed: () => store.listSealed(),
+        replace: async (id, previous, next) => {
+          if (id === b.id) await manage(during).update("org_r", b.id, { credentials: { NOTION_TOKEN: "ntn_b_patched" } });
+          return store.replace(id, previous, next);
+        },
+      };
+      expect(await Rotation.rotateAll(during, racing)).toEqual({ rotated: 1, alreadyCurrent: 0, skipped: 1 });
+      const onlyNew = Keyring.parse(newKey);
+      const opened = async (id: string) => SealedCredentials.open(onlyNew, id, (await store.get("org_r", id))!.sealedCredentials);
+      expect(await opened(a.id)).toEqual({ NOTION_TOKEN: "ntn_a_original" });
+      expect(await opened(b.id)).toEqual({ NOTION_TOKEN: "ntn_b_patched" });
+      expect(await Rotation.rotateAll(during, store)).toEqual({ rotated: 0, alreadyCurrent: 2, skipped: 0 });
     });
 
     it("lists sealed rows across pages", async () => {
