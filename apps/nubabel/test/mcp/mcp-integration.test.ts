@@ -246,6 +246,13 @@ for (const kind of ["shared", "embedded"] as const) {
       const calls = toHttpServer.exchanges.filter((e) => e.method === "POST");
       expect(calls.length).toBeGreaterThan(0);
       expect(calls.every((e) => e.headers.authorization === `Bearer ${httpTokenA}`)).toBe(true);
+
+      // A tool the server does not have: the agent reads which ones it does have.
+      model.reset();
+      model.script({ toolCalls: [{ name: "nubabel_mcp_invoke", arguments: { provider: "everything-http", toolName: "no-such-tool", args: {} } }] }, { text: "ok" });
+      await delegate(orgA.apiKey, "call a tool that does not exist");
+      expect(seen(2)).toContain('has no tool \\"no-such-tool\\"; available: ');
+      expect(seen(2)).toMatch(/available: [^"]*\becho\b/);
     });
 
     it("organization B's session can neither list nor invoke organization A's connections, whatever the agent's arguments say", async () => {
