@@ -1,15 +1,12 @@
-import { readFileSync } from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Connection, CreateConnectionRequest } from "@nubabel/contracts";
 import { PgConnectionStore } from "../adapters/postgres/connection-store.js";
 import { isEmbedded, type Env } from "../config/env.js";
-import { dataPath } from "../config/files.js";
 import { resolveKeyring, Rotation } from "../crypto/index.js";
 import type { Keyring } from "../crypto/keyring.js";
-import { EmbeddedDatabaseBusy, lockHolder } from "../db/embedded-lock.js";
 import { openDatabase } from "../db/open.js";
 import { loadCatalog } from "../mcp/catalog.js";
 import { Connections } from "../mcp/connections.js";
+import { type AdminCall, withStorage } from "./storage-route.js";
 
 /** What the CLI does with keys and connections, wherever the database is. */
 export interface McpAdminApi {
@@ -26,26 +23,7 @@ export interface McpAdminApi {
  */
 export async function withMcpAdmin<T>(env: Env, fn: (api: McpAdminApi) => Promise<T>, waitMs = 15_000): Promise<T> {
   const { keyring } = await resolveKeyring({ value: env.NUBABEL_ENCRYPTION_KEY, embedded: isEmbedded(env), dataDir: env.NUBABEL_DATA_DIR });
-  if (!isEmbedded(env)) return direct(env, keyring, fn);
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const server = runningServer(env);
-    if (server) {
-      try {
-        return await fn(viaServer(server.url, server.secret, keyring.current));
-      } catch (err) {
-        if (!(err instanceof ServerGone)) throw err;
-      }
-    } else {
-      try {
-        return await direct(env, keyring, fn);
-      } catch (err) {
-        if (!(err instanceof EmbeddedDatabaseBusy)) throw err;
-      }
-    }
-    if (Date.now() > deadline) throw new Error("the embedded database stayed busy (is a server starting or stopping?)");
-    await sleep(200);
-  }
+  return withStorage(env, { direct: () => direct(env, keyring, fn), viaServer: (call) => fn(viaServer(call, keyring.current)) }, waitMs);
 }
 
 async function direct<T>(env: Env, keyring: Keyring, fn: (api: McpAdminApi) => Promise<T>): Promise<T> {
@@ -70,34 +48,7 @@ async function direct<T>(env: Env, keyring: Keyring, fn: (api: McpAdminApi) => P
   }
 }
 
-class ServerGone extends Error {}
-
-function runningServer(env: Env): { url: string; secret: string } | undefined {
-  try {
-    const info = JSON.parse(readFileSync(dataPath(env.NUBABEL_DATA_DIR, "server.json"), "utf8")) as { url: string; pid: number };
-    if (lockHolder(dataPath(env.NUBABEL_DATA_DIR, "pglite.lock")) !== info.pid) return undefined;
-    return { url: info.url, secret: readFileSync(dataPath(env.NUBABEL_DATA_DIR, "admin.secret"), "utf8").trim() };
-  } catch {
-    return undefined;
-  }
-}
-
-function viaServer(url: string, secret: string, keyId: string): McpAdminApi {
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    let response: Response;
-    try {
-      response = await fetch(`${url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${secret}`, ...(body ? { "content-type": "application/json" } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-    } catch {
-      throw new ServerGone();
-    }
-    const json = (await response.json()) as T & { error?: { message: string } };
-    if (!response.ok) throw new Error(json.error?.message ?? `server answered ${response.status}`);
-    return json;
-  };
+function viaServer(call: AdminCall, keyId: string): McpAdminApi {
   const org = (id: string) => `/admin/organizations/${encodeURIComponent(id)}/connections`;
   return {
     rotate: async () => ({ keyId, ...(await call<Rotation.RotationReport>("POST", "/admin/keys/rotate", { expectCurrent: keyId })) }),

@@ -1,12 +1,9 @@
-import { readFileSync } from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
 import { PgOrganizationStore } from "../adapters/postgres/organization-store.js";
 import { PgSlackLinks } from "../adapters/postgres/slack.js";
-import { isEmbedded, type Env } from "../config/env.js";
-import { dataPath } from "../config/files.js";
-import { EmbeddedDatabaseBusy, lockHolder } from "../db/embedded-lock.js";
+import type { Env } from "../config/env.js";
 import { openDatabase } from "../db/open.js";
 import { Organizations } from "../organizations/index.js";
+import { type AdminCall, withStorage } from "./storage-route.js";
 
 export interface OrganizationSummary {
   id: string;
@@ -23,34 +20,9 @@ export interface OrganizationsApi {
   linkSlack(teamId: string, organizationId: string): Promise<{ teamId: string; organizationId: string }>;
 }
 
-/**
- * Runs `fn` against the configured storage. PostgreSQL takes any number of clients, so the CLI
- * opens it directly (applying migrations like the server). PGlite may be open in one process
- * only: when a server holds it, the CLI asks that server through its loopback admin endpoint
- * (secret in `<data dir>/admin.secret`); otherwise it takes the database's lock and opens it
- * itself. A server starting meanwhile waits for the lock (and vice versa), so neither corrupts it.
- */
-export async function withOrganizations<T>(env: Env, fn: (api: OrganizationsApi) => Promise<T>, waitMs = 15_000): Promise<T> {
-  if (!isEmbedded(env)) return direct(env, fn);
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const server = runningServer(env);
-    if (server) {
-      try {
-        return await fn(viaServer(server.url, server.secret));
-      } catch (err) {
-        if (!(err instanceof ServerGone)) throw err;
-      }
-    } else {
-      try {
-        return await direct(env, fn);
-      } catch (err) {
-        if (!(err instanceof EmbeddedDatabaseBusy)) throw err;
-      }
-    }
-    if (Date.now() > deadline) throw new Error("the embedded database stayed busy (is a server starting or stopping?)");
-    await sleep(200);
-  }
+/** Runs `fn` against the configured storage (see `withStorage`). */
+export function withOrganizations<T>(env: Env, fn: (api: OrganizationsApi) => Promise<T>, waitMs = 15_000): Promise<T> {
+  return withStorage(env, { direct: () => direct(env, fn), viaServer: (call) => fn(viaServer(call)) }, waitMs);
 }
 
 async function direct<T>(env: Env, fn: (api: OrganizationsApi) => Promise<T>): Promise<T> {
@@ -70,34 +42,7 @@ async function direct<T>(env: Env, fn: (api: OrganizationsApi) => Promise<T>): P
   }
 }
 
-class ServerGone extends Error {}
-
-function runningServer(env: Env): { url: string; secret: string } | undefined {
-  try {
-    const info = JSON.parse(readFileSync(dataPath(env.NUBABEL_DATA_DIR, "server.json"), "utf8")) as { url: string; pid: number };
-    if (lockHolder(dataPath(env.NUBABEL_DATA_DIR, "pglite.lock")) !== info.pid) return undefined;
-    return { url: info.url, secret: readFileSync(dataPath(env.NUBABEL_DATA_DIR, "admin.secret"), "utf8").trim() };
-  } catch {
-    return undefined;
-  }
-}
-
-function viaServer(url: string, secret: string): OrganizationsApi {
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    let response: Response;
-    try {
-      response = await fetch(`${url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${secret}`, ...(body ? { "content-type": "application/json" } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-    } catch {
-      throw new ServerGone();
-    }
-    const json = (await response.json()) as T & { error?: { message: string } };
-    if (!response.ok) throw new Error(json.error?.message ?? `server answered ${response.status}`);
-    return json;
-  };
+function viaServer(call: AdminCall): OrganizationsApi {
   return {
     create: (name) => call("POST", "/admin/organizations", { name }),
     list: async () => (await call<{ organizations: OrganizationSummary[] }>("GET", "/admin/organizations")).organizations,
