@@ -37,6 +37,8 @@ export type McpInvokeResponse = z.infer<typeof McpInvokeResponse>;
 export const McpListRequest = z.object({
   organizationId: OrganizationId.optional(),
   provider: z.string().min(1).max(100).optional(),
+  /** Only this tool (of `provider`, when given), always with its full input schema. */
+  tool: z.string().min(1).max(200).optional(),
 });
 export type McpListRequest = z.infer<typeof McpListRequest>;
 
@@ -55,6 +57,8 @@ export const McpListResponse = z.object({
   providers: z.array(
     z.object({ provider: z.string(), name: z.string(), tools: z.array(McpToolInfo), error: z.string().optional() }),
   ),
+  /** Set when input schemas were left out to keep the list readable: how to get one. */
+  note: z.string().optional(),
 });
 export type McpListResponse = z.infer<typeof McpListResponse>;
 

@@ -7,7 +7,7 @@ import type { Keyring } from "../crypto/keyring.js";
 import { CUSTOM, type Catalog } from "./catalog.js";
 import type { McpConnection } from "./connection.js";
 import type { ConnectionStore, StoredConnection } from "./connection-store.js";
-import { McpConnectionError, McpProviderNotFoundError, McpTimeoutError } from "./errors.js";
+import { McpConnectionError, McpProviderNotFoundError, McpTimeoutError, McpToolNotFoundError } from "./errors.js";
 import type { McpToolRunner } from "./pool.js";
 import type { ToolCallResult } from "./tool-result.js";
 
@@ -36,9 +36,11 @@ export interface OrganizationMcp extends McpGateway {
   /**
    * The organization's enabled connections and their tools, optionally only those answering to
    * `provider`. Throws `McpProviderNotFoundError` (404) for an unknown provider. A server that
-   * cannot be reached is listed with `error` and no tools; the others are still listed.
+   * cannot be reached is listed with `error` and no tools; the others are still listed. A list too
+   * large for an agent to read leaves input schemas out (with a `note`); `tool` asks for one tool
+   * with its schema (`McpToolNotFoundError` when no listed connection has it).
    */
-  list(caller: Pick<McpCaller, "organizationId">, request: McpListRequest): Promise<{ providers: McpProviderTools[] }>;
+  list(caller: Pick<McpCaller, "organizationId">, request: McpListRequest): Promise<{ providers: McpProviderTools[]; note?: string }>;
   /**
    * Runs a tool with the organization's credentials. `provider` matches a connection's name first,
    * then its provider (the oldest enabled connection wins). Throws `McpProviderNotFoundError` or
@@ -101,7 +103,7 @@ export function createMcpGateway(deps: McpGatewayDeps): OrganizationMcp {
     tools.map((t) => ({ name: t.name, ...(t.description ? { description: t.description } : {}), inputSchema: t.inputSchema }));
 
   return {
-    async list({ organizationId }, { provider }) {
+    async list({ organizationId }, { provider, tool }) {
       const rows = await deps.store.listEnabled(organizationId);
       const chosen = provider === undefined ? rows : pick(rows, provider);
       if (provider !== undefined && chosen.length === 0) throw notFound(rows, provider);
@@ -115,7 +117,7 @@ export function createMcpGateway(deps: McpGatewayDeps): OrganizationMcp {
           }
         }),
       );
-      return { providers };
+      return tool === undefined ? compact(providers) : onlyTool(providers, tool, provider);
     },
 
     async invoke({ organizationId }, { provider, toolName, args }) {
@@ -139,4 +141,40 @@ export function createMcpGateway(deps: McpGatewayDeps): OrganizationMcp {
       return row ? summarize(await deps.runner.listTools(resolve(row))) : undefined;
     },
   };
+}
+
+/**
+ * The engine cuts a tool's output past 50 KiB (or 2,000 lines) before the agent reads it, and one
+ * Notion server lists ~200 KB of schemas: past this many characters of JSON, schemas are left out
+ * and fetched per tool.
+ */
+export const LIST_SCHEMA_BUDGET = 40_000;
+
+function compact(providers: McpProviderTools[]): { providers: McpProviderTools[]; note?: string } {
+  const size = (p: McpProviderTools) => JSON.stringify(p).length;
+  let total = providers.reduce((sum, p) => sum + size(p), 0);
+  if (total <= LIST_SCHEMA_BUDGET) return { providers };
+  // The largest listings lose their schemas first, so small servers stay fully described.
+  const out = [...providers];
+  const bySize = out.map((p, i) => ({ i, size: size(p) })).sort((a, b) => b.size - a.size);
+  const stripped: string[] = [];
+  for (const { i, size: before } of bySize) {
+    if (total <= LIST_SCHEMA_BUDGET) break;
+    const p = out[i]!;
+    out[i] = { ...p, tools: p.tools.map(({ inputSchema: _schema, ...rest }) => rest) };
+    total -= before - size(out[i]!);
+    stripped.push(p.name);
+  }
+  return {
+    providers: out,
+    note: `Input schemas of ${stripped.join(", ")} were left out to keep this list short: call nubabel_mcp_list with provider and tool to get one tool's schema.`,
+  };
+}
+
+function onlyTool(providers: McpProviderTools[], tool: string, provider: string | undefined): { providers: McpProviderTools[] } {
+  const matching = providers.map((p) => ({ ...p, tools: p.tools.filter((t) => t.name === tool) })).filter((p) => p.tools.length > 0);
+  if (matching.length === 0) {
+    throw new McpToolNotFoundError({ provider: provider ?? "any connected provider", tool, available: providers.flatMap((p) => p.tools.map((t) => t.name)) });
+  }
+  return { providers: matching };
 }

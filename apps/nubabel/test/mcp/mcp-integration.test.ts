@@ -225,15 +225,30 @@ for (const kind of ["shared", "embedded"] as const) {
       );
       const answer = await delegate(orgA.apiKey, "who am I on Notion?");
       expect(answer).toMatchObject({ status: "success", output: "Your Notion bot is connected." });
-      // The list the agent read: Acme's connections with their tools and input schemas (the engine
-      // truncates a long tool output, and Notion's schemas are long, so only its start is checked).
-      expect(seen(2)).toContain('\\"provider\\": \\"notion\\"');
+      // The list the agent read, whole: Acme's connections and their tools. Notion's schemas alone
+      // would pass the engine's output limit, so they are left out with a note saying how to ask.
+      expect(seen(2)).toContain('\\"provider\\":\\"notion\\"');
       expect(seen(2)).toContain("API-get-user");
-      expect(seen(2)).toContain("inputSchema");
+      expect(seen(2)).toContain("Input schemas of notion were left out");
       // The real Notion server called the Notion API with Acme's own token…
       expect(notionApi.requests.map((h) => h.authorization)).toEqual([`Bearer ${notionTokenA}`]);
       // …and what it answered is in the model's next request.
       expect(seen(3)).toContain("Fake Notion bot");
+    });
+
+    it("the agent asks for one tool's schema when the list left it out", async () => {
+      model.script(
+        { toolCalls: [{ name: "nubabel_mcp_list", arguments: { provider: "notion", tool: "API-get-self" } }] },
+        { toolCalls: [{ name: "nubabel_mcp_list", arguments: { provider: "notion", tool: "API-no-such-tool" } }] },
+        { text: "Got it." },
+      );
+      const answer = await delegate(orgA.apiKey, "what does API-get-self take?");
+      expect(answer).toMatchObject({ status: "success", output: "Got it." });
+      expect(seen(2)).toContain('\\"name\\":\\"API-get-self\\"');
+      expect(seen(2)).toContain("inputSchema");
+      expect(seen(2)).not.toContain("API-get-user");
+      // An unknown tool is an error the agent reads, naming the tools that exist.
+      expect(seen(3)).toMatch(/has no tool \\"API-no-such-tool\\"; available: .*API-get-self/);
     });
 
     it("the same over streamable HTTP: the credential goes as the header the catalog names", async () => {

@@ -54,10 +54,15 @@ export const NubabelBridge: Plugin = async () => ({
     nubabel_mcp_list: tool({
       description:
         "List the tools your organization has connected to Nubabel (Notion, GitHub, Linear, other MCP servers), with each tool's input schema. Call this before nubabel_mcp_invoke.",
-      args: { provider: z.string().optional().describe("Only this provider, e.g. notion") },
+      args: {
+        provider: z.string().optional().describe("Only this provider, e.g. notion"),
+        tool: z.string().optional().describe("Only this tool, with its full input schema"),
+      },
       async execute(args, ctx) {
-        const data = await callSidecar("/internal/bridge/mcp/list", { sessionID: ctx.sessionID, callID: callIdOf(ctx), ...(args.provider ? { provider: args.provider } : {}) }, ctx.abort);
-        return render(data);
+        const filter = { ...(args.provider ? { provider: args.provider } : {}), ...(args.tool ? { tool: args.tool } : {}) };
+        const data = await callSidecar("/internal/bridge/mcp/list", { sessionID: ctx.sessionID, callID: callIdOf(ctx), ...filter }, ctx.abort);
+        // One line: the engine cuts tool output at 2,000 lines, which indented schemas reach quickly.
+        return JSON.stringify(data);
       },
     }),
     nubabel_mcp_invoke: tool({

@@ -35,10 +35,10 @@ export class Bridge {
     return McpInvokeResponse.parse(answer);
   }
 
-  async list(sessionId: string, callId: string, provider?: string): Promise<McpListResponse> {
+  async list(sessionId: string, callId: string, filter: { provider?: string; tool?: string }): Promise<McpListResponse> {
     const binding = await this.resolve(sessionId, callId);
     const url = binding.callbacks!.mcpList ?? binding.callbacks!.mcpInvoke.replace(/\/invoke$/, "/list");
-    const answer = await this.post(binding, url, { organizationId: binding.organizationId, ...(provider ? { provider } : {}) });
+    const answer = await this.post(binding, url, { organizationId: binding.organizationId, ...filter });
     return McpListResponse.parse(answer);
   }
 

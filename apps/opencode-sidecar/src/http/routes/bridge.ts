@@ -18,7 +18,12 @@ const InvokeBody = z.object({
   toolName: z.string().min(1).max(200),
   args: z.record(z.string(), z.unknown()).default({}),
 });
-const ListBody = z.object({ sessionID: z.string().min(1), callID: z.string().min(1), provider: z.string().min(1).max(100).optional() });
+const ListBody = z.object({
+  sessionID: z.string().min(1),
+  callID: z.string().min(1),
+  provider: z.string().min(1).max(100).optional(),
+  tool: z.string().min(1).max(200).optional(),
+});
 
 /** The plugin's way back into the sidecar: loopback only, guarded by the per-process secret. */
 export function bridgeRoutes(deps: BridgeRouteDeps): FastifyPluginAsync {
@@ -37,7 +42,10 @@ export function bridgeRoutes(deps: BridgeRouteDeps): FastifyPluginAsync {
     });
     app.post("/internal/bridge/mcp/list", async (req) => {
       const body = parse(ListBody, req.body);
-      return deps.bridge.list(body.sessionID, body.callID, body.provider);
+      return deps.bridge.list(body.sessionID, body.callID, {
+        ...(body.provider ? { provider: body.provider } : {}),
+        ...(body.tool ? { tool: body.tool } : {}),
+      });
     });
   };
 }
