@@ -53,7 +53,7 @@ export interface RunningNubabel {
 }
 
 /**
- * Starts Nubabel from an environment (usually `process.env`): parses the configuration, opens and
+ * Starts Nubabel from an environment (usually the process environment): parses the configuration, opens and
  * migrates the database, connects Redis (or the in-process equivalents), and listens. The only
  * place where the parts are wired together; tests call it to run several instances.
  */

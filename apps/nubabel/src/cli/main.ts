@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { Ids } from "@nubabel/contracts";
-import { parseEnv, type Env } from "../config/env.js";
+import { cliEnv } from "./cli-env.js";
 import { SlackTeamId } from "../slack/index.js";
 import { MCP_USAGE, runMcpCli } from "./mcp-commands.js";
 import { withOrganizations } from "./organizations-client.js";
@@ -22,14 +22,8 @@ export async function runCli(argv: string[], source: Record<string, string | und
     err.write(`${USAGE}\n`);
     return noun === undefined || noun === "help" || noun === "--help" ? 0 : 2;
   }
-  let env: Env;
-  try {
-    // The CLI never talks to the sidecar: a placeholder lets it run without the shared secret.
-    env = parseEnv({ SIDECAR_SHARED_SECRET: `whsec_${Buffer.alloc(32).toString("base64")}`, ...source });
-  } catch (e) {
-    err.write(`${(e as Error).message}\n`);
-    return 2;
-  }
+  const env = cliEnv(source, err);
+  if (!env) return 2;
   try {
     if (verb === "create") {
       const { values } = parseArgs({ args: rest, options: { name: { type: "string" } }, strict: true });

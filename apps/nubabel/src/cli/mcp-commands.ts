@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { CreateConnectionRequest, describeIssues, Ids } from "@nubabel/contracts";
-import { parseEnv, type Env } from "../config/env.js";
+import { cliEnv } from "./cli-env.js";
 import { Keyring } from "../crypto/index.js";
 import { withMcpAdmin } from "./mcp-client.js";
 
@@ -32,14 +32,8 @@ export async function runMcpCli(argv: string[], source: Record<string, string | 
   if (!(noun === "keys" && verb === "rotate") && !(noun === "connections" && (verb === "create" || verb === "list"))) {
     return usage(`unknown command: ${[noun, verb].filter(Boolean).join(" ")}`);
   }
-  let env: Env;
-  try {
-    // The CLI never talks to the sidecar: a placeholder lets it run without the shared secret.
-    env = parseEnv({ SIDECAR_SHARED_SECRET: `whsec_${Buffer.alloc(32).toString("base64")}`, ...source });
-  } catch (e) {
-    err.write(`${(e as Error).message}\n`);
-    return 2;
-  }
+  const env = cliEnv(source, err);
+  if (!env) return 2;
   try {
     if (noun === "keys") {
       parseArgs({ args: rest, options: {}, strict: true });
