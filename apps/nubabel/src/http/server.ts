@@ -30,6 +30,11 @@ export function createServer(deps: HttpDeps): FastifyInstance {
     reply.header("x-request-id", request.id);
     if (closing) reply.header("connection", "close");
   });
+  // Many HTTP clients label every request JSON; an empty DELETE or GET so labelled is not an error.
+  app.addHook("onRequest", async (request) => {
+    const empty = !request.headers["transfer-encoding"] && Number(request.headers["content-length"] ?? 0) === 0;
+    if ((request.method === "DELETE" || request.method === "GET") && empty) delete request.headers["content-type"];
+  });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` } });
