@@ -43,6 +43,15 @@ describe("catalog", () => {
     expect(mergeCatalog(builtin, undefined)).toBe(builtin);
   });
 
+  it("says why a provider name is refused", () => {
+    expect(failure(() => mergeCatalog(builtin, JSON.stringify({ providers: { custom: { transport: { type: "http", url: "https://x" } } } }))).message).toMatch(
+      /providers\.custom: "custom" is reserved/,
+    );
+    expect(failure(() => mergeCatalog(builtin, JSON.stringify({ providers: { "Bad Name": { transport: { type: "http", url: "https://x" } } } }))).message).toMatch(
+      /lowercase/,
+    );
+  });
+
   it.each([
     [{ providers: { x: { transport: { type: "http", url: "ftp://x" } } } }, "providers.x.transport.url"],
     [{ providers: { x: { transport: { type: "stdio" } } } }, "providers.x.transport.command"],

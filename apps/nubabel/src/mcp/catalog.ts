@@ -42,7 +42,16 @@ const ProviderName = z
   .refine((n) => n !== CUSTOM, `"${CUSTOM}" is reserved for organizations' own HTTP servers`);
 
 /** The catalog file's shape (`NUBABEL_MCP_CATALOG`), also the shape of the built-in one. */
-export const Catalog = z.object({ providers: z.record(ProviderName, ProviderEntry) });
+export const Catalog = z.object({
+  // Names are checked here rather than as the record's key schema, whose failure zod reports only
+  // as "Invalid key in record", without saying why.
+  providers: z.record(z.string(), ProviderEntry).superRefine((providers, ctx) => {
+    for (const name of Object.keys(providers)) {
+      const checked = ProviderName.safeParse(name);
+      if (!checked.success) ctx.addIssue({ code: "custom", path: [name], message: checked.error.issues[0]?.message ?? "invalid provider name" });
+    }
+  }),
+});
 export type Catalog = z.infer<typeof Catalog>;
 
 /**
