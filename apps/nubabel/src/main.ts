@@ -1,6 +1,5 @@
 import { rmSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import type { Redis } from "ioredis";
 import { Webhooks } from "@nubabel/contracts";
 import { MemoryLock } from "./adapters/memory/lock.js";
 import { MemoryMappingCache } from "./adapters/memory/mapping-cache.js";
@@ -11,12 +10,7 @@ import { PgMappingStore } from "./adapters/postgres/mapping-store.js";
 import { PgOrganizationStore } from "./adapters/postgres/organization-store.js";
 import { PgSessionStore } from "./adapters/postgres/session-store.js";
 import { PgSlackLinks, PgSlackThreads } from "./adapters/postgres/slack.js";
-import { connectRedis, tryConnect } from "./adapters/redis/client.js";
-import { RedisLock } from "./adapters/redis/lock.js";
-import { RedisMappingCache } from "./adapters/redis/mapping-cache.js";
-import { RedisProgressLog } from "./adapters/redis/progress-log.js";
-import { RedisRateLimiter } from "./adapters/redis/rate-limiter.js";
-import { RedisReplayGuard } from "./adapters/redis/replay-guard.js";
+import { connectRedisAdapters } from "./adapters/redis/index.js";
 import { isEmbedded, loadProcessEnv, parseEnv, type Env } from "./config/env.js";
 import { dataPath, keptSecret, writePrivate } from "./config/files.js";
 import { resolveKeyring, Rotation } from "./crypto/index.js";
@@ -89,7 +83,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     cleanups.push(() => database.close());
     log.info({ database: database.kind }, "database ready");
 
-    const redisParts = env.REDIS_URL ? await redisAdapters(env, env.REDIS_URL, logger, cleanups) : undefined;
+    const redisParts = env.REDIS_URL ? await connectRedisAdapters(env.REDIS_URL, { prefix: env.REDIS_KEY_PREFIX, progressMaxLen: env.PROGRESS_MAXLEN }, logger, cleanups) : undefined;
     if (!redisParts) log.info("REDIS_URL unset: in-process cache, locks and progress (single instance only)");
     const memoryCache = new MemoryMappingCache();
     const parts = redisParts ?? {
@@ -273,30 +267,6 @@ export async function startNubabel(source: Record<string, string | undefined>, o
   } catch (err) {
     await close();
     throw err;
-  }
-}
-
-async function redisAdapters(env: Env, url: string, logger: Logger, cleanups: Array<() => Promise<void> | void>) {
-  const redis = connectRedis(url, logger, "commands");
-  const subscriber = connectRedis(url, logger, "subscriber");
-  cleanups.push(() => quit(redis), () => quit(subscriber));
-  await Promise.all([tryConnect(redis, logger), tryConnect(subscriber, logger)]);
-  const prefix = env.REDIS_KEY_PREFIX;
-  return {
-    cache: new RedisMappingCache(redis, prefix),
-    lock: new RedisLock(redis, prefix),
-    progress: new RedisProgressLog(redis, subscriber, prefix, env.PROGRESS_MAXLEN),
-    replayGuard: new RedisReplayGuard(redis, prefix),
-    rateLimiter: new RedisRateLimiter(redis, prefix),
-    ping: async () => void (await redis.ping()),
-  };
-}
-
-async function quit(redis: Redis): Promise<void> {
-  try {
-    await redis.quit();
-  } catch {
-    redis.disconnect();
   }
 }
 

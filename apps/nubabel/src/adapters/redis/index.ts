@@ -1,0 +1,41 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "../../log/logger.js";
+import { connectRedis, tryConnect } from "./client.js";
+import { RedisLock } from "./lock.js";
+import { RedisMappingCache } from "./mapping-cache.js";
+import { RedisProgressLog } from "./progress-log.js";
+import { RedisRateLimiter } from "./rate-limiter.js";
+import { RedisReplayGuard } from "./replay-guard.js";
+
+/**
+ * Every Redis-backed port on two connections (commands, and a subscriber for progress fan-out).
+ * Their shutdown is pushed onto `cleanups`.
+ */
+export async function connectRedisAdapters(
+  url: string,
+  options: { prefix: string; progressMaxLen: number },
+  logger: Logger,
+  cleanups: Array<() => Promise<void> | void>,
+) {
+  const redis = connectRedis(url, logger, "commands");
+  const subscriber = connectRedis(url, logger, "subscriber");
+  cleanups.push(() => quit(redis), () => quit(subscriber));
+  await Promise.all([tryConnect(redis, logger), tryConnect(subscriber, logger)]);
+  const { prefix } = options;
+  return {
+    cache: new RedisMappingCache(redis, prefix),
+    lock: new RedisLock(redis, prefix),
+    progress: new RedisProgressLog(redis, subscriber, prefix, options.progressMaxLen),
+    replayGuard: new RedisReplayGuard(redis, prefix),
+    rateLimiter: new RedisRateLimiter(redis, prefix),
+    ping: async () => void (await redis.ping()),
+  };
+}
+
+async function quit(redis: Redis): Promise<void> {
+  try {
+    await redis.quit();
+  } catch {
+    redis.disconnect();
+  }
+}
