@@ -1,7 +1,9 @@
 import type { FastifyRequest } from "fastify";
 import { Capabilities } from "@nubabel/contracts";
 import { Organizations, type Organization, type OrganizationStore } from "../organizations/index.js";
+import type { HttpDeps } from "./deps.js";
 import { Unauthorized } from "./errors.js";
+import { enforce } from "./limits.js";
 
 /** The bearer credential of a request, if any. */
 export function bearer(request: FastifyRequest): string | undefined {
@@ -28,4 +30,16 @@ export function requireCapability(secret: string, token: string | undefined, aud
   } catch (err) {
     throw new Unauthorized((err as Error).message);
   }
+}
+
+/**
+ * A public API request: the organization of its Bearer API key (401 otherwise), its log lines
+ * tagged with that organization, and the key's rate limit applied.
+ */
+export async function authorizeApiKey(deps: Pick<HttpDeps, "organizations" | "rateLimiter" | "config">, request: FastifyRequest): Promise<Organization> {
+  const org = await requireOrganization(deps.organizations, request);
+  request.log = request.log.child({ organizationId: org.id });
+  const keyId = Organizations.hashKey(request.headers.authorization ?? "").slice(0, 16);
+  await enforce(deps.rateLimiter, request, [{ key: `api:${keyId}`, limit: deps.config.apiLimitPerKey, scope: "api key" }]);
+  return org;
 }

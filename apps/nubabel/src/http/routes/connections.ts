@@ -2,11 +2,9 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { CreateConnectionRequest, UpdateConnectionRequest, type ConnectionDeleted, type ConnectionList } from "@nubabel/contracts";
 import type { Connections } from "../../mcp/connections.js";
-import { Organizations, type Organization } from "../../organizations/index.js";
-import { requireOrganization } from "../auth.js";
+import { authorizeApiKey } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
 import { parse } from "../errors.js";
-import { enforce } from "../limits.js";
 
 // Any string: a malformed id is answered like a missing one (404), not as a 400 that confirms a format.
 const ConnectionPath = z.object({ connectionId: z.string().min(1).max(100) });
@@ -16,13 +14,7 @@ const ConnectionPath = z.object({ connectionId: z.string().min(1).max(100) });
  * key's; an id of another organization's connection is a 404 like a missing one.
  */
 export function connectionRoutes(app: FastifyInstance, deps: HttpDeps, connections: Connections): void {
-  const authorize = async (request: FastifyRequest): Promise<Organization> => {
-    const org = await requireOrganization(deps.organizations, request);
-    request.log = request.log.child({ organizationId: org.id });
-    const keyId = Organizations.hashKey(request.headers.authorization ?? "").slice(0, 16);
-    await enforce(deps.rateLimiter, request, [{ key: `api:${keyId}`, limit: deps.config.apiLimitPerKey, scope: "api key" }]);
-    return org;
-  };
+  const authorize = (request: FastifyRequest) => authorizeApiKey(deps, request);
 
   app.post("/api/connections", async (request, reply) => {
     const org = await authorize(request);

@@ -1,23 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Capabilities } from "@nubabel/contracts";
-import { Organizations, type Organization } from "../../organizations/index.js";
 import type { Logger } from "../../log/logger.js";
 import { Sessions } from "../../sessions/index.js";
-import { requireOrganization } from "../auth.js";
+import { authorizeApiKey } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
 import { parse } from "../errors.js";
-import { enforce } from "../limits.js";
 import { ApiDelegateRequest, SessionPath } from "../schemas.js";
 
 /** The API for people and programs, authorized by an organization's API key. */
 export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
-  const authorize = async (request: FastifyRequest): Promise<Organization> => {
-    const org = await requireOrganization(deps.organizations, request);
-    request.log = request.log.child({ organizationId: org.id });
-    const keyId = Organizations.hashKey(request.headers.authorization ?? "").slice(0, 16);
-    await enforce(deps.rateLimiter, request, [{ key: `api:${keyId}`, limit: deps.config.apiLimitPerKey, scope: "api key" }]);
-    return org;
-  };
+  const authorize = (request: FastifyRequest) => authorizeApiKey(deps, request);
 
   app.post("/api/delegate", async (request) => {
     const org = await authorize(request);
