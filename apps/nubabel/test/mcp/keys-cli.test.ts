@@ -1,28 +1,14 @@
-import { execFile } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { Connection } from "@nubabel/contracts";
 import { ConfigError, parseEnv } from "../../src/config/env.js";
 import { backendEnv, hasInfra, tempDir } from "../fixtures/backends.js";
+import { nubabelCli as nubabel } from "../fixtures/cli.js";
 import { startTestNubabel, testSecrets } from "../fixtures/nubabel.js";
 import { createOrganization } from "../fixtures/organizations.js";
 
-const run = promisify(execFile);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
-const bin = path.join(root, "node_modules/.bin/nubabel");
 
-async function nubabel(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(bin, args, { cwd: root, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout: string; stderr: string };
-    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe("encryption keys and connections from the command line", () => {
   it("keys generate prints 32 random bytes and the variable's value", async () => {

@@ -1,9 +1,6 @@
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DelegateResponse } from "@nubabel/contracts";
@@ -11,6 +8,7 @@ import { ModelServer } from "@nubabel/testkit";
 import { startSidecar, type Sidecar } from "@nubabel/opencode-sidecar";
 import { Keyring } from "../../src/crypto/index.js";
 import { backendEnv, tempDir } from "../fixtures/backends.js";
+import { nubabelCli as cli } from "../fixtures/cli.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "../fixtures/nubabel.js";
 import { createOrganization } from "../fixtures/organizations.js";
 import { RecordingProxy } from "./recording-proxy.js";
@@ -23,9 +21,6 @@ import { everything, freePort, notion, startFakeNotionApi, startHttpServer, type
  * `@modelcontextprotocol/server-everything`). Every byte between Nubabel and the sidecar goes
  * through recording proxies, so the tests can read what crossed.
  */
-const run = promisify(execFile);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
-const bin = path.join(root, "node_modules/.bin/nubabel");
 
 const secretOf = (label: string) => `${label}_${randomBytes(16).toString("hex")}`;
 
@@ -79,15 +74,6 @@ function filesUnder(dir: string): Buffer {
   return Buffer.concat(parts);
 }
 
-async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(bin, args, { cwd: root, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout: string; stderr: string };
-    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 type Answer = DelegateResponse & { error?: { code: string; message: string } };
 
