@@ -3,7 +3,7 @@ import { type ErrorBody, Webhooks } from "@nubabel/contracts";
 import { BridgeError } from "../bridge/bridge.js";
 import { UnknownSelectionError } from "../catalog/catalog.js";
 import { EngineDownError } from "../engine/engine.js";
-import { NoModelError, QueueFullError, SessionNotFoundError, UnboundSessionError } from "../runs/errors.js";
+import { NoModelError, QueueFullError, SessionNotFoundError } from "../runs/errors.js";
 
 /** A request that failed validation; `field` names what was wrong. */
 export class ValidationError extends Error {
@@ -24,7 +24,6 @@ export class UnauthorizedError extends Error {
 const TABLE: Array<[new (...args: never[]) => Error, number, string]> = [
   [ValidationError, 400, "invalid_request"],
   [UnknownSelectionError, 400, "unknown_selection"],
-  [UnboundSessionError, 400, "unbound_session"],
   [UnauthorizedError, 401, "unauthorized"],
   [Webhooks.SignatureError, 401, "invalid_signature"],
   [SessionNotFoundError, 404, "session_not_found"],

@@ -17,8 +17,3 @@ export class NoModelError extends Error {
     );
   }
 }
-
-/** A follow-up for a session the sidecar has no binding for and that names no organization (400). */
-export class UnboundSessionError extends Error {
-  override readonly name = "UnboundSessionError";
-}
