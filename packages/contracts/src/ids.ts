@@ -11,6 +11,7 @@ export const Prefix = {
   connection: "conn",
   apiKey: "nbk",
   message: "msg",
+  run: "run",
 } as const;
 export type Prefix = (typeof Prefix)[keyof typeof Prefix];
 
@@ -43,6 +44,10 @@ export type SessionId = z.infer<typeof SessionId>;
 
 export const OrganizationId = schema(Prefix.organization);
 export type OrganizationId = z.infer<typeof OrganizationId>;
+
+/** A run (one turn of a session, from acceptance to its answer): `run_…`. */
+export const RunId = schema(Prefix.run);
+export type RunId = z.infer<typeof RunId>;
 
 /** An OpenCode session id as the engine issues them (`ses_…`). */
 export const OpencodeSessionId = z

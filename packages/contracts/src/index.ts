@@ -6,3 +6,4 @@ export * from "./callbacks.js";
 export * from "./progress.js";
 export * from "./errors.js";
 export * from "./connections.js";
+export * from "./runs.js";

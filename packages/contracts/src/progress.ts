@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { RunStatus } from "./sidecar.js";
+import { ErrorInfo, RunStatus } from "./sidecar.js";
 
 const common = {
   /** ISO-8601 time the event happened. */
@@ -9,9 +9,9 @@ const common = {
    * order (the replay log id) and sends that as the SSE `id:`.
    */
   seq: z.number().int().nonnegative().optional(),
+  /** The run the event belongs to (absent on events of older sidecars and on `connected`). */
+  runId: z.string().max(80).optional(),
 };
-
-const ErrorInfo = z.object({ code: z.string(), message: z.string() });
 
 /** One step of a session's live progress. Terminal events are `completed` and `session_error`. */
 export const ProgressEvent = z.discriminatedUnion("type", [
@@ -47,7 +47,12 @@ export const ProgressEvent = z.discriminatedUnion("type", [
     ...common,
   }),
   z.object({ type: z.literal("session_idle"), data: z.object({}).loose(), ...common }),
-  z.object({ type: z.literal("session_error"), data: z.object({ error: ErrorInfo }), ...common }),
+  z.object({
+    type: z.literal("session_error"),
+    /** `output`: what the agent had written before it failed, if anything. */
+    data: z.object({ error: ErrorInfo, output: z.string().optional() }),
+    ...common,
+  }),
   z.object({
     type: z.literal("completed"),
     data: z.object({ status: RunStatus, output: z.string() }),

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { OpencodeSessionId, OrganizationId, SessionId } from "./ids.js";
+import { OpencodeSessionId, OrganizationId, RunId, SessionId } from "./ids.js";
 
 /** Where the sidecar reports back to Nubabel. Every URL must share `NUBABEL_CALLBACK_URL`'s origin. */
 export const Callbacks = z.object({
@@ -8,6 +8,12 @@ export const Callbacks = z.object({
   progress: z.url(),
   /** Lists the organization's MCP tools for the agent (added after the seed; optional for old callers). */
   mcpList: z.url().optional(),
+  /**
+   * Where a run's terminal `RunResult` goes, retried with the same `webhook-id` until acknowledged.
+   * When set, the sidecar leaves the terminal progress event to Nubabel (which appends it once, with
+   * the stored answer).
+   */
+  runResult: z.url().optional(),
 });
 export type Callbacks = z.infer<typeof Callbacks>;
 
@@ -34,6 +40,8 @@ export const DelegateRequest = z.object({
   userId: z.string().min(1).max(200).optional(),
   callbacks: Callbacks.optional(),
   callbackToken: z.string().min(1).max(4096).optional(),
+  /** Nubabel's run id; the sidecar's run takes it, and a repeat with the same id returns that run. */
+  runId: RunId.optional(),
 });
 export type DelegateRequest = z.infer<typeof DelegateRequest>;
 
@@ -48,27 +56,106 @@ export const PromptRequest = z.object({
   userId: z.string().min(1).max(200).optional(),
   callbacks: Callbacks.optional(),
   callbackToken: z.string().min(1).max(4096).optional(),
+  runId: RunId.optional(),
 });
 export type PromptRequest = z.infer<typeof PromptRequest>;
 
 export const RunStatus = z.enum(["success", "error", "aborted"]);
 export type RunStatus = z.infer<typeof RunStatus>;
 
+/** Tokens and cost of a run as the engine reports them, summed over the run's assistant messages. */
+export const Usage = z.object({
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  reasoningTokens: z.number().int().nonnegative(),
+  cacheReadTokens: z.number().int().nonnegative(),
+  cacheWriteTokens: z.number().int().nonnegative(),
+  cost: z.number().nonnegative(),
+});
+export type Usage = z.infer<typeof Usage>;
+
+/** Why something failed, in words a person can act on. */
+export const ErrorInfo = z.object({ code: z.string(), message: z.string() });
+export type ErrorInfo = z.infer<typeof ErrorInfo>;
+
 /** The answer of `/delegate` and `/sessions/:id/prompt` (and, with `nubabelSessionId`, of Nubabel's `/api/delegate`). */
 export const DelegateResponse = z.object({
   output: z.string(),
   status: RunStatus,
   /** Set when `status` is not `success`: why, in words a person can act on. */
-  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  error: ErrorInfo.optional(),
   metadata: z.object({
     model: z.string(),
     opencodeSessionId: OpencodeSessionId,
     nubabelSessionId: SessionId.optional(),
     category: z.string().optional(),
     durationMs: z.number().int().nonnegative().optional(),
+    /** The run this answer ends (added with durable runs). */
+    runId: RunId.optional(),
+    usage: Usage.optional(),
   }),
 });
 export type DelegateResponse = z.infer<typeof DelegateResponse>;
+
+/** A run's lifecycle, in both services: `queued → running → completed | failed | aborted`. */
+export const RunState = z.enum(["queued", "running", "completed", "failed", "aborted"]);
+export type RunState = z.infer<typeof RunState>;
+export const TerminalRunState = z.enum(["completed", "failed", "aborted"]);
+export type TerminalRunState = z.infer<typeof TerminalRunState>;
+
+/** True once a run can change no more. */
+export function isFinished(state: RunState): state is TerminalRunState {
+  return state === "completed" || state === "failed" || state === "aborted";
+}
+
+/** `202` of `/delegate` and `/sessions/:id/prompt` sent with `Prefer: respond-async`. */
+export const RunAccepted = z.object({
+  runId: RunId,
+  opencodeSessionId: OpencodeSessionId,
+  status: RunState,
+});
+export type RunAccepted = z.infer<typeof RunAccepted>;
+
+/** `GET /runs/:runId` of the sidecar: a run it knows, finished or not. */
+export const SidecarRun = z.object({
+  runId: RunId,
+  opencodeSessionId: OpencodeSessionId,
+  nubabelSessionId: SessionId,
+  status: RunState,
+  output: z.string().optional(),
+  error: ErrorInfo.optional(),
+  usage: Usage.optional(),
+  model: z.string().optional(),
+  createdAt: z.iso.datetime(),
+  startedAt: z.iso.datetime().optional(),
+  finishedAt: z.iso.datetime().optional(),
+  durationMs: z.number().int().nonnegative().optional(),
+});
+export type SidecarRun = z.infer<typeof SidecarRun>;
+
+/**
+ * The terminal callback (`callbacks.runResult`): how a run ended, with its answer and usage. Sent
+ * until acknowledged, always with the same `webhook-id`; the receiver applies it once by `runId`.
+ */
+export const RunResult = z.object({
+  runId: RunId,
+  opencodeSessionId: OpencodeSessionId,
+  status: TerminalRunState,
+  output: z.string(),
+  error: ErrorInfo.optional(),
+  usage: Usage.optional(),
+  model: z.string().optional(),
+  durationMs: z.number().int().nonnegative(),
+  finishedAt: z.iso.datetime(),
+});
+export type RunResult = z.infer<typeof RunResult>;
+
+/** Nubabel's answer to a `RunResult`: the run's state after applying it (or as it already was). */
+export const RunResultAck = z.object({ success: z.literal(true), status: RunState });
+export type RunResultAck = z.infer<typeof RunResultAck>;
+
+export const RunParams = z.object({ runId: RunId });
+export type RunParams = z.infer<typeof RunParams>;
 
 export const SessionParams = z.object({ opencodeSessionId: OpencodeSessionId });
 export type SessionParams = z.infer<typeof SessionParams>;
@@ -96,5 +183,9 @@ export const SidecarHealth = z.object({
   }),
   /** Present when something needs the operator's attention (e.g. no model configured). */
   problems: z.array(z.string()).optional(),
+  /** Present when the sidecar uses Redis: it cannot serve a request without it. */
+  redis: z.object({ ok: z.boolean(), error: z.string().optional() }).optional(),
+  /** True while shutting down: running turns finish, new ones are refused. */
+  draining: z.boolean().optional(),
 });
 export type SidecarHealth = z.infer<typeof SidecarHealth>;

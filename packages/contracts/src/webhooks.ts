@@ -33,15 +33,22 @@ export function isSecret(secret: string): boolean {
   }
 }
 
-/** Headers that sign `body` for the receiver holding the same secret. */
-export function sign(secret: string, body: string, now = new Date()): Record<string, string> {
-  const id = `msg_${randomUUID()}`;
+/**
+ * Headers that sign `body` for the receiver holding the same secret. A retried delivery passes its
+ * first `id` again (Standard Webhooks: same id, fresh timestamp and signature).
+ */
+export function sign(secret: string, body: string, now = new Date(), id = messageId()): Record<string, string> {
   const signature = new Webhook(secret).sign(id, now, body);
   return {
     [HEADER.id]: id,
     [HEADER.timestamp]: String(Math.floor(now.getTime() / 1000)),
     [HEADER.signature]: signature,
   };
+}
+
+/** A new `webhook-id`. */
+export function messageId(): string {
+  return `msg_${randomUUID()}`;
 }
 
 export class SignatureError extends Error {
@@ -58,7 +65,7 @@ export async function verify(
   secret: string,
   rawBody: string,
   headers: HeaderBag,
-  guard: ReplayGuard,
+  guard: ReplayGuard | "idempotent",
 ): Promise<void> {
   const pick = (name: string) => {
     const v = headers[name];
@@ -78,6 +85,9 @@ export async function verify(
     const reason = err instanceof WebhookVerificationError ? err.message : "invalid signature";
     throw new SignatureError(reason);
   }
+  // "idempotent": the receiver applies the message at most once by its own key (a run's result),
+  // so a redelivery with the same id must be acknowledged, not refused.
+  if (guard === "idempotent") return;
   // Keep ids a little longer than the tolerance, so a replay inside the window is always caught.
   if (!(await guard.claim(id, TOLERANCE_SECONDS * 2))) throw new SignatureError("replayed webhook-id");
 }

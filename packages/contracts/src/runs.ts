@@ -1,0 +1,41 @@
+import { z } from "zod";
+import { RunId, SessionId } from "./ids.js";
+import { ErrorInfo, RunState, Usage } from "./sidecar.js";
+
+/** A run as Nubabel's API shows it (`GET /api/runs/:runId`, `GET /api/sessions/:id/runs`). */
+export const ApiRun = z.object({
+  id: RunId,
+  sessionId: SessionId,
+  status: RunState,
+  /** Why a run failed or was aborted, in words a person can act on. */
+  reason: z.string().optional(),
+  output: z.string().optional(),
+  error: ErrorInfo.optional(),
+  usage: Usage.optional(),
+  /** 1 for the next run of the organization to start; present while queued. */
+  queuePosition: z.number().int().positive().optional(),
+  category: z.string().optional(),
+  skills: z.array(z.string()).optional(),
+  userId: z.string().optional(),
+  createdAt: z.iso.datetime(),
+  startedAt: z.iso.datetime().optional(),
+  finishedAt: z.iso.datetime().optional(),
+});
+export type ApiRun = z.infer<typeof ApiRun>;
+
+/** `202` of `POST /api/delegate` with `Prefer: respond-async`. */
+export const ApiRunAccepted = z.object({
+  runId: RunId,
+  sessionId: SessionId,
+  status: RunState,
+  links: z.object({ run: z.string(), stream: z.string() }),
+});
+export type ApiRunAccepted = z.infer<typeof ApiRunAccepted>;
+
+/** `GET /api/sessions/:id/runs`. */
+export const ApiRunList = z.object({ runs: z.array(ApiRun) });
+export type ApiRunList = z.infer<typeof ApiRunList>;
+
+/** `POST /api/runs/:runId/abort`. */
+export const ApiRunAbort = z.object({ id: RunId, status: RunState });
+export type ApiRunAbort = z.infer<typeof ApiRunAbort>;
