@@ -34,6 +34,7 @@ export class EngineSupervisor extends EventEmitter implements Engine {
   private stopping = false;
   private backoffMs = 500;
   private restartTimer: NodeJS.Timeout | undefined;
+  private launching: Promise<void> | undefined;
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
@@ -48,50 +49,62 @@ export class EngineSupervisor extends EventEmitter implements Engine {
     return this.child?.pid;
   }
 
+  /** Starts the engine; rejects if it cannot, or if `stop()` is called before it is up. */
   async start(): Promise<void> {
     this.stopping = false;
+    await this.launch();
+  }
+
+  /**
+   * Stops the engine, also one still starting (its child is killed and `start()` rejects), and
+   * resolves once no engine process of this supervisor is left.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    this.state = "stopped";
+    this.current = undefined;
+    if (this.child) await terminate(this.child);
+    await this.launching?.catch(() => undefined);
+    if (this.child) await terminate(this.child);
+  }
+
+  private launch(): Promise<void> {
+    const launching = this.spawnAndWait().finally(() => {
+      if (this.launching === launching) this.launching = undefined;
+    });
+    this.launching = launching;
+    return launching;
+  }
+
+  private async spawnAndWait(): Promise<void> {
     this.state = this.restarts > 0 ? "restarting" : "starting";
     const port = await freePort();
     const password = randomBytes(24).toString("base64url");
     const dirs = this.prepareDirs();
+    if (this.stopping) throw new EngineStoppedError();
     const child = spawn(path.join(packageDir, "bin", "opencode.exe"), ["serve", "--hostname=127.0.0.1", `--port=${port}`], {
       cwd: dirs.home,
       env: this.childEnv(password, dirs),
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
+    track(child);
     const log = this.opts.logger;
-    const url = await new Promise<string>((resolve, reject) => {
-      let output = "";
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        reject(new Error(`the engine did not start within ${this.opts.startTimeoutMs} ms: ${output.slice(-2000)}`));
-      }, this.opts.startTimeoutMs);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = output.match(/opencode server listening on\s+(https?:\/\/\S+)/);
-        if (match?.[1]) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      };
-      child.stdout?.on("data", onData);
-      child.stderr?.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      child.once("exit", (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`the engine exited during start (code ${code}, signal ${signal}): ${output.slice(-2000)}`));
-      });
-      child.once("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
-    child.stdout?.removeAllListeners("data");
-    child.stderr?.removeAllListeners("data");
+    let url: string;
+    try {
+      url = await this.listening(child);
+    } catch (err) {
+      if (this.stopping) throw new EngineStoppedError();
+      throw err;
+    }
+    if (this.stopping) {
+      await terminate(child);
+      throw new EngineStoppedError();
+    }
+    // Keep reading the pipes: a child whose full pipe is never drained blocks.
+    child.stdout?.resume();
     child.stderr?.on("data", (chunk: Buffer) => log.debug({ engine: chunk.toString().trim() }, "engine stderr"));
-    child.removeAllListeners("exit");
     child.once("exit", (code, signal) => this.onExit(code, signal));
     this.current = { url, password };
     this.state = "running";
@@ -99,20 +112,34 @@ export class EngineSupervisor extends EventEmitter implements Engine {
     this.emit("up", this.current);
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    clearTimeout(this.restartTimer);
-    const child = this.child;
-    this.state = "stopped";
-    this.current = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const kill = setTimeout(() => child.kill("SIGKILL"), 5_000);
-      child.once("exit", () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      child.kill("SIGTERM");
+  /** Resolves with the engine's URL once it says it listens; rejects if it exits or takes too long. */
+  private listening(child: ChildProcess): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      let output = "";
+      const settle = (result: { url: string } | Error) => {
+        clearTimeout(timer);
+        child.stdout?.off("data", onData);
+        child.stderr?.off("data", onData);
+        child.off("exit", onExit);
+        child.off("error", settle);
+        if (result instanceof Error) reject(result);
+        else resolve(result.url);
+      };
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        settle(new Error(`the engine did not start within ${this.opts.startTimeoutMs} ms: ${output.slice(-2000)}`));
+      }, this.opts.startTimeoutMs);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = output.match(/opencode server listening on\s+(https?:\/\/\S+)/);
+        if (match?.[1]) settle({ url: match[1] });
+      };
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+        settle(new Error(`the engine exited during start (code ${code}, signal ${signal}): ${output.slice(-2000)}`));
+      child.stdout?.on("data", onData);
+      child.stderr?.on("data", onData);
+      child.once("exit", onExit);
+      child.once("error", settle);
     });
   }
 
@@ -131,7 +158,7 @@ export class EngineSupervisor extends EventEmitter implements Engine {
     this.backoffMs = Math.min(this.backoffMs * 2, 10_000);
     this.restartTimer = setTimeout(() => {
       this.restarts += 1;
-      this.start()
+      this.launch()
         .then(() => {
           // A child that stays up for a while earns a quick restart next time.
           setTimeout(() => (this.backoffMs = 500), 30_000).unref();
@@ -182,3 +209,38 @@ export class EngineSupervisor extends EventEmitter implements Engine {
   }
 }
 
+
+/** `start()` was overtaken by `stop()`. */
+export class EngineStoppedError extends Error {
+  override readonly name = "EngineStoppedError";
+  constructor() {
+    super("the engine was stopped while it was starting");
+  }
+}
+
+/** Ends a child: SIGTERM, SIGKILL after 5 s; resolves once it has exited. */
+function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const kill = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    child.once("exit", () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+// Last resort: if the sidecar's process exits without stopping its engines, they go with it.
+const children = new Set<ChildProcess>();
+function track(child: ChildProcess): void {
+  if (children.size === 0) process.once("exit", killAll);
+  children.add(child);
+  child.once("exit", () => {
+    children.delete(child);
+    if (children.size === 0) process.off("exit", killAll);
+  });
+}
+function killAll(): void {
+  for (const child of children) child.kill("SIGKILL");
+}
