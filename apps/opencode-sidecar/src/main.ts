@@ -4,10 +4,14 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { Webhooks } from "@nubabel/contracts";
 import { MemoryBindingStore } from "./adapters/memory/binding-store.js";
+import { MemoryRunStore } from "./adapters/memory/run-store.js";
 import { RedisBindingStore } from "./adapters/redis/binding-store.js";
+import { pingRedis } from "./adapters/redis/ping.js";
 import { RedisReplayGuard } from "./adapters/redis/replay-guard.js";
+import { RedisRunStore } from "./adapters/redis/run-store.js";
 import { Bridge } from "./bridge/bridge.js";
 import { CallbackClient } from "./callbacks/client.js";
+import { Outbox } from "./callbacks/outbox.js";
 import { Catalog } from "./catalog/catalog.js";
 import { loadProcessEnv, parseEnv } from "./config/env.js";
 import { AttachedEngine } from "./engine/attached.js";
@@ -28,11 +32,20 @@ export interface Sidecar {
   url: string;
   engine: Engine;
   runner: Runner;
+  /** Shutdown: drains runs (see `Runner.close`), then stops listening and stops the engine. */
   close(): Promise<void>;
 }
 
-/** Wires the sidecar from an environment (the real one, or a test's) and starts listening. */
-export async function startSidecar(source: Record<string, string | undefined>): Promise<Sidecar> {
+/** How long results of finished runs may take to be acknowledged at shutdown. */
+const SHUTDOWN_DELIVERY_MS = 5_000;
+const REDIS_PING_TIMEOUT_MS = 1_000;
+
+/**
+ * Wires the sidecar from an environment (the real one, or a test's) and starts listening.
+ * `signal` stops a start in progress (SIGTERM before it was ready): the engine is stopped and the
+ * promise rejects.
+ */
+export async function startSidecar(source: Record<string, string | undefined>, opts: { signal?: AbortSignal } = {}): Promise<Sidecar> {
   const env = parseEnv(source);
   const logger = createLogger(env.LOG_LEVEL);
   const catalog = Catalog.load({ ...(env.SIDECAR_CONFIG ? { file: env.SIDECAR_CONFIG } : {}), shippedSkillsDir: SHIPPED_SKILLS });
@@ -40,11 +53,20 @@ export async function startSidecar(source: Record<string, string | undefined>): 
   if (!engineConfig.model) logger.warn("no model configured: /health reports it and delegation answers 503");
 
   const redis = env.REDIS_URL ? new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false }) : undefined;
+  let redisError: string | undefined;
+  redis?.on("error", (err: Error) => {
+    // ioredis reconnects by itself; say so once per distinct failure, not on every attempt.
+    if (err.message !== redisError) logger.warn({ err: err.message }, "Redis unreachable; retrying");
+    redisError = err.message;
+  });
+  redis?.on("ready", () => (redisError = undefined));
   const bindings = redis ? new RedisBindingStore(redis, env.REDIS_PREFIX) : new MemoryBindingStore();
+  const runs = redis ? new RedisRunStore(redis, env.REDIS_PREFIX) : new MemoryRunStore();
   const replayGuard = redis ? new RedisReplayGuard(redis, env.REDIS_PREFIX) : new Webhooks.MemoryReplayGuard();
 
   const bridgeSecret = randomBytes(32).toString("base64url");
   const callbacks = new CallbackClient({ secret: env.SIDECAR_SHARED_SECRET, timeoutMs: env.CALLBACK_TIMEOUT_MS, retries: env.CALLBACK_RETRIES });
+  const outbox = new Outbox(callbacks, logger.child({ module: "outbox" }));
   const workspaces = new Workspaces(path.join(env.SIDECAR_DATA_DIR, "workspaces"));
 
   // The bridge address is only known once we listen, and the engine needs it at spawn: listen first.
@@ -75,13 +97,16 @@ export async function startSidecar(source: Record<string, string | undefined>): 
     driver,
     engine,
     bindings,
+    runs,
     catalog,
     callbacks,
+    outbox,
     workspaces,
     model: engineConfig.model,
     runTimeoutMs: env.RUN_TIMEOUT_MS,
     queueLimit: env.SESSION_QUEUE_LIMIT,
     textIntervalMs: env.PROGRESS_TEXT_INTERVAL_MS,
+    engineWaitMs: env.ENGINE_WAIT_MS,
     log: logger.child({ module: "runner" }),
   });
   const bridge = new Bridge(bindings, driver, callbacks, env.MCP_TIMEOUT_MS);
@@ -96,14 +121,20 @@ export async function startSidecar(source: Record<string, string | undefined>): 
     model: engineConfig.model,
     bridge,
     bridgeSecret,
+    draining: () => runner.draining,
+    ...(redis ? { pingRedis: () => pingRedis(redis, REDIS_PING_TIMEOUT_MS) } : {}),
   });
   await app.listen({ host: env.SIDECAR_HOST, port: env.SIDECAR_PORT });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : env.SIDECAR_PORT;
   engineEnv.NUBABEL_BRIDGE_URL = `http://127.0.0.1:${port}`;
   driver.init();
+  const stopStarting = () => void engine.stop();
+  opts.signal?.addEventListener("abort", stopStarting, { once: true });
   try {
+    if (opts.signal?.aborted) throw new Error("the sidecar was stopped while starting");
     await engine.start();
+    if (opts.signal?.aborted) throw new Error("the sidecar was stopped while starting");
   } catch (err) {
     // A sidecar that cannot reach its engine at start fails whole, leaving nothing listening.
     await app.close();
@@ -111,33 +142,46 @@ export async function startSidecar(source: Record<string, string | undefined>): 
     await engine.stop();
     redis?.disconnect();
     throw err;
+  } finally {
+    opts.signal?.removeEventListener("abort", stopStarting);
   }
 
   const url = `http://${env.SIDECAR_HOST}:${port}`;
   logger.info({ url, model: engineConfig.model }, "sidecar listening");
+  let closing: Promise<void> | undefined;
+  const shutdown = async () => {
+    logger.info({ graceMs: env.SHUTDOWN_GRACE_MS }, "shutting down");
+    await runner.close({ graceMs: env.SHUTDOWN_GRACE_MS, deliveryWaitMs: SHUTDOWN_DELIVERY_MS });
+    await app.close();
+    driver.close();
+    await engine.stop();
+    redis?.disconnect();
+    logger.info("stopped");
+  };
   return {
     url,
     engine,
     runner,
-    async close() {
-      await app.close();
-      driver.close();
-      await engine.stop();
-      await runner.drained();
-      redis?.disconnect();
-    },
+    close: () => (closing ??= shutdown()),
   };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  startSidecar(loadProcessEnv())
-    .then((sidecar) => {
-      const stop = () => void sidecar.close().finally(() => process.exit(0));
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
+  // Signals are handled from the first moment: one during the start must stop the engine too.
+  const starting = new AbortController();
+  let sidecar: Sidecar | undefined;
+  const stop = () => {
+    if (sidecar) void sidecar.close().finally(() => process.exit(0));
+    else starting.abort();
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  startSidecar(loadProcessEnv(), { signal: starting.signal })
+    .then((started) => {
+      sidecar = started;
     })
     .catch((err: Error) => {
       console.error(err.message);
-      process.exit(1);
+      process.exit(starting.signal.aborted ? 0 : 1);
     });
 }

@@ -7,16 +7,45 @@ import { Webhooks } from "@nubabel/contracts";
 import { startSidecar, type Sidecar } from "../src/main.js";
 import { CallbackReceiver } from "./receiver.js";
 
+export interface RequestOptions {
+  secret?: string;
+  headers?: Record<string, string>;
+  raw?: string;
+  /** Another sidecar than the harness's. */
+  base?: string;
+}
+export interface Answer {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+/** A request signed as Nubabel signs it. */
+export async function signed(base: string, secret: string, method: "GET" | "POST", route: string, body?: unknown, opts: RequestOptions = {}): Promise<Answer> {
+  const raw = opts.raw ?? (body === undefined ? "" : JSON.stringify(body));
+  const res = await fetch(`${base}${route}`, {
+    method,
+    ...(method === "POST" ? { body: raw } : {}),
+    headers: { ...(raw ? { "content-type": "application/json" } : {}), ...Webhooks.sign(opts.secret ?? secret, raw), ...opts.headers },
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
 export interface Harness {
   model: ModelServer;
   receiver: CallbackReceiver;
   sidecar: Sidecar;
   secret: string;
   dataDir: string;
-  /** A signed POST to the sidecar, as Nubabel sends it. */
   /** Stops the sidecar (and its engine) and starts a new one on the same data folder. */
   restart(env?: Record<string, string>): Promise<void>;
-  post(route: string, body?: unknown, opts?: { secret?: string; headers?: Record<string, string>; raw?: string }): Promise<{ status: number; body: any }>;
+  /** A signed POST to the sidecar, as Nubabel sends it. */
+  post(route: string, body?: unknown, opts?: RequestOptions): Promise<Answer>;
+  /** A signed GET (the empty body is what is signed). */
+  get(route: string, opts?: RequestOptions): Promise<Answer>;
+  /** The environment the harness starts its sidecar with, plus `extra`. */
+  env(extra?: Record<string, string>): Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -36,19 +65,13 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     LOG_LEVEL: "silent",
     PROGRESS_TEXT_INTERVAL_MS: "50",
     CALLBACK_RETRIES: "2",
+    // The test machines are small and shared: a loaded one may take long to start an engine.
+    ENGINE_START_TIMEOUT_MS: "90000",
     ...extra,
   });
   let sidecar = await startSidecar(base(env));
-  const post: Harness["post"] = async (route, body, opts = {}) => {
-    const raw = opts.raw ?? (body === undefined ? "" : JSON.stringify(body));
-    const res = await fetch(`${sidecar.url}${route}`, {
-      method: "POST",
-      body: raw,
-      headers: { ...(raw ? { "content-type": "application/json" } : {}), ...Webhooks.sign(opts.secret ?? secret, raw), ...opts.headers },
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const post: Harness["post"] = (route, body, opts = {}) => signed(opts.base ?? sidecar.url, secret, "POST", route, body, opts);
+  const get: Harness["get"] = (route, opts = {}) => signed(opts.base ?? sidecar.url, secret, "GET", route, undefined, opts);
   return {
     model,
     receiver,
@@ -58,6 +81,8 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     secret,
     dataDir,
     post,
+    get,
+    env: (extra = {}) => base({ ...env, ...extra }),
     async restart(extra = env) {
       await sidecar.close();
       sidecar = await startSidecar(base(extra));

@@ -17,11 +17,22 @@ export class CallbackUnavailableError extends Error {
   override readonly name = "CallbackUnavailableError";
 }
 
-class Retryable extends Error {}
+/** A failure worth another attempt: the network, a timeout, or a 5xx. */
+export class CallbackRetryableError extends Error {
+  override readonly name = "CallbackRetryableError";
+}
 
 function describe(body: unknown): string {
   const msg = (body as { error?: { message?: string } } | undefined)?.error?.message;
   return msg ?? (typeof body === "string" ? body.slice(0, 300) : JSON.stringify(body)?.slice(0, 300) ?? "");
+}
+
+export interface AttemptOptions {
+  timeoutMs?: number;
+  /** The delivery's `webhook-id`, the same on every attempt; a fresh one when absent. */
+  webhookId?: string;
+  /** Gives up the attempt (shutdown). */
+  signal?: AbortSignal;
 }
 
 export interface CallbackClientOptions {
@@ -40,19 +51,25 @@ export class CallbackClient {
   async post(url: string, payload: unknown, token: string | undefined, opts: { timeoutMs?: number; retries?: number } = {}): Promise<unknown> {
     const body = JSON.stringify(payload);
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
-    const policy = retry(handleWhen((e) => e instanceof Retryable), {
+    const policy = retry(handleWhen((e) => e instanceof CallbackRetryableError), {
       maxAttempts: opts.retries ?? this.opts.retries,
       backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 2_000 }),
     });
     try {
-      return await policy.execute(() => this.once(url, body, token, timeoutMs));
+      return await policy.execute(() => this.once(url, body, token, { timeoutMs }));
     } catch (err) {
-      if (err instanceof Retryable) throw new CallbackUnavailableError(err.message);
+      if (err instanceof CallbackRetryableError) throw new CallbackUnavailableError(err.message);
       throw err;
     }
   }
 
-  private async once(url: string, body: string, token: string | undefined, timeoutMs: number): Promise<unknown> {
+  /**
+   * One signed POST. A retried delivery passes the same `webhookId` every time. Throws `CallbackRetryableError`
+   * for what another attempt may fix, `CallbackRejectedError` for a 4xx.
+   */
+  async once(url: string, body: string, token: string | undefined, opts: AttemptOptions = {}): Promise<unknown> {
+    const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
     let res: Response;
     try {
       res = await fetch(url, {
@@ -60,14 +77,14 @@ export class CallbackClient {
         body,
         headers: {
           "content-type": "application/json",
-          ...Webhooks.sign(this.opts.secret, body),
+          ...Webhooks.sign(this.opts.secret, body, new Date(), opts.webhookId),
           ...(token ? { authorization: `Bearer ${token}` } : {}),
         },
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout,
       });
     } catch (err) {
       const reason = (err as Error).name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : (err as Error).message;
-      throw new Retryable(`callback to ${new URL(url).pathname} failed: ${reason}`);
+      throw new CallbackRetryableError(`callback to ${new URL(url).pathname} failed: ${reason}`);
     }
     const text = await res.text();
     let parsed: unknown = text;
@@ -76,7 +93,7 @@ export class CallbackClient {
     } catch {
       // A non-JSON body is kept as text for the error message.
     }
-    if (res.status >= 500) throw new Retryable(`callback to ${new URL(url).pathname} answered ${res.status}: ${describe(parsed)}`);
+    if (res.status >= 500) throw new CallbackRetryableError(`callback to ${new URL(url).pathname} answered ${res.status}: ${describe(parsed)}`);
     if (!res.ok) throw new CallbackRejectedError(res.status, parsed);
     return parsed;
   }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Webhooks } from "@nubabel/contracts";
 import { CallbackReceiver } from "../../test/receiver.js";
 import { CallbackClient } from "./client.js";
+import { Outbox } from "./outbox.js";
 import { SessionReporter } from "./reporter.js";
 
 describe("SessionReporter", () => {
@@ -17,6 +18,7 @@ describe("SessionReporter", () => {
     new SessionReporter(
       { opencodeSessionId: "ses_x", nubabelSessionId: sessionId, organizationId: "org_a", directory: "/tmp", callbacks: receiver.callbacks(sessionId), callbackToken: "tok" },
       new CallbackClient({ secret, timeoutMs: 2_000, retries: 2 }),
+      new Outbox(new CallbackClient({ secret, timeoutMs: 2_000, retries: 0 }), pino({ level: "silent" }), { initialDelayMs: 20 }),
       interval,
       pino({ level: "silent" }),
     );
@@ -56,6 +58,7 @@ describe("SessionReporter", () => {
         callbacks: { sessionUpdate: "http://127.0.0.1:9/u", progress: "http://127.0.0.1:9/p", mcpInvoke: "http://127.0.0.1:9/i" },
       },
       new CallbackClient({ secret, timeoutMs: 200, retries: 1 }),
+      new Outbox(new CallbackClient({ secret, timeoutMs: 200, retries: 0 }), pino({ level: "silent" })),
       0,
       pino({ level: "silent" }),
     );

@@ -1,14 +1,20 @@
-import type { ProgressEvent, SessionUpdate } from "@nubabel/contracts";
+import type { ProgressEvent, RunResult, SessionUpdate } from "@nubabel/contracts";
 import type { Logger } from "../logger.js";
 import type { Binding } from "../bindings/binding.js";
 import type { CallbackClient } from "./client.js";
+import type { Outbox } from "./outbox.js";
 
-type Pending = { kind: "progress"; event: ProgressEvent } | { kind: "update"; body: SessionUpdate };
+type Pending = { kind: "progress"; event: ProgressEvent } | { kind: "update"; body: SessionUpdate } | { kind: "result"; body: RunResult };
+
+/** A progress event as a run reports it: the reporter stamps time and order. */
+export type ProgressInput = Omit<ProgressEvent, "seq" | "timestamp"> & { timestamp?: string };
 
 /**
  * Delivers one session's callbacks in order without ever making the run wait: a single
  * background chain per session. `message_updated` is coalesced (only the latest text is sent, at
  * most once per interval); everything else, the terminal event above all, is always delivered.
+ * A run's result (when the binding has a `runResult` callback) goes after all of its progress, and
+ * is retried until acknowledged; the session's later callbacks wait behind it.
  */
 export class SessionReporter {
   private chain: Promise<void> = Promise.resolve();
@@ -20,6 +26,7 @@ export class SessionReporter {
   constructor(
     private binding: Binding,
     private readonly client: CallbackClient,
+    private readonly outbox: Outbox,
     private readonly textIntervalMs: number,
     private readonly log: Logger,
   ) {}
@@ -29,7 +36,7 @@ export class SessionReporter {
     this.binding = binding;
   }
 
-  progress(event: Omit<ProgressEvent, "seq" | "timestamp"> & { timestamp?: string }): void {
+  progress(event: ProgressInput): void {
     const full = { ...event, timestamp: event.timestamp ?? new Date().toISOString() } as ProgressEvent;
     if (full.type === "message_updated") {
       this.pendingText = full;
@@ -48,6 +55,16 @@ export class SessionReporter {
       kind: "update",
       body: { state: { opencodeSessionId: this.binding.opencodeSessionId, status }, ...(metadata ? { metadata } : {}) },
     });
+  }
+
+  /**
+   * How a run ended: its `RunResult` to the `runResult` callback when the binding has one (Nubabel
+   * then appends the terminal event itself), otherwise the terminal progress event.
+   */
+  end(result: RunResult, terminal: ProgressInput): void {
+    this.flushText();
+    if (this.binding.callbacks?.runResult) this.enqueue({ kind: "result", body: result });
+    else this.progress(terminal);
   }
 
   /** Resolves when everything queued so far was delivered (or given up on). */
@@ -70,6 +87,14 @@ export class SessionReporter {
     const callbacks = this.binding.callbacks;
     if (!callbacks) return;
     if (item.kind === "progress") item.event.seq = this.seq++;
+    if (item.kind === "result") {
+      const body = item.body;
+      this.chain = this.chain.then(async () => {
+        const url = this.binding.callbacks?.runResult;
+        if (url) await this.outbox.deliver({ url, body, label: `${body.runId} result`, ...(this.binding.callbackToken ? { token: this.binding.callbackToken } : {}) });
+      });
+      return;
+    }
     const url = item.kind === "progress" ? callbacks.progress : callbacks.sessionUpdate;
     const body = item.kind === "progress" ? { progress: item.event } : item.body;
     this.chain = this.chain.then(async () => {

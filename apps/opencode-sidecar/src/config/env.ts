@@ -31,12 +31,16 @@ export const Env = z.object({
   MODEL_NAME: optionalString,
   MODEL_API_KEY: optionalString,
   ANTHROPIC_API_KEY: optionalString,
-  /** Redis for bindings and replay ids across sidecar restarts; unset → in-process. */
+  /** Redis for bindings, runs and replay ids across sidecar restarts; unset → in-process. */
   REDIS_URL: optionalString.pipe(z.url().optional()),
   REDIS_PREFIX: z.string().default("sidecar:"),
   /** Longest a single turn may run before it is aborted and answered as an error. */
   RUN_TIMEOUT_MS: int(10 * 60_000),
   ENGINE_START_TIMEOUT_MS: int(30_000),
+  /** How long a new run waits for an engine that is starting or restarting before it is refused (503). */
+  ENGINE_WAIT_MS: z.coerce.number().int().min(0).default(5_000),
+  /** At shutdown, how long running turns may go on before they are aborted. */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(20_000),
   ENGINE_REQUEST_TIMEOUT_MS: int(15_000),
   CALLBACK_TIMEOUT_MS: int(5_000),
   CALLBACK_RETRIES: z.coerce.number().int().min(0).max(10).default(3),

@@ -1,4 +1,5 @@
 import { createOpencodeClient, type Event, type OpencodeClient } from "@opencode-ai/sdk/v2";
+import type { Usage } from "@nubabel/contracts";
 import type { Logger } from "../logger.js";
 import { type Engine, EngineDownError, type EngineEndpoint } from "./engine.js";
 import { toEngineEvent } from "./translate.js";
@@ -93,14 +94,28 @@ export class EngineDriver {
     return status !== undefined && status.type !== "idle";
   }
 
-  /** The last assistant answer of the session, read from the engine's store. */
+  /**
+   * The last assistant answer of the session, read from the engine's store, with the usage of its
+   * turn: every assistant message answering the same user message (one per model step).
+   */
   async lastResult(sessionId: string, directory: string): Promise<TurnResult | undefined> {
     const res = await this.api().session.messages(
-      { sessionID: sessionId, directory, limit: 20 },
+      { sessionID: sessionId, directory, limit: 100 },
       { throwOnError: true, signal: this.timeout() },
     );
     const last = [...res.data].reverse().find((m) => m.info.role === "assistant");
     if (!last || last.info.role !== "assistant") return undefined;
+    const parentId = last.info.parentID;
+    const usage: Usage = { inputTokens: 0, outputTokens: 0, reasoningTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, cost: 0 };
+    for (const { info } of res.data) {
+      if (info.role !== "assistant" || info.parentID !== parentId) continue;
+      usage.inputTokens += count(info.tokens.input);
+      usage.outputTokens += count(info.tokens.output);
+      usage.reasoningTokens += count(info.tokens.reasoning);
+      usage.cacheReadTokens += count(info.tokens.cache?.read);
+      usage.cacheWriteTokens += count(info.tokens.cache?.write);
+      usage.cost += Number.isFinite(info.cost) && info.cost > 0 ? info.cost : 0;
+    }
     const text = last.parts
       .flatMap((p) => (p.type === "text" && !p.synthetic && !p.ignored ? [p.text] : []))
       .join("")
@@ -108,6 +123,7 @@ export class EngineDriver {
     const err = last.info.error;
     return {
       text,
+      usage,
       model: `${last.info.providerID}/${last.info.modelID}`,
       createdAt: last.info.time.created,
       ...(err ? { error: { code: err.name, message: errorMessage(err) } } : {}),
@@ -191,6 +207,11 @@ export class EngineDriver {
       }
     }
   }
+}
+
+/** A token count as the contract wants it: a whole, non-negative number (providers differ). */
+function count(n: number | undefined): number {
+  return typeof n === "number" && Number.isFinite(n) && n > 0 ? Math.round(n) : 0;
 }
 
 export function errorMessage(err: { name: string; data?: unknown }): string {

@@ -1,3 +1,5 @@
+import type { Usage } from "@nubabel/contracts";
+
 /**
  * The engine's events in the sidecar's own words: what a run needs to follow one session.
  * Produced only by the driver, so nothing else depends on the SDK's event union.
@@ -33,6 +35,8 @@ export type EngineEvent =
 /** A session's final assistant answer as stored by the engine. */
 export interface TurnResult {
   text: string;
+  /** Summed over every assistant message of the turn (each model step is one). */
+  usage: Usage;
   error?: ErrorInfo;
   model: string;
   /** When the engine created that message (ms since the epoch). */

@@ -3,7 +3,8 @@ import { type ErrorBody, Webhooks } from "@nubabel/contracts";
 import { BridgeError } from "../bridge/bridge.js";
 import { UnknownSelectionError } from "../catalog/catalog.js";
 import { EngineDownError } from "../engine/engine.js";
-import { NoModelError, QueueFullError, SessionNotFoundError } from "../runs/errors.js";
+import { DrainingError, NoModelError, QueueFullError, RunNotFoundError, SessionNotFoundError } from "../runs/errors.js";
+import { StoreUnavailableError } from "../runs/run-store.js";
 
 /** A request that failed validation; `field` names what was wrong. */
 export class ValidationError extends Error {
@@ -27,9 +28,12 @@ const TABLE: Array<[new (...args: never[]) => Error, number, string]> = [
   [UnauthorizedError, 401, "unauthorized"],
   [Webhooks.SignatureError, 401, "invalid_signature"],
   [SessionNotFoundError, 404, "session_not_found"],
+  [RunNotFoundError, 404, "run_not_found"],
   [QueueFullError, 429, "queue_full"],
   [EngineDownError, 503, "engine_unavailable"],
   [NoModelError, 503, "no_model_configured"],
+  [DrainingError, 503, "draining"],
+  [StoreUnavailableError, 503, "store_unavailable"],
 ];
 
 export function errorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void {

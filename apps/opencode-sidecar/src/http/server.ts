@@ -4,6 +4,7 @@ import type { Logger } from "../logger.js";
 import { errorHandler, ValidationError } from "./errors.js";
 import { bridgeRoutes, type BridgeRouteDeps } from "./routes/bridge.js";
 import { healthRoutes, type HealthDeps } from "./routes/health.js";
+import { runRoutes, type RunRouteDeps } from "./routes/runs.js";
 import { sessionRoutes, type SessionRouteDeps } from "./routes/sessions.js";
 
 declare module "fastify" {
@@ -12,7 +13,7 @@ declare module "fastify" {
   }
 }
 
-export interface ServerDeps extends SessionRouteDeps, HealthDeps, BridgeRouteDeps {
+export interface ServerDeps extends SessionRouteDeps, RunRouteDeps, HealthDeps, BridgeRouteDeps {
   logger: Logger;
   secret: string;
   replayGuard: Webhooks.ReplayGuard;
@@ -47,6 +48,7 @@ export function buildServer(deps: ServerDeps) {
       await Webhooks.verify(deps.secret, req.rawBody ?? "", req.headers as Record<string, string>, deps.replayGuard);
     });
     await signed.register(sessionRoutes(deps));
+    await signed.register(runRoutes(deps));
   });
   return app;
 }

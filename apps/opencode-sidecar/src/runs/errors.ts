@@ -17,3 +17,16 @@ export class NoModelError extends Error {
     );
   }
 }
+
+/** No run with this id here (never, or lapsed). */
+export class RunNotFoundError extends Error {
+  override readonly name = "RunNotFoundError";
+}
+
+/** The sidecar is shutting down and takes no new runs (503). */
+export class DrainingError extends Error {
+  override readonly name = "DrainingError";
+  constructor() {
+    super("the sidecar is shutting down and accepts no new runs; send it to another sidecar or try again shortly");
+  }
+}

@@ -1,82 +1,129 @@
-import type { DelegateRequest, DelegateResponse, PromptRequest } from "@nubabel/contracts";
+import { type DelegateRequest, type ErrorInfo, Ids, isFinished, type PromptRequest, type RunAccepted } from "@nubabel/contracts";
 import type { Binding, BindingStore } from "../bindings/binding.js";
 import type { CallbackClient } from "../callbacks/client.js";
+import type { Outbox } from "../callbacks/outbox.js";
 import { SessionReporter } from "../callbacks/reporter.js";
 import type { Catalog, Selection } from "../catalog/catalog.js";
 import type { EngineDriver } from "../engine/driver.js";
 import { type Engine, EngineDownError } from "../engine/engine.js";
 import type { Logger } from "../logger.js";
 import type { Workspaces } from "../workspaces/workspaces.js";
-import { NoModelError, SessionNotFoundError } from "./errors.js";
+import { DrainingError, NoModelError, RunNotFoundError, SessionNotFoundError } from "./errors.js";
+import { RunExecution } from "./execution.js";
+import type { RunStore } from "./run-store.js";
+import * as Runs from "./run.js";
 import { SessionQueue } from "./session-queue.js";
-import { runTurn } from "./turn.js";
 
 export interface RunnerOptions {
   driver: EngineDriver;
   engine: Engine;
   bindings: BindingStore;
+  runs: RunStore;
   catalog: Catalog;
   callbacks: CallbackClient;
+  outbox: Outbox;
   workspaces: Workspaces;
   /** The default model, or null when none is configured. */
   model: string | null;
   runTimeoutMs: number;
   queueLimit: number;
   textIntervalMs: number;
+  /** How long a new run waits for an engine that is (re)starting before it is refused. */
+  engineWaitMs: number;
   log: Logger;
 }
 
+/** A run as its caller holds it: how it stood when accepted, and its end. */
+export interface RunHandle {
+  accepted: RunAccepted;
+  /** Settles with the finished run; never rejects. */
+  finished: Promise<Runs.Run>;
+}
+
+/** A shutdown's timing: how long running turns may go on, and how long results may take to arrive. */
+export interface CloseOptions {
+  graceMs: number;
+  deliveryWaitMs: number;
+}
+
+const SHUTTING_DOWN: ErrorInfo = { code: "shutting_down", message: "the sidecar is shutting down" };
+
 /**
- * Delegations and follow-ups: binds OpenCode sessions to Nubabel's, runs turns one at a time per
- * session, and reports state and progress back through the session's callbacks.
+ * Delegations and follow-ups as runs: binds OpenCode sessions to Nubabel's, admits each run once by
+ * its id, runs turns one at a time per session, and answers for runs it ran (from the store after
+ * they ended). Lifecycle: `serving` → `draining` (no new runs) → `closed`.
  */
 export class Runner {
+  private state: "serving" | "draining" | "closed" = "serving";
+  private closing: Promise<void> | undefined;
   private readonly queue: SessionQueue;
   private readonly reporters = new Map<string, SessionReporter>();
+  /** The runs this process is running or holding in a session's line. */
+  private readonly live = new Map<string, { execution: RunExecution; finished: Promise<Runs.Run> }>();
+  private readonly admitting = new Map<string, Promise<RunHandle>>();
 
   constructor(private readonly o: RunnerOptions) {
     this.queue = new SessionQueue(o.queueLimit);
   }
 
-  async delegate(req: DelegateRequest): Promise<DelegateResponse> {
-    const selection = this.o.catalog.select(req.category, req.load_skills);
-    this.requireModel(selection);
-    this.requireEngine();
-    const directory = await this.o.workspaces.ensure(req.organizationId);
-    const opencodeSessionId = await this.o.driver.createSession({
-      directory,
-      title: `Nubabel ${req.session_id}`,
-      metadata: { nubabelSessionId: req.session_id, organizationId: req.organizationId },
-    });
-    const binding: Binding = {
-      opencodeSessionId,
-      nubabelSessionId: req.session_id,
-      organizationId: req.organizationId,
-      directory,
-      category: selection.category,
-      ...(req.load_skills ? { skills: req.load_skills } : {}),
-      ...(req.userId ? { userId: req.userId } : {}),
-      ...(req.callbacks ? { callbacks: req.callbacks } : {}),
-      ...(req.callbackToken ? { callbackToken: req.callbackToken } : {}),
-    };
-    await this.o.bindings.set(binding);
-    this.o.log.info({ opencodeSessionId, nubabelSessionId: req.session_id, category: selection.category }, "session created");
-    this.reporter(binding).update("created");
-    return this.enqueue(binding, selection, req.prompt);
+  get draining(): boolean {
+    return this.state !== "serving";
   }
 
-  async followUp(opencodeSessionId: string, req: PromptRequest): Promise<DelegateResponse> {
-    this.requireEngine();
-    const binding = await this.rebind(opencodeSessionId, req);
-    const selection = this.o.catalog.select(binding.category, binding.skills);
+  async delegate(req: DelegateRequest): Promise<RunHandle> {
+    this.requireServing();
+    const selection = this.o.catalog.select(req.category, req.load_skills);
     this.requireModel(selection);
-    return this.enqueue(binding, selection, req.prompt);
+    return this.admit(req.runId, async (runId) => {
+      await this.waitForEngine();
+      const directory = await this.o.workspaces.ensure(req.organizationId);
+      const opencodeSessionId = await this.o.driver.createSession({
+        directory,
+        title: `Nubabel ${req.session_id}`,
+        metadata: { nubabelSessionId: req.session_id, organizationId: req.organizationId },
+      });
+      const binding: Binding = {
+        opencodeSessionId,
+        nubabelSessionId: req.session_id,
+        organizationId: req.organizationId,
+        directory,
+        category: selection.category,
+        ...(req.load_skills ? { skills: req.load_skills } : {}),
+        ...(req.userId ? { userId: req.userId } : {}),
+        ...(req.callbacks ? { callbacks: req.callbacks } : {}),
+        ...(req.callbackToken ? { callbackToken: req.callbackToken } : {}),
+      };
+      await this.o.bindings.set(binding);
+      this.o.log.info({ opencodeSessionId, nubabelSessionId: req.session_id, category: selection.category, runId }, "session created");
+      this.reporter(binding).update("created", { runId });
+      return this.submit(binding, selection, req.prompt, runId);
+    });
+  }
+
+  async followUp(opencodeSessionId: string, req: PromptRequest): Promise<RunHandle> {
+    this.requireServing();
+    return this.admit(req.runId, async (runId) => {
+      await this.waitForEngine();
+      const binding = await this.rebind(opencodeSessionId, req);
+      const selection = this.o.catalog.select(binding.category, binding.skills);
+      this.requireModel(selection);
+      return this.submit(binding, selection, req.prompt, runId);
+    });
+  }
+
+  /** A run this sidecar knows. One stored as unfinished that no process here runs was lost in a restart. */
+  async get(runId: string): Promise<Runs.Run> {
+    const live = this.live.get(runId);
+    if (live) return live.execution.run;
+    const stored = await this.o.runs.get(runId);
+    if (!stored) throw new RunNotFoundError(`no run ${runId} on this sidecar`);
+    return this.reconcile(stored);
   }
 
   /** Stops the running turn; false when nothing was running. Unknown sessions are a 404. */
   async abort(opencodeSessionId: string): Promise<boolean> {
     if (this.queue.abort(opencodeSessionId)) return true;
-    this.requireEngine();
+    await this.waitForEngine();
     const binding = await this.o.bindings.get(opencodeSessionId);
     const session = await this.o.driver.getSession(opencodeSessionId, binding?.directory);
     if (!session) throw new SessionNotFoundError(`no OpenCode session ${opencodeSessionId}`);
@@ -86,6 +133,96 @@ export class Runner {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Shutdown: refuses new runs, lets running ones go on for `graceMs`, aborts the rest (they end
+   * `aborted`, "the sidecar is shutting down"), then waits up to `deliveryWaitMs` for results.
+   */
+  close(opts: CloseOptions): Promise<void> {
+    this.closing ??= this.drain(opts);
+    return this.closing;
+  }
+
+  /** Waits for every queued callback (used by tests). */
+  async drained(): Promise<void> {
+    await Promise.all([...this.reporters.values()].map((r) => r.drained()));
+  }
+
+  private async drain({ graceMs, deliveryWaitMs }: CloseOptions): Promise<void> {
+    this.state = "draining";
+    const finishing = () => Promise.allSettled([...this.live.values()].map((r) => r.finished));
+    if (this.live.size) {
+      this.o.log.info({ running: this.live.size, graceMs }, "draining: letting running turns finish");
+      await Promise.race([finishing(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    }
+    if (this.live.size) this.o.log.warn({ aborting: [...this.live.keys()] }, "grace period over: aborting running turns");
+    for (const { execution } of this.live.values()) execution.abort(SHUTTING_DOWN);
+    await finishing();
+    await Promise.race([this.drained(), new Promise((resolve) => setTimeout(resolve, deliveryWaitMs).unref())]);
+    await this.o.outbox.close(0);
+    this.state = "closed";
+  }
+
+  /** Admits a run once per id: a repeat gets the run that id already has, wherever it stands. */
+  private async admit(requested: string | undefined, create: (runId: string) => Promise<RunHandle>): Promise<RunHandle> {
+    if (!requested) return create(Ids.create(Ids.Prefix.run));
+    const live = this.live.get(requested);
+    if (live) return handle(live.execution.run, live.finished);
+    const pending = this.admitting.get(requested);
+    if (pending) return pending;
+    const admission = (async () => {
+      const stored = await this.o.runs.get(requested);
+      if (!stored) return create(requested);
+      const run = await this.reconcile(stored);
+      return handle(run, Promise.resolve(run));
+    })();
+    this.admitting.set(requested, admission);
+    try {
+      return await admission;
+    } finally {
+      this.admitting.delete(requested);
+    }
+  }
+
+  private async submit(binding: Binding, selection: Selection, prompt: string, runId: string): Promise<RunHandle> {
+    const id = binding.opencodeSessionId;
+    this.queue.assertRoom(id);
+    const run = Runs.create({ runId, opencodeSessionId: id, nubabelSessionId: binding.nubabelSessionId, organizationId: binding.organizationId, category: selection.category });
+    if (!(await this.o.runs.create(run))) {
+      // Another sidecar sharing the store took this id meanwhile.
+      const other = await this.get(runId);
+      return handle(other, Promise.resolve(other));
+    }
+    const reporter = this.reporter(binding);
+    const execution = new RunExecution(run, this.o, binding, selection, prompt, reporter);
+    // Shutdown may have begun while the run was being stored: it must not start then.
+    if (this.state !== "serving") execution.abort(SHUTTING_DOWN);
+    let finished: Promise<Runs.Run>;
+    try {
+      finished = this.queue.run(id, (signal) => execution.execute(signal));
+    } catch (err) {
+      // The session's line filled up while the run was being stored.
+      await this.o.runs.save(Runs.transition(run, { type: "fail", output: "", error: { code: "queue_full", message: (err as Error).message } })).catch(() => undefined);
+      throw err;
+    }
+    this.live.set(runId, { execution, finished });
+    // Forget the run once stored as finished, and an idle session's reporter once its callbacks are out.
+    void finished
+      .then(() => this.live.delete(runId))
+      .then(() => reporter.drained())
+      .then(() => {
+        if (!this.queue.busy(id) && this.reporters.get(id) === reporter) this.reporters.delete(id);
+      });
+    return handle(run, finished);
+  }
+
+  /** A stored run; one left unfinished by a previous process is failed for good. */
+  private async reconcile(stored: Runs.Run): Promise<Runs.Run> {
+    if (isFinished(stored.status) || this.live.has(stored.runId)) return stored;
+    const lost = Runs.transition(stored, { type: "fail", output: stored.output ?? "", error: Runs.LOST });
+    await this.o.runs.save(lost).catch((err: Error) => this.o.log.warn({ runId: stored.runId, err: err.message }, "lost run not stored"));
+    return lost;
   }
 
   private async rebind(opencodeSessionId: string, req: PromptRequest): Promise<Binding> {
@@ -110,72 +247,11 @@ export class Runner {
     return binding;
   }
 
-  private enqueue(binding: Binding, selection: Selection, text: string): Promise<DelegateResponse> {
-    const reporter = this.reporter(binding);
-    const id = binding.opencodeSessionId;
-    const result = this.queue.run(id, async (signal) => {
-      const started = Date.now();
-      reporter.update("running");
-      let outcome;
-      try {
-        outcome = await runTurn(
-          this.o.driver,
-          {
-            sessionId: id,
-            directory: binding.directory,
-            text,
-            system: selection.system,
-            ...(selection.agent ? { agent: selection.agent } : {}),
-            ...(selection.model ? { model: selection.model } : {}),
-            timeoutMs: this.o.runTimeoutMs,
-            signal,
-          },
-          reporter,
-          (listener) => {
-            this.o.engine.on("down", listener);
-            return () => this.o.engine.off("down", listener);
-          },
-        );
-      } catch (err) {
-        const engineDown = err instanceof EngineDownError;
-        const message = engineDown ? err.message : `the engine failed the run: ${(err as Error).message}`;
-        outcome = { status: "error" as const, output: "", error: { code: engineDown ? "engine_unavailable" : "engine_error", message } };
-      }
-      if (outcome.status === "error") {
-        reporter.progress({ type: "session_error", data: { error: outcome.error ?? { code: "error", message: "the run failed" } } });
-      } else {
-        reporter.progress({ type: "completed", data: { status: outcome.status, output: outcome.output } });
-      }
-      const durationMs = Date.now() - started;
-      reporter.update(outcome.status === "success" ? "completed" : outcome.status === "aborted" ? "aborted" : "failed", { durationMs });
-      this.o.log.info({ opencodeSessionId: id, status: outcome.status, durationMs }, "turn finished");
-      return {
-        output: outcome.output,
-        status: outcome.status,
-        ...(outcome.error ? { error: outcome.error } : {}),
-        metadata: {
-          model: ("model" in outcome && outcome.model) || selection.model || this.o.model || "unknown",
-          opencodeSessionId: id,
-          nubabelSessionId: binding.nubabelSessionId,
-          category: selection.category,
-          durationMs,
-        },
-      };
-    });
-    // Forget an idle session's reporter once its callbacks are out, so memory follows live sessions.
-    void result
-      .catch(() => undefined)
-      .then(() => reporter.drained())
-      .then(() => {
-        if (!this.queue.busy(id) && this.reporters.get(id) === reporter) this.reporters.delete(id);
-      });
-    return result;
-  }
-
   private reporter(binding: Binding): SessionReporter {
     let reporter = this.reporters.get(binding.opencodeSessionId);
     if (!reporter) {
-      reporter = new SessionReporter(binding, this.o.callbacks, this.o.textIntervalMs, this.o.log.child({ opencodeSessionId: binding.opencodeSessionId }));
+      const log = this.o.log.child({ opencodeSessionId: binding.opencodeSessionId });
+      reporter = new SessionReporter(binding, this.o.callbacks, this.o.outbox, this.o.textIntervalMs, log);
       this.reporters.set(binding.opencodeSessionId, reporter);
     } else {
       reporter.rebind(binding);
@@ -183,16 +259,33 @@ export class Runner {
     return reporter;
   }
 
-  /** Waits for every queued callback (used at shutdown and by tests). */
-  async drained(): Promise<void> {
-    await Promise.all([...this.reporters.values()].map((r) => r.drained()));
+  private requireServing(): void {
+    if (this.state !== "serving") throw new DrainingError();
   }
 
   private requireModel(selection: Selection): void {
     if (!this.o.model && !selection.model) throw new NoModelError();
   }
 
-  private requireEngine(): void {
-    if (!this.o.engine.endpoint()) throw new EngineDownError(`the OpenCode engine is ${this.o.engine.state}; try again shortly`);
+  /** An engine that is (re)starting is waited for, up to `engineWaitMs`; then 503. */
+  private async waitForEngine(): Promise<void> {
+    const engine = this.o.engine;
+    if (engine.endpoint()) return;
+    if (engine.state === "starting" || engine.state === "restarting") {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          engine.off("up", done);
+          resolve();
+        };
+        const timer = setTimeout(done, this.o.engineWaitMs);
+        engine.on("up", done);
+      });
+    }
+    if (!engine.endpoint()) throw new EngineDownError(`the OpenCode engine is ${engine.state}; try again shortly`);
   }
+}
+
+function handle(run: Runs.Run, finished: Promise<Runs.Run>): RunHandle {
+  return { accepted: { runId: run.runId, opencodeSessionId: run.opencodeSessionId, status: run.status }, finished };
 }

@@ -15,11 +15,17 @@ export class SessionQueue {
 
   constructor(private readonly limit: number) {}
 
-  run<T>(sessionId: string, task: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const lane = this.lanes.get(sessionId) ?? { tail: Promise.resolve(), size: 0 };
-    if (lane.size > this.limit) {
-      throw new QueueFullError(`${lane.size - 1} prompts are already waiting for this session; try again when they finish`);
+  /** Throws `QueueFullError` when the session's line is full: check before accepting work for it. */
+  assertRoom(sessionId: string): void {
+    const size = this.lanes.get(sessionId)?.size ?? 0;
+    if (size > this.limit) {
+      throw new QueueFullError(`${size - 1} prompts are already waiting for this session; try again when they finish`);
     }
+  }
+
+  run<T>(sessionId: string, task: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    this.assertRoom(sessionId);
+    const lane = this.lanes.get(sessionId) ?? { tail: Promise.resolve(), size: 0 };
     this.lanes.set(sessionId, lane);
     lane.size += 1;
     const result = lane.tail.then(async () => {

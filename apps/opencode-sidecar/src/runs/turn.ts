@@ -1,12 +1,12 @@
-import type { RunStatus } from "@nubabel/contracts";
+import type { RunStatus, Usage } from "@nubabel/contracts";
+import type { ProgressInput } from "../callbacks/reporter.js";
 import type { EngineDriver, PromptInput } from "../engine/driver.js";
 import { EngineDownError } from "../engine/engine.js";
 import type { EngineEvent, ErrorInfo } from "../engine/events.js";
-import type { SessionReporter } from "../callbacks/reporter.js";
 
 export interface TurnInput extends PromptInput {
   timeoutMs: number;
-  /** Aborts the turn (the user asked to stop). */
+  /** Stops the turn. A reason that is an `ErrorInfo` becomes the outcome's error (shutdown). */
   signal: AbortSignal;
 }
 
@@ -15,9 +15,18 @@ export interface TurnOutcome {
   output: string;
   model?: string;
   error?: ErrorInfo;
+  usage?: Usage;
 }
 
+/** How long a stopped turn waits for the engine to confirm before it is reported aborted anyway. */
+const ABORT_CONFIRM_MS = 5_000;
 const TOOL_OUTPUT_LIMIT = 2_000;
+
+/**
+ * A turn's lifecycle: the prompt is being `sending`, then the turn is `following` the engine's
+ * events, `stopping` once asked to stop (until the engine confirms or a deadline passes), `done`.
+ */
+type Phase = "sending" | "following" | "stopping" | "done";
 
 /**
  * Runs one turn: sends the prompt with `promptAsync` and follows the engine's events until the
@@ -28,155 +37,201 @@ const TOOL_OUTPUT_LIMIT = 2_000;
 export function runTurn(
   driver: EngineDriver,
   input: TurnInput,
-  reporter: SessionReporter,
+  report: (event: ProgressInput) => void,
   engineDown: (listener: (reason: string) => void) => () => void,
 ): Promise<TurnOutcome> {
-  return new Promise<TurnOutcome>((resolve, reject) => {
-    const startedAt = Date.now();
-    let busySeen = false;
-    let prompted = false;
-    let settled = false;
-    let sessionError: ErrorInfo | undefined;
-    let checking = false;
-    const userMessages = new Set<string>();
-    const texts = new Map<string, Map<string, string>>(); // messageId → partId → text
-    const tools = new Map<string, string>(); // callId → last reported status
-    let currentMessage: string | undefined;
+  return new Turn(driver, input, report).run(engineDown);
+}
 
-    const cleanup: Array<() => void> = [];
-    const finish = (outcome: TurnOutcome | Error) => {
-      if (settled) return;
-      settled = true;
-      for (const fn of cleanup) fn();
-      if (outcome instanceof Error) reject(outcome);
-      else resolve(outcome);
-    };
+class Turn {
+  private phase: Phase = "sending";
+  private readonly startedAt = Date.now();
+  private sending: Promise<void> = Promise.resolve();
+  /** Evidence that the engine worked on this turn (a stale idle must not end it). */
+  private busySeen = false;
+  private sessionError: ErrorInfo | undefined;
+  private readonly userMessages = new Set<string>();
+  private readonly texts = new Map<string, Map<string, string>>(); // messageId → partId → text
+  private readonly tools = new Map<string, string>(); // callId → last reported status
+  private currentMessage: string | undefined;
+  private confirming: Promise<void> | undefined;
+  /** An idle arrived while an earlier one was being confirmed: check once more. */
+  private recheck = false;
+  private readonly cleanup: Array<() => void> = [];
+  private settle: (outcome: TurnOutcome | Error) => void = () => undefined;
 
-    let again = false;
-    const finalize = async () => {
-      if (settled) return;
-      if (checking) {
-        again = true; // an idle arrived while an earlier one was being checked
-        return;
-      }
-      checking = true;
-      try {
-        do {
-          again = false;
-          if (await driver.isBusy(input.sessionId, input.directory)) continue; // a stale idle
-          const last = await driver.lastResult(input.sessionId, input.directory);
-          // Without a busy or error event of this turn (lost in a reconnect, or an idle left over
-          // from the previous turn), only an answer created since the prompt proves the turn is over.
-          // (This compares the engine's clock with ours; an attached engine elsewhere relies on busy.)
-          const ours = busySeen || sessionError !== undefined || (last !== undefined && last.createdAt >= startedAt);
-          if (!ours) continue;
-          const error = sessionError ?? last?.error;
-          reporter.progress({ type: "session_idle", data: {} });
-          const aborted = error?.code === "MessageAbortedError" || input.signal.aborted;
-          const status: RunStatus = !error ? "success" : aborted ? "aborted" : "error";
-          finish({ status, output: last?.text ?? "", ...(last?.model ? { model: last.model } : {}), ...(error ? { error } : {}) });
-          return;
-        } while (again && !settled);
-      } catch (err) {
-        finish(err as Error);
-      } finally {
-        checking = false;
-      }
-    };
+  constructor(
+    private readonly driver: EngineDriver,
+    private readonly input: TurnInput,
+    private readonly report: (event: ProgressInput) => void,
+  ) {}
 
-    const onText = (messageId: string, partId: string, text: string) => {
-      if (userMessages.has(messageId)) return;
-      const parts = texts.get(messageId) ?? new Map<string, string>();
-      texts.set(messageId, parts);
-      parts.set(partId, text);
-      currentMessage = messageId;
-      const whole = [...parts.values()].join("");
-      if (whole.trim()) reporter.progress({ type: "message_updated", data: { text: whole, messageId } });
-    };
+  run(engineDown: (listener: (reason: string) => void) => () => void): Promise<TurnOutcome> {
+    const done = new Promise<TurnOutcome>((resolve, reject) => {
+      this.settle = (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome));
+    });
+    this.cleanup.push(this.driver.onEvent((event) => this.onEvent(event)));
+    this.cleanup.push(engineDown((reason) => this.finish(new EngineDownError(`${reason} during the run; it is being restarted`))));
+    const timer = setTimeout(() => this.timeOut(), this.input.timeoutMs);
+    this.cleanup.push(() => clearTimeout(timer));
+    const onAbort = () => this.stop();
+    this.input.signal.addEventListener("abort", onAbort, { once: true });
+    this.cleanup.push(() => this.input.signal.removeEventListener("abort", onAbort));
 
-    const onEvent = (event: EngineEvent) => {
-      if (settled) return;
-      if (event.type === "resync") {
-        if (prompted) void finalize();
-        return;
-      }
-      if (event.sessionId !== input.sessionId) return;
-      switch (event.type) {
-        case "status":
-          if (event.status === "busy" && !busySeen) {
-            busySeen = true;
-            reporter.progress({ type: "status", data: { status: "busy" } });
-          } else if (event.status === "retry") {
-            reporter.progress({
-              type: "status",
-              data: { status: "retry", ...(event.message ? { message: event.message } : {}), ...(event.attempt ? { attempt: event.attempt } : {}) },
-            });
-          }
-          return;
-        case "idle":
-          if (prompted || busySeen) void finalize();
-          return;
-        case "error":
-          sessionError = event.error;
-          return;
-        case "message":
-          if (event.role === "user") userMessages.add(event.messageId);
-          return;
-        case "text":
-          onText(event.messageId, event.partId, event.text);
-          return;
-        case "text-delta": {
-          const prior = texts.get(event.messageId)?.get(event.partId) ?? "";
-          onText(event.messageId, event.partId, prior + event.delta);
-          return;
-        }
-        case "tool": {
-          const before = tools.get(event.callId);
-          if (before === event.status) return;
-          tools.set(event.callId, event.status);
-          const base = { tool: event.tool, callId: event.callId };
-          if ((event.status === "pending" || event.status === "running") && !before) {
-            reporter.progress({ type: "tool_started", data: { ...base, ...(event.input ? { input: event.input } : {}) } });
-          } else if (event.status === "completed") {
-            reporter.progress({ type: "tool_completed", data: { ...base, output: (event.output ?? "").slice(0, TOOL_OUTPUT_LIMIT) } });
-          } else if (event.status === "error") {
-            reporter.progress({ type: "tool_failed", data: { ...base, error: event.error ?? "tool failed" } });
-          }
-          return;
-        }
-        default:
-          return;
-      }
-    };
+    const { sessionId, directory, text, system, agent, model } = this.input;
+    this.sending = this.driver
+      .prompt({ sessionId, directory, text, ...(system ? { system } : {}), ...(agent ? { agent } : {}), ...(model ? { model } : {}) })
+      .then(
+        () => {
+          if (this.phase === "sending") this.phase = "following";
+        },
+        (err: Error) => this.finish(err),
+      );
+    if (this.input.signal.aborted) this.stop();
+    return done;
+  }
 
-    cleanup.push(driver.onEvent(onEvent));
-    cleanup.push(engineDown((reason) => finish(new EngineDownError(`${reason} during the run; it is being restarted`))));
-    const timer = setTimeout(() => {
-      void driver.abort(input.sessionId, input.directory).catch(() => undefined);
-      finish({ status: "error", output: currentText(), error: { code: "timeout", message: `the run took longer than ${input.timeoutMs} ms and was stopped` } });
-    }, input.timeoutMs);
-    cleanup.push(() => clearTimeout(timer));
-    const onAbort = () => void driver.abort(input.sessionId, input.directory).catch(() => undefined);
-    input.signal.addEventListener("abort", onAbort, { once: true });
-    cleanup.push(() => input.signal.removeEventListener("abort", onAbort));
+  private finish(outcome: TurnOutcome | Error): void {
+    if (this.phase === "done") return;
+    this.phase = "done";
+    for (const fn of this.cleanup) fn();
+    this.settle(outcome);
+  }
 
-    function currentText(): string {
-      return currentMessage ? [...(texts.get(currentMessage)?.values() ?? [])].join("") : "";
+  /** Asked to stop: tell the engine (once the prompt is in), and do not wait on it for ever. */
+  private stop(): void {
+    if (this.phase === "done" || this.phase === "stopping") return;
+    this.phase = "stopping";
+    void this.sending.then(() => this.abortEngine());
+    const timer = setTimeout(() => this.finish({ status: "aborted", output: this.currentText(), error: this.abortError(undefined) }), ABORT_CONFIRM_MS);
+    this.cleanup.push(() => clearTimeout(timer));
+  }
+
+  private timeOut(): void {
+    this.abortEngine();
+    const message = `the run took longer than ${this.input.timeoutMs} ms and was stopped`;
+    this.finish({ status: "error", output: this.currentText(), error: { code: "timeout", message } });
+  }
+
+  private abortEngine(): void {
+    void this.driver.abort(this.input.sessionId, this.input.directory).catch(() => undefined);
+  }
+
+  /** The error of an aborted outcome: the caller's reason when it gave one, else the engine's. */
+  private abortError(engine: ErrorInfo | undefined): ErrorInfo {
+    const reason: unknown = this.input.signal.reason;
+    if (isErrorInfo(reason)) return reason;
+    return engine ?? { code: "aborted", message: "the run was stopped" };
+  }
+
+  /** Coalesces idles: one confirmation at a time, and one more if an idle came meanwhile. */
+  private confirm(): void {
+    if (this.phase === "done") return;
+    if (this.confirming) {
+      this.recheck = true;
+      return;
     }
+    this.confirming = this.check()
+      .catch((err: Error) => this.finish(err))
+      .finally(() => (this.confirming = undefined));
+  }
 
-    driver
-      .prompt({
-        sessionId: input.sessionId,
-        directory: input.directory,
-        text: input.text,
-        ...(input.system ? { system: input.system } : {}),
-        ...(input.agent ? { agent: input.agent } : {}),
-        ...(input.model ? { model: input.model } : {}),
-      })
-      .then(() => {
-        prompted = true;
-        if (input.signal.aborted) onAbort();
-      })
-      .catch((err: Error) => finish(err));
-  });
+  private async check(): Promise<void> {
+    do {
+      this.recheck = false;
+      const { sessionId, directory } = this.input;
+      if (await this.driver.isBusy(sessionId, directory)) continue; // a stale idle
+      const last = await this.driver.lastResult(sessionId, directory);
+      // Without a busy or error event of this turn (lost in a reconnect, or an idle left over
+      // from the previous turn), only an answer created since the prompt proves the turn is over.
+      // (This compares the engine's clock with ours; an attached engine elsewhere relies on busy.)
+      const ours = this.busySeen || this.sessionError !== undefined || (last !== undefined && last.createdAt >= this.startedAt);
+      if (!ours) continue;
+      const error = this.sessionError ?? last?.error;
+      this.report({ type: "session_idle", data: {} });
+      const aborted = error?.code === "MessageAbortedError" || this.input.signal.aborted;
+      const status: RunStatus = !error ? "success" : aborted ? "aborted" : "error";
+      const ending = status === "aborted" ? this.abortError(error) : error;
+      this.finish({
+        status,
+        output: last?.text ?? "",
+        ...(last ? { model: last.model, usage: last.usage } : {}),
+        ...(ending ? { error: ending } : {}),
+      });
+      return;
+    } while (this.recheck && this.phase !== "done");
+  }
+
+  private onEvent(event: EngineEvent): void {
+    if (this.phase === "done") return;
+    if (event.type === "resync") {
+      if (this.phase !== "sending") this.confirm();
+      return;
+    }
+    if (event.sessionId !== this.input.sessionId) return;
+    switch (event.type) {
+      case "status":
+        if (event.status === "busy" && !this.busySeen) {
+          this.busySeen = true;
+          this.report({ type: "status", data: { status: "busy" } });
+        } else if (event.status === "retry") {
+          const { message, attempt } = event;
+          this.report({ type: "status", data: { status: "retry", ...(message ? { message } : {}), ...(attempt ? { attempt } : {}) } });
+        }
+        return;
+      case "idle":
+        if (this.phase !== "sending" || this.busySeen) this.confirm();
+        return;
+      case "error":
+        this.sessionError = event.error;
+        return;
+      case "message":
+        if (event.role === "user") this.userMessages.add(event.messageId);
+        return;
+      case "text":
+        this.onText(event.messageId, event.partId, event.text);
+        return;
+      case "text-delta":
+        this.onText(event.messageId, event.partId, (this.texts.get(event.messageId)?.get(event.partId) ?? "") + event.delta);
+        return;
+      case "tool":
+        this.onTool(event);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onText(messageId: string, partId: string, text: string): void {
+    if (this.userMessages.has(messageId)) return;
+    const parts = this.texts.get(messageId) ?? new Map<string, string>();
+    this.texts.set(messageId, parts);
+    parts.set(partId, text);
+    this.currentMessage = messageId;
+    const whole = [...parts.values()].join("");
+    if (whole.trim()) this.report({ type: "message_updated", data: { text: whole, messageId } });
+  }
+
+  private onTool(event: Extract<EngineEvent, { type: "tool" }>): void {
+    const before = this.tools.get(event.callId);
+    if (before === event.status) return;
+    this.tools.set(event.callId, event.status);
+    const base = { tool: event.tool, callId: event.callId };
+    if ((event.status === "pending" || event.status === "running") && !before) {
+      this.report({ type: "tool_started", data: { ...base, ...(event.input ? { input: event.input } : {}) } });
+    } else if (event.status === "completed") {
+      this.report({ type: "tool_completed", data: { ...base, output: (event.output ?? "").slice(0, TOOL_OUTPUT_LIMIT) } });
+    } else if (event.status === "error") {
+      this.report({ type: "tool_failed", data: { ...base, error: event.error ?? "tool failed" } });
+    }
+  }
+
+  private currentText(): string {
+    return this.currentMessage ? [...(this.texts.get(this.currentMessage)?.values() ?? [])].join("") : "";
+  }
+}
+
+function isErrorInfo(value: unknown): value is ErrorInfo {
+  const v = value as ErrorInfo | undefined;
+  return typeof v === "object" && v !== null && typeof v.code === "string" && typeof v.message === "string";
 }

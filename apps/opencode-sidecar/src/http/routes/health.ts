@@ -5,17 +5,32 @@ import type { Engine } from "../../engine/engine.js";
 export interface HealthDeps {
   engine: Engine;
   model: string | null;
+  /** Present when the sidecar uses Redis: resolves when it answers, rejects saying why not. */
+  pingRedis?: () => Promise<void>;
+  /** True once shutdown began. */
+  draining: () => boolean;
 }
 
+/** `GET /health`: 200 only when a run could be served now (engine up, Redis answering, not draining). */
 export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
   return async (app) => {
     app.get("/health", async (_req, reply) => {
       const up = deps.engine.endpoint() !== undefined;
+      const draining = deps.draining();
+      const redis: SidecarHealth["redis"] = deps.pingRedis
+        ? await deps.pingRedis().then(
+            () => ({ ok: true }),
+            (err: Error) => ({ ok: false, error: err.message }),
+          )
+        : undefined;
       const problems: string[] = [];
       if (!up) problems.push(`the OpenCode engine is ${deps.engine.state}`);
       if (!deps.model) problems.push("no model configured: set MODEL_BASE_URL and MODEL_NAME, or ANTHROPIC_API_KEY, or OPENCODE_CONFIG");
+      if (redis && !redis.ok) problems.push(`Redis does not answer: ${redis.error}`);
+      if (draining) problems.push("the sidecar is shutting down");
+      const healthy = up && !draining && (redis?.ok ?? true);
       const body: SidecarHealth = {
-        status: up ? "healthy" : "degraded",
+        status: healthy ? "healthy" : "degraded",
         opencode: {
           enabled: true,
           state: deps.engine.state,
@@ -24,8 +39,10 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
           restarts: deps.engine.restarts,
         },
         ...(problems.length ? { problems } : {}),
+        ...(redis ? { redis } : {}),
+        ...(draining ? { draining: true } : {}),
       };
-      return reply.status(up ? 200 : 503).send(body);
+      return reply.status(healthy ? 200 : 503).send(body);
     });
   };
 }
