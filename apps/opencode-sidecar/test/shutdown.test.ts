@@ -1,0 +1,103 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Webhooks } from "@nubabel/contracts";
+import { EngineSupervisor } from "../src/engine/supervisor.js";
+import { createLogger } from "../src/logger.js";
+import { startSidecar } from "../src/main.js";
+import { delegateBody, type Harness, startHarness } from "./fixtures.js";
+import { alive, processesIn, spawnSidecar, waitFor } from "./processes.js";
+
+/** Acceptance 8: shutdown drains, aborts with a reason, and never leaves an engine process behind. */
+describe("sidecar shutdown", () => {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn();
+  });
+  const tempDir = () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "sidecar-shutdown-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  };
+
+  it("close() refuses new runs, lets running turns go on for the grace period, then aborts them with the reason", async () => {
+    const h: Harness = await startHarness({ SHUTDOWN_GRACE_MS: "1500" });
+    cleanups.push(() => h.close());
+    const enginePid = (h.sidecar.engine as EngineSupervisor).pid!;
+    h.model.script({ hang: true }, { hang: true });
+    const async = await h.post("/delegate", delegateBody(h, "ses_bye", "forever", { callbacks: h.receiver.callbacks("ses_bye", { runResult: true }) }), {
+      headers: { prefer: "respond-async" },
+    });
+    const waiting = h.post("/delegate", delegateBody(h, "ses_bye_sync", "forever too"));
+    await h.model.waitForRequests(2, 30_000);
+
+    const closing = h.sidecar.close();
+    const refused = await h.post("/delegate", delegateBody(h, "ses_late", "too late"));
+    expect(refused).toMatchObject({ status: 503, body: { error: { code: "draining" } } });
+    const health = await fetch(`${h.sidecar.url}/health`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: "degraded", draining: true });
+    // Still answering for its runs while it drains.
+    expect((await h.get(`/runs/${async.body.runId}`)).body).toMatchObject({ status: "running" });
+    await closing;
+
+    expect((await waiting).body).toMatchObject({ status: "aborted", error: { code: "shutting_down", message: "the sidecar is shutting down" } });
+    const results = h.receiver.results(async.body.runId);
+    expect(results.map((r) => r.body)).toMatchObject([{ status: "aborted", error: { message: "the sidecar is shutting down" } }]);
+    expect(alive(enginePid)).toBe(false);
+    expect(processesIn(h.dataDir)).toEqual([]);
+  });
+
+  it("a start stopped while the engine is still starting leaves no engine process", async () => {
+    const dataDir = tempDir();
+    const stopping = new AbortController();
+    const starting = startSidecar(
+      { SIDECAR_PORT: "0", SIDECAR_SHARED_SECRET: Webhooks.generateSecret(), SIDECAR_DATA_DIR: dataDir, LOG_LEVEL: "silent", ENGINE_START_TIMEOUT_MS: "90000" },
+      { signal: stopping.signal },
+    );
+    const [pid] = await waitFor(() => (processesIn(dataDir).length ? processesIn(dataDir) : undefined), 30_000, "the engine process");
+    stopping.abort();
+    await expect(starting).rejects.toThrow(/stopped while/);
+    expect(alive(pid!)).toBe(false);
+    expect(processesIn(dataDir)).toEqual([]);
+  });
+
+  it("the supervisor stopped before its child exists never spawns one", async () => {
+    const dataDir = tempDir();
+    const engine = new EngineSupervisor({ dataDir, config: {}, env: {}, startTimeoutMs: 90_000, logger: createLogger("silent") });
+    const starting = engine.start();
+    await engine.stop();
+    await expect(starting).rejects.toThrow(/stopped while it was starting/);
+    expect(engine.pid).toBeUndefined();
+    expect(processesIn(dataDir)).toEqual([]);
+  });
+
+  it("the command: SIGTERM during the start, and SIGTERM during a turn, leave no engine process", async () => {
+    const h = await startHarness({});
+    cleanups.push(() => h.close());
+
+    const early = tempDir();
+    const first = spawnSidecar(h.env({ SIDECAR_DATA_DIR: early }));
+    cleanups.push(() => void first.child.kill("SIGKILL"));
+    const [earlyPid] = await waitFor(() => (processesIn(early).length ? processesIn(early) : undefined), 60_000, "the engine process");
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+    expect(alive(earlyPid!)).toBe(false);
+
+    const busy = tempDir();
+    const second = spawnSidecar(h.env({ SIDECAR_DATA_DIR: busy, SHUTDOWN_GRACE_MS: "500" }));
+    cleanups.push(() => void second.child.kill("SIGKILL"));
+    const url = await second.listening;
+    const [busyPid] = processesIn(busy);
+    expect(busyPid).toBeDefined();
+    h.model.script({ hang: true });
+    const pending = h.post("/delegate", delegateBody(h, "ses_sigterm", "forever"), { base: url });
+    await h.model.waitForRequests(1, 30_000);
+    second.child.kill("SIGTERM");
+    expect((await pending).body).toMatchObject({ status: "aborted", error: { code: "shutting_down" } });
+    expect(await second.exited).toBe(0);
+    expect(alive(busyPid!)).toBe(false);
+    expect(processesIn(busy)).toEqual([]);
+  });
+});
