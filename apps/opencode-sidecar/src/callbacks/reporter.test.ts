@@ -65,4 +65,17 @@ describe("SessionReporter", () => {
     dead.progress({ type: "completed", data: { status: "success", output: "" } });
     await expect(dead.drained()).resolves.toBeUndefined();
   });
+
+  it("with a runResult callback, ends a run with its result after its progress, and no terminal event", async () => {
+    const binding = { opencodeSessionId: "ses_r", nubabelSessionId: "s4", organizationId: "org_a", directory: "/tmp", callbacks: receiver.callbacks("s4", { runResult: true }), callbackToken: "tok" };
+    const client = new CallbackClient({ secret, timeoutMs: 2_000, retries: 0 });
+    const reporter = new SessionReporter(binding, client, new Outbox(client, pino({ level: "silent" }), { initialDelayMs: 10 }), 0, pino({ level: "silent" }));
+    reporter.progress({ type: "status", data: { status: "busy" }, runId: "run_r" });
+    const result = { runId: "run_r", opencodeSessionId: "ses_r", status: "completed" as const, output: "ok", durationMs: 1, finishedAt: new Date().toISOString() };
+    reporter.end(result, { type: "completed", data: { status: "success", output: "ok" }, runId: "run_r" });
+    await reporter.drained();
+    const paths = receiver.received.filter((r) => r.path.includes("/s4/")).map((r) => r.path.split("/").at(-1));
+    expect(paths).toEqual(["progress", "result"]);
+    expect(receiver.results("run_r")[0]).toMatchObject({ body: result, token: "tok" });
+  });
 });
