@@ -1,11 +1,13 @@
 /**
  * `npm start`: Nubabel and the OpenCode sidecar together on this machine, embedded defaults
- * included. One command, both logs (prefixed), both stopped on Ctrl-C / SIGTERM, and the URLs
- * plus the development API key printed once Nubabel answers.
+ * included. One command, both logs (prefixed), both stopped on Ctrl-C / SIGTERM (and waited for),
+ * and `ready` with the URLs plus the development API key printed once Nubabel's `/readyz` says
+ * ready: its database and Redis answer and the sidecar's engine runs, so a delegation sent then works.
  *
  * Environment: NUBABEL_PORT (3000), SIDECAR_PORT (3001), SIDECAR_SHARED_SECRET (generated for
  * this run when unset and given to both), NUBABEL_URL (what the sidecar calls back; defaults to
- * Nubabel's loopback URL); everything else passes through to both services.
+ * Nubabel's loopback URL), START_READY_TIMEOUT_MS (120000: not ready by then → both stopped, exit 1);
+ * everything else passes through to both services.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -25,6 +27,11 @@ const generated = !env.SIDECAR_SHARED_SECRET;
 // Generated per run: both children get it, nothing else needs it, and nothing stores it.
 const secret = env.SIDECAR_SHARED_SECRET || Webhooks.generateSecret();
 const color = process.stdout.isTTY;
+const readyTimeoutMs = Number(env.START_READY_TIMEOUT_MS) || 120_000;
+/** How long to wait quietly before saying what `ready` still waits for, and how often after. */
+const patienceMs = 5_000;
+/** Bound on stopping: past the services' own grace periods (10 s each by default), then SIGKILL. */
+const stopTimeoutMs = 20_000;
 
 const services = [
   {
@@ -50,11 +57,14 @@ function say(line: string): void {
 }
 
 function run(service: (typeof services)[number]): ChildProcess {
-  // Straight to node (no npm in between), so signals reach the service itself.
+  // Straight to node (no npm in between), so signals reach the service itself. Each in its own
+  // process group: Ctrl-C reaches this script only, which stops the services in order, and a last
+  // resort kills a service's whole group, the sidecar's OpenCode engine included.
   const child = spawn(process.execPath, ["--import", "tsx", service.entry], {
     cwd: root,
     env: { ...inherited(service.name), ...service.env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
   const prefix = color ? `\x1b[${service.tint}m[${service.name}]\x1b[0m ` : `[${service.name}] `;
   for (const [stream, out] of [
@@ -68,30 +78,64 @@ function run(service: (typeof services)[number]): ChildProcess {
 
 const children = new Map<string, ChildProcess>();
 let stopping = false;
+const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+
+/** Signals a service's whole process group (see `run`); quiet when it is gone already. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // The group is empty: nothing left to stop.
+  }
+}
 
 async function stopAll(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    say("stopping…");
-    for (const child of children.values()) if (child.exitCode === null) child.kill("SIGTERM");
-    const deadline = Date.now() + 10_000;
-    while ([...children.values()].some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await sleep(100);
-    for (const child of children.values()) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  if (stopping) return new Promise<never>(() => undefined);
+  stopping = true;
+  say("stopping…");
+  for (const child of children.values()) if (running(child)) child.kill("SIGTERM");
+  const deadline = Date.now() + stopTimeoutMs;
+  while ([...children.values()].some(running) && Date.now() < deadline) await sleep(100);
+  for (const [name, child] of children) {
+    if (running(child)) say(`${name} did not stop within ${stopTimeoutMs / 1000} s; killing it`);
+    // Whatever a service left in its group (an engine it did not stop) goes with it.
+    signalGroup(child, "SIGKILL");
   }
+  while ([...children.values()].some(running)) await sleep(50);
   process.exit(code);
 }
 
-async function announce(): Promise<void> {
-  for (let i = 0; i < 600 && !stopping; i++) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${nubabelPort}/health`);
-      if (res.status === 200) break;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(100);
+/** What `/readyz` says is missing, for a person: `sidecar (the OpenCode engine is starting)`. */
+async function readiness(): Promise<{ ready: boolean; waitingFor: string }> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${nubabelPort}/readyz`, { signal: AbortSignal.timeout(5_000) });
+    if (res.status === 200) return { ready: true, waitingFor: "" };
+    const body = (await res.json()) as { missing?: string[] } & Record<string, { error?: string } | undefined>;
+    const missing = (body.missing ?? []).map((name) => (body[name]?.error ? `${name} (${body[name].error})` : name));
+    return { ready: false, waitingFor: missing.join(", ") || `nubabel (/readyz answered ${res.status})` };
+  } catch {
+    return { ready: false, waitingFor: "nubabel to listen" };
   }
-  if (stopping) return;
+}
+
+async function announce(): Promise<void> {
+  const started = Date.now();
+  let nextNote = started + patienceMs;
+  for (;;) {
+    if (stopping) return;
+    const { ready, waitingFor } = await readiness();
+    if (ready) break;
+    if (stopping) return;
+    if (Date.now() - started > readyTimeoutMs) {
+      say(`not ready after ${readyTimeoutMs / 1000} s; still waiting for: ${waitingFor}`);
+      await stopAll(1);
+    }
+    if (Date.now() >= nextNote) {
+      say(`not ready yet (${Math.round((Date.now() - started) / 1000)} s); waiting for: ${waitingFor}`);
+      nextNote = Date.now() + patienceMs;
+    }
+    await sleep(250);
+  }
   const lines = [`Nubabel  ${nubabelUrl}`, `Sidecar  ${sidecarUrl}`];
   if (!env.DATABASE_URL) {
     const dataDir = path.resolve(env.INIT_CWD || root, env.NUBABEL_DATA_DIR || ".data/nubabel");
@@ -118,4 +162,7 @@ for (const service of services) {
 }
 process.on("SIGINT", () => void stopAll(0));
 process.on("SIGTERM", () => void stopAll(0));
+// Whoever started us (npm, a terminal) is gone, killed outright: nobody can stop the services any more.
+const parent = process.ppid;
+setInterval(() => process.ppid !== parent && void stopAll(1), 1_000).unref();
 void announce();

@@ -11,12 +11,16 @@ import type { ProgressLog } from "../progress/progress-log.js";
 import type { SessionStore } from "../sessions/index.js";
 import type { SidecarClient } from "../sidecar/index.js";
 
-/** What `/health` reports; `ok: false` on the database makes it a 503. */
+/**
+ * What `/health` and `/readyz` report, each check bounded in time. Nubabel is ready when the
+ * database, Redis (when configured) and the sidecar are `ok`; Slack is shown but never gates it.
+ */
 export interface HealthReport {
   database: { ok: boolean; kind: string; error?: string };
   redis: { ok: boolean; mode: "redis" | "in-process"; error?: string };
-  sidecar: { ok: boolean; url: string; status?: string; error?: string };
-  /** Present when the Slack bot is configured: a revoked token shows here, not only in logs. */
+  /** `ok` only when the sidecar says `healthy`, i.e. its OpenCode engine runs; `engine` is its state. */
+  sidecar: { ok: boolean; url: string; status?: string; engine?: string; error?: string };
+  /** Present when the Slack bot is configured: a revoked token or an outage shows here, not only in logs. */
   slack?: { ok: boolean; mode: "http" | "socket"; botUserId?: string; error?: string };
 }
 

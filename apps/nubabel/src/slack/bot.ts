@@ -1,4 +1,5 @@
-import { App, type Receiver } from "@slack/bolt";
+import { setTimeout as sleep } from "node:timers/promises";
+import { App, type Receiver, webApi as slackWebApi } from "@slack/bolt";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "../log/logger.js";
 import { boltLogger } from "./bolt-logger.js";
@@ -22,6 +23,8 @@ export interface SlackBotOptions {
   /** How long a handled `event_id` is remembered (Slack retries for about 5 minutes). */
   dedupeTtlSeconds?: number;
   clock?: Clock;
+  /** Backoff of `startInBackground` between failed attempts: from `initialMs`, doubling up to `maxMs`. */
+  startRetry?: { initialMs: number; maxMs: number };
 }
 
 /** A running Slack bot: the Bolt app, its events endpoint, and its lifecycle. */
@@ -32,8 +35,13 @@ export interface SlackBot {
   fastifyPlugin: (app: FastifyInstance) => Promise<void>;
   /** The same handler without a framework: raw body and headers in, status and body out. */
   handle: ReturnType<typeof eventsEndpoint>;
-  /** Checks the token (`auth.test`) and, in Socket Mode, connects. Rejects on a bad token. */
+  /** Checks the token (`auth.test`) and, in Socket Mode, connects. Rejects on a bad token or an outage. */
   start(): Promise<void>;
+  /**
+   * Calls `start()` until it succeeds, waiting between attempts (1 s doubling to 60 s by default),
+   * so a Slack outage delays the bot, not the rest of Nubabel. `stop()` ends the attempts.
+   */
+  startInBackground(): void;
   /** For `/health`: whether `start()` succeeded, and why not when it failed. */
   status(): { mode: "http" | "socket"; ready: boolean; botUserId?: string; error?: string };
   /**
@@ -87,14 +95,25 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
   registerListeners(app, { conversations, dedupe: options.ports.dedupe, dedupeTtlSeconds: options.dedupeTtlSeconds ?? 3_600, botUserId: () => botUserId, log });
   app.error(async (err) => void log.error({ err: err.message, code: err.code }, "Slack listener failed"));
 
+  // The token check without the WebClient's own retries (about 80 s of them): an outage fails one
+  // attempt at once and shows in `status()`, and `startInBackground` decides when to try again.
+  const probe = new slackWebApi.WebClient(options.botToken, {
+    slackApiUrl: options.slackApiUrl,
+    logger: boltLogger(log.child({ component: "web-api" })),
+    retryConfig: { retries: 0 },
+    timeout: 10_000,
+  });
   let ready: Promise<void> | undefined;
   let started = false;
   let startError: string | undefined;
   let stopped = false;
+  const stopping = new AbortController();
   const start = () =>
     (ready ??= (async () => {
+      const auth = await probe.auth.test();
+      // Stopped while Slack answered: connecting Socket Mode now would outlive the bot.
+      if (stopped) throw new Error("the Slack bot is stopping");
       await app.init();
-      const auth = await app.client.auth.test();
       botUserId = auth.user_id;
       if (socket) await app.start();
       started = true;
@@ -106,6 +125,23 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
       startError = (err as Error).message;
       throw err;
     }));
+
+  let retrying: Promise<void> | undefined;
+  const startInBackground = () => {
+    const { initialMs, maxMs } = options.startRetry ?? { initialMs: 1_000, maxMs: 60_000 };
+    retrying ??= (async () => {
+      for (let delay = initialMs; !stopping.signal.aborted; delay = Math.min(delay * 2, maxMs)) {
+        try {
+          await start();
+          return;
+        } catch (err) {
+          if (stopping.signal.aborted) return;
+          log.warn({ err: (err as Error).message, retryInMs: delay }, "Slack bot could not start; retrying");
+        }
+        await sleep(delay, undefined, { signal: stopping.signal }).catch(() => undefined);
+      }
+    })();
+  };
 
   const handle = eventsEndpoint({
     signingSecret: options.signingSecret,
@@ -125,9 +161,11 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     handle,
     fastifyPlugin: fastifySlackEvents(handle),
     start,
+    startInBackground,
     status: () => ({ mode: socket ? "socket" : "http", ready: started, botUserId, error: startError }),
     async stop(drainMs = 5_000) {
       stopped = true;
+      stopping.abort();
       if (socket && ready) await app.stop().catch((err: Error) => log.warn({ err: err.message }, "Socket Mode stop failed"));
       await conversations.shutdown(drainMs);
     },

@@ -1,0 +1,120 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { ModelServer } from "@nubabel/testkit";
+import { afterAll, describe, expect, it } from "vitest";
+import { tempDir } from "./fixtures/backends.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Pids whose command line, environment or working folder mention `marker` (a unique temp path). */
+function processesMentioning(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const seen = [readFileSync(`/proc/${pid}/cmdline`, "utf8"), readFileSync(`/proc/${pid}/environ`, "utf8"), readlinkSync(`/proc/${pid}/cwd`)];
+      if (seen.some((text) => text.includes(marker))) found.push(pid);
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found;
+}
+
+describe.runIf(process.platform === "linux")("npm start", () => {
+  const nubabelData = tempDir("npm-start-nubabel");
+  const sidecarData = tempDir("npm-start-sidecar");
+  let model: ModelServer | undefined;
+  let npm: ChildProcess | undefined;
+
+  afterAll(async () => {
+    // Only if the test failed half-way: nothing of this run may outlive it.
+    if (npm?.exitCode === null) npm.kill("SIGKILL");
+    for (const pid of processesMentioning(sidecarData.dir)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    await model?.close();
+    nubabelData.remove();
+    sidecarData.remove();
+  });
+
+  it("says ready only when a delegation works, and SIGTERM leaves no process behind", { timeout: 120_000 }, async () => {
+    model = await ModelServer.start();
+    const [nubabelPort, sidecarPort] = [await freePort(), await freePort()];
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      NUBABEL_PORT: String(nubabelPort),
+      SIDECAR_PORT: String(sidecarPort),
+      NUBABEL_DATA_DIR: nubabelData.dir,
+      SIDECAR_DATA_DIR: sidecarData.dir,
+      MODEL_BASE_URL: model.url,
+      MODEL_NAME: "scripted",
+      // `info`: the sidecar's "engine running" line must come before `ready`.
+      LOG_LEVEL: "info",
+      // The embedded default, whatever this machine's test services: that is what prints a key.
+      DATABASE_URL: undefined,
+      REDIS_URL: undefined,
+      SIDECAR_SHARED_SECRET: undefined,
+      NUBABEL_URL: undefined,
+      SIDECAR_URL: undefined,
+    };
+    let output = "";
+    const child = spawn("npm", ["start"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    npm = child;
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+
+    const deadline = Date.now() + 90_000;
+    while (!/\[start\] ready/.test(output)) {
+      if (child.exitCode !== null) throw new Error(`npm start exited before ready:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`npm start did not say ready:\n${output}`);
+      await sleep(50);
+    }
+    // The key block is written with `ready`, in one piece.
+    await sleep(50);
+    const apiKey = /API key\s+(\S+)/.exec(output)?.[1];
+    expect(apiKey, output).toMatch(/^nbk_/);
+
+    const engineUp = output.indexOf('"msg":"engine running"');
+    expect(engineUp, "the sidecar logs its engine's start").toBeGreaterThan(-1);
+    expect(engineUp).toBeLessThan(output.indexOf("[start] ready"));
+    // At once: `ready` means the sidecar's engine runs, not that it is about to.
+    const res = await fetch(`http://127.0.0.1:${nubabelPort}/api/delegate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ prompt: "hello" }),
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(((await res.json()) as { output: string }).output).toContain("ok");
+
+    const engines = processesMentioning(sidecarData.dir).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("opencode"));
+    expect(engines.length, "the engine runs while npm start does").toBeGreaterThan(0);
+
+    child.kill("SIGTERM");
+    const stopped = await Promise.race([exited.then(() => true), sleep(40_000).then(() => false)]);
+    expect(stopped, `npm start did not exit after SIGTERM:\n${output.slice(-3000)}`).toBe(true);
+    // No grace after the exit: `npm start` must have waited for its services and their engine.
+    expect(processesMentioning(sidecarData.dir), output.slice(-3000)).toEqual([]);
+  });
+});
