@@ -1,13 +1,13 @@
 import { rmSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { Webhooks } from "@nubabel/contracts";
-import { MemoryLock } from "./adapters/memory/lock.js";
 import { MemoryMappingCache } from "./adapters/memory/mapping-cache.js";
 import { MemoryProgressLog } from "./adapters/memory/progress-log.js";
 import { MemoryRateLimiter } from "./adapters/memory/rate-limiter.js";
 import { PgConnectionStore } from "./adapters/postgres/connection-store.js";
 import { PgMappingStore } from "./adapters/postgres/mapping-store.js";
 import { PgOrganizationStore } from "./adapters/postgres/organization-store.js";
+import { PgRunStore } from "./adapters/postgres/run-store.js";
 import { PgSessionStore } from "./adapters/postgres/session-store.js";
 import { PgSlackLinks, PgSlackThreads } from "./adapters/postgres/slack.js";
 import { connectRedisAdapters } from "./adapters/redis/index.js";
@@ -15,16 +15,18 @@ import { isEmbedded, loadProcessEnv, parseEnv, type Env } from "./config/env.js"
 import { dataPath, keptSecret, writePrivate } from "./config/files.js";
 import { resolveKeyring, Rotation } from "./crypto/index.js";
 import { openDatabase } from "./db/open.js";
-import { Delegation } from "./delegation/index.js";
-import type { HealthReport, HttpDeps } from "./http/deps.js";
+import type { HttpDeps } from "./http/deps.js";
+import { healthCheck } from "./http/routes/health.js";
 import { createServer } from "./http/server.js";
 import { createLogger, type Logger } from "./log/logger.js";
 import { SessionMapping } from "./mapping/session-mapping.js";
 import type { McpGateway } from "./mcp-gateway.js";
 import { Connections, createMcpModule } from "./mcp/index.js";
 import { ensureDevOrganization, type DevOrganization } from "./organizations/dev-organization.js";
+import { streamOf } from "./progress/progress-log.js";
+import { Reconciler, Runs, toDelegateResponse } from "./runs/index.js";
 import { SidecarClient } from "./sidecar/index.js";
-import { createSlackBot, type SlackBot, watchProgressLog } from "./slack/index.js";
+import { createSlackBot, watchProgressLog } from "./slack/index.js";
 
 export interface StartOptions {
   /** Runs MCP tools for the agent; defaults to the MCP module over the organizations' connections. */
@@ -88,7 +90,6 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     const memoryCache = new MemoryMappingCache();
     const parts = redisParts ?? {
       cache: memoryCache,
-      lock: new MemoryLock(),
       progress: new MemoryProgressLog(env.PROGRESS_MAXLEN),
       replayGuard: new Webhooks.MemoryReplayGuard(),
       rateLimiter: new MemoryRateLimiter(),
@@ -126,7 +127,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     const sidecar = new SidecarClient(
       {
         secret: env.SIDECAR_SHARED_SECRET,
-        timeoutMs: env.SIDECAR_TIMEOUT_MS,
+        timeoutMs: env.SIDECAR_REQUEST_TIMEOUT_MS,
         healthTimeoutMs: env.SIDECAR_HEALTH_TIMEOUT_MS,
         breakerThreshold: env.SIDECAR_BREAKER_THRESHOLD,
         breakerResetMs: env.SIDECAR_BREAKER_RESET_MS,
@@ -134,41 +135,45 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       logger,
     );
     let publicUrl = env.NUBABEL_URL ?? "";
-    const delegation = new Delegation({
+    const runStore = new PgRunStore(database.db);
+    const runs = new Runs({
+      store: runStore,
       sessions,
       mapping,
       sidecar,
-      lock: parts.lock,
+      progress: parts.progress,
+      limits: { maxRunning: env.ORG_MAX_RUNNING, maxQueued: env.ORG_MAX_QUEUED },
       logger,
       tokenSecret,
       publicUrl: () => publicUrl,
       sidecarUrl: env.SIDECAR_URL,
       callbackTtlSeconds: env.CALLBACK_TOKEN_TTL_SECONDS,
-      firstRunTimeoutMs: env.SIDECAR_TIMEOUT_MS,
+    });
+    const reconciler = new Reconciler({
+      runs,
+      store: runStore,
+      sidecar,
+      logger,
+      intervalMs: env.RUN_RECONCILE_INTERVAL_MS,
+      lostAfterMs: env.RUN_LOST_AFTER_MS,
+      dispatchTimeoutMs: env.SIDECAR_REQUEST_TIMEOUT_MS * 3,
+      deliveryGraceMs: 5_000,
     });
 
-    const health = async (): Promise<HealthReport> => {
-      const [db, redis, side] = await Promise.allSettled([database.ping(), parts.ping(), sidecar.health(env.SIDECAR_URL)]);
-      const why = (r: PromiseSettledResult<unknown>) => (r.status === "rejected" ? String((r.reason as Error)?.message ?? r.reason) : undefined);
-      return {
-        database: { ok: db.status === "fulfilled", kind: database.kind, error: why(db) },
-        redis: { ok: redis.status === "fulfilled", mode: redisParts ? "redis" : "in-process", error: why(redis) },
-        sidecar: {
-          ok: side.status === "fulfilled" && side.value.status === "healthy",
-          url: env.SIDECAR_URL,
-          status: side.status === "fulfilled" ? side.value.status : undefined,
-          error: why(side),
-        },
-        ...(slack ? { slack: slackHealth(slack.status()) } : {}),
-      };
-    };
+    const health = healthCheck({
+      timeoutMs: env.SIDECAR_HEALTH_TIMEOUT_MS,
+      database: { kind: database.kind, ping: () => database.ping() },
+      redis: { mode: redisParts ? "redis" : "in-process", ping: () => parts.ping() },
+      sidecar: { url: env.SIDECAR_URL, health: () => sidecar.health(env.SIDECAR_URL) },
+      slack: () => slack?.status(),
+    });
 
     const deps: HttpDeps = {
       logger,
       organizations,
       sessions,
       mapping,
-      delegation,
+      runs,
       sidecar,
       progress: parts.progress,
       replayGuard: parts.replayGuard,
@@ -208,18 +213,23 @@ export async function startNubabel(source: Record<string, string | undefined>, o
             threads: new PgSlackThreads(database.db),
             dedupe: parts.replayGuard,
             nubabel: {
-              delegate: (turn) => delegation.run(turn),
-              abort: async ({ organizationId, sessionId }) => {
-                const session = await sessions.get(sessionId);
-                if (!session || session.organizationId !== organizationId) return false;
-                const mapped = await mapping.bySession(sessionId);
-                return mapped ? (await sidecar.abort(mapped.sidecarUrl, mapped.opencodeSessionId)).aborted : false;
+              submit: (turn) => runs.submit(turn),
+              wait: (run, signal) => runs.wait(run.organizationId, run.id, signal),
+              state: async (run) => {
+                const now = await runs.get(run.organizationId, run.id);
+                return { status: now.status, queuePosition: await runs.queuePosition(now) };
               },
-              watchProgress: watchProgressLog(parts.progress),
+              answer: async (run) => toDelegateResponse(await runs.get(run.organizationId, run.id)),
+              abort: ({ organizationId, sessionId }) => runs.abortSession(organizationId, sessionId),
+              watchProgress: watchProgressLog(parts.progress, streamOf),
+              setProgressMessage: (runId, ts) => runStore.updateOrigin(runId, { progressTs: ts }),
+              claimDelivery: (runId) => runs.claimDelivery(runId),
             },
           },
         })
       : undefined;
+    // Answers nobody here waited for (recovered after a restart, ended elsewhere) reach their thread.
+    if (slack) runs.onFinished((run) => slack.handOver(run));
     const app = createServer(deps);
     if (slack?.mode === "http") void app.register(slack.fastifyPlugin);
     cleanups.push(async () => {
@@ -239,10 +249,13 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     const port = typeof address === "object" && address ? address.port : env.NUBABEL_PORT;
     const url = `http://${env.NUBABEL_HOST.includes(":") ? `[${env.NUBABEL_HOST}]` : env.NUBABEL_HOST}:${port}`;
     publicUrl ||= `http://127.0.0.1:${port}`;
+    // Runs this or a crashed instance left running are settled with their sidecars, now and periodically.
+    reconciler.start();
+    cleanups.push(() => runs.drain(5_000), () => reconciler.stop());
     if (slack) {
-      await slack.start();
+      // In the background: a Slack outage delays the bot (its state shows in /health), not the API.
+      slack.startInBackground();
       cleanups.push(() => slack.stop());
-      log.info({ mode: slack.mode }, "Slack bot running");
     }
 
     let devOrganization: RunningNubabel["devOrganization"];
@@ -299,12 +312,3 @@ async function runFromCommandLine(): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void runFromCommandLine();
-
-function slackHealth(status: ReturnType<SlackBot["status"]>): NonNullable<HealthReport["slack"]> {
-  return {
-    ok: status.ready,
-    mode: status.mode,
-    ...(status.botUserId ? { botUserId: status.botUserId } : {}),
-    ...(status.error ? { error: status.error } : {}),
-  };
-}

@@ -40,7 +40,7 @@ export async function benchNubabel(n: number): Promise<BenchRow[]> {
   const redis = new Redis(infra.redisUrl!);
   const database = await openPostgres(backend.env.DATABASE_URL!);
   try {
-    const { apiKey } = await createOrganization(a, "Bench");
+    const { apiKey, organizationId: orgId } = await createOrganization(a, "Bench");
     const rows: BenchRow[] = [];
 
     // A real mapping to look up.
@@ -51,10 +51,10 @@ export async function benchNubabel(n: number): Promise<BenchRow[]> {
     const hit: number[] = [];
     const fallback: number[] = [];
     for (let i = 0; i < n; i++) {
-      await mapping.bySession(sessionId);
-      hit.push(await time(() => mapping.bySession(sessionId)));
-      await redis.del(`${prefix}session:mapping:${sessionId}`);
-      fallback.push(await time(() => mapping.bySession(sessionId)));
+      await mapping.bySession(orgId, sessionId);
+      hit.push(await time(() => mapping.bySession(orgId, sessionId)));
+      await redis.del(`${prefix}session:mapping:${orgId}:${sessionId}`);
+      fallback.push(await time(() => mapping.bySession(orgId, sessionId)));
     }
     rows.push({ name: "mapping lookup, Redis hit", samples: hit });
     rows.push({ name: "mapping lookup, PostgreSQL fallback", samples: fallback, baseline: "mapping lookup, Redis hit" });

@@ -26,6 +26,7 @@ describe.runIf(hasInfra)("live progress across two instances (PostgreSQL + Redis
   let a: TestNubabel;
   let b: TestNubabel;
   let apiKey: string;
+  let orgId: string;
 
   beforeAll(async () => {
     backend = await backendEnv("shared");
@@ -33,7 +34,7 @@ describe.runIf(hasInfra)("live progress across two instances (PostgreSQL + Redis
     const env = { ...backend.env, ...secrets, SIDECAR_URL: sidecar.url, PROGRESS_HEARTBEAT_MS: "100" };
     a = await startTestNubabel(env);
     b = await startTestNubabel(env);
-    apiKey = (await createOrganization(a, "Acme")).apiKey;
+    ({ apiKey, organizationId: orgId } = await createOrganization(a, "Acme"));
   });
   afterAll(async () => {
     await a?.close();
@@ -59,11 +60,12 @@ describe.runIf(hasInfra)("live progress across two instances (PostgreSQL + Redis
     expect(sse.status).toBe(200);
     await sse.until((c) => c.events[0]?.type === "connected");
 
-    // The fake sidecar posts status → message_updated → completed to B during the run.
+    // The fake sidecar posts status → message_updated to B during the run; B appends `completed`
+    // when it applies the run's result.
     await sessionOnB(sessionId);
     await sse.until((c) => c.events.some((e) => e.type === "completed"));
     await sse.until((c) => c.comments.includes("heartbeat"));
-    const channel = `${backend.env.REDIS_KEY_PREFIX}progress:${sessionId}`;
+    const channel = `${backend.env.REDIS_KEY_PREFIX}progress:${orgId}/${sessionId}`;
     expect(await subscribers(channel)).toBe(1);
     sse.close();
     // Closing the client unsubscribes A from the session's channel.

@@ -32,14 +32,20 @@ const Schema = z.object({
   /** Signs capability tokens; generated and kept in the data folder when unset. */
   NUBABEL_TOKEN_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   /**
-   * A delegated run can take minutes: this bounds one sidecar call, not a connect. A little longer
-   * than the sidecar's own RUN_TIMEOUT_MS (600 s), so the sidecar's clear answer arrives first.
+   * Bounds every call to a sidecar. Nothing waits for a turn (runs are accepted at once and end by
+   * callback), so a turn of any length works with a short bound.
    */
-  SIDECAR_TIMEOUT_MS: positiveInt.default(630_000),
+  SIDECAR_REQUEST_TIMEOUT_MS: positiveInt.default(10_000),
   SIDECAR_HEALTH_TIMEOUT_MS: positiveInt.default(2_000),
   /** Consecutive sidecar failures that open the circuit, and how long it stays open. */
   SIDECAR_BREAKER_THRESHOLD: positiveInt.default(5),
   SIDECAR_BREAKER_RESET_MS: positiveInt.default(10_000),
+  /** Per organization: turns running at once, and runs waiting beyond those (then 429). */
+  ORG_MAX_RUNNING: positiveInt.default(8),
+  ORG_MAX_QUEUED: z.coerce.number().int().nonnegative().default(100),
+  /** How often running runs are checked with their sidecar, and how long a silent sidecar has lost one. */
+  RUN_RECONCILE_INTERVAL_MS: positiveInt.default(10_000),
+  RUN_LOST_AFTER_MS: positiveInt.default(45_000),
   CALLBACK_TOKEN_TTL_SECONDS: positiveInt.default(24 * 3600),
   STREAM_TOKEN_TTL_SECONDS: positiveInt.default(300),
   MAPPING_CACHE_TTL_SECONDS: positiveInt.default(24 * 3600),
@@ -50,7 +56,7 @@ const Schema = z.object({
   CALLBACK_RATE_LIMIT_PER_ORG: positiveInt.default(6_000),
   CALLBACK_RATE_LIMIT_PER_SESSION: positiveInt.default(1_200),
   API_RATE_LIMIT_PER_KEY: positiveInt.default(600),
-  /** On stop, how long requests in flight (a delegation waiting on its run) may finish. */
+  /** On stop, how long requests in flight may finish (a caller waiting on a run gets cut; the run goes on). */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
   /**
    * Keys encrypting MCP credentials: `"k2:<base64 32 bytes>,k1:<…>"`, the first one current. Parsed

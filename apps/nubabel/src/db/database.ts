@@ -25,14 +25,28 @@ export interface Database {
 
 const MIGRATIONS = fileURLToPath(new URL("../../drizzle", import.meta.url));
 
-/** Opens PostgreSQL at `url` and applies pending migrations (drizzle's migrator takes a lock, so instances may race safely). */
+/** Any constant shared by every instance: the key of the advisory lock that serializes migrations. */
+const MIGRATION_LOCK = 0x6e75_6261; // "nuba"
+
+/**
+ * Opens PostgreSQL at `url` and applies pending migrations. Drizzle's migrator takes no lock, so
+ * instances starting together on a fresh database would each run them: one session-level advisory
+ * lock makes the others wait and then find nothing left to do.
+ */
 export async function openPostgres(url: string, poolSize = 10): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // An idle client's error (the server restarting) must not crash the process; the next query reports it.
   pool.on("error", () => {});
   const db = drizzlePg(pool, { schema });
   try {
-    await migratePg(db, { migrationsFolder: MIGRATIONS });
+    const client = await pool.connect();
+    try {
+      await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK]);
+      await migratePg(drizzlePg(client, { schema }), { migrationsFolder: MIGRATIONS });
+    } finally {
+      await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => undefined);
+      client.release();
+    }
   } catch (err) {
     await pool.end();
     throw err;

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigserial, boolean, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigserial, boolean, foreignKey, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 export const organizations = pgTable("organizations", {
   id: text("id").primaryKey(),
@@ -26,10 +26,11 @@ export const apiKeys = pgTable(
 /** The seed's session `state` JSON. `opencodeSessionId` is null until the first delegation. */
 export type SessionStateJson = { opencodeSessionId: string | null; status: string };
 
+/** Keyed by (organization, id): two organizations may use the same caller-chosen id independently. */
 export const sessions = pgTable(
   "sessions",
   {
-    id: text("id").primaryKey(),
+    id: text("id").notNull(),
     organizationId: text("organization_id")
       .notNull()
       .references(() => organizations.id, { onDelete: "cascade" }),
@@ -38,7 +39,7 @@ export const sessions = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index("sessions_organization_idx").on(t.organizationId)],
+  (t) => [primaryKey({ name: "sessions_pk", columns: [t.organizationId, t.id] })],
 );
 
 export const messages = pgTable(
@@ -47,15 +48,18 @@ export const messages = pgTable(
     /** Insertion order; ids are random, so history is ordered by this. */
     seq: bigserial("seq", { mode: "number" }).primaryKey(),
     id: text("id").notNull(),
-    sessionId: text("session_id")
-      .notNull()
-      .references(() => sessions.id, { onDelete: "cascade" }),
+    organizationId: text("organization_id").notNull(),
+    sessionId: text("session_id").notNull(),
     role: text("role").$type<"user" | "assistant">().notNull(),
     content: text("content").notNull(),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [uniqueIndex("messages_id_idx").on(t.id), index("messages_session_idx").on(t.sessionId, t.seq)],
+  (t) => [
+    uniqueIndex("messages_id_idx").on(t.id),
+    index("messages_session_idx").on(t.organizationId, t.sessionId, t.seq),
+    foreignKey({ name: "messages_session_fk", columns: [t.organizationId, t.sessionId], foreignColumns: [sessions.organizationId, sessions.id] }).onDelete("cascade"),
+  ],
 );
 
 /**
@@ -65,16 +69,65 @@ export const messages = pgTable(
 export const sessionMappings = pgTable(
   "session_mappings",
   {
-    sessionId: text("session_id")
-      .primaryKey()
-      .references(() => sessions.id, { onDelete: "cascade" }),
+    sessionId: text("session_id").notNull(),
     opencodeSessionId: text("opencode_session_id").notNull(),
     organizationId: text("organization_id").notNull(),
     /** The sidecar that holds the OpenCode session; follow-ups must go there. */
     sidecarUrl: text("sidecar_url").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [uniqueIndex("session_mappings_opencode_idx").on(t.opencodeSessionId, t.sidecarUrl)],
+  (t) => [
+    primaryKey({ name: "session_mappings_pk", columns: [t.organizationId, t.sessionId] }),
+    uniqueIndex("session_mappings_opencode_idx").on(t.opencodeSessionId, t.sidecarUrl),
+    foreignKey({ name: "session_mappings_session_fk", columns: [t.organizationId, t.sessionId], foreignColumns: [sessions.organizationId, sessions.id] }).onDelete("cascade"),
+  ],
+);
+
+/** Where a run came from, so its answer reaches the right place even after a restart. */
+export type RunOriginJson =
+  | { kind: "api" }
+  | { kind: "slack"; teamId: string; channelId: string; threadTs: string; messageTs?: string; progressTs?: string; userId: string };
+
+/**
+ * Runs: one turn of a session from acceptance to its answer. `seq` is arrival order (queues are
+ * served by it); the prompt is stored on acceptance, the answer once, by the transition that ends it.
+ */
+export const runs = pgTable(
+  "runs",
+  {
+    seq: bigserial("seq", { mode: "number" }).notNull(),
+    id: text("id").primaryKey(),
+    organizationId: text("organization_id").notNull(),
+    sessionId: text("session_id").notNull(),
+    status: text("status").$type<"queued" | "running" | "completed" | "failed" | "aborted">().notNull(),
+    reason: text("reason"),
+    prompt: text("prompt").notNull(),
+    userId: text("user_id"),
+    category: text("category"),
+    skills: jsonb("skills").$type<string[]>(),
+    origin: jsonb("origin").$type<RunOriginJson>().notNull(),
+    opencodeSessionId: text("opencode_session_id"),
+    sidecarUrl: text("sidecar_url"),
+    output: text("output"),
+    error: jsonb("error").$type<{ code: string; message: string; status?: number; details?: unknown }>(),
+    usage: jsonb("usage").$type<Record<string, number>>(),
+    model: text("model"),
+    abortRequested: boolean("abort_requested").notNull().default(false),
+    /** When its sidecar last confirmed the run (reconciliation gives up on a sidecar gone too long). */
+    checkedAt: timestamp("checked_at", { withTimezone: true }),
+    /** When its answer was handed to where it came from (a Slack thread), so that happens once. */
+    deliveredAt: timestamp("delivered_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex("runs_seq_idx").on(t.seq),
+    index("runs_session_idx").on(t.organizationId, t.sessionId, t.seq),
+    index("runs_org_status_idx").on(t.organizationId, t.status, t.seq),
+    index("runs_status_idx").on(t.status),
+    foreignKey({ name: "runs_session_fk", columns: [t.organizationId, t.sessionId], foreignColumns: [sessions.organizationId, sessions.id] }).onDelete("cascade"),
+  ],
 );
 
 /**

@@ -1,5 +1,4 @@
 import type { Webhooks } from "@nubabel/contracts";
-import type { Delegation } from "../delegation/index.js";
 import type { RateLimiter } from "../limits/rate-limiter.js";
 import type { Logger } from "../log/logger.js";
 import type { SessionMapping } from "../mapping/session-mapping.js";
@@ -8,6 +7,7 @@ import type { Connections } from "../mcp/connections.js";
 import type { RotationReport } from "../crypto/rotation.js";
 import type { OrganizationStore } from "../organizations/index.js";
 import type { ProgressLog } from "../progress/progress-log.js";
+import type { Runs } from "../runs/index.js";
 import type { SessionStore } from "../sessions/index.js";
 import type { SidecarClient } from "../sidecar/index.js";
 
@@ -30,7 +30,7 @@ export interface HttpDeps {
   organizations: OrganizationStore;
   sessions: SessionStore;
   mapping: SessionMapping;
-  delegation: Delegation;
+  runs: Runs;
   sidecar: SidecarClient;
   progress: ProgressLog;
   replayGuard: Webhooks.ReplayGuard;

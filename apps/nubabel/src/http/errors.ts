@@ -80,7 +80,8 @@ const TABLE: Record<string, Row> = {
   // Stored credentials that the configured keys cannot open: an operator's problem, said plainly.
   UnknownKeyError: { status: 500, code: "credentials_unreadable" },
   DecryptError: { status: 500, code: "credentials_unreadable" },
-  DelegationBusy: { status: 409, code: "session_busy" },
+  RunNotFound: { status: 404, code: "run_not_found" },
+  RunQueueFull: { status: 429, code: "queue_full" },
   OpencodeSessionLost: { status: 409, code: "opencode_session_lost" },
   RateLimited: { status: 429, code: "rate_limited" },
   SidecarRejected: {
@@ -108,6 +109,7 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
     const status = typeof row.status === "function" ? row.status(err) : row.status;
     const code = typeof row.code === "function" ? row.code(err) : row.code;
     if (err instanceof RateLimited) reply.header("retry-after", Math.ceil(err.data.retryAfterMs / 1000));
+    if (err.name === "RunQueueFull") reply.header("retry-after", (err.data as { retryAfterSeconds: number }).retryAfterSeconds);
     const level = status >= 500 ? "warn" : "info";
     request.log[level]({ errorCode: code, status }, err.message);
     void reply.status(status).send(body(code, err.message, row.details ? row.details(err) : err.data));

@@ -17,6 +17,7 @@ export const ApiDelegateRequest = z.object({
 export type ApiDelegateRequest = z.infer<typeof ApiDelegateRequest>;
 
 export const SessionPath = z.object({ sessionId: SessionId });
+export const RunPath = z.object({ runId: Ids.RunId });
 
 /** SSE query: `token` for browsers' EventSource, `lastEventId` because EventSource cannot set headers on its first connect. */
 export const StreamQuery = z.object({

@@ -7,22 +7,22 @@ export interface MappingRecord {
 }
 
 /**
- * The durable mapping (PostgreSQL). `insert` never overwrites: when a mapping for the session
+ * The durable mapping (PostgreSQL), keyed by (organization, session). `insert` never overwrites: when a mapping for the session
  * already exists it returns that one, so the first writer wins a race and every loser learns of it.
  */
 export interface MappingStore {
   insert(record: MappingRecord): Promise<MappingRecord>;
-  bySession(sessionId: string): Promise<MappingRecord | undefined>;
+  bySession(organizationId: string, sessionId: string): Promise<MappingRecord | undefined>;
   byOpencode(opencodeSessionId: string): Promise<MappingRecord | undefined>;
 }
 
 /**
- * The hot cache in front of `MappingStore` (Redis: `session:mapping:<sessionId>` and
+ * The hot cache in front of `MappingStore` (Redis: `session:mapping:<organizationId>:<sessionId>` and
  * `session:mapping-oc:<opencodeSessionId>`). It may lose anything at any time and may throw when
  * unreachable; callers treat both as a miss.
  */
 export interface MappingCache {
-  bySession(sessionId: string): Promise<MappingRecord | undefined>;
+  bySession(organizationId: string, sessionId: string): Promise<MappingRecord | undefined>;
   byOpencode(opencodeSessionId: string): Promise<MappingRecord | undefined>;
   /** Stores both directions with one TTL. */
   put(record: MappingRecord, ttlSeconds: number): Promise<void>;

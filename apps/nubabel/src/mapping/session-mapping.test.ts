@@ -17,9 +17,9 @@ class ListStore implements MappingStore {
     this.rows.push(r);
     return r;
   }
-  async bySession(id: string) {
+  async bySession(organizationId: string, id: string) {
     this.reads++;
-    return this.rows.find((x) => x.sessionId === id);
+    return this.rows.find((x) => x.organizationId === organizationId && x.sessionId === id);
   }
   async byOpencode(id: string) {
     this.reads++;
@@ -40,9 +40,9 @@ describe("SessionMapping", () => {
     const store = new ListStore();
     const mapping = new SessionMapping(store, down, silent);
     expect(await mapping.record(record)).toEqual(record);
-    expect(await mapping.bySession("s1")).toEqual(record);
+    expect(await mapping.bySession(record.organizationId, "s1")).toEqual(record);
     expect(await mapping.byOpencode("oc1")).toEqual(record);
-    expect(await mapping.bySession("nope")).toBeUndefined();
+    expect(await mapping.bySession(record.organizationId, "nope")).toBeUndefined();
   });
 
   it("re-warms the cache on a miss and then serves from it", async () => {
@@ -50,7 +50,7 @@ describe("SessionMapping", () => {
     store.rows.push(record);
     const cache = new MemoryMappingCache();
     const mapping = new SessionMapping(store, cache, silent);
-    expect(await mapping.bySession("s1")).toEqual(record);
+    expect(await mapping.bySession(record.organizationId, "s1")).toEqual(record);
     expect(await cache.byOpencode("oc1")).toEqual(record);
     const reads = store.reads;
     expect(await mapping.byOpencode("oc1")).toEqual(record);
@@ -62,7 +62,7 @@ describe("SessionMapping", () => {
     store.failWrites = true;
     const cache = new MemoryMappingCache();
     await expect(new SessionMapping(store, cache, silent).record(record)).rejects.toThrow(/database down/);
-    expect(await cache.bySession("s1")).toBeUndefined();
+    expect(await cache.bySession(record.organizationId, "s1")).toBeUndefined();
   });
 
   it("keeps the first mapping and caches the winner, not the loser", async () => {
@@ -72,7 +72,7 @@ describe("SessionMapping", () => {
     await mapping.record(record);
     const kept = await mapping.record({ ...record, opencodeSessionId: "oc2" });
     expect(kept.opencodeSessionId).toBe("oc1");
-    expect(await cache.bySession("s1")).toEqual(record);
+    expect(await cache.bySession(record.organizationId, "s1")).toEqual(record);
     expect(await cache.byOpencode("oc2")).toBeUndefined();
   });
 });

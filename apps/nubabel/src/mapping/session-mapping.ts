@@ -30,10 +30,10 @@ export class SessionMapping {
     return stored;
   }
 
-  async bySession(sessionId: string, logger?: Logger): Promise<MappingRecord | undefined> {
+  async bySession(organizationId: string, sessionId: string, logger?: Logger): Promise<MappingRecord | undefined> {
     return this.read(
-      () => this.cache.bySession(sessionId),
-      () => this.store.bySession(sessionId),
+      () => this.cache.bySession(organizationId, sessionId),
+      () => this.store.bySession(organizationId, sessionId),
       { sessionId },
       this.logFor(logger),
     );

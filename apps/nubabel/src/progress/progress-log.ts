@@ -10,7 +10,7 @@ export interface Entry {
 export const START = "0-0";
 
 /**
- * A session's progress: an ordered, trimmed replay log plus live notification across every
+ * A session's progress (`stream` is `streamOf(organizationId, sessionId)`): an ordered, trimmed replay log plus live notification across every
  * instance sharing the backend. Ids have the Redis Streams shape `<ms>-<seq>`, increase strictly
  * within a session, and compare with `compareIds`.
  */
@@ -26,6 +26,14 @@ export interface ProgressLog {
    * (order across instances is not guaranteed): readers fetch with `readAfter` to stay gap-free.
    */
   subscribe(sessionId: string, onAppend: (entry: Entry) => void): Promise<() => Promise<void>>;
+}
+
+/**
+ * The log a session's progress goes to. Sessions are keyed by (organization, id), so their logs
+ * are too; `/` appears in neither kind of id.
+ */
+export function streamOf(organizationId: string, sessionId: string): string {
+  return `${organizationId}/${sessionId}`;
 }
 
 /** Orders two log ids; negative when `a` comes first. */

@@ -43,7 +43,7 @@ describe("streamSession", () => {
     const log = new ScrambledLog();
     const out = sink();
     await log.append("s", event("before"));
-    await streamSession({ log, sessionId: "s", afterId: undefined, heartbeatMs: 60_000, sink: out.sink, logger: quiet });
+    await streamSession({ log, stream: "s", sessionId: "s", afterId: undefined, heartbeatMs: 60_000, sink: out.sink, logger: quiet });
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) ids.push(await log.append("s", event(`m${i}`)));
     const entries = await log.readAfter("s", "0-0");
@@ -64,7 +64,7 @@ describe("streamSession", () => {
     const a = await log.append("s", event("a"));
     const b = await log.append("s", event("b"));
     const out = sink();
-    await streamSession({ log, sessionId: "s", afterId: a, heartbeatMs: 60_000, sink: out.sink, logger: quiet });
+    await streamSession({ log, stream: "s", sessionId: "s", afterId: a, heartbeatMs: 60_000, sink: out.sink, logger: quiet });
     const c = await log.append("s", event("c"));
     log.nudge({ id: c, event: event("c") });
     await vi.waitFor(() => expect(out.events().map((e) => e.id)).toEqual([a, b, c]));
@@ -75,7 +75,7 @@ describe("streamSession", () => {
   it("sends heartbeat comments and stops them on close", async () => {
     const log = new ScrambledLog();
     const out = sink();
-    await streamSession({ log, sessionId: "s", afterId: undefined, heartbeatMs: 5, sink: out.sink, logger: quiet });
+    await streamSession({ log, stream: "s", sessionId: "s", afterId: undefined, heartbeatMs: 5, sink: out.sink, logger: quiet });
     await vi.waitFor(() => expect(out.frames).toContain(": heartbeat\n\n"));
     out.hangUp();
     const count = out.frames.filter((f) => f === ": heartbeat\n\n").length;

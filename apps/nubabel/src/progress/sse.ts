@@ -24,6 +24,8 @@ export function frame(id: string, sessionId: string, event: ProgressEvent): stri
  */
 export async function streamSession(options: {
   log: ProgressLog;
+  /** The session's log (`streamOf(organizationId, sessionId)`). */
+  stream: string;
   sessionId: string;
   /** Resume after this id; undefined follows only what comes next. */
   afterId: string | undefined;
@@ -31,8 +33,8 @@ export async function streamSession(options: {
   sink: SseSink;
   logger: Pick<Logger, "warn" | "debug">;
 }): Promise<void> {
-  const { log, sessionId, sink, logger } = options;
-  let cursor = options.afterId ?? (await log.lastId(sessionId));
+  const { log, stream, sessionId, sink, logger } = options;
+  let cursor = options.afterId ?? (await log.lastId(stream));
   let closed = false;
   let pumping: Promise<void> | undefined;
   let again = false;
@@ -47,7 +49,7 @@ export async function streamSession(options: {
         again = false;
         let batch: Entry[];
         do {
-          batch = await log.readAfter(sessionId, cursor, 200);
+          batch = await log.readAfter(stream, cursor, 200);
           for (const entry of batch) {
             if (closed || compareIds(entry.id, cursor) <= 0) continue;
             sink.write(frame(entry.id, sessionId, entry.event));
@@ -63,7 +65,7 @@ export async function streamSession(options: {
     return pumping;
   };
 
-  const unsubscribe = await log.subscribe(sessionId, () => void pump());
+  const unsubscribe = await log.subscribe(stream, () => void pump());
   const heartbeat = setInterval(() => sink.write(": heartbeat\n\n"), options.heartbeatMs);
   sink.onClose(() => {
     closed = true;

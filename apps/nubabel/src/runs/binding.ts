@@ -26,6 +26,7 @@ export function bind(
       progress: `${base}/sessions/${sid}/progress`,
       mcpInvoke: `${base}/mcp/invoke`,
       mcpList: `${base}/mcp/list`,
+      runResult: `${base}/sessions/${sid}/result`,
     },
     callbackToken: Capabilities.issue(tokenSecret, {
       aud: "callback",

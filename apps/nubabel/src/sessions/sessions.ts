@@ -25,38 +25,33 @@ export interface Message {
 }
 
 /**
- * Durable sessions and their message history. `ensure` is race-safe: concurrent calls for one id
- * create it once and all see the same row, whoever owns it.
+ * Durable sessions and their message history, keyed by (organization, id) everywhere: two
+ * organizations may use the same caller-chosen id without ever meeting. `ensure` is race-safe:
+ * concurrent calls for one key create it once and all see the same row.
  */
 export interface SessionStore {
   ensure(input: { id: string; organizationId: string; userId?: string }): Promise<Session>;
-  get(id: string): Promise<Session | undefined>;
-  setState(id: string, state: State): Promise<void>;
+  get(organizationId: string, id: string): Promise<Session | undefined>;
+  setState(organizationId: string, id: string, state: State): Promise<void>;
   /** `createdAt` defaults to now. */
-  addMessage(sessionId: string, message: Omit<Message, "createdAt"> & { createdAt?: Date }): Promise<void>;
-  messages(sessionId: string): Promise<Message[]>;
+  addMessage(organizationId: string, sessionId: string, message: Omit<Message, "createdAt"> & { createdAt?: Date }): Promise<void>;
+  messages(organizationId: string, sessionId: string): Promise<Message[]>;
 }
 
-/**
- * The session a caller may use: a new one when `id` is absent, the caller's own id created on first
- * use, and `SessionNotFound` for another organization's (the same answer as for a missing one, so
- * ids of other organizations cannot be probed).
- */
+/** The session a caller may use: a new one when `id` is absent, the caller's own id created on first use. */
 export async function open(
   store: SessionStore,
   organizationId: string,
   id: string | undefined,
   userId?: string,
 ): Promise<Session> {
-  const session = await store.ensure({ id: id ?? Ids.create(Ids.Prefix.session), organizationId, userId });
-  if (session.organizationId !== organizationId) throw new SessionNotFound(session.id);
-  return session;
+  return store.ensure({ id: id ?? Ids.create(Ids.Prefix.session), organizationId, userId });
 }
 
 /** An existing session of `organizationId`, or `SessionNotFound`. */
 export async function get(store: SessionStore, organizationId: string, id: string): Promise<Session> {
-  const session = await store.get(id);
-  if (!session || session.organizationId !== organizationId) throw new SessionNotFound(id);
+  const session = await store.get(organizationId, id);
+  if (!session) throw new SessionNotFound(id);
   return session;
 }
 

@@ -12,10 +12,11 @@ import {
 import type { z } from "zod";
 import {
   AbortResponse,
-  DelegateResponse,
   describeIssues,
   ErrorBody,
+  RunAccepted,
   SidecarHealth,
+  SidecarRun,
   Webhooks,
   type DelegateRequest,
   type PromptRequest,
@@ -31,10 +32,14 @@ export interface SidecarClientOptions {
   breakerResetMs: number;
 }
 
+/** Sidecar answers that mean "wait a moment" (its engine restarting, or it draining), not "broken". */
+const TRANSIENT = new Set(["engine_unavailable", "draining"]);
+
 /**
  * Speaks to sidecars, each by its base URL (a mapping names the one that owns a session). Every
- * request is signed with Standard Webhooks. Each sidecar has its own timeout and circuit breaker:
- * a dead one costs callers an immediate `SidecarUnavailable`, not a hang.
+ * request is signed with Standard Webhooks and bounded by one timeout: nothing waits for a turn
+ * (runs are accepted with `Prefer: respond-async` and end by callback). Each sidecar has its own
+ * circuit breaker: a dead one costs callers an immediate `SidecarUnavailable`, not a hang.
  */
 export class SidecarClient {
   private readonly policies = new Map<string, IPolicy>();
@@ -47,17 +52,31 @@ export class SidecarClient {
     this.log = logger.child({ module: "sidecar-client" });
   }
 
-  /** `logger`, when given, is the caller's (so lines carry its request id). */
-  delegate(sidecarUrl: string, body: DelegateRequest, logger?: Logger): Promise<DelegateResponse> {
-    return this.call(sidecarUrl, "/delegate", body, DelegateResponse, logger);
+  /**
+   * Creates the OpenCode session and starts the run; answers as soon as the sidecar accepted it.
+   * `logger`, here and below, is the caller's (so lines carry its request id).
+   */
+  delegate(sidecarUrl: string, body: DelegateRequest, logger?: Logger): Promise<RunAccepted> {
+    return this.call(sidecarUrl, "POST", "/delegate", body, RunAccepted, logger);
   }
 
-  prompt(sidecarUrl: string, opencodeSessionId: string, body: PromptRequest, logger?: Logger): Promise<DelegateResponse> {
-    return this.call(sidecarUrl, `/sessions/${encodeURIComponent(opencodeSessionId)}/prompt`, body, DelegateResponse, logger);
+  /** Starts a follow-up run in an existing OpenCode session; answers once the sidecar accepted it. */
+  prompt(sidecarUrl: string, opencodeSessionId: string, body: PromptRequest, logger?: Logger): Promise<RunAccepted> {
+    return this.call(sidecarUrl, "POST", `/sessions/${encodeURIComponent(opencodeSessionId)}/prompt`, body, RunAccepted, logger);
   }
 
   abort(sidecarUrl: string, opencodeSessionId: string, logger?: Logger): Promise<AbortResponse> {
-    return this.call(sidecarUrl, `/sessions/${encodeURIComponent(opencodeSessionId)}/abort`, {}, AbortResponse, logger);
+    return this.call(sidecarUrl, "POST", `/sessions/${encodeURIComponent(opencodeSessionId)}/abort`, {}, AbortResponse, logger);
+  }
+
+  /** The sidecar's record of a run, or undefined when it does not know it (it restarted without it). */
+  async run(sidecarUrl: string, runId: string, logger?: Logger): Promise<SidecarRun | undefined> {
+    try {
+      return await this.call(sidecarUrl, "GET", `/runs/${encodeURIComponent(runId)}`, undefined, SidecarRun, logger);
+    } catch (err) {
+      if (err instanceof SidecarRejected && err.data.status === 404) return undefined;
+      throw err;
+    }
   }
 
   /** The sidecar's own health, bypassing the breaker so `/health` shows the truth right away. */
@@ -73,6 +92,7 @@ export class SidecarClient {
 
   private async call<S extends z.ZodType>(
     sidecarUrl: string,
+    method: "GET" | "POST",
     path: string,
     payload: unknown,
     schema: S,
@@ -82,13 +102,16 @@ export class SidecarClient {
     const log = (logger ?? this.log).child({ module: "sidecar-client", sidecarUrl, path });
     try {
       const json = await this.policy(sidecarUrl).execute(async ({ signal }) => {
-        const body = JSON.stringify(payload);
+        const body = payload === undefined ? "" : JSON.stringify(payload);
         let response: Response;
         try {
           response = await fetch(new URL(path, sidecarUrl), {
-            method: "POST",
-            body,
-            headers: { "content-type": "application/json", ...Webhooks.sign(this.options.secret, body) },
+            method,
+            ...(method === "POST" ? { body } : {}),
+            headers: {
+              ...(method === "POST" ? { "content-type": "application/json", prefer: "respond-async" } : {}),
+              ...Webhooks.sign(this.options.secret, body),
+            },
             signal,
           });
         } catch (err) {
@@ -96,6 +119,9 @@ export class SidecarClient {
           throw new SidecarUnavailable(sidecarUrl, causeText(err));
         }
         const text = await response.text();
+        if (response.status === 503 && TRANSIENT.has(errorCode(text))) {
+          throw new SidecarUnavailable(sidecarUrl, `HTTP 503: ${text.slice(0, 200)}`, true);
+        }
         if (response.status >= 500) throw new SidecarUnavailable(sidecarUrl, `HTTP ${response.status}: ${text.slice(0, 200)}`);
         if (response.status >= 400) throw rejected(response.status, text);
         return text;
@@ -121,9 +147,10 @@ export class SidecarClient {
   private policy(sidecarUrl: string): IPolicy {
     let policy = this.policies.get(sidecarUrl);
     if (!policy) {
-      // A 4xx is the caller's problem, not the sidecar's health: it does not trip the breaker.
+      // A 4xx is the caller's problem and an engine restart a short wait, not a broken sidecar:
+      // neither trips the breaker (which would refuse every organization's runs for a while).
       const breaker = circuitBreaker(
-        handleWhen((err) => !(err instanceof SidecarRejected)),
+        handleWhen((err) => !(err instanceof SidecarRejected) && !(err instanceof SidecarUnavailable && err.data.transient)),
         { halfOpenAfter: this.options.breakerResetMs, breaker: new ConsecutiveBreaker(this.options.breakerThreshold) },
       );
       policy = wrap(breaker, timeout(this.options.timeoutMs, TimeoutStrategy.Aggressive));
@@ -139,6 +166,14 @@ function rejected(status: number, text: string): SidecarRejected {
     return new SidecarRejected(status, body.error.code, body.error.message, body.error.details);
   } catch {
     return new SidecarRejected(status, "sidecar_rejected", text.slice(0, 500) || `sidecar answered ${status}`);
+  }
+}
+
+function errorCode(text: string): string {
+  try {
+    return ErrorBody.parse(JSON.parse(text)).error.code;
+  } catch {
+    return "";
   }
 }
 

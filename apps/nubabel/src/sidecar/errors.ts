@@ -1,10 +1,13 @@
 import { NubabelError } from "../errors.js";
 
-/** The sidecar could not be reached, timed out, failed with 5xx, or its circuit is open. */
-export class SidecarUnavailable extends NubabelError<{ sidecarUrl: string; reason: string }> {
+/**
+ * The sidecar could not be reached, timed out, failed with 5xx, or its circuit is open.
+ * `transient`: it said to come back shortly (its engine is restarting, or it is draining).
+ */
+export class SidecarUnavailable extends NubabelError<{ sidecarUrl: string; reason: string; transient?: boolean }> {
   override readonly name = "SidecarUnavailable";
-  constructor(sidecarUrl: string, reason: string) {
-    super("sidecar unavailable", { sidecarUrl, reason });
+  constructor(sidecarUrl: string, reason: string, transient = false) {
+    super("sidecar unavailable", { sidecarUrl, reason, ...(transient ? { transient } : {}) });
   }
 }
 

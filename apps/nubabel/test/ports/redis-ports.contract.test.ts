@@ -1,17 +1,14 @@
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import type { ProgressEvent, Webhooks } from "@nubabel/contracts";
-import { MemoryLock } from "../../src/adapters/memory/lock.js";
 import { MemoryMappingCache } from "../../src/adapters/memory/mapping-cache.js";
 import { MemoryProgressLog } from "../../src/adapters/memory/progress-log.js";
 import { MemoryRateLimiter } from "../../src/adapters/memory/rate-limiter.js";
-import { RedisLock } from "../../src/adapters/redis/lock.js";
 import { RedisMappingCache } from "../../src/adapters/redis/mapping-cache.js";
 import { RedisProgressLog } from "../../src/adapters/redis/progress-log.js";
 import { RedisRateLimiter } from "../../src/adapters/redis/rate-limiter.js";
 import { RedisReplayGuard } from "../../src/adapters/redis/replay-guard.js";
 import { Webhooks as W } from "@nubabel/contracts";
-import type { Lock } from "../../src/delegation/lock.js";
 import type { RateLimiter } from "../../src/limits/rate-limiter.js";
 import type { MappingCache } from "../../src/mapping/ports.js";
 import { compareIds, START, type Entry, type ProgressLog } from "../../src/progress/progress-log.js";
@@ -42,14 +39,14 @@ describe.each(adapters<MappingCache>(() => new MemoryMappingCache(), () => new R
   it("finds a record both ways until it expires, and misses what it never saw", async () => {
     const cache = make();
     const record = { sessionId: unique("s"), opencodeSessionId: unique("oc"), organizationId: "org_a", sidecarUrl: "http://sidecar" };
-    expect(await cache.bySession(record.sessionId)).toBeUndefined();
+    expect(await cache.bySession(record.organizationId, record.sessionId)).toBeUndefined();
     await cache.put(record, 60);
-    expect(await cache.bySession(record.sessionId)).toEqual(record);
+    expect(await cache.bySession(record.organizationId, record.sessionId)).toEqual(record);
     expect(await cache.byOpencode(record.opencodeSessionId)).toEqual(record);
-    expect(await cache.bySession(record.opencodeSessionId)).toBeUndefined();
+    expect(await cache.bySession(record.organizationId, record.opencodeSessionId)).toBeUndefined();
     const brief = { ...record, sessionId: unique("s"), opencodeSessionId: unique("oc") };
     await cache.put(brief, 1);
-    await vi.waitFor(async () => expect(await cache.bySession(brief.sessionId)).toBeUndefined(), { timeout: 5_000, interval: 100 });
+    await vi.waitFor(async () => expect(await cache.bySession(brief.organizationId, brief.sessionId)).toBeUndefined(), { timeout: 5_000, interval: 100 });
   });
 });
 
@@ -112,29 +109,6 @@ describe("MemoryProgressLog", () => {
     expect(await log.readAfter("idle", START)).toEqual([]);
     expect(await log.readAfter("old", START)).toHaveLength(2);
     expect(await log.readAfter("new", START)).toHaveLength(1);
-  });
-});
-
-describe.each(adapters<Lock>(() => new MemoryLock(), () => new RedisLock(redis(), prefix)))("Lock (%s)", (_name, make) => {
-  it("is held by one holder until released by that holder, or until it expires", async () => {
-    const lock = make();
-    const key = unique("lock");
-    const token = await lock.acquire(key, 60_000);
-    expect(token).toBeTruthy();
-    expect(await lock.acquire(key, 60_000)).toBeUndefined();
-    await lock.release(key, "someone-else");
-    expect(await lock.acquire(key, 60_000)).toBeUndefined();
-    await lock.release(key, token!);
-    const next = await lock.acquire(key, 50);
-    expect(next).toBeTruthy();
-    await vi.waitFor(async () => expect(await lock.acquire(key, 60_000)).toBeTruthy(), { timeout: 5_000, interval: 50 });
-  });
-
-  it("lets exactly one of many concurrent callers in", async () => {
-    const lock = make();
-    const key = unique("race");
-    const tokens = await Promise.all(Array.from({ length: 20 }, () => lock.acquire(key, 60_000)));
-    expect(tokens.filter(Boolean)).toHaveLength(1);
   });
 });
 

@@ -62,25 +62,28 @@ describe.each(backends)("durable stores (%s)", (_name, open) => {
     expect(listed.find((o) => o.id === organizationId)).toMatchObject({ name: "Keys Inc", keys: 1 });
   });
 
-  it("creates a session once under concurrent first use and refuses it to other organizations", async () => {
+  it("creates a session once under concurrent first use; another organization's same id is its own session", async () => {
     const id = `race-${Math.random()}`;
     const all = await Promise.all(Array.from({ length: 8 }, () => Sessions.open(sessions, orgA, id)));
     expect(new Set(all.map((s) => s.createdAt.getTime())).size).toBe(1);
     expect(all[0]!.state).toEqual({ opencodeSessionId: null, status: "created" });
-    await expect(Sessions.open(sessions, orgB, id)).rejects.toBeInstanceOf(SessionNotFound);
     await expect(Sessions.get(sessions, orgB, id)).rejects.toBeInstanceOf(SessionNotFound);
+    const theirs = await Sessions.open(sessions, orgB, id);
+    expect(theirs.organizationId).toBe(orgB);
+    await sessions.setState(orgB, id, { opencodeSessionId: "ses_b", status: "running" });
+    expect((await sessions.get(orgA, id))?.state).toEqual({ opencodeSessionId: null, status: "created" });
     const fresh = await Sessions.open(sessions, orgA, undefined);
     expect(fresh.id).toMatch(/^ses_/);
   });
 
   it("stores state and keeps messages in insertion order", async () => {
     const { id } = await Sessions.open(sessions, orgA, undefined);
-    await sessions.setState(id, { opencodeSessionId: "ses_oc", status: "running" });
+    await sessions.setState(orgA, id, { opencodeSessionId: "ses_oc", status: "running" });
     for (let i = 0; i < 5; i++) {
-      await sessions.addMessage(id, { id: Sessions.messageId(), role: i % 2 ? "assistant" : "user", content: `m${i}`, metadata: { i } });
+      await sessions.addMessage(orgA, id, { id: Sessions.messageId(), role: i % 2 ? "assistant" : "user", content: `m${i}`, metadata: { i } });
     }
-    expect((await sessions.get(id))?.state).toEqual({ opencodeSessionId: "ses_oc", status: "running" });
-    const history = await sessions.messages(id);
+    expect((await sessions.get(orgA, id))?.state).toEqual({ opencodeSessionId: "ses_oc", status: "running" });
+    const history = await sessions.messages(orgA, id);
     expect(history.map((m) => m.content)).toEqual(["m0", "m1", "m2", "m3", "m4"]);
     expect(history[3]).toMatchObject({ role: "assistant", metadata: { i: 3 } });
   });
@@ -94,9 +97,10 @@ describe.each(backends)("durable stores (%s)", (_name, open) => {
     );
     const winner = results[0]!;
     expect(results.every((r) => r.opencodeSessionId === winner.opencodeSessionId)).toBe(true);
-    expect(await mappings.bySession(id)).toEqual(winner);
+    expect(await mappings.bySession(orgA, id)).toEqual(winner);
+    expect(await mappings.bySession(orgB, id)).toBeUndefined();
     expect(await mappings.byOpencode(winner.opencodeSessionId)).toEqual(winner);
-    expect(await mappings.bySession("missing")).toBeUndefined();
+    expect(await mappings.bySession(orgA, "missing")).toBeUndefined();
     expect(await mappings.byOpencode("missing")).toBeUndefined();
   });
 });

@@ -4,8 +4,8 @@ import type { MappingCache, MappingRecord } from "../../mapping/ports.js";
 export class MemoryMappingCache implements MappingCache {
   private readonly entries = new Map<string, { record: MappingRecord; expires: number }>();
 
-  async bySession(sessionId: string): Promise<MappingRecord | undefined> {
-    return this.read(`s:${sessionId}`);
+  async bySession(organizationId: string, sessionId: string): Promise<MappingRecord | undefined> {
+    return this.read(`s:${organizationId}:${sessionId}`);
   }
 
   async byOpencode(opencodeSessionId: string): Promise<MappingRecord | undefined> {
@@ -19,7 +19,7 @@ export class MemoryMappingCache implements MappingCache {
       for (const [key, entry] of this.entries) if (entry.expires <= now) this.entries.delete(key);
     }
     const expires = now + ttlSeconds * 1000;
-    this.entries.set(`s:${record.sessionId}`, { record, expires });
+    this.entries.set(`s:${record.organizationId}:${record.sessionId}`, { record, expires });
     this.entries.set(`o:${record.opencodeSessionId}`, { record, expires });
   }
 

@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Db } from "../../db/database.js";
 import { sessionMappings } from "../../db/schema.js";
 import type { MappingRecord, MappingStore } from "../../mapping/ports.js";
@@ -10,7 +10,7 @@ const columns = {
   sidecarUrl: sessionMappings.sidecarUrl,
 };
 
-/** `MappingStore` on PostgreSQL or PGlite; the primary key on the session id settles races. */
+/** `MappingStore` on PostgreSQL or PGlite; the primary key on (organization, session) settles races. */
 export class PgMappingStore implements MappingStore {
   constructor(private readonly db: Db) {}
 
@@ -18,16 +18,20 @@ export class PgMappingStore implements MappingStore {
     const [inserted] = await this.db
       .insert(sessionMappings)
       .values(record)
-      .onConflictDoNothing({ target: sessionMappings.sessionId })
+      .onConflictDoNothing({ target: [sessionMappings.organizationId, sessionMappings.sessionId] })
       .returning(columns);
     if (inserted) return inserted;
-    const existing = await this.bySession(record.sessionId);
+    const existing = await this.bySession(record.organizationId, record.sessionId);
     if (!existing) throw new Error(`mapping for ${record.sessionId} vanished while being written`);
     return existing;
   }
 
-  async bySession(sessionId: string): Promise<MappingRecord | undefined> {
-    const [row] = await this.db.select(columns).from(sessionMappings).where(eq(sessionMappings.sessionId, sessionId)).limit(1);
+  async bySession(organizationId: string, sessionId: string): Promise<MappingRecord | undefined> {
+    const [row] = await this.db
+      .select(columns)
+      .from(sessionMappings)
+      .where(and(eq(sessionMappings.organizationId, organizationId), eq(sessionMappings.sessionId, sessionId)))
+      .limit(1);
     return row;
   }
 

@@ -1,4 +1,4 @@
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import type { Db } from "../../db/database.js";
 import { messages, sessions } from "../../db/schema.js";
 import type { Message, Session, SessionStore, State } from "../../sessions/sessions.js";
@@ -21,28 +21,28 @@ export class PgSessionStore implements SessionStore {
         userId: input.userId ?? null,
         state: { opencodeSessionId: null, status: "created" },
       })
-      .onConflictDoNothing({ target: sessions.id })
+      .onConflictDoNothing({ target: [sessions.organizationId, sessions.id] })
       .returning();
     if (created) return toSession(created);
-    const existing = await this.get(input.id);
+    const existing = await this.get(input.organizationId, input.id);
     if (!existing) throw new Error(`session ${input.id} vanished while being created`);
     return existing;
   }
 
-  async get(id: string): Promise<Session | undefined> {
-    const [row] = await this.db.select().from(sessions).where(eq(sessions.id, id)).limit(1);
+  async get(organizationId: string, id: string): Promise<Session | undefined> {
+    const [row] = await this.db.select().from(sessions).where(key(organizationId, id)).limit(1);
     return row ? toSession(row) : undefined;
   }
 
-  async setState(id: string, state: State): Promise<void> {
-    await this.db.update(sessions).set({ state, updatedAt: new Date() }).where(eq(sessions.id, id));
+  async setState(organizationId: string, id: string, state: State): Promise<void> {
+    await this.db.update(sessions).set({ state, updatedAt: new Date() }).where(key(organizationId, id));
   }
 
-  async addMessage(sessionId: string, message: Omit<Message, "createdAt"> & { createdAt?: Date }): Promise<void> {
-    await this.db.insert(messages).values({ ...message, sessionId });
+  async addMessage(organizationId: string, sessionId: string, message: Omit<Message, "createdAt"> & { createdAt?: Date }): Promise<void> {
+    await this.db.insert(messages).values({ ...message, organizationId, sessionId });
   }
 
-  async messages(sessionId: string): Promise<Message[]> {
+  async messages(organizationId: string, sessionId: string): Promise<Message[]> {
     const rows = await this.db
       .select({
         id: messages.id,
@@ -52,8 +52,12 @@ export class PgSessionStore implements SessionStore {
         createdAt: messages.createdAt,
       })
       .from(messages)
-      .where(eq(messages.sessionId, sessionId))
+      .where(and(eq(messages.organizationId, organizationId), eq(messages.sessionId, sessionId)))
       .orderBy(asc(messages.seq));
     return rows;
   }
+}
+
+function key(organizationId: string, id: string) {
+  return and(eq(sessions.organizationId, organizationId), eq(sessions.id, id));
 }

@@ -1,7 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../../log/logger.js";
 import { connectRedis, tryConnect } from "./client.js";
-import { RedisLock } from "./lock.js";
 import { RedisMappingCache } from "./mapping-cache.js";
 import { RedisProgressLog } from "./progress-log.js";
 import { RedisRateLimiter } from "./rate-limiter.js";
@@ -24,7 +23,6 @@ export async function connectRedisAdapters(
   const { prefix } = options;
   return {
     cache: new RedisMappingCache(redis, prefix),
-    lock: new RedisLock(redis, prefix),
     progress: new RedisProgressLog(redis, subscriber, prefix, options.progressMaxLen),
     replayGuard: new RedisReplayGuard(redis, prefix),
     rateLimiter: new RedisRateLimiter(redis, prefix),

@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import type { MappingCache, MappingRecord } from "../../mapping/ports.js";
 
 /**
- * `MappingCache` on Redis: `session:mapping:<sessionId>` and `session:mapping-oc:<opencodeSessionId>`
+ * `MappingCache` on Redis: `session:mapping:<organizationId>:<sessionId>` and `session:mapping-oc:<opencodeSessionId>`
  * each hold the whole record as JSON. Two namespaces, because a caller-chosen session id could
  * otherwise equal an OpenCode id.
  */
@@ -12,8 +12,8 @@ export class RedisMappingCache implements MappingCache {
     private readonly prefix: string,
   ) {}
 
-  bySession(sessionId: string): Promise<MappingRecord | undefined> {
-    return this.read(`${this.prefix}session:mapping:${sessionId}`);
+  bySession(organizationId: string, sessionId: string): Promise<MappingRecord | undefined> {
+    return this.read(`${this.prefix}session:mapping:${organizationId}:${sessionId}`);
   }
 
   byOpencode(opencodeSessionId: string): Promise<MappingRecord | undefined> {
@@ -24,7 +24,7 @@ export class RedisMappingCache implements MappingCache {
     const value = JSON.stringify(record);
     await this.redis
       .multi()
-      .set(`${this.prefix}session:mapping:${record.sessionId}`, value, "EX", ttlSeconds)
+      .set(`${this.prefix}session:mapping:${record.organizationId}:${record.sessionId}`, value, "EX", ttlSeconds)
       .set(`${this.prefix}session:mapping-oc:${record.opencodeSessionId}`, value, "EX", ttlSeconds)
       .exec();
   }

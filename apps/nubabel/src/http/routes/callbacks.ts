@@ -6,9 +6,12 @@ import {
   McpInvokeRequest,
   McpListRequest,
   ProgressPost,
+  RunResult,
+  type RunResultAck,
   SessionUpdate,
   Webhooks,
 } from "@nubabel/contracts";
+import { streamOf } from "../../progress/progress-log.js";
 import type { Logger } from "../../log/logger.js";
 import { bearer, requireCapability } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
@@ -20,6 +23,13 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The verified capability of a sidecar callback. */
     capability?: Capabilities.Capability;
+  }
+  interface FastifyContextConfig {
+    /**
+     * The route applies a message at most once by its own key, so a redelivery of the same
+     * `webhook-id` is acknowledged rather than refused as a replay (a run's terminal result).
+     */
+    idempotent?: boolean;
   }
 }
 
@@ -37,7 +47,8 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.addHook("preHandler", async (request) => {
     const raw = typeof request.body === "string" ? request.body : "";
     try {
-      await Webhooks.verify(deps.config.sidecarSecret, raw, request.headers, deps.replayGuard);
+      const guard = request.routeOptions.config.idempotent ? "idempotent" : deps.replayGuard;
+      await Webhooks.verify(deps.config.sidecarSecret, raw, request.headers, guard);
     } catch (err) {
       if (err instanceof Webhooks.SignatureError) throw new Unauthorized(`signature refused: ${err.message}`);
       // The replay guard could not answer: refuse rather than risk accepting a replay.
@@ -66,7 +77,7 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const limit = (request: FastifyRequest, cap: Capabilities.Capability) =>
     enforce(deps.rateLimiter, request, [
       { key: `cb:org:${cap.org}`, limit: deps.config.callbackLimitPerOrg, scope: "organization callbacks" },
-      { key: `cb:ses:${cap.sid}`, limit: deps.config.callbackLimitPerSession, scope: "session callbacks" },
+      { key: `cb:ses:${cap.org}:${cap.sid}`, limit: deps.config.callbackLimitPerSession, scope: "session callbacks" },
     ]);
 
   app.post("/api/sidecar/sessions/:sessionId/update", async (request): Promise<Ack> => {
@@ -74,13 +85,13 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
     parse(SessionPath, request.params, "path");
     const update = parse(SessionUpdate, request.body);
     await limit(request, cap);
-    const mapped = await deps.mapping.bySession(cap.sid, request.log as Logger);
+    const mapped = await deps.mapping.bySession(cap.org, cap.sid, request.log as Logger);
     if (mapped && mapped.opencodeSessionId !== update.state.opencodeSessionId) {
       throw new Forbidden("opencode_session_mismatch", "this session is bound to another OpenCode session");
     }
-    const session = await deps.sessions.get(cap.sid);
-    if (!session || session.organizationId !== cap.org) throw new Forbidden("session_mismatch", "unknown session for this token");
-    await deps.sessions.setState(cap.sid, update.state);
+    const session = await deps.sessions.get(cap.org, cap.sid);
+    if (!session) throw new Forbidden("session_mismatch", "unknown session for this token");
+    await deps.sessions.setState(cap.org, cap.sid, update.state);
     return { success: true };
   });
 
@@ -92,12 +103,21 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
     if (!isTerminal(progress)) await limit(request, cap);
     let id: string;
     try {
-      id = await deps.progress.append(cap.sid, progress);
+      id = await deps.progress.append(streamOf(cap.org, cap.sid), progress);
     } catch (err) {
       request.log.warn({ err: (err as Error).message }, "progress log append failed");
       throw new DependencyUnavailable("progress log");
     }
     return { success: true as const, id };
+  });
+
+  // The run's end: applied once by run id, however often it is delivered (never rate limited).
+  app.post("/api/sidecar/sessions/:sessionId/result", { config: { idempotent: true } }, async (request): Promise<RunResultAck> => {
+    const cap = request.capability!;
+    parse(SessionPath, request.params, "path");
+    const result = parse(RunResult, request.body);
+    const run = await deps.runs.applyResult(cap.org, cap.sid, result, request.log as Logger);
+    return { success: true, status: run.status };
   });
 
   app.post("/api/sidecar/mcp/invoke", async (request) => {

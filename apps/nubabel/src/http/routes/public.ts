@@ -1,27 +1,70 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { Capabilities } from "@nubabel/contracts";
+import { Capabilities, type ApiRunAbort, type ApiRunAccepted, type ApiRunList } from "@nubabel/contracts";
 import type { Logger } from "../../log/logger.js";
+import { toApi, toDelegateResponse, type Run } from "../../runs/index.js";
 import { Sessions } from "../../sessions/index.js";
 import { authorizeApiKey } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
 import { parse } from "../errors.js";
-import { ApiDelegateRequest, SessionPath } from "../schemas.js";
+import { ApiDelegateRequest, RunPath, SessionPath } from "../schemas.js";
+
+/** RFC 7240: the caller asks for a 202 and a run to follow rather than waiting for the answer. */
+function wantsAsync(request: FastifyRequest): boolean {
+  const prefer = request.headers.prefer;
+  const values = Array.isArray(prefer) ? prefer : prefer ? [prefer] : [];
+  return values.some((v) => v.split(",").some((p) => p.trim().toLowerCase() === "respond-async"));
+}
 
 /** The API for people and programs, authorized by an organization's API key. */
 export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const authorize = (request: FastifyRequest) => authorizeApiKey(deps, request);
+  const show = async (run: Run) => toApi(run, await deps.runs.queuePosition(run));
 
-  app.post("/api/delegate", async (request) => {
+  // Every prompt becomes a run, stored before anything else happens. With `Prefer: respond-async`
+  // the caller gets the run at once; without it the request waits for the answer, and a caller
+  // that goes away meanwhile cancels nothing.
+  app.post("/api/delegate", async (request, reply) => {
     const org = await authorize(request);
     const body = parse(ApiDelegateRequest, request.body);
-    return deps.delegation.run({ organizationId: org.id, ...body }, request.log as Logger);
+    const log = request.log as Logger;
+    const run = await deps.runs.submit({ organizationId: org.id, ...body }, log);
+    if (wantsAsync(request)) {
+      const accepted: ApiRunAccepted = {
+        runId: run.id,
+        sessionId: run.sessionId,
+        status: run.status,
+        links: { run: `/api/runs/${run.id}`, stream: `/api/sidecar/sessions/${encodeURIComponent(run.sessionId)}/stream` },
+      };
+      return reply.status(202).header("preference-applied", "respond-async").header("location", accepted.links.run).send(accepted);
+    }
+    return toDelegateResponse(await deps.runs.wait(org.id, run.id));
+  });
+
+  app.get("/api/runs/:runId", async (request) => {
+    const org = await authorize(request);
+    const { runId } = parse(RunPath, request.params, "path");
+    return show(await deps.runs.get(org.id, runId));
+  });
+
+  app.post("/api/runs/:runId/abort", async (request): Promise<ApiRunAbort> => {
+    const org = await authorize(request);
+    const { runId } = parse(RunPath, request.params, "path");
+    const run = await deps.runs.abort(org.id, runId, request.log as Logger);
+    return { id: run.id, status: run.status };
+  });
+
+  app.get("/api/sessions/:sessionId/runs", async (request): Promise<ApiRunList> => {
+    const org = await authorize(request);
+    const { sessionId } = parse(SessionPath, request.params, "path");
+    const runs = await deps.runs.listBySession(org.id, sessionId);
+    return { runs: await Promise.all(runs.map(show)) };
   });
 
   app.get("/api/sessions/:sessionId", async (request) => {
     const org = await authorize(request);
     const { sessionId } = parse(SessionPath, request.params, "path");
     const session = await Sessions.get(deps.sessions, org.id, sessionId);
-    const messages = await deps.sessions.messages(session.id);
+    const messages = await deps.sessions.messages(org.id, session.id);
     return {
       id: session.id,
       organizationId: session.organizationId,
@@ -33,16 +76,13 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
     };
   });
 
-  // Stops the session's running turn on the sidecar that owns it; a session that never ran has
-  // nothing to stop.
+  // Stops the session's runs: the running one in the engine, the waiting ones before they start.
   app.post("/api/sessions/:sessionId/abort", async (request) => {
     const org = await authorize(request);
     const { sessionId } = parse(SessionPath, request.params, "path");
     const session = await Sessions.get(deps.sessions, org.id, sessionId);
-    const mapped = await deps.mapping.bySession(session.id, request.log as Logger);
-    if (!mapped) return { sessionId: session.id, aborted: false };
-    const result = await deps.sidecar.abort(mapped.sidecarUrl, mapped.opencodeSessionId, request.log as Logger);
-    return { sessionId: session.id, aborted: result.aborted };
+    const aborted = await deps.runs.abortSession(org.id, session.id, request.log as Logger);
+    return { sessionId: session.id, aborted };
   });
 
   // Browsers' EventSource cannot send an Authorization header: they trade the key for a short-lived

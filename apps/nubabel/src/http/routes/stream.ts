@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { Sessions } from "../../sessions/index.js";
 import { streamSession } from "../../progress/sse.js";
-import { isLogId, normalizeId } from "../../progress/progress-log.js";
+import { isLogId, normalizeId, streamOf } from "../../progress/progress-log.js";
 import { requireCapability, requireOrganization } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
 import { Forbidden, InvalidRequest, parse } from "../errors.js";
@@ -56,6 +56,7 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
     try {
       await streamSession({
         log: deps.progress,
+        stream: streamOf(organizationId, sessionId),
         sessionId,
         afterId: lastEventId === undefined ? undefined : normalizeId(lastEventId),
         heartbeatMs: deps.config.heartbeatMs,

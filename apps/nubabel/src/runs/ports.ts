@@ -1,0 +1,77 @@
+import type { Ending, Origin, Run } from "./run.js";
+
+export interface NewRun {
+  id: string;
+  organizationId: string;
+  sessionId: string;
+  prompt: string;
+  userId?: string;
+  category?: string;
+  skills?: string[];
+  origin: Origin;
+}
+
+/** Per-organization admission limits. */
+export interface Limits {
+  maxRunning: number;
+  maxQueued: number;
+}
+
+/** What a finished run adds to its session's history, written in the same transaction as the ending. */
+export interface HistoryEntry {
+  role: "user" | "assistant";
+  id: string;
+  content: string;
+  metadata: Record<string, unknown>;
+  createdAt?: Date;
+}
+
+/**
+ * Runs in PostgreSQL, the source of truth for every instance. Each state change is one
+ * transaction; admission and starting hold the organization's advisory lock, so limits hold across
+ * instances. Moves are conditional on the current state, so a change applied twice (a result
+ * delivered again, two instances reconciling) happens once.
+ */
+export interface RunStore {
+  /**
+   * Adds a queued run unless the organization already has `maxRunning + maxQueued` unfinished runs;
+   * then returns `{ refused }` with the counts.
+   */
+  admit(run: NewRun, limits: Limits): Promise<{ run: Run } | { refused: { running: number; queued: number } }>;
+  /**
+   * Moves to `running` the queued runs that may start now, oldest first: at most `maxRunning`
+   * running for the organization, and only the oldest unfinished run of each session.
+   */
+  claim(organizationId: string, limits: Limits): Promise<Run[]>;
+  get(organizationId: string, runId: string): Promise<Run | undefined>;
+  /** The run whatever its organization (callbacks check the organization themselves). */
+  byId(runId: string): Promise<Run | undefined>;
+  listBySession(organizationId: string, sessionId: string, limit: number): Promise<Run[]>;
+  /** Unfinished runs of a session, oldest first. */
+  unfinished(organizationId: string, sessionId: string): Promise<Run[]>;
+  /** 1-based position among the organization's queued runs. */
+  queuePosition(run: Run): Promise<number>;
+  /** Records where the sidecar runs it (after it accepted). */
+  placed(runId: string, placement: { opencodeSessionId: string; sidecarUrl: string }): Promise<Run | undefined>;
+  /** Marks a running run to be aborted (its sidecar is told separately). */
+  requestAbort(runId: string): Promise<Run | undefined>;
+  /**
+   * Ends the run if it is still unfinished and appends `history` to its session in the same
+   * transaction; returns the ended run, or undefined when it had already ended (nothing written).
+   */
+  finish(runId: string, ending: Ending, history: HistoryEntry[]): Promise<Run | undefined>;
+  /** Puts a running run back in the queue (its dispatch never reached a sidecar). */
+  requeue(runId: string): Promise<boolean>;
+  /** Notes that the run's sidecar confirmed it now. */
+  touch(runId: string): Promise<void>;
+  /** Running runs last confirmed before `before` (or never), for reconciliation. */
+  stale(before: Date, limit: number): Promise<Array<Run & { checkedAt: Date | null }>>;
+  /** Organizations with queued runs (a sweep starts what a lost wake-up left waiting). */
+  organizationsWithQueued(limit: number): Promise<string[]>;
+  /** Claims the right to hand the answer to its origin; true once per run. */
+  claimDelivery(runId: string): Promise<boolean>;
+  /** Finished runs from Slack whose answer was not handed over, finished before `before`. */
+  undelivered(before: Date, limit: number): Promise<Run[]>;
+  /** Merges into the run's origin (a Slack progress message's ts, once posted). */
+  updateOrigin(runId: string, patch: Partial<Extract<Origin, { kind: "slack" }>>): Promise<void>;
+}

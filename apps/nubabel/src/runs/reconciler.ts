@@ -1,0 +1,92 @@
+import { isFinished } from "@nubabel/contracts";
+import type { Logger } from "../log/logger.js";
+import type { SidecarClient } from "../sidecar/client.js";
+import { SidecarUnavailable } from "../sidecar/errors.js";
+import { endingFrom } from "./outcome.js";
+import type { RunStore } from "./ports.js";
+import type { Runs } from "./runs.js";
+
+export interface ReconcilerOptions {
+  runs: Runs;
+  store: RunStore;
+  sidecar: SidecarClient;
+  logger: Logger;
+  /** How often it looks; a run is asked about when its sidecar has not confirmed it for this long. */
+  intervalMs: number;
+  /** A sidecar silent this long about a run has lost it (it is gone, or restarted without it). */
+  lostAfterMs: number;
+  /** A run started this long ago that never reached a sidecar was lost in a crash mid-dispatch. */
+  dispatchTimeoutMs: number;
+  /** Finished runs whose answer nobody handed over for this long are handed over here. */
+  deliveryGraceMs: number;
+}
+
+/**
+ * Settles what this instance (or a crashed one) believes is running by asking the sidecar that
+ * runs it (`GET /runs/:id`): an answer produced while Nubabel was down is recovered, a run its
+ * sidecar no longer knows fails with a reason a person understands. It also starts queued runs a
+ * lost wake-up left waiting and hands over answers nobody delivered. Every step is idempotent, so
+ * any number of instances may run it at once.
+ */
+export class Reconciler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly o: ReconcilerOptions) {
+    this.log = o.logger.child({ module: "reconciler" });
+  }
+
+  start(): void {
+    const tick = () => {
+      this.running ??= this.once()
+        .catch((err: Error) => this.log.warn({ err: err.message }, "reconciliation failed"))
+        .finally(() => (this.running = undefined));
+    };
+    tick();
+    this.timer = setInterval(tick, this.o.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One pass (tests call it directly). */
+  async once(): Promise<void> {
+    const now = Date.now();
+    for (const run of await this.o.store.stale(new Date(now - this.o.intervalMs), 200)) {
+      const log = this.log.child({ runId: run.id, sessionId: run.sessionId, organizationId: run.organizationId });
+      if (!run.sidecarUrl) {
+        if (run.startedAt && now - run.startedAt.getTime() > this.o.dispatchTimeoutMs && (await this.o.store.requeue(run.id))) {
+          log.warn("run never reached a sidecar; queued again");
+        }
+        continue;
+      }
+      try {
+        const remote = await this.o.sidecar.run(run.sidecarUrl, run.id, log);
+        if (!remote) {
+          await this.o.runs.finish(run, lost("the sidecar no longer knows this run (it restarted during it); its answer was lost, send the prompt again"));
+        } else if (isFinished(remote.status)) {
+          if (await this.o.runs.finish(run, endingFrom(remote), remote.durationMs)) log.info({ status: remote.status }, "run's end recovered from its sidecar");
+        } else {
+          await this.o.store.touch(run.id);
+        }
+      } catch (err) {
+        const silentMs = now - (run.checkedAt ?? run.startedAt ?? run.createdAt).getTime();
+        if (err instanceof SidecarUnavailable && silentMs > this.o.lostAfterMs) {
+          await this.o.runs.finish(run, lost(`the sidecar running it has not answered for ${Math.round(silentMs / 1000)} s; its answer is lost, send the prompt again`));
+        } else {
+          log.info({ err: (err as Error).message }, "could not ask the sidecar about a run; will ask again");
+        }
+      }
+    }
+    for (const organizationId of await this.o.store.organizationsWithQueued(100)) await this.o.runs.kick(organizationId);
+    for (const run of await this.o.store.undelivered(new Date(now - this.o.deliveryGraceMs), 50)) await this.o.runs.notify(run);
+  }
+}
+
+function lost(reason: string) {
+  return { status: "failed" as const, reason, error: { code: "run_lost", message: reason } };
+}

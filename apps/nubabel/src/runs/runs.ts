@@ -1,0 +1,237 @@
+import { EventEmitter } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Ids, isFinished, type RunResult } from "@nubabel/contracts";
+import type { Logger } from "../log/logger.js";
+import { streamOf, type ProgressLog } from "../progress/progress-log.js";
+import { Sessions, type SessionStore } from "../sessions/index.js";
+import { dispatch, type DispatchDeps } from "./dispatch.js";
+import { RunNotFound, RunQueueFull } from "./errors.js";
+import { endingFrom, historyOf, terminalEvent } from "./outcome.js";
+import type { HistoryEntry, Limits, RunStore } from "./ports.js";
+import type { Ending, Origin, Run } from "./run.js";
+
+export interface SubmitInput {
+  organizationId: string;
+  prompt: string;
+  sessionId?: string;
+  category?: string;
+  load_skills?: string[];
+  userId?: string;
+  origin?: Origin;
+}
+
+export interface RunsDeps extends DispatchDeps {
+  store: RunStore;
+  sessions: SessionStore;
+  progress: ProgressLog;
+  limits: Limits;
+  logger: Logger;
+  /** How often a waiting caller re-reads a run that may end on another instance. */
+  pollMs?: number;
+}
+
+/**
+ * Runs: a prompt is accepted as a queued run (stored at once), started when its organization has
+ * a free slot and its session's earlier runs are done, handed to a sidecar without waiting for the
+ * turn, and ended exactly once by whichever comes first: the sidecar's terminal callback, or
+ * reconciliation asking the sidecar. Every state change is one transaction in PostgreSQL, so any
+ * instance may do any step and a restart loses nothing.
+ */
+export class Runs {
+  private readonly ended = new EventEmitter().setMaxListeners(0);
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly listeners: Array<(run: Run) => void | Promise<void>> = [];
+  private readonly log: Logger;
+
+  constructor(private readonly deps: RunsDeps) {
+    this.log = deps.logger.child({ module: "runs" });
+  }
+
+  /** Accepts a prompt; throws `RunQueueFull` when the organization may queue no more. */
+  async submit(input: SubmitInput, logger?: Logger): Promise<Run> {
+    const { store, limits } = this.deps;
+    const session = await Sessions.open(this.deps.sessions, input.organizationId, input.sessionId, input.userId);
+    const admitted = await store.admit(
+      {
+        id: Ids.create(Ids.Prefix.run),
+        organizationId: session.organizationId,
+        sessionId: session.id,
+        prompt: input.prompt,
+        ...(input.userId ? { userId: input.userId } : {}),
+        ...(input.category ? { category: input.category } : {}),
+        ...(input.load_skills ? { skills: input.load_skills } : {}),
+        origin: input.origin ?? { kind: "api" },
+      },
+      limits,
+    );
+    if ("refused" in admitted) {
+      throw new RunQueueFull({ ...admitted.refused, limit: limits.maxQueued, retryAfterSeconds: 5 });
+    }
+    (logger ?? this.log).info({ runId: admitted.run.id, sessionId: session.id }, "run accepted");
+    await this.kick(session.organizationId);
+    return (await store.get(session.organizationId, admitted.run.id)) ?? admitted.run;
+  }
+
+  async get(organizationId: string, runId: string): Promise<Run> {
+    const run = await this.deps.store.get(organizationId, runId);
+    if (!run) throw new RunNotFound(runId);
+    return run;
+  }
+
+  /** 1-based position among the organization's waiting runs, for a queued run. */
+  queuePosition(run: Run): Promise<number | undefined> {
+    return run.status === "queued" ? this.deps.store.queuePosition(run) : Promise.resolve(undefined);
+  }
+
+  async listBySession(organizationId: string, sessionId: string, limit = 100): Promise<Run[]> {
+    await Sessions.get(this.deps.sessions, organizationId, sessionId);
+    return this.deps.store.listBySession(organizationId, sessionId, limit);
+  }
+
+  /**
+   * Stops a run: a queued one ends without running; a running one (a first turn included) is
+   * aborted in the engine, and ends when the sidecar reports it. A finished run is left as it is.
+   */
+  async abort(organizationId: string, runId: string, logger?: Logger): Promise<Run> {
+    const run = await this.get(organizationId, runId);
+    return this.stop(run, logger ?? this.log);
+  }
+
+  /** Stops every unfinished run of a session (the waiting ones first); false when none was. */
+  async abortSession(organizationId: string, sessionId: string, logger?: Logger): Promise<boolean> {
+    const unfinished = await this.deps.store.unfinished(organizationId, sessionId);
+    for (const run of unfinished.reverse()) await this.stop(run, logger ?? this.log);
+    return unfinished.length > 0;
+  }
+
+  /** Resolves with the run once it has ended (wherever it ends: this instance or another). */
+  async wait(organizationId: string, runId: string, signal?: AbortSignal): Promise<Run> {
+    const pollMs = this.deps.pollMs ?? 500;
+    let done: ((run: Run) => void) | undefined;
+    const local = new Promise<Run>((resolve) => (done = resolve));
+    this.ended.once(runId, done!);
+    try {
+      for (;;) {
+        const run = await this.get(organizationId, runId);
+        if (isFinished(run.status)) return run;
+        if (signal?.aborted) throw signal.reason;
+        const woken = await Promise.race([local, sleep(pollMs, undefined)]);
+        if (woken) return woken;
+      }
+    } finally {
+      this.ended.off(runId, done!);
+    }
+  }
+
+  /**
+   * Applies a sidecar's terminal callback for a run of (organization, session); returns the run's
+   * state afterwards. Delivered twice, it is applied once.
+   */
+  async applyResult(organizationId: string, sessionId: string, result: RunResult, logger?: Logger): Promise<Run> {
+    const run = await this.deps.store.byId(result.runId);
+    if (!run || run.organizationId !== organizationId || run.sessionId !== sessionId) throw new RunNotFound(result.runId);
+    const ended = await this.finish(run, endingFrom(result), result.durationMs, logger);
+    return ended ?? (await this.get(organizationId, run.id));
+  }
+
+  /** Calls `listener` with each run this instance ends (and with undelivered ones, via the reconciler). */
+  onFinished(listener: (run: Run) => void | Promise<void>): void {
+    this.listeners.push(listener);
+  }
+
+  /** Starts what may start for the organization (its dispatches go on in the background). */
+  async kick(organizationId: string): Promise<void> {
+    const claimed = await this.deps.store.claim(organizationId, this.deps.limits);
+    for (const run of claimed) this.track(this.start(run));
+  }
+
+  /**
+   * Ends `run` (unless it has ended already) and writes its history in the same transaction, then
+   * appends its terminal progress event and tells listeners. Returns the ended run, or undefined
+   * when another path ended it first.
+   */
+  async finish(run: Run, ending: Ending, durationMs?: number, logger?: Logger): Promise<Run | undefined> {
+    const reachedAgent = Boolean(run.opencodeSessionId ?? ending.opencodeSessionId) && !ending.error?.status;
+    const history: HistoryEntry[] = reachedAgent ? historyOf(run, ending, durationMs) : [];
+    const ended = await this.deps.store.finish(run.id, ending, history);
+    if (!ended) return undefined;
+    const log = logger ?? this.log;
+    log.info({ runId: ended.id, sessionId: ended.sessionId, status: ended.status, reason: ended.reason ?? undefined }, "run ended");
+    await this.deps.progress
+      .append(streamOf(ended.organizationId, ended.sessionId), terminalEvent(ended) as never)
+      .catch((err: Error) => log.warn({ runId: ended.id, err: err.message }, "could not append the run's terminal event"));
+    this.ended.emit(ended.id, ended);
+    await this.notify(ended);
+    // A slot is free. Unplaced runs (a result faster than the dispatch recording it) are kicked
+    // by their dispatch instead, once the mapping a follow-up needs is written.
+    if (ended.sidecarUrl || !run.startedAt) await this.kick(ended.organizationId).catch((err: Error) => log.warn({ err: err.message }, "kick failed"));
+    return ended;
+  }
+
+  /** Tells listeners about a run (the reconciler uses it for answers never handed over). */
+  async notify(run: Run): Promise<void> {
+    for (const listener of this.listeners) {
+      try {
+        await listener(run);
+      } catch (err) {
+        this.log.warn({ runId: run.id, err: (err as Error).message }, "run listener failed");
+      }
+    }
+  }
+
+  /** Claims the right to hand a finished run's answer to where it came from; true once. */
+  claimDelivery(runId: string): Promise<boolean> {
+    return this.deps.store.claimDelivery(runId);
+  }
+
+  /** Waits (up to `timeoutMs`) for dispatches in flight, at shutdown. */
+  async drain(timeoutMs: number): Promise<void> {
+    await Promise.race([Promise.allSettled([...this.inflight]), sleep(timeoutMs)]);
+  }
+
+  private async start(run: Run): Promise<void> {
+    const log = this.log.child({ runId: run.id, sessionId: run.sessionId, organizationId: run.organizationId });
+    const outcome = await dispatch(this.deps, run, log);
+    if ("refused" in outcome) {
+      log.warn({ reason: outcome.refused.reason }, "run not started");
+      await this.finish(run, outcome.refused, undefined, log);
+      await this.kick(run.organizationId);
+      return;
+    }
+    const { opencodeSessionId, sidecarUrl } = outcome.placed;
+    const placed = await this.deps.store.placed(run.id, outcome.placed);
+    if (!placed) {
+      // It ended while being handed over: aborted (tell the engine), or already answered.
+      const now = await this.deps.store.byId(run.id);
+      if (now?.status === "aborted") await this.deps.sidecar.abort(sidecarUrl, opencodeSessionId, log).catch(() => undefined);
+      await this.kick(run.organizationId);
+      return;
+    }
+    log.info({ opencodeSessionId, sidecarUrl }, "run started");
+    if (placed.abortRequested) await this.deps.sidecar.abort(sidecarUrl, opencodeSessionId, log).catch(() => undefined);
+  }
+
+  private async stop(run: Run, log: Logger): Promise<Run> {
+    if (isFinished(run.status)) return run;
+    if (run.status === "queued") {
+      const ended = await this.finish(run, { status: "aborted", reason: "stopped before it started" }, undefined, log);
+      if (ended) return ended;
+    }
+    const marked = await this.deps.store.requestAbort(run.id);
+    if (marked?.sidecarUrl && marked.opencodeSessionId) {
+      try {
+        await this.deps.sidecar.abort(marked.sidecarUrl, marked.opencodeSessionId, log);
+      } catch (err) {
+        // Reconciliation settles it: the sidecar reports the run's end, or is found gone.
+        log.warn({ runId: run.id, err: (err as Error).message }, "abort did not reach the sidecar");
+      }
+    }
+    return (await this.deps.store.byId(run.id)) ?? run;
+  }
+
+  private track(work: Promise<unknown>): void {
+    const tracked = work.catch((err: Error) => this.log.error({ err: err.message }, "run dispatch failed"));
+    this.inflight.add(tracked);
+    void tracked.finally(() => this.inflight.delete(tracked));
+  }
+}
