@@ -67,9 +67,11 @@ export class Runs {
     if ("refused" in admitted) {
       throw new RunQueueFull({ ...admitted.refused, limit: limits.maxQueued, retryAfterSeconds: 5 });
     }
-    (logger ?? this.log).info({ runId: admitted.run.id, sessionId: session.id }, "run accepted");
-    await this.kick(session.organizationId);
-    return (await store.get(session.organizationId, admitted.run.id)) ?? admitted.run;
+    const log = logger ?? this.log;
+    log.info({ runId: admitted.run.id, sessionId: session.id }, "run accepted");
+    // The run is stored: a failure to start it now is the reconciler's to retry, not the caller's.
+    await this.kick(session.organizationId).catch((err: Error) => log.warn({ err: err.message }, "could not start runs now; the reconciler will"));
+    return (await store.get(session.organizationId, admitted.run.id).catch(() => undefined)) ?? admitted.run;
   }
 
   async get(organizationId: string, runId: string): Promise<Run> {
