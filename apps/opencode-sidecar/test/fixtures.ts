@@ -70,6 +70,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     ...extra,
   });
   let sidecar = await startSidecar(base(env));
+  let starting: Promise<Sidecar> | undefined;
   const post: Harness["post"] = (route, body, opts = {}) => signed(opts.base ?? sidecar.url, secret, "POST", route, body, opts);
   const get: Harness["get"] = (route, opts = {}) => signed(opts.base ?? sidecar.url, secret, "GET", route, undefined, opts);
   return {
@@ -85,9 +86,12 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     env: (extra = {}) => base({ ...env, ...extra }),
     async restart(extra = env) {
       await sidecar.close();
-      sidecar = await startSidecar(base(extra));
+      starting = startSidecar(base(extra));
+      sidecar = await starting;
     },
     async close() {
+      // A test that timed out mid-restart leaves a start in progress: close what it starts, too.
+      sidecar = (await starting?.catch(() => undefined)) ?? sidecar;
       await sidecar.close();
       await receiver.close();
       await model.close();

@@ -27,7 +27,8 @@ describe("sidecar restart", () => {
     await h.receiver.until(() => h.receiver.updates("ses_restart").includes("completed"));
     expect(h.receiver.updates("ses_restart")).toEqual(["running", "completed"]);
     expect(h.receiver.progress("ses_restart").at(-1)).toMatchObject({ type: "completed", data: { output: "It was heron." } });
-  });
+    // Two cold engine starts and two cold folder instances: about 40 s on an idle two-core machine.
+  }, 150_000);
 
   it("another organization's follow-up cannot reach the session", async () => {
     h.model.script({ text: "secret plans" });
@@ -97,6 +98,6 @@ describe("sidecar restart", () => {
 
       await h.restart(redis);
       expect((await send()).status).toBe(401); // the same webhook-id, seen by the previous instance
-    });
+    }, 150_000);
   });
 });

@@ -47,7 +47,7 @@ describe("sidecar shutdown", () => {
     expect(results.map((r) => r.body)).toMatchObject([{ status: "aborted", error: { message: "the sidecar is shutting down" } }]);
     expect(alive(enginePid)).toBe(false);
     expect(processesIn(h.dataDir)).toEqual([]);
-  });
+  }, 120_000);
 
   it("a start stopped while the engine is still starting leaves no engine process", async () => {
     const dataDir = tempDir();
@@ -99,5 +99,5 @@ describe("sidecar shutdown", () => {
     expect(await second.exited).toBe(0);
     expect(alive(busyPid!)).toBe(false);
     expect(processesIn(busy)).toEqual([]);
-  });
+  }, 180_000);
 });
