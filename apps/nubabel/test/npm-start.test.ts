@@ -1,25 +1,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { ModelServer } from "@nubabel/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { tempDir } from "./fixtures/backends.js";
+import { freePort } from "./fixtures/processes.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Pids whose command line, environment or working folder mention `marker` (a unique temp path). */
 function processesMentioning(marker: string): number[] {
@@ -58,7 +47,7 @@ describe.runIf(process.platform === "linux")("npm start", () => {
     sidecarData.remove();
   });
 
-  it("says ready only when a delegation works, and SIGTERM leaves no process behind", { timeout: 120_000 }, async () => {
+  it("says ready only when a delegation works, and SIGTERM during a turn leaves no process behind", { timeout: 150_000 }, async () => {
     model = await ModelServer.start();
     const [nubabelPort, sidecarPort] = [await freePort(), await freePort()];
     const env: Record<string, string | undefined> = {
@@ -71,6 +60,8 @@ describe.runIf(process.platform === "linux")("npm start", () => {
       MODEL_NAME: "scripted",
       // `info`: the sidecar's "engine running" line must come before `ready`.
       LOG_LEVEL: "info",
+      // Both services: a turn still running at SIGTERM is aborted after this long.
+      SHUTDOWN_GRACE_MS: "2000",
       // The embedded default, whatever this machine's test services: that is what prints a key.
       DATABASE_URL: undefined,
       REDIS_URL: undefined,
@@ -110,6 +101,17 @@ describe.runIf(process.platform === "linux")("npm start", () => {
 
     const engines = processesMentioning(sidecarData.dir).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("opencode"));
     expect(engines.length, "the engine runs while npm start does").toBeGreaterThan(0);
+
+    // A turn under way when SIGTERM arrives.
+    model.script({ text: "never finished", delayMs: 60_000 });
+    const pending = model.requests.length;
+    const accepted = await fetch(`http://127.0.0.1:${nubabelPort}/api/delegate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", prefer: "respond-async" },
+      body: JSON.stringify({ prompt: "a long one" }),
+    });
+    expect(accepted.status).toBe(202);
+    await model.waitForRequests(pending + 1, 30_000);
 
     child.kill("SIGTERM");
     const stopped = await Promise.race([exited.then(() => true), sleep(40_000).then(() => false)]);

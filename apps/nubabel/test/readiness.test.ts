@@ -5,20 +5,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { backendEnv, hasInfra, infra } from "./fixtures/backends.js";
 import { startFakeSidecar, type FakeSidecar } from "./fixtures/fake-sidecar.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
+import { freePort } from "./fixtures/processes.js";
 import { startTcpProxy } from "./fixtures/tcp-proxy.js";
 import { startFakeSlackApi, type FakeSlackApi } from "./slack/fake-slack-api.js";
 
 /** A port nothing listens on (until the test makes something listen there). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+const closedPort = freePort;
 
 function listen(server: Server | net.Server, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
