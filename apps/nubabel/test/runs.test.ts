@@ -104,7 +104,7 @@ for (const kind of ["shared", "embedded"] as const) {
     it("aborts a first turn one second in: aborted within 3 s and the model hears nothing more of it", async () => {
       real.model.respond(() => ({ text: "too late", delayMs: 8_000 }));
       const accepted = ApiRunAccepted.parse((await delegate({ prompt: "stop me" }, acme.apiKey, true)).body);
-      await real.model.waitForRequests(1);
+      await real.model.waitForRequests(1, 30_000);
       await sleep(1_000);
       const asked = Date.now();
       const res = await nubabel.api(`/api/runs/${accepted.runId}/abort`, { method: "POST", apiKey: acme.apiKey });
@@ -125,6 +125,24 @@ for (const kind of ["shared", "embedded"] as const) {
       expect(res.status).toBe(200);
       expect(DelegateResponse.parse(res.body)).toMatchObject({ output: "worth the wait", status: "success" });
       expect((res.body.metadata as { runId: string }).runId).toMatch(/^run_/);
+    });
+
+    it("goes on when a waiting caller goes away, and names a malformed run id", async () => {
+      real.model.script({ text: "finished without its caller", delayMs: 1_500 });
+      const sessionId = `gone-${Date.now()}`;
+      const caller = new AbortController();
+      const waiting = nubabel
+        .api("/api/delegate", { body: { prompt: "I will not wait", sessionId }, apiKey: acme.apiKey, signal: caller.signal })
+        .catch((err: Error) => err);
+      await real.model.waitForRequests(1, 30_000);
+      caller.abort();
+      expect(await waiting).toBeInstanceOf(Error);
+      const listed = async () => ((await (await nubabel.api(`/api/sessions/${sessionId}/runs`, { apiKey: acme.apiKey })).json()) as { runs: unknown[] }).runs.map((r) => ApiRun.parse(r));
+      await vi.waitFor(async () => expect((await listed())[0]).toMatchObject({ status: "completed", output: "finished without its caller" }), { timeout: 15_000, interval: 100 });
+      const bad = await nubabel.api("/api/runs/not-a-run", { apiKey: acme.apiKey });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { details: { fields: string[] } } }).error.details.fields).toEqual(["runId"]);
+      expect((await nubabel.api("/api/runs/run_doesnotexist", { apiKey: acme.apiKey })).status).toBe(404);
     });
 
     const admissionCase = async (second?: TestNubabel) => {
