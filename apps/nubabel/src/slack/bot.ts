@@ -3,11 +3,12 @@ import { App, type Receiver, webApi as slackWebApi } from "@slack/bolt";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "../log/logger.js";
 import { boltLogger } from "./bolt-logger.js";
-import { Conversations, type SlackApi } from "./conversations.js";
+import { Conversations } from "./conversations.js";
 import { eventsEndpoint, fastifySlackEvents, type Delivery } from "./events-endpoint.js";
 import { registerListeners } from "./listeners.js";
 import type { Clock } from "./live-message.js";
-import type { SlackPorts } from "./ports.js";
+import type { SlackPorts, TurnRun } from "./ports.js";
+import { webApi } from "./web-api.js";
 
 export interface SlackBotOptions {
   botToken: string;
@@ -22,6 +23,10 @@ export interface SlackBotOptions {
   updateIntervalMs?: number;
   /** How long a handled `event_id` is remembered (Slack retries for about 5 minutes). */
   dedupeTtlSeconds?: number;
+  /** How often a queued run's place in line is looked up for its progress message (default 2 s). */
+  queuePollMs?: number;
+  /** How long a run nobody here waited for is left to a waiting instance before it is handed over (default 2 s). */
+  handOverGraceMs?: number;
   clock?: Clock;
   /** Backoff of `startInBackground` between failed attempts: from `initialMs`, doubling up to `maxMs`. */
   startRetry?: { initialMs: number; maxMs: number };
@@ -45,8 +50,14 @@ export interface SlackBot {
   /** For `/health`: whether `start()` succeeded, and why not when it failed. */
   status(): { mode: "http" | "socket"; ready: boolean; botUserId?: string; error?: string };
   /**
-   * Refuses new events, disconnects Socket Mode, waits up to `drainMs` for running turns, then marks
-   * the progress messages of those still running as interrupted (their answers cannot come from here).
+   * Hands a finished run's answer to its Slack thread unless a turn here waits for it (register it
+   * with `runs.onFinished`; the reconciler calls it again for answers nobody handed over). Returns
+   * at once; exactly one instance writes the answer.
+   */
+  handOver(run: TurnRun): void;
+  /**
+   * Refuses new events, disconnects Socket Mode, waits up to `drainMs` for running turns, then lets
+   * go of those still running: their runs go on, and their messages say the answer will follow.
    */
   stop(drainMs?: number): Promise<void>;
 }
@@ -89,6 +100,8 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     api,
     botUserId: () => botUserId,
     updateIntervalMs: options.updateIntervalMs ?? 1_000,
+    queuePollMs: options.queuePollMs,
+    handOverGraceMs: options.handOverGraceMs,
     logger: options.logger,
     clock: options.clock,
   });
@@ -162,30 +175,19 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     fastifyPlugin: fastifySlackEvents(handle),
     start,
     startInBackground,
+    // Once the bot is up (an answer recovered at start waits for Slack); a failed start leaves the
+    // answer unclaimed, so reconciliation hands it over later.
+    handOver: (run) =>
+      void start().then(
+        () => conversations.handOver(run),
+        (err: Error) => log.warn({ runId: run.id, err: err.message }, "Slack bot not started; the answer is handed over later"),
+      ),
     status: () => ({ mode: socket ? "socket" : "http", ready: started, botUserId, error: startError }),
     async stop(drainMs = 5_000) {
       stopped = true;
       stopping.abort();
       if (socket && ready) await app.stop().catch((err: Error) => log.warn({ err: err.message }, "Socket Mode stop failed"));
       await conversations.shutdown(drainMs);
-    },
-  };
-}
-
-function webApi(app: App): SlackApi {
-  return {
-    async post(channel, threadTs, text) {
-      const res = await app.client.chat.postMessage({ channel, thread_ts: threadTs, text, unfurl_links: false, unfurl_media: false });
-      if (!res.ts) throw new Error("chat.postMessage answered without a ts");
-      return res.ts;
-    },
-    async update(channel, ts, text) {
-      await app.client.chat.update({ channel, ts, text });
-    },
-    async threadOf(channel, ts) {
-      const res = await app.client.conversations.replies({ channel, ts, limit: 1 });
-      const first = res.messages?.[0];
-      return first?.thread_ts ?? first?.ts;
     },
   };
 }

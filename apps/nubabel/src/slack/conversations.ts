@@ -1,20 +1,12 @@
-import { randomBytes } from "node:crypto";
-import { Ids } from "@nubabel/contracts";
+import { Ids, isFinished } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
-import { LiveMessage, systemClock, type Clock } from "./live-message.js";
-import type { SlackPorts, ThreadKey, ThreadRecord } from "./ports.js";
-import { INITIAL, reduce, render } from "./progress-view.js";
-import { answerMessages, failureMessage, Replies } from "./replies.js";
+import { handOver } from "./delivery.js";
+import { systemClock, type Clock } from "./live-message.js";
+import type { SlackOrigin, SlackPorts, ThreadKey, ThreadRecord, TurnRun } from "./ports.js";
+import { Replies } from "./replies.js";
 import { isStopCommand, promptFromSlack } from "./text.js";
-
-/** The Slack Web API calls the bot makes, so conversations can be driven without Bolt. */
-export interface SlackApi {
-  /** Posts in the thread; resolves with the new message's `ts`. */
-  post(channelId: string, threadTs: string, text: string): Promise<string>;
-  update(channelId: string, ts: string, text: string): Promise<void>;
-  /** The thread a message belongs to (its own `ts` for a top-level message), or `undefined`. */
-  threadOf(channelId: string, ts: string): Promise<string | undefined>;
-}
+import { Turn } from "./turn.js";
+import type { SlackApi } from "./web-api.js";
 
 /** A person's message, already checked at the boundary. */
 export interface IncomingMessage {
@@ -34,25 +26,33 @@ export interface ConversationsOptions {
   /** The bot's user id, known once `auth.test` answered (mentions of it are stripped). */
   botUserId: () => string | undefined;
   updateIntervalMs: number;
+  /** How often a queued run's place in line is looked up (default 2 s). */
+  queuePollMs?: number;
+  /**
+   * How long after a run ended an instance that did not wait for it leaves the answer to the one
+   * that did (which claims it within its wait's poll), before handing it over itself (default 2 s).
+   */
+  handOverGraceMs?: number;
   logger: Logger;
   clock?: Clock;
 }
 
 /**
  * Slack threads as Nubabel sessions: a mention starts or resumes the thread's session, a message in a
- * known thread resumes it, `stop` (or an `:x:` reaction) aborts it. Turns of one thread run one after
- * another on this instance, each with its own live progress message.
+ * known thread resumes it, `stop` (or an `:x:` reaction) stops its runs. Each request is a durable
+ * run (the core runs a session's runs in order, on any instance); the turn waiting for it here
+ * edits its progress message into the answer, and a run nobody waits for (this or another instance
+ * restarted) is handed over to its thread by `handOver`, exactly once.
  */
 export class Conversations {
-  /** The tail of each thread's turn chain (present while a turn runs or waits). */
-  private readonly chains = new Map<string, Promise<void>>();
-  /** Message ts → thread, for the messages of running turns (what an `:x:` reaction lands on). */
+  /** Turns this instance waits for, by run id: their answers are theirs to write. */
+  private readonly waiting = new Map<string, Turn>();
+  /** Unfinished turns of each thread here, oldest first. */
+  private readonly byThread = new Map<string, Turn[]>();
+  /** Message ts → thread, for the messages of turns running here (what an `:x:` reaction lands on). */
   private readonly turnMessages = new Map<string, ThreadKey>();
   private readonly inflight = new Set<Promise<void>>();
-  /** Bumped by `stop`, per thread: a queued turn that sees a new value was stopped before it started. */
-  private readonly stops = new Map<string, number>();
-  /** Progress messages of turns still running, so a shutdown can say what happened to them. */
-  private readonly live = new Set<LiveMessage>();
+  private readonly closing = new AbortController();
   private readonly log: Logger;
 
   constructor(private readonly options: ConversationsOptions) {
@@ -96,7 +96,7 @@ export class Conversations {
     await this.turn(thread, record, organizationId, prompt, message);
   }
 
-  /** An `:x:` reaction on the thread's root, the prompt or the progress message stops the turn. */
+  /** An `:x:` reaction on the thread's root, the prompt or the progress message stops the thread's runs. */
   async reaction(input: { teamId: string; channelId: string; itemTs: string; reaction: string }): Promise<void> {
     if (input.reaction !== "x") return;
     let thread = this.turnMessages.get(`${input.channelId}:${input.itemTs}`);
@@ -111,15 +111,36 @@ export class Conversations {
   }
 
   /**
-   * Waits up to `timeoutMs` for running turns, then tells the threads of those still running that
-   * their answer will not come from this instance (rather than leaving a progress message spinning).
+   * A run ended (here or, through reconciliation, anywhere). Unless a turn here waits for it, its
+   * answer is handed over to its thread after a grace period that lets a waiting turn on another
+   * instance claim it first. Returns at once: the run's ending must not wait for Slack.
+   */
+  handOver(run: TurnRun): void {
+    if (run.origin.kind !== "slack" || !isFinished(run.status) || this.waiting.has(run.id) || this.closing.signal.aborted) return;
+    const slackRun = run as TurnRun & { origin: SlackOrigin };
+    const { clock = systemClock, handOverGraceMs = 2_000 } = this.options;
+    const work = (async () => {
+      const endedAt = run.finishedAt?.getTime() ?? clock.now();
+      const wait = endedAt + handOverGraceMs - clock.now();
+      if (wait > 0) await clock.sleep(wait, this.closing.signal);
+      // Stopping: the answer stays unclaimed, so reconciliation hands it over after the restart.
+      if (this.closing.signal.aborted || this.waiting.has(run.id)) return;
+      await handOver({ port: this.options.ports.nubabel, api: this.options.api, log: this.log }, slackRun);
+    })().catch((err: Error) => this.log.warn({ runId: run.id, err: err.message }, "could not hand the answer over to its thread"));
+    this.track(work);
+  }
+
+  /**
+   * Waits up to `timeoutMs` for the turns running here, then lets go of those still running: the
+   * runs go on (they are durable), their messages say the answer will follow, and whoever claims
+   * an answer (this instance after a restart, or another) edits the message into it.
    */
   async shutdown(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    await Promise.race([Promise.allSettled([...this.inflight]), timeout]);
-    clearTimeout(timer);
-    await Promise.allSettled([...this.live].map((live) => live.finish([Replies.interrupted])));
+    this.closing.abort();
+    await settle(this.inflight, timeoutMs);
+    for (const turn of this.waiting.values()) turn.stopWaiting();
+    for (const turns of this.byThread.values()) for (const turn of turns) turn.stopWaiting();
+    await settle(this.inflight, 5_000);
   }
 
   private async stop(thread: ThreadKey, record: ThreadRecord | undefined): Promise<void> {
@@ -128,14 +149,12 @@ export class Conversations {
       await api.post(thread.channelId, thread.threadTs, Replies.nothingToStop);
       return;
     }
-    const key = keyOf(thread);
-    // Turns queued behind the running one are dropped too: "stop" means stop everything here.
-    this.stops.set(key, (this.stops.get(key) ?? 0) + 1);
-    const busyHere = this.chains.has(key);
+    // A request of this thread still being accepted here becomes a run first, so `stop` covers it.
+    await Promise.allSettled((this.byThread.get(keyOf(thread)) ?? []).map((turn) => turn.submitted));
     let reply: string;
     try {
       const aborted = await ports.nubabel.abort({ organizationId: record.organizationId, sessionId: record.sessionId });
-      reply = aborted || busyHere ? Replies.stopping : Replies.nothingToStop;
+      reply = aborted ? Replies.stopping : Replies.nothingToStop;
       this.log.info({ sessionId: record.sessionId, aborted }, "stop requested in Slack");
     } catch (err) {
       this.log.warn({ sessionId: record.sessionId, err: (err as Error).message }, "abort failed");
@@ -150,89 +169,55 @@ export class Conversations {
       await this.options.api.post(thread.channelId, thread.threadTs, Replies.otherOrganization);
       return;
     }
+    const { api, ports, updateIntervalMs, queuePollMs = 2_000, clock = systemClock } = this.options;
     const key = keyOf(thread);
-    const previous = this.chains.get(key);
-    const generation = this.stops.get(key) ?? 0;
-    const stopped = () => (this.stops.get(key) ?? 0) !== generation;
-    const run = this.runTurn(thread, record, prompt, message, previous, stopped);
-    const tail = run.catch(() => undefined);
-    this.chains.set(key, tail);
-    this.inflight.add(tail);
+    const log = this.log.child({ eventId: message.eventId, sessionId: record.sessionId, channelId: thread.channelId, threadTs: thread.threadTs });
+    const messages = [`${thread.channelId}:${message.ts}`];
+    const siblings = this.byThread.get(key) ?? [];
+    this.byThread.set(key, siblings);
+    const turn: Turn = new Turn(
+      { port: ports.nubabel, api, updateIntervalMs, queuePollMs, clock, log },
+      {
+        organizationId: record.organizationId,
+        sessionId: record.sessionId,
+        prompt,
+        userId: `slack:${message.teamId}:${message.userId}`,
+        origin: { kind: "slack", teamId: thread.teamId, channelId: thread.channelId, threadTs: thread.threadTs, messageTs: message.ts, userId: message.userId },
+      },
+      {
+        onRun: (t) => void this.waiting.set(t.run!.id, t),
+        onMessage: (ts) => {
+          messages.push(`${thread.channelId}:${ts}`);
+          this.turnMessages.set(messages.at(-1)!, thread);
+        },
+        behindThread: () => siblings.indexOf(turn) > 0,
+      },
+    );
+    siblings.push(turn);
+    this.turnMessages.set(messages[0]!, thread);
+    const play = turn.play();
+    this.track(play);
     try {
-      await run;
+      await play;
     } finally {
-      this.inflight.delete(tail);
-      if (this.chains.get(key) === tail) this.chains.delete(key);
+      if (turn.run) this.waiting.delete(turn.run.id);
+      siblings.splice(siblings.indexOf(turn), 1);
+      if (siblings.length === 0 && this.byThread.get(key) === siblings) this.byThread.delete(key);
+      for (const k of messages) this.turnMessages.delete(k);
     }
   }
 
-  private async runTurn(
-    thread: ThreadKey,
-    record: ThreadRecord,
-    prompt: string,
-    message: IncomingMessage,
-    previous: Promise<void> | undefined,
-    stopped: () => boolean,
-  ): Promise<void> {
-    const { api, ports, updateIntervalMs, clock = systemClock } = this.options;
-    const log = this.log.child({ eventId: message.eventId, sessionId: record.sessionId, channelId: thread.channelId, threadTs: thread.threadTs });
-    const live = new LiveMessage(
-      { post: (text) => api.post(thread.channelId, thread.threadTs, text), update: (ts, text) => api.update(thread.channelId, ts, text) },
-      updateIntervalMs,
-      log,
-      clock,
-    );
-    this.live.add(live);
-    const tracked = [`${thread.channelId}:${message.ts}`];
-    for (const k of tracked) this.turnMessages.set(k, thread);
-    // Not awaited: a rate-limited post must not hold up the work itself.
-    void live.open(previous ? Replies.queued : render(INITIAL)).then(() => {
-      if (!live.messageTs) return;
-      tracked.push(`${thread.channelId}:${live.messageTs}`);
-      this.turnMessages.set(tracked[1]!, thread);
-    });
-    try {
-      if (previous) {
-        await previous;
-        if (stopped()) return await live.finish([Replies.cancelledQueued]);
-        live.show(render(INITIAL));
-      }
-      let state = INITIAL;
-      let unsubscribe: (() => Promise<void>) | undefined;
-      try {
-        unsubscribe = await ports.nubabel.watchProgress(record.sessionId, (event) => {
-          const next = reduce(state, event);
-          if (next !== state) live.show(render((state = next)));
-        });
-      } catch (err) {
-        // Progress is a courtesy: the turn still runs and answers without it.
-        log.warn({ err: (err as Error).message }, "could not watch progress");
-      }
-      const started = clock.now();
-      let chunks: string[];
-      try {
-        const response = await ports.nubabel.delegate({
-          organizationId: record.organizationId,
-          sessionId: record.sessionId,
-          prompt,
-          userId: `slack:${message.teamId}:${message.userId}`,
-        });
-        log.info({ status: response.status, durationMs: clock.now() - started }, "turn finished");
-        chunks = answerMessages(response);
-      } catch (err) {
-        const ref = `slk_${randomBytes(4).toString("hex")}`;
-        const { name, message: text, data } = err as Error & { data?: unknown };
-        log.error({ ref, err: { name, message: text, data } }, "delegation failed");
-        chunks = [failureMessage(err, ref)];
-      } finally {
-        await unsubscribe?.().catch((err: Error) => log.warn({ err: err.message }, "unsubscribe failed"));
-      }
-      await live.finish(chunks);
-    } finally {
-      this.live.delete(live);
-      for (const k of tracked) this.turnMessages.delete(k);
-    }
+  private track(work: Promise<void>): void {
+    this.inflight.add(work);
+    void work.finally(() => this.inflight.delete(work));
   }
+}
+
+async function settle(work: Set<Promise<void>>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+  await Promise.race([Promise.allSettled([...work]), timeout]);
+  clearTimeout(timer);
 }
 
 function keyOf(thread: ThreadKey): string {

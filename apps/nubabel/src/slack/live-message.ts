@@ -80,23 +80,21 @@ export class LiveMessage {
    * calls are ignored.
    */
   async finish(chunks: string[]): Promise<void> {
+    await this.close();
+    await replaceWith(this.writer, this.ts, chunks, this.log);
+  }
+
+  /**
+   * Stops updating and leaves the message as it is (someone else writes its end). Waits for an
+   * update still in flight, so nothing from here lands after whatever comes next.
+   */
+  async close(): Promise<void> {
     this.closed = true;
     this.pending = undefined;
     this.wake.abort();
     // Without the progress message's ts the answer would land beside it, leaving it spinning.
     await this.opening;
     await this.loop;
-    const [first = "", ...rest] = chunks;
-    let replaced = false;
-    if (this.ts) {
-      try {
-        await this.writer.update(this.ts, first);
-        replaced = true;
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, "could not replace the progress message; posting the answer instead");
-      }
-    }
-    for (const text of replaced ? rest : [first, ...rest]) await this.writer.post(text);
   }
 
   private async drain(): Promise<void> {
@@ -117,4 +115,23 @@ export class LiveMessage {
     }
     this.loop = undefined;
   }
+}
+
+/**
+ * Replaces the message `ts` (when there is one) with `chunks[0]` and posts the rest after it, in
+ * order; when the edit fails (or there is no message), every chunk is posted. The one way an
+ * answer is written, by the turn that waited for it and by a later hand-over alike.
+ */
+export async function replaceWith(writer: MessageWriter, ts: string | undefined, chunks: string[], log: Logger): Promise<void> {
+  const [first = "", ...rest] = chunks;
+  let replaced = false;
+  if (ts) {
+    try {
+      await writer.update(ts, first);
+      replaced = true;
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "could not replace the progress message; posting the answer instead");
+    }
+  }
+  for (const text of replaced ? rest : [first, ...rest]) await writer.post(text);
 }

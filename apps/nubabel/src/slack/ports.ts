@@ -1,4 +1,4 @@
-import type { DelegateResponse, ProgressEvent } from "@nubabel/contracts";
+import type { DelegateResponse, ProgressEvent, RunState } from "@nubabel/contracts";
 
 /** A Slack thread: the workspace, the channel, and the `ts` of the thread's first message. */
 export interface ThreadKey {
@@ -47,32 +47,77 @@ export interface EventDedupe {
   claim(key: string, ttlSeconds: number): Promise<boolean>;
 }
 
+/**
+ * Where a Slack turn came from, stored with its run so its answer reaches the thread from any
+ * instance, also after a restart. The core's run origin has the same shape.
+ */
+export interface SlackOrigin {
+  kind: "slack";
+  teamId: string;
+  channelId: string;
+  threadTs: string;
+  /** The person's message that asked. */
+  messageTs?: string;
+  /** The bot's progress message, edited into the answer at the end (set once posted). */
+  progressTs?: string;
+  userId: string;
+}
+
 /** What the bot asks of Nubabel's core for one turn. */
-export interface DelegateTurn {
+export interface TurnRequest {
   organizationId: string;
   sessionId: string;
   prompt: string;
   /** The Slack user, as `slack:<team>:<user>`. */
   userId: string;
+  origin: SlackOrigin;
+}
+
+/** A run as the bot sees it (the core's run has these fields and more). */
+export interface TurnRun {
+  id: string;
+  organizationId: string;
+  sessionId: string;
+  status: RunState;
+  origin: SlackOrigin | { kind: "api" };
+  /** Unset while queued: a run aborted without a start was cancelled, not stopped. */
+  startedAt: Date | null;
+  finishedAt: Date | null;
 }
 
 /**
- * Nubabel's core as the Slack bot sees it, implemented in `main.ts` over `Delegation`, the session
- * mapping, the sidecar client and the progress log, so this module imports none of them.
- * Failures reject with the core's typed errors; the bot keys on their `name`
- * (`SidecarUnavailable`, `SidecarRejected`, `DelegationBusy`, `SessionNotFound`, …).
+ * Nubabel's runs as the Slack bot sees them, implemented in `main.ts` over `Runs`, so this module
+ * imports none of the core. Failures reject with the core's typed errors; the bot keys on their
+ * `name` (`RunQueueFull`, `SidecarUnavailable`, `SidecarRejected`, `SessionNotFound`, …).
  */
 export interface NubabelPort {
-  /** Runs `prompt` in the session (created on first use) and resolves when the turn ends. */
-  delegate(turn: DelegateTurn): Promise<DelegateResponse>;
-  /** Aborts the session's running turn; false when nothing was running (or it has no OpenCode session yet). */
+  /**
+   * Accepts the turn as a run (stored at once, with its origin), `queued` or already `running`;
+   * runs of one session run in order. Rejects with `RunQueueFull` when the organization may queue
+   * no more.
+   */
+  submit(turn: TurnRequest): Promise<TurnRun>;
+  /** Resolves with the run once it has ended, wherever it ended; rejects once `signal` aborts. */
+  wait(run: TurnRun, signal?: AbortSignal): Promise<TurnRun>;
+  /** The run's state now, and its 1-based place among its organization's waiting runs while queued. */
+  state(run: TurnRun): Promise<{ status: RunState; queuePosition?: number | undefined }>;
+  /**
+   * The answer of an ended run in the seed's shape; rejects with the typed error a run refused
+   * before it reached the agent ended with (an unreachable sidecar, a refused category, …).
+   */
+  answer(run: TurnRun): Promise<DelegateResponse>;
+  /** Stops every unfinished run of the session (queued ones end unstarted); false when none was. */
   abort(input: { organizationId: string; sessionId: string }): Promise<boolean>;
   /**
    * Calls `onEvent` with the session's progress events appended from now on, in order, until the
    * returned function is called. Resolves once the subscription is live, so nothing emitted by a
-   * delegation started afterwards is missed.
+   * run submitted afterwards is missed.
    */
-  watchProgress(sessionId: string, onEvent: (event: ProgressEvent) => void): Promise<() => Promise<void>>;
+  watchProgress(organizationId: string, sessionId: string, onEvent: (event: ProgressEvent) => void): Promise<() => Promise<void>>;
+  /** Stores the progress message's ts in the run's origin, so whoever hands the answer over edits it. */
+  setProgressMessage(runId: string, ts: string): Promise<void>;
+  /** Claims the right to hand the run's answer to its thread: true once per run, on any instance. */
+  claimDelivery(runId: string): Promise<boolean>;
 }
 
 /** Everything `createSlackBot` needs from the rest of Nubabel. */

@@ -24,9 +24,13 @@ const PAGE = 200;
  * through the log from a cursor, so events reach `onEvent` once each, in log order, with no gap
  * (cross-instance notifications may arrive late or out of order; the log never does).
  */
-export function watchProgressLog(source: ProgressSource): NubabelPort["watchProgress"] {
-  return async (sessionId, onEvent) => {
-    let cursor = await source.lastId(sessionId);
+export function watchProgressLog(
+  source: ProgressSource,
+  streamOf: (organizationId: string, sessionId: string) => string,
+): NubabelPort["watchProgress"] {
+  return async (organizationId, sessionId, onEvent) => {
+    const stream = streamOf(organizationId, sessionId);
+    let cursor = await source.lastId(stream);
     let reading: Promise<void> | undefined;
     let running = false;
     let again = false;
@@ -34,7 +38,7 @@ export function watchProgressLog(source: ProgressSource): NubabelPort["watchProg
 
     const readPages = async (): Promise<void> => {
       for (;;) {
-        const page = await source.readAfter(sessionId, cursor, PAGE);
+        const page = await source.readAfter(stream, cursor, PAGE);
         for (const entry of page) {
           if (stopped) return;
           cursor = entry.id;
@@ -64,7 +68,7 @@ export function watchProgressLog(source: ProgressSource): NubabelPort["watchProg
       })();
     };
 
-    const unsubscribe = await source.subscribe(sessionId, wake);
+    const unsubscribe = await source.subscribe(stream, wake);
     // Anything appended between `lastId` and the subscription going live is read now.
     wake();
     return async () => {

@@ -32,7 +32,8 @@ describe("replies", () => {
   it("maps the core's typed errors and raw network failures to plain words", () => {
     expect(failureMessage(named("SidecarUnavailable"), "r")).toContain("can't reach my worker");
     expect(failureMessage(new TypeError("fetch failed"), "r")).toContain("can't reach my worker");
-    expect(failureMessage(named("DelegationBusy"), "r")).toContain("still starting an earlier request");
+    const full = Object.assign(named("RunQueueFull"), { data: { running: 8, queued: 100, limit: 100, retryAfterSeconds: 5 } });
+    expect(failureMessage(full, "r")).toContain("already has 100 requests waiting");
     expect(failureMessage(named("SessionNotFound"), "r")).toContain("start a new thread");
     expect(failureMessage(named("SidecarRejected", "unknown category <x>"), "r")).toContain("unknown category &lt;x&gt;");
     const other = failureMessage(named("TypeError", "secret internals"), "slk_1234");

@@ -13,8 +13,14 @@ export const Replies = {
   stopped: ":octagonal_sign: Stopped before finishing. Ask again whenever you're ready.",
   nothingToStop: "Nothing is running in this thread right now.",
   cancelledQueued: ":octagonal_sign: Cancelled before it started (you said stop).",
-  interrupted:
-    ":warning: I was restarted while working on this, so its answer won't arrive here. Please ask again in this thread; I'll pick up where the conversation was.",
+  /** A queued run, with its place among the organization's waiting requests. */
+  waiting: (position: number | undefined) =>
+    `:hourglass: Waiting for a free slot${position ? `: this request is number ${position} in line for your organization` : ""}. ` +
+    "I'll start as soon as one opens.\n_Say `stop` in this thread to cancel._",
+  /** Shown by an instance that stops mid-turn: the run goes on, and its answer is handed over later. */
+  restarting: ":arrows_counterclockwise: I'm restarting. The work goes on, and the answer will follow here.",
+  queueFull: (queued: number) =>
+    `:hourglass: Your organization already has ${queued} requests waiting, as many as it may. Please try again in a few minutes, once some have finished.`,
   stopFailed: ":warning: I couldn't stop the running task just now. Please try `stop` again in a moment.",
   otherOrganization:
     ":warning: This thread was started for a different Nubabel organization than the one this workspace is linked to now. Please start a new thread.",
@@ -64,8 +70,12 @@ export function failureMessage(err: unknown, ref: string): string {
     case "BrokenCircuitError":
     case "TaskCancelledError":
       return ":warning: I can't reach my worker right now, so nothing ran. Please try again in a minute; if it keeps happening, tell whoever runs Nubabel.";
-    case "DelegationBusy":
-      return ":hourglass: I'm still starting an earlier request in this thread. Please wait a moment and ask again.";
+    case "RunQueueFull": {
+      const queued = (err as { data?: { queued?: number } }).data?.queued;
+      return Replies.queueFull(typeof queued === "number" ? queued : 0);
+    }
+    case "OpencodeSessionLost":
+      return ":warning: My worker lost this thread's conversation, so I can't continue it. Please start a new thread by mentioning me.";
     case "SessionNotFound":
       return ":warning: I can't find this thread's conversation any more. Please start a new thread by mentioning me.";
     case "SidecarRejected":

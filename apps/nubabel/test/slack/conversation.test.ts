@@ -29,9 +29,20 @@ describe("Slack threads are Nubabel sessions", () => {
     expect(updates.at(-1)!.args).toMatchObject({ channel: CHANNEL, ts: answer.ts });
     // Markdown's **bold** became Slack's *bold*; the bot's mention is not part of the prompt.
     expect(answer.text).toBe("Answer to *summarize my Notion tasks*");
+    // The run carries where it came from, and the progress message once posted: an answer can
+    // reach this thread from any instance, after a restart too.
     expect(h.nubabel.delegations).toEqual([
-      { organizationId: ORG, sessionId: expect.stringMatching(/^ses_/), prompt: "summarize my Notion tasks", userId: `slack:${TEAM}:${USER}` },
+      {
+        organizationId: ORG,
+        sessionId: expect.stringMatching(/^ses_/),
+        prompt: "summarize my Notion tasks",
+        userId: `slack:${TEAM}:${USER}`,
+        origin: { kind: "slack", teamId: TEAM, channelId: CHANNEL, threadTs: root.ts, messageTs: root.ts, userId: USER },
+      },
     ]);
+    const runId = h.nubabel.runs[0]!.run.id;
+    expect(h.nubabel.progressMessages.get(runId)).toBe(answer.ts);
+    expect(h.nubabel.claims).toEqual([{ runId, granted: true }]);
   });
 
   it("resumes the same session for a plain follow-up and for a later mention in the thread", async () => {
@@ -66,7 +77,7 @@ describe("Slack threads are Nubabel sessions", () => {
     expect(h.nubabel.delegations.map((d) => d.prompt)).toEqual(["hello", "real follow-up"]);
   });
 
-  it("runs a thread's turns one after another, telling the second request it is queued", async () => {
+  it("runs a thread's turns one after another, telling the second request it waits for the first", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     h.nubabel.script = async (turn) => {
@@ -78,7 +89,9 @@ describe("Slack threads are Nubabel sessions", () => {
     await until(() => h.nubabel.delegations.length === 1);
     await h.deliver(threadMessage(root.ts as string, "second"));
     await until(() => h.slack.thread(CHANNEL, root.ts as string).some((m) => m.text.includes("this one is next")), 5_000, "queued notice");
-    expect(h.nubabel.delegations).toHaveLength(1);
+    // Accepted as a run at once, started only after the first (the core keeps a session's runs in order).
+    expect(h.nubabel.delegations).toHaveLength(2);
+    expect(h.nubabel.started).toHaveLength(1);
     release();
     await until(() => h.slack.thread(CHANNEL, root.ts as string).filter((m) => m.text.startsWith("done:")).length === 2, 5_000, "both answers");
     expect(h.slack.thread(CHANNEL, root.ts as string).map((m) => m.text)).toEqual(["done: first", "done: second"]);

@@ -1,96 +1,122 @@
-import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Webhooks } from "@nubabel/contracts";
-// The core, wired exactly as main.ts should (see `nubabelPortOverCore`): proof the ports fit it.
-import { MemoryLock } from "../../src/adapters/memory/lock.js";
-import { MemoryMappingCache } from "../../src/adapters/memory/mapping-cache.js";
-import { MemoryProgressLog } from "../../src/adapters/memory/progress-log.js";
-import { PgMappingStore } from "../../src/adapters/postgres/mapping-store.js";
-import { PgOrganizationStore } from "../../src/adapters/postgres/organization-store.js";
-import { PgSessionStore } from "../../src/adapters/postgres/session-store.js";
-import { openPglite, type Database } from "../../src/db/database.js";
-import { Delegation } from "../../src/delegation/index.js";
-import { SessionMapping } from "../../src/mapping/session-mapping.js";
-import { Organizations } from "../../src/organizations/index.js";
-import type { ProgressLog } from "../../src/progress/progress-log.js";
-import type { SessionStore } from "../../src/sessions/index.js";
-import { SidecarClient } from "../../src/sidecar/index.js";
-import { watchProgressLog, type NubabelPort } from "../../src/slack/index.js";
-import { tempDir } from "../fixtures/backends.js";
+import { runCli } from "../../src/cli/main.js";
+import { backendEnv } from "../fixtures/backends.js";
 import { startFakeSidecar, type FakeSidecar } from "../fixtures/fake-sidecar.js";
-import { CHANNEL, mention, startHarness, TEAM, threadMessage, until, type Harness } from "./harness.js";
+import { startTestNubabel, testSecrets, type TestNubabel } from "../fixtures/nubabel.js";
+import { createOrganization } from "../fixtures/organizations.js";
+import { startFakeSlackApi, type FakeSlackApi } from "./fake-slack-api.js";
+import { CHANNEL, deliverTo, mention, threadMessage, until } from "./harness.js";
 
-/** The NubabelPort main.ts builds over the core (the same lines go there). */
-function nubabelPortOverCore(core: { delegation: Delegation; sessions: SessionStore; mapping: SessionMapping; sidecar: SidecarClient; progress: ProgressLog }): NubabelPort {
-  return {
-    delegate: (turn) => core.delegation.run(turn),
-    abort: async ({ organizationId, sessionId }) => {
-      const session = await core.sessions.get(sessionId);
-      if (!session || session.organizationId !== organizationId) return false;
-      const mapped = await core.mapping.bySession(sessionId);
-      if (!mapped) return false;
-      return (await core.sidecar.abort(mapped.sidecarUrl, mapped.opencodeSessionId)).aborted;
-    },
-    watchProgress: watchProgressLog(core.progress),
-  };
-}
+const SIGNING_SECRET = "slack-signing-secret-core-wiring";
+const TEAM = "T0CORE0001";
 
-describe("the Slack bot over Nubabel's real core (PGlite, Delegation, SidecarClient)", () => {
-  const secret = Webhooks.generateSecret();
-  const logger = pino({ level: "silent" });
-  const folder = tempDir("slack-core");
-  let database: Database;
-  let sidecar: FakeSidecar;
-  let organizationId: string;
-  let h: Harness | undefined;
-
-  const start = async (sidecarUrl: string): Promise<Harness> => {
-    const sessions = new PgSessionStore(database.db);
-    const mapping = new SessionMapping(new PgMappingStore(database.db), new MemoryMappingCache(), logger);
-    const client = new SidecarClient({ secret, timeoutMs: 10_000, healthTimeoutMs: 1_000, breakerThreshold: 5, breakerResetMs: 10_000 }, logger);
-    const delegation = new Delegation({
-      sessions, mapping, sidecar: client, lock: new MemoryLock(), logger, tokenSecret: "x".repeat(40),
-      publicUrl: () => "http://127.0.0.1:9", sidecarUrl, callbackTtlSeconds: 600, firstRunTimeoutMs: 10_000,
-    });
-    const port = nubabelPortOverCore({ delegation, sessions, mapping, sidecar: client, progress: new MemoryProgressLog() });
-    h = await startHarness({ port });
-    h.links.link(TEAM, organizationId);
-    return h;
-  };
+/**
+ * The Slack bot over Nubabel's real runs, as `main.ts` wires it (PGlite, `Runs`, the sidecar
+ * client, the result callback endpoint), with the fake sidecar (its turns answer with the context
+ * they resumed) and the fake Slack Web API: proof the port fits the core.
+ */
+describe("the Slack bot over Nubabel's runs (PGlite, fake sidecar)", () => {
+  const secrets = testSecrets();
+  let slack: FakeSlackApi;
+  const cleanups: Array<() => Promise<void>> = [];
+  const shutdowns: Array<() => Promise<void>> = [];
+  /**
+   * One instance for the tests that run turns (a PGlite start costs seconds): one running turn and
+   * one waiting per organization, so the queue test sees both limits; the other tests run one turn
+   * at a time and never meet them.
+   */
+  let shared: Awaited<ReturnType<typeof boot>>;
 
   beforeAll(async () => {
-    database = await openPglite(folder.dir);
-    organizationId = (await Organizations.create(new PgOrganizationStore(database.db), "Acme")).organizationId;
-    sidecar = await startFakeSidecar({ secret });
+    slack = await startFakeSlackApi(TEAM);
+    shared = await boot({ ORG_MAX_RUNNING: "1", ORG_MAX_QUEUED: "1" }, { turnDelayMs: 2_500 });
+    shutdowns.push(...cleanups.splice(0));
   });
   afterEach(async () => {
-    await h?.close();
-    h = undefined;
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
   afterAll(async () => {
-    await sidecar?.close();
-    await database?.close();
-    folder.remove();
+    for (const cleanup of shutdowns.reverse()) await cleanup();
+    await slack?.close();
   });
 
+  /** A Nubabel on a fresh embedded database, its workspace linked to a new organization. */
+  const boot = async (env: Record<string, string>, sidecar?: { turnDelayMs?: number }) => {
+    const fake: FakeSidecar | undefined = sidecar ? await startFakeSidecar({ secret: secrets.SIDECAR_SHARED_SECRET, ...sidecar }) : undefined;
+    if (fake) cleanups.push(() => fake.close());
+    const backend = await backendEnv("embedded");
+    cleanups.push(() => backend.cleanup());
+    const full = {
+      ...backend.env,
+      ...secrets,
+      SIDECAR_URL: fake?.url ?? "http://127.0.0.1:9",
+      SLACK_BOT_TOKEN: "xoxb-core-wiring",
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: slack.url,
+      SLACK_UPDATE_INTERVAL_MS: "100",
+      ...env,
+    };
+    const nubabel: TestNubabel = await startTestNubabel(full);
+    cleanups.push(() => nubabel.close());
+    const { organizationId } = await createOrganization(nubabel, "Acme");
+    const sink = { write: () => true } as never;
+    expect(await runCli(["org", "link-slack", "--org", organizationId, "--team", TEAM], full, sink, sink)).toBe(0);
+    const deliver = (event: Record<string, unknown>) => deliverTo(nubabel.url, event, { team: TEAM, signingSecret: SIGNING_SECRET });
+    const texts = (threadTs: string) => slack.thread(CHANNEL, threadTs).map((m) => m.text);
+    return { nubabel, sidecar: fake, deliver, texts };
+  };
+
   it("resumes the thread's OpenCode session on a follow-up: the earlier turn's context reaches the agent", async () => {
-    const h = await start(sidecar.url);
+    const { sidecar, deliver, texts } = shared;
     const root = mention("remember the number 42");
-    await h.deliver(root);
-    await until(() => h.slack.thread(CHANNEL, root.ts as string).some((m) => m.text.startsWith("turn 1 of")), 10_000, "first answer");
-    await h.deliver(threadMessage(root.ts as string, "which number?"));
-    const second = await until(() => h.slack.thread(CHANNEL, root.ts as string).find((m) => m.text.startsWith("turn 2 of")), 10_000, "second answer");
-    expect(second.text).toContain("which number? (earlier: remember the number 42)");
-    expect(sidecar.received.map((r) => r.kind)).toEqual(["delegate", "prompt"]);
+    expect(await deliver(root)).toBe(200);
+    await until(() => texts(root.ts as string).some((t) => t.startsWith("turn 1 of")), 10_000, "first answer");
+    await deliver(threadMessage(root.ts as string, "which number?"));
+    const second = await until(() => texts(root.ts as string).find((t) => t.startsWith("turn 2 of")), 10_000, "second answer");
+    expect(second).toContain("which number? (earlier: remember the number 42)");
+    expect(sidecar!.received.map((r) => r.kind)).toEqual(["delegate", "prompt"]);
+    sidecar!.received.length = 0;
+    // Each progress message became its answer: two messages, no leftovers.
+    expect(texts(root.ts as string)).toHaveLength(2);
+  });
+
+  it("stops a thread's first turn one second in: the abort reaches the sidecar and the thread says it stopped", async () => {
+    const { sidecar, deliver, texts } = shared;
+    const root = mention("a long first job");
+    await deliver(root);
+    await until(() => sidecar!.received.some((r) => r.kind === "delegate"), 5_000, "the run on the sidecar");
+    await new Promise((r) => setTimeout(r, 1_000));
+    const stopped = Date.now();
+    await deliver(threadMessage(root.ts as string, "stop"));
+    await until(() => texts(root.ts as string).some((t) => t.includes("Stopped before finishing")), 3_000, "the stopped answer");
+    expect(Date.now() - stopped).toBeLessThan(3_000);
+    expect(texts(root.ts as string).some((t) => t.includes("Stopping the running task"))).toBe(true);
+    expect(sidecar!.received.map((r) => r.kind)).toEqual(["delegate", "abort"]);
+    sidecar!.received.length = 0;
+  });
+
+  it("shows a queued run's place in line (ORG_MAX_RUNNING=1), then answers it; a full queue is said plainly", async () => {
+    const { deliver, texts } = shared;
+    const a = mention("first");
+    await deliver(a);
+    await until(() => texts(a.ts as string).length === 1, 5_000, "the first progress message");
+    const b = mention("second");
+    await deliver(b);
+    await until(() => texts(b.ts as string).some((t) => t.includes("number 1 in line")), 5_000, "the place in line");
+    const c = mention("third");
+    await deliver(c);
+    await until(() => texts(c.ts as string).some((t) => t.includes("requests waiting, as many as it may")), 5_000, "the full queue");
+    await until(() => texts(b.ts as string).some((t) => t.startsWith("turn 1 of") && t.includes("second")), 10_000, "the queued run's answer");
+    expect(texts(b.ts as string)).toHaveLength(1);
   });
 
   it("says the worker is unreachable within seconds when the sidecar is down", async () => {
     // Nothing listens on port 9: the real client's connection is refused.
-    const h = await start("http://127.0.0.1:9");
+    const { deliver, texts } = await boot({});
     const root = mention("anything");
     const started = Date.now();
-    await h.deliver(root);
-    await until(() => h.slack.thread(CHANNEL, root.ts as string).some((m) => m.text.includes("can't reach my worker")), 5_000, "outage message");
+    await deliver(root);
+    await until(() => texts(root.ts as string).some((t) => t.includes("can't reach my worker")), 5_000, "outage message");
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 });

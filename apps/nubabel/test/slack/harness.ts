@@ -49,11 +49,15 @@ export interface HarnessOptions {
   slack?: FakeSlackApi;
   /** The core the bot talks to; the recording `FakeNubabel` when absent. */
   port?: NubabelPort;
+  /** A `FakeNubabel` shared with another harness (one core, two bots: a restart or a second instance). */
+  nubabel?: FakeNubabel;
+  queuePollMs?: number;
+  handOverGraceMs?: number;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const slack = options.slack ?? (await startFakeSlackApi(TEAM));
-  const nubabel = new FakeNubabel();
+  const nubabel = options.nubabel ?? new FakeNubabel();
   const links = new MemorySlackLinks();
   links.link(TEAM, ORG);
   const threads = options.threads ?? new MemorySlackThreads();
@@ -64,7 +68,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ports: { links, threads, dedupe: new MemoryEventDedupe(), nubabel: options.port ?? nubabel },
     logger: pino({ level: process.env.SLACK_TEST_LOG ?? "silent" }),
     updateIntervalMs: options.updateIntervalMs ?? 200,
+    queuePollMs: options.queuePollMs ?? 100,
+    handOverGraceMs: options.handOverGraceMs ?? 300,
   });
+  // As main.ts does with `runs.onFinished`: answers nobody here waits for are handed over.
+  if (!options.port) nubabel.onFinished((run) => bot.handOver(run));
   await bot.start();
   const app: FastifyInstance = Fastify();
   // A sibling JSON route: the bot's raw-body parsers must stay inside its own plugin.
@@ -139,4 +147,23 @@ export async function until<T>(check: () => T | undefined | false, timeoutMs = 5
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(10);
   }
+}
+
+/** Posts `event` to a Nubabel's `/slack/events` as Slack would (enveloped and signed); returns the status. */
+export async function deliverTo(nubabelUrl: string, event: Record<string, unknown>, options: { team: string; signingSecret: string }): Promise<number> {
+  const body = JSON.stringify({
+    type: "event_callback",
+    team_id: options.team,
+    api_app_id: "A0APP",
+    event_id: `Ev${randomUUID().replace(/-/g, "").slice(0, 12)}`,
+    event_time: Math.floor(Date.now() / 1000),
+    event,
+    authorizations: [{ team_id: options.team, user_id: BOT_USER_ID, is_bot: true }],
+  });
+  const res = await fetch(`${nubabelUrl}/slack/events`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", ...signatureHeaders(body, Math.floor(Date.now() / 1000), options.signingSecret) },
+  });
+  return res.status;
 }

@@ -6,6 +6,8 @@ import { watchProgressLog, type ProgressEntry, type ProgressSource } from "../..
 import { until } from "./harness.js";
 
 const status = (message: string): ProgressEvent => ({ type: "status", data: { status: "busy", message }, timestamp: new Date().toISOString() });
+/** The session id as its log's name (the core names logs by organization and session). */
+const byId = (_organizationId: string, sessionId: string) => sessionId;
 const messages = (events: ProgressEvent[]) => events.map((e) => (e.type === "status" ? e.data.message : e.type));
 
 describe("watchProgressLog", () => {
@@ -13,7 +15,7 @@ describe("watchProgressLog", () => {
     const log = new MemoryProgressLog();
     await log.append("ses_1", status("before"));
     const seen: ProgressEvent[] = [];
-    const stop = await watchProgressLog(log)("ses_1", (e) => seen.push(e));
+    const stop = await watchProgressLog(log, byId)("org_a", "ses_1", (e) => seen.push(e));
     for (let i = 0; i < 450; i++) await log.append("ses_1", status(`e${i}`));
     await log.append("ses_other", status("elsewhere"));
     await until(() => seen.length === 450, 5_000, "all events");
@@ -36,7 +38,7 @@ describe("watchProgressLog", () => {
       },
     };
     const seen: ProgressEvent[] = [];
-    await watchProgressLog(source)("ses_1", (e) => seen.push(e));
+    await watchProgressLog(source, byId)("org_a", "ses_1", (e) => seen.push(e));
     for (let i = 1; i <= 5; i++) entries.push({ id: `${i}-0`, event: status(`e${i}`) });
     // Only the third append is announced (the others' notifications were lost): all five arrive.
     notify(entries[2]!);

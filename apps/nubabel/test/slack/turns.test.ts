@@ -119,10 +119,12 @@ describe("a turn in Slack", () => {
     await h.deliver(threadMessage(root.ts as string, "stop"));
     await until(() => h.slack.thread(CHANNEL, root.ts as string).some((m) => m.text.includes("Cancelled before it started")), 5_000, "cancelled");
     await new Promise((r) => setTimeout(r, 100));
-    expect(h.nubabel.delegations.map((d) => d.prompt)).toEqual(["first"]);
+    expect(h.nubabel.delegations.map((d) => d.prompt)).toEqual(["first", "second"]);
+    expect(h.nubabel.started.map((d) => d.prompt)).toEqual(["first"]);
+    expect(h.nubabel.runs.map((r) => r.run.status)).toEqual(["aborted", "aborted"]);
   });
 
-  it("on shutdown, marks a turn still running as interrupted instead of leaving it spinning", async () => {
+  it("on shutdown, says the answer of a turn still running will follow (the run goes on)", async () => {
     h = await startHarness();
     h.nubabel.script = () => new Promise(() => undefined);
     const root = mention("never ends");
@@ -130,7 +132,10 @@ describe("a turn in Slack", () => {
     await until(() => h.slack.thread(CHANNEL, root.ts as string).length === 1, 5_000, "progress message");
     await h.bot.stop(100);
     const [only] = h.slack.thread(CHANNEL, root.ts as string);
-    expect(only!.text).toContain("I was restarted while working on this");
+    expect(only!.text).toContain("the answer will follow here");
+    // Not claimed: whoever hands the answer over later (after the restart) edits this message.
+    expect(h.nubabel.claims).toEqual([]);
+    expect(h.nubabel.progressMessages.get(h.nubabel.runs[0]!.run.id)).toBe(only!.ts);
   });
 
   it("stops on an :x: reaction on the progress message; a reaction on an older message reaches the thread through Slack", async () => {
