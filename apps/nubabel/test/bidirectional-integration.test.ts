@@ -60,11 +60,11 @@ for (const kind of ["shared", "embedded"] as const) {
         const redis = new Redis(infra.redisUrl!);
         const prefix = backend.env.REDIS_KEY_PREFIX!;
         try {
-          const forward = JSON.parse((await redis.get(`${prefix}session:mapping:thread-1`))!);
+          const forward = JSON.parse((await redis.get(`${prefix}session:mapping:${org.organizationId}:thread-1`))!);
           const backward = JSON.parse((await redis.get(`${prefix}session:mapping-oc:${oc}`))!);
           expect(forward).toMatchObject({ sessionId: "thread-1", opencodeSessionId: oc, sidecarUrl: sidecar.url });
           expect(backward).toEqual(forward);
-          const ttl = await redis.ttl(`${prefix}session:mapping:thread-1`);
+          const ttl = await redis.ttl(`${prefix}session:mapping:${org.organizationId}:thread-1`);
           expect(ttl).toBeGreaterThan(23 * 3600);
           expect(ttl).toBeLessThanOrEqual(24 * 3600);
         } finally {
@@ -73,7 +73,7 @@ for (const kind of ["shared", "embedded"] as const) {
         const db = new pg.Client({ connectionString: backend.env.DATABASE_URL });
         await db.connect();
         try {
-          const { rows } = await db.query("select state from sessions where id = $1", ["thread-1"]);
+          const { rows } = await db.query("select state from sessions where organization_id = $1 and id = $2", [org.organizationId, "thread-1"]);
           expect(rows[0].state).toMatchObject({ opencodeSessionId: oc });
         } finally {
           await db.end();

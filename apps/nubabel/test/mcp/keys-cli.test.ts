@@ -1,12 +1,16 @@
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Connection } from "@nubabel/contracts";
 import { ConfigError, parseEnv } from "../../src/config/env.js";
 import { backendEnv, hasInfra, tempDir } from "../fixtures/backends.js";
 import { nubabelCli as nubabel } from "../fixtures/cli.js";
 import { startTestNubabel, testSecrets } from "../fixtures/nubabel.js";
 import { createOrganization } from "../fixtures/organizations.js";
+
+// Every case runs the real command several times, each opening (and migrating) PGlite: on a busy
+// two-core machine that alone takes most of a minute.
+vi.setConfig({ testTimeout: 150_000 });
 
 
 
