@@ -26,3 +26,55 @@ export function printTable(title: string, rows: Row[]): void {
     );
   }
 }
+
+/** How a turn of a burst failed: an HTTP error (non-2xx or no response), a run that ended failed, or no end in time. */
+export type Failure = "http" | "failed" | "timeout";
+
+/** One turn of a burst: its latency when answered, else how it failed. */
+export interface Turn {
+  ms?: number;
+  /** The run it was (Nubabel), to confirm it afterwards. */
+  id?: string;
+  failure?: Failure;
+  message?: string;
+}
+
+/** `turns.length` turns started at once; `wallMs` from the first start to the last end. */
+export interface Burst {
+  name: string;
+  turns: Turn[];
+  wallMs: number;
+  /**
+   * Share of the burst the bench process's event loop was busy. Nubabel and the sidecar run in
+   * that process (the engine does not): near 1, they were bound by one thread.
+   */
+  loopBusy: number;
+  /** The burst this one's throughput is compared with. */
+  baseline?: string;
+}
+
+/**
+ * Prints throughput (answered turns per second of the burst's wall time) and its ratio to the
+ * baseline's, p50/p95 of the answered turns' latencies, the failures by kind and how busy the
+ * bench process was, with sample messages of each burst that had failures.
+ */
+export function printBursts(title: string, bursts: Burst[]): void {
+  const rate = (b: Burst) => b.turns.filter((t) => t.ms !== undefined).length / (b.wallMs / 1000);
+  const byName = new Map(bursts.map((b) => [b.name, b]));
+  const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
+  const cols: Array<[string, number]> = [["path", 40], ["n", 5], ["ok", 5], ["turns/s", 8], ["ratio", 9], ["p50 ms", 8], ["p95 ms", 8], ["non-2xx", 8], ["failed", 7], ["timeout", 8], ["loop busy", 10]];
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(cols[i]![1]) : c.padStart(cols[i]![1]))).join(" ");
+  console.log(`\n${title}`);
+  console.log(line(cols.map(([c]) => c)));
+  for (const b of bursts) {
+    const ms = b.turns.flatMap((t) => (t.ms === undefined ? [] : [t.ms]));
+    const failed = (kind: Failure) => String(b.turns.filter((t) => t.failure === kind).length);
+    const base = b.baseline ? byName.get(b.baseline) : undefined;
+    const ratio = base ? `${fmt(rate(b) / rate(base), 2)}x` : "baseline";
+    console.log(line([b.name, String(b.turns.length), String(ms.length), fmt(rate(b), 1), ratio, fmt(percentile(ms, 50)), fmt(percentile(ms, 95)), failed("http"), failed("failed"), failed("timeout"), `${fmt(b.loopBusy * 100)}%`]));
+  }
+  for (const b of bursts) {
+    const messages = [...new Set(b.turns.flatMap((t) => (t.failure ? [`${t.failure}: ${t.message ?? ""}`] : [])))];
+    if (messages.length) console.log(`  ${b.name}: ${messages.slice(0, 3).join(" | ").slice(0, 600)}`);
+  }
+}
