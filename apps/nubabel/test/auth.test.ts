@@ -193,7 +193,7 @@ describe("authentication, authorization and bad input", () => {
         // The embedded default allows one process per folder: give this instance its own.
         ...(backend.kind === "embedded" ? { NUBABEL_DATA_DIR: `${backend.env.NUBABEL_DATA_DIR}-${url.split(":").pop()}` } : {}),
         SIDECAR_URL: url,
-        SIDECAR_TIMEOUT_MS: "300",
+        SIDECAR_REQUEST_TIMEOUT_MS: "300",
         SIDECAR_BREAKER_THRESHOLD: "2",
       });
       try {

@@ -34,7 +34,8 @@ const MIGRATION_LOCK = 0x6e75_6261; // "nuba"
  * lock makes the others wait and then find nothing left to do.
  */
 export async function openPostgres(url: string, poolSize = 10): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // Bounded: a database that stops answering fails a request (503) rather than holding it forever.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000, query_timeout: 30_000 });
   // An idle client's error (the server restarting) must not crash the process; the next query reports it.
   pool.on("error", () => {});
   const db = drizzlePg(pool, { schema });

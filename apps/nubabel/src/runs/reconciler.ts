@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { isFinished } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import type { SidecarClient } from "../sidecar/client.js";
@@ -48,9 +49,10 @@ export class Reconciler {
     this.timer.unref();
   }
 
+  /** Stops the timer and waits a little for a pass in flight (one stuck on a dead database is left). */
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.running;
+    await Promise.race([this.running, sleep(5_000)]);
   }
 
   /** One pass (tests call it directly). */

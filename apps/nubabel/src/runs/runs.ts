@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Ids, isFinished, type RunResult } from "@nubabel/contracts";
+import { Ids, isFinished, isTerminal, type RunResult } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import { streamOf, type ProgressLog } from "../progress/progress-log.js";
 import { Sessions, type SessionStore } from "../sessions/index.js";
@@ -106,22 +106,35 @@ export class Runs {
     return unfinished.length > 0;
   }
 
-  /** Resolves with the run once it has ended (wherever it ends: this instance or another). */
+  /**
+   * Resolves with the run once it has ended, wherever it ends: this instance says so at once,
+   * another one through the terminal event on the session's progress log (pub/sub), and a slow
+   * poll of the database covers a notification lost on the way.
+   */
   async wait(organizationId: string, runId: string, signal?: AbortSignal): Promise<Run> {
-    const pollMs = this.deps.pollMs ?? 500;
-    let done: ((run: Run) => void) | undefined;
-    const local = new Promise<Run>((resolve) => (done = resolve));
-    this.ended.once(runId, done!);
+    const pollMs = this.deps.pollMs ?? 2_000;
+    let wake: () => void = () => undefined;
+    const woken = () => new Promise<void>((resolve) => (wake = resolve));
+    let next = woken();
+    const onEnded = () => wake();
+    this.ended.on(runId, onEnded);
+    let run = await this.get(organizationId, runId);
+    const unsubscribe = await this.deps.progress
+      .subscribe(streamOf(organizationId, run.sessionId), (entry) => {
+        if (entry.event.runId === runId && isTerminal(entry.event)) wake();
+      })
+      .catch(() => async () => undefined);
     try {
       for (;;) {
-        const run = await this.get(organizationId, runId);
         if (isFinished(run.status)) return run;
         if (signal?.aborted) throw signal.reason;
-        const woken = await Promise.race([local, sleep(pollMs, undefined)]);
-        if (woken) return woken;
+        await Promise.race([next, sleep(pollMs)]);
+        next = woken();
+        run = await this.get(organizationId, runId);
       }
     } finally {
-      this.ended.off(runId, done!);
+      this.ended.off(runId, onEnded);
+      await unsubscribe().catch(() => undefined);
     }
   }
 
