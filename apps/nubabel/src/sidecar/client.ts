@@ -101,6 +101,8 @@ export class SidecarClient {
     const started = Date.now();
     const log = (logger ?? this.log).child({ module: "sidecar-client", sidecarUrl, path });
     try {
+      // A signal of its own per call: cockatiel otherwise hangs every call's timeout on one shared
+      // signal, which a burst of calls makes look like a listener leak.
       const json = await this.policy(sidecarUrl).execute(async ({ signal }) => {
         const body = payload === undefined ? "" : JSON.stringify(payload);
         let response: Response;
@@ -125,7 +127,7 @@ export class SidecarClient {
         if (response.status >= 500) throw new SidecarUnavailable(sidecarUrl, `HTTP ${response.status}: ${text.slice(0, 200)}`);
         if (response.status >= 400) throw rejected(response.status, text);
         return text;
-      });
+      }, new AbortController().signal);
       const parsed = schema.safeParse(JSON.parse(json));
       if (!parsed.success) throw new SidecarProtocolError(sidecarUrl, describeIssues(parsed.error).message);
       log.debug({ durationMs: Date.now() - started }, "sidecar call done");

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { Webhooks } from "@nubabel/contracts";
 import type { Logger } from "../logger.js";
 import { type CallbackClient, CallbackRejectedError } from "./client.js";
@@ -23,7 +24,7 @@ export interface OutboxOptions {
  */
 export class Outbox {
   private readonly inFlight = new Set<Promise<boolean>>();
-  private readonly stopping = new AbortController();
+  private readonly stopping = stoppable();
   private readonly initialDelayMs: number;
   private readonly maxDelayMs: number;
 
@@ -85,6 +86,13 @@ export class Outbox {
     const ceiling = Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** (attempt - 1));
     return ceiling / 2 + Math.random() * (ceiling / 2);
   }
+}
+
+/** The signal every delivery's wait listens on: one listener per delivery in flight is expected. */
+function stoppable(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -14,6 +14,8 @@ export class AttachedEngine extends EventEmitter implements Engine {
 
   constructor(private readonly opts: EngineEndpoint & { logger: Logger }) {
     super();
+    // Every running turn listens for "down": hundreds at once are expected, not a leak.
+    this.setMaxListeners(0);
   }
 
   endpoint(): EngineEndpoint | undefined {

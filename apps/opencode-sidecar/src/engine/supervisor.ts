@@ -38,6 +38,8 @@ export class EngineSupervisor extends EventEmitter implements Engine {
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
+    // Every running turn listens for "down": hundreds at once are expected, not a leak.
+    this.setMaxListeners(0);
   }
 
   endpoint(): EngineEndpoint | undefined {
