@@ -153,6 +153,31 @@ for (const kind of ["shared", "embedded"] as const) {
       expect(sidecar.history.get([...ocIds][0]!)).toHaveLength(10);
     });
 
+    it("follows a run the sidecar accepted too slowly to say so in time (stand-in sidecar)", async () => {
+      const slow = await startFakeSidecar({ secret: secrets.SIDECAR_SHARED_SECRET, acceptDelayMs: 1_500 });
+      const impatient = await startTestNubabel({
+        ...backend.env,
+        ...secrets,
+        ...(backend.kind === "embedded" ? { NUBABEL_DATA_DIR: `${backend.env.NUBABEL_DATA_DIR}-slow` } : {}),
+        SIDECAR_URL: slow.url,
+        SIDECAR_REQUEST_TIMEOUT_MS: "300",
+        SIDECAR_BREAKER_THRESHOLD: "20",
+      });
+      try {
+        const key = backend.kind === "embedded" ? (await createOrganization(impatient, "Slowpoke")).apiKey : apiKey;
+        const res = await impatient.api("/api/delegate", { body: { prompt: "are you there?" }, apiKey: key });
+        const body = (await res.json()) as DelegateResponse;
+        expect(res.status).toBe(200);
+        expect(body.output).toContain("are you there?");
+        // One turn, however many times the hand-over was tried: the run id made every try the same run.
+        expect(slow.runs.size).toBe(1);
+        expect([...slow.history.values()].flat()).toEqual(["are you there?"]);
+      } finally {
+        await impatient.close();
+        await slow.close();
+      }
+    });
+
     it.runIf(kind === "shared" && hasInfra)("sends follow-ups to the sidecar that owns the session, whichever instance takes them", async () => {
       const otherSidecar = await startFakeSidecar({ secret: secrets.SIDECAR_SHARED_SECRET });
       const other = await startTestNubabel({ ...backend.env, ...secrets, SIDECAR_URL: otherSidecar.url });

@@ -35,11 +35,13 @@ export async function dispatch(deps: DispatchDeps, run: Run, log: Logger): Promi
     let sidecarUrl: string;
     if (mapped) {
       sidecarUrl = mapped.sidecarUrl;
-      accepted = await again(() => deps.sidecar.prompt(sidecarUrl, mapped.opencodeSessionId, common, log));
+      accepted = await again(() => deps.sidecar.prompt(sidecarUrl, mapped.opencodeSessionId, common, log)).catch((err: unknown) =>
+        acceptedAnyway(deps, sidecarUrl, run.id, err, log),
+      );
     } else {
       sidecarUrl = deps.sidecarUrl;
       const body = { ...common, ...(run.category ? { category: run.category } : {}), ...(run.skills ? { load_skills: run.skills } : {}) };
-      accepted = await again(() => deps.sidecar.delegate(sidecarUrl, body, log));
+      accepted = await again(() => deps.sidecar.delegate(sidecarUrl, body, log)).catch((err: unknown) => acceptedAnyway(deps, sidecarUrl, run.id, err, log));
       const kept = await deps.mapping.record(
         { sessionId: run.sessionId, opencodeSessionId: accepted.opencodeSessionId, organizationId: run.organizationId, sidecarUrl },
         log,
@@ -54,6 +56,19 @@ export async function dispatch(deps: DispatchDeps, run: Run, log: Logger): Promi
   } catch (err) {
     return { refused: refusal(err, mapped) };
   }
+}
+
+/**
+ * A hand-over that timed out may still have been accepted (the sidecar was only slow to say so):
+ * asking for the run by its id tells, so a turn that is running is followed, not reported as never
+ * started. Anything else rethrows the original error.
+ */
+async function acceptedAnyway(deps: DispatchDeps, sidecarUrl: string, runId: string, err: unknown, log: Logger): Promise<RunAccepted> {
+  if (!(err instanceof SidecarUnavailable)) throw err;
+  const known = await deps.sidecar.run(sidecarUrl, runId, log).catch(() => undefined);
+  if (!known) throw err;
+  log.info({ status: known.status }, "the sidecar had accepted the run after all");
+  return { runId: known.runId, opencodeSessionId: known.opencodeSessionId, status: known.status };
 }
 
 /**
