@@ -156,7 +156,8 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       logger,
       intervalMs: env.RUN_RECONCILE_INTERVAL_MS,
       lostAfterMs: env.RUN_LOST_AFTER_MS,
-      dispatchTimeoutMs: env.SIDECAR_REQUEST_TIMEOUT_MS * 3,
+      // Longer than a hand-over can take (three tries, then asking for the run), so one in flight is never taken for lost.
+      dispatchTimeoutMs: env.SIDECAR_REQUEST_TIMEOUT_MS * 6,
       deliveryGraceMs: 5_000,
     });
 
