@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { OpencodeSessionId, OrganizationId } from "./ids.js";
+import { line, record } from "./text.js";
 
 export const SessionState = z.enum(["created", "running", "completed", "failed", "aborted"]);
 export type SessionState = z.infer<typeof SessionState>;
@@ -10,7 +11,7 @@ export const SessionUpdate = z.object({
     opencodeSessionId: OpencodeSessionId,
     status: SessionState,
   }),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: record().optional(),
 });
 export type SessionUpdate = z.infer<typeof SessionUpdate>;
 
@@ -20,9 +21,9 @@ export type SessionUpdate = z.infer<typeof SessionUpdate>;
  */
 export const McpInvokeRequest = z.object({
   organizationId: OrganizationId.optional(),
-  provider: z.string().min(1).max(100),
-  toolName: z.string().min(1).max(200),
-  args: z.record(z.string(), z.unknown()).default({}),
+  provider: line(100),
+  toolName: line(200),
+  args: record().default({}),
 });
 export type McpInvokeRequest = z.infer<typeof McpInvokeRequest>;
 
@@ -36,9 +37,9 @@ export type McpInvokeResponse = z.infer<typeof McpInvokeResponse>;
 /** `POST /api/sidecar/mcp/list` body: lists what the bound organization may invoke. */
 export const McpListRequest = z.object({
   organizationId: OrganizationId.optional(),
-  provider: z.string().min(1).max(100).optional(),
+  provider: line(100).optional(),
   /** Only this tool (of `provider`, when given), always with its full input schema. */
-  tool: z.string().min(1).max(200).optional(),
+  tool: line(200).optional(),
 });
 export type McpListRequest = z.infer<typeof McpListRequest>;
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { McpToolInfo } from "./callbacks.js";
 import { schema as idSchema, Prefix } from "./ids.js";
+import { line } from "./text.js";
 
 /**
  * `/api/connections`: an organization's MCP connections, managed with its API key. Credentials go
@@ -11,20 +12,20 @@ export const ConnectionId = idSchema(Prefix.connection);
 export type ConnectionId = z.infer<typeof ConnectionId>;
 
 /** Credentials in the clear, on the way in only: environment variables (stdio) or headers (HTTP). */
-export const ConnectionCredentials = z.record(z.string().min(1).max(128), z.string().max(8192));
+export const ConnectionCredentials = z.record(line(128), z.string().max(8192));
 export type ConnectionCredentials = z.infer<typeof ConnectionCredentials>;
 
 /**
  * How to reach a `custom` server: `{"type": "http", "url": "https://…"}`. Loosely typed here so
  * that a stdio transport or a private URL is refused by Nubabel with the reason, not a shape error.
  */
-export const ConnectionTransportInput = z.looseObject({ type: z.string().max(20) });
+export const ConnectionTransportInput = z.looseObject({ type: line(20), url: line(2048).optional() });
 export type ConnectionTransportInput = z.infer<typeof ConnectionTransportInput>;
 
 /** `POST /api/connections` body. `name` defaults to the provider; `enabled` to true. */
 export const CreateConnectionRequest = z.strictObject({
-  provider: z.string().min(1).max(64),
-  name: z.string().min(1).max(100).optional(),
+  provider: line(64),
+  name: line(100).optional(),
   credentials: ConnectionCredentials.default({}),
   enabled: z.boolean().optional(),
   transport: ConnectionTransportInput.optional(),
@@ -33,7 +34,7 @@ export type CreateConnectionRequest = z.infer<typeof CreateConnectionRequest>;
 
 /** `PATCH /api/connections/:id` body. `credentials`, when given, replace the stored ones whole. */
 export const UpdateConnectionRequest = z.strictObject({
-  name: z.string().min(1).max(100).optional(),
+  name: line(100).optional(),
   credentials: ConnectionCredentials.optional(),
   enabled: z.boolean().optional(),
   transport: ConnectionTransportInput.optional(),

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { segment } from "./text.js";
 
 /**
  * Ids carry a prefix so a misplaced one is caught at the boundary
@@ -35,11 +36,13 @@ export function schema(prefix: Prefix) {
  * A Nubabel session id. Callers may bring their own (a Slack thread is one), so the
  * shape is looser than a prefixed id: printable, URL-safe, bounded.
  */
-export const SessionId = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[A-Za-z0-9._:-]+$/, "may contain only letters, digits and . _ : -");
+export const SessionId = segment(
+  z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[A-Za-z0-9._:-]+$/, "may contain only letters, digits and . _ : -"),
+);
 export type SessionId = z.infer<typeof SessionId>;
 
 export const OrganizationId = schema(Prefix.organization);
@@ -49,10 +52,13 @@ export type OrganizationId = z.infer<typeof OrganizationId>;
 export const RunId = schema(Prefix.run);
 export type RunId = z.infer<typeof RunId>;
 
-/** An OpenCode session id as the engine issues them (`ses_…`). */
+/**
+ * An OpenCode session id as the engine issues them (`ses_…`): anything else is refused with a 400
+ * before the engine is asked, and a well-formed id the engine does not know is a 404.
+ */
 export const OpencodeSessionId = z
   .string()
-  .min(1)
+  .min(5)
   .max(200)
-  .regex(/^[A-Za-z0-9_-]+$/, "is not an OpenCode session id");
+  .regex(/^ses_[A-Za-z0-9_-]+$/, "is not an OpenCode session id (ses_…)");
 export type OpencodeSessionId = z.infer<typeof OpencodeSessionId>;

@@ -1,4 +1,5 @@
 export * as Ids from "./ids.js";
+export * as Text from "./text.js";
 export * as Webhooks from "./webhooks.js";
 export * as Capabilities from "./capability.js";
 export * from "./sidecar.js";

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ErrorInfo, RunStatus } from "./sidecar.js";
+import { json, line } from "./text.js";
 
 const common = {
   /** ISO-8601 time the event happened. */
@@ -10,7 +11,7 @@ const common = {
    */
   seq: z.number().int().nonnegative().optional(),
   /** The run the event belongs to (absent on events of older sidecars and on `connected`). */
-  runId: z.string().max(80).optional(),
+  runId: line(80).optional(),
 };
 
 /** One step of a session's live progress. Terminal events are `completed` and `session_error`. */
@@ -24,7 +25,7 @@ export const ProgressEvent = z.discriminatedUnion("type", [
   }),
   z.object({
     type: z.literal("tool_started"),
-    data: z.object({ tool: z.string(), callId: z.string(), input: z.unknown().optional() }),
+    data: z.object({ tool: z.string(), callId: z.string(), input: json().optional() }),
     ...common,
   }),
   z.object({

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { OpencodeSessionId, OrganizationId, RunId, SessionId } from "./ids.js";
+import { free, line, output } from "./text.js";
 
 /** Where the sidecar reports back to Nubabel. Every URL must share `NUBABEL_CALLBACK_URL`'s origin. */
 export const Callbacks = z.object({
@@ -17,7 +18,14 @@ export const Callbacks = z.object({
 });
 export type Callbacks = z.infer<typeof Callbacks>;
 
-export const Prompt = z.string().min(1, "must not be empty").max(100_000);
+/** What a person asks: free text, no control characters but tab and line breaks. */
+export const Prompt = free(100_000).min(1, "must not be empty");
+
+/** Who asked, as the caller names them (a Slack user id, an email): one line. */
+export const UserId = line(200);
+
+/** The capability token Nubabel hands the sidecar, opaque to it. */
+export const CallbackToken = line(4096);
 
 /** Skill and category names: lower-case words joined by dashes. */
 export const Name = z
@@ -37,9 +45,9 @@ export const DelegateRequest = z.object({
   organizationId: OrganizationId,
   category: Name.optional(),
   load_skills: z.array(Name).max(20).optional(),
-  userId: z.string().min(1).max(200).optional(),
+  userId: UserId.optional(),
   callbacks: Callbacks.optional(),
-  callbackToken: z.string().min(1).max(4096).optional(),
+  callbackToken: CallbackToken.optional(),
   /** Nubabel's run id; the sidecar's run takes it, and a repeat with the same id returns that run. */
   runId: RunId.optional(),
 });
@@ -53,9 +61,9 @@ export const PromptRequest = z.object({
   prompt: Prompt,
   session_id: SessionId.optional(),
   organizationId: OrganizationId.optional(),
-  userId: z.string().min(1).max(200).optional(),
+  userId: UserId.optional(),
   callbacks: Callbacks.optional(),
-  callbackToken: z.string().min(1).max(4096).optional(),
+  callbackToken: CallbackToken.optional(),
   runId: RunId.optional(),
 });
 export type PromptRequest = z.infer<typeof PromptRequest>;
@@ -141,10 +149,11 @@ export const RunResult = z.object({
   runId: RunId,
   opencodeSessionId: OpencodeSessionId,
   status: TerminalRunState,
-  output: z.string(),
-  error: ErrorInfo.optional(),
+  // What Nubabel stores: NUL, which PostgreSQL refuses, is refused here (the sidecar replaces it).
+  output: output(),
+  error: ErrorInfo.extend({ code: output(200), message: output() }).optional(),
   usage: Usage.optional(),
-  model: z.string().optional(),
+  model: output(500).optional(),
   durationMs: z.number().int().nonnegative(),
   finishedAt: z.iso.datetime(),
 });

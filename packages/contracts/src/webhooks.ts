@@ -76,11 +76,10 @@ export async function verify(
   const signature = pick(HEADER.signature);
   if (!id || !timestamp || !signature) throw new SignatureError("missing Standard Webhooks signature headers");
   try {
-    new Webhook(secret).verify(rawBody, {
-      [HEADER.id]: id,
-      [HEADER.timestamp]: timestamp,
-      [HEADER.signature]: signature,
-    });
+    // Only the signature is checked here: a body that is no JSON is the receiver's 400 to give,
+    // not a signature failure.
+    const signed = { [HEADER.id]: id, [HEADER.timestamp]: timestamp, [HEADER.signature]: signature };
+    new Webhook(secret).verify(rawBody, signed, { jsonParse: false });
   } catch (err) {
     const reason = err instanceof WebhookVerificationError ? err.message : "invalid signature";
     throw new SignatureError(reason);

@@ -39,7 +39,9 @@ export function requireCapability(secret: string, token: string | undefined, aud
 export async function authorizeApiKey(deps: Pick<HttpDeps, "organizations" | "rateLimiter" | "config">, request: FastifyRequest): Promise<Organization> {
   const org = await requireOrganization(deps.organizations, request);
   request.log = request.log.child({ organizationId: org.id });
-  const keyId = Organizations.hashKey(request.headers.authorization ?? "").slice(0, 16);
+  // Keyed on the key itself, not on how the header spells it: `bearer`, `BEARER` or extra spaces
+  // are the same key and share one allowance.
+  const keyId = Organizations.hashKey(bearer(request) ?? "").slice(0, 32);
   await enforce(deps.rateLimiter, request, [{ key: `api:${keyId}`, limit: deps.config.apiLimitPerKey, scope: "api key" }]);
   return org;
 }

@@ -12,11 +12,11 @@ export class Unauthorized extends NubabelError<{ reason: string }> {
   }
 }
 
-/** Authenticated, but bound to another organization or session. */
-export class Forbidden extends NubabelError<{ code: string }> {
+/** Authenticated, but bound to another organization or session; `field` names what differs. */
+export class Forbidden extends NubabelError<{ code: string; field?: string }> {
   override readonly name = "Forbidden";
-  constructor(code: string, message: string) {
-    super(message, { code });
+  constructor(code: string, message: string, field?: string) {
+    super(message, { code, ...(field ? { field } : {}) });
   }
 }
 

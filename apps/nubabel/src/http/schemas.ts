@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Ids, Name, Prompt } from "@nubabel/contracts";
+import { Ids, Name, Prompt, Text, UserId } from "@nubabel/contracts";
 
 const { SessionId } = Ids;
 
@@ -12,7 +12,7 @@ export const ApiDelegateRequest = z.object({
   sessionId: SessionId.optional(),
   category: Name.optional(),
   load_skills: z.array(Name).max(20).optional(),
-  userId: z.string().min(1).max(200).optional(),
+  userId: UserId.optional(),
 });
 export type ApiDelegateRequest = z.infer<typeof ApiDelegateRequest>;
 
@@ -25,4 +25,4 @@ export const StreamQuery = z.object({
   lastEventId: z.string().max(40).optional(),
 });
 
-export const CreateOrganization = z.object({ name: z.string().trim().min(1).max(200) });
+export const CreateOrganization = z.object({ name: z.string().trim().pipe(Text.line(200)) });

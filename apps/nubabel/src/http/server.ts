@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { Text } from "@nubabel/contracts";
 import type { HttpDeps } from "./deps.js";
-import { handleError } from "./errors.js";
+import { handleError, InvalidRequest } from "./errors.js";
 import { adminRoutes } from "./routes/admin.js";
 import { callbackRoutes } from "./routes/callbacks.js";
 import { connectionRoutes } from "./routes/connections.js";
@@ -19,6 +20,8 @@ export function createServer(deps: HttpDeps): FastifyInstance {
     genReqId: () => `req_${randomUUID().replace(/-/g, "")}`,
     // Idle keep-alive sockets close at once; requests in flight get `main.ts`'s grace period.
     forceCloseConnections: "idle",
+    // A path Fastify cannot decode (`%C0%AE`) or a parameter too long: a 400 naming the path.
+    frameworkErrors: (err, request, reply) => handleError(new InvalidRequest(`invalid path: ${err.message}`, ["path"]), request, reply),
   });
   // While stopping, answers close their connection, so a keep-alive socket does not hold the
   // server open once its request in flight is done.
@@ -34,6 +37,17 @@ export function createServer(deps: HttpDeps): FastifyInstance {
   app.addHook("onRequest", async (request) => {
     const empty = !request.headers["transfer-encoding"] && Number(request.headers["content-length"] ?? 0) === 0;
     if ((request.method === "DELETE" || request.method === "GET") && empty) delete request.headers["content-type"];
+  });
+  // Fastify's own JSON parser (prototype poisoning refused), after a bound on nesting: a deeply
+  // nested body would overflow the stack of whatever walks it next (serializing it, logging it).
+  const json = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, raw, done) => {
+    const body = raw as string;
+    if (Text.jsonDepth(body) > Text.MAX_DEPTH) {
+      return done(new InvalidRequest(`invalid body: body: nests deeper than ${Text.MAX_DEPTH} levels`, ["body"]), undefined);
+    }
+    json(request, body, done);
   });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {

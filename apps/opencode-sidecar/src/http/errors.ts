@@ -46,14 +46,23 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
   }
   for (const [type, status, code] of TABLE) {
     if (err instanceof type) {
-      const details = err instanceof ValidationError ? err.details : err instanceof UnknownSelectionError ? { field: err.field, known: err.known } : undefined;
+      const details =
+        err instanceof ValidationError
+          ? err.details
+          : err instanceof UnknownSelectionError
+            ? { field: err.field, known: err.known }
+            : err instanceof SessionNotFoundError
+              ? { field: "opencodeSessionId" }
+              : err instanceof RunNotFoundError
+                ? { field: "runId" }
+                : undefined;
       void reply.status(status).send(body(code, err.message, details));
       return;
     }
   }
   const fastifyErr = err as FastifyError;
   if (fastifyErr.statusCode && fastifyErr.statusCode < 500) {
-    void reply.status(fastifyErr.statusCode).send(body(fastifyErr.code ?? "bad_request", fastifyErr.message));
+    void reply.status(fastifyErr.statusCode).send(body(fastifyErr.code ?? "bad_request", fastifyErr.message, { fields: ["(body)"] }));
     return;
   }
   req.log.error({ err }, "unhandled error");

@@ -1,5 +1,5 @@
 import Fastify from "fastify";
-import { Webhooks } from "@nubabel/contracts";
+import { Text, Webhooks } from "@nubabel/contracts";
 import type { Logger } from "../logger.js";
 import { errorHandler, ValidationError } from "./errors.js";
 import { bridgeRoutes, type BridgeRouteDeps } from "./routes/bridge.js";
@@ -25,15 +25,20 @@ export interface ServerDeps extends SessionRouteDeps, RunRouteDeps, HealthDeps, 
  * carry a valid Standard Webhooks signature from Nubabel.
  */
 export function buildServer(deps: ServerDeps) {
-  const app = Fastify({ loggerInstance: deps.logger, bodyLimit: deps.bodyLimit });
-  // Signatures cover the exact bytes, so keep them before parsing.
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: deps.bodyLimit,
+    // A path Fastify cannot decode (`%C0%AE`) or a parameter too long: a 400 naming the path.
+    frameworkErrors: (err, req, reply) => errorHandler(new ValidationError(`path: ${err.message}`, { fields: ["(path)"] }), req, reply),
+  });
+  // Signatures cover the exact bytes, so keep them before parsing; nesting is bounded before it.
   app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
     req.rawBody = body as string;
     if (!body) return done(null, undefined);
     try {
-      done(null, JSON.parse(body as string));
-    } catch {
-      done(new ValidationError("body: is not valid JSON", { fields: ["(body)"] }), undefined);
+      done(null, Text.parseJson(body as string));
+    } catch (err) {
+      done(new ValidationError(`body: ${(err as Error).message}`, { fields: ["(body)"] }), undefined);
     }
   });
   app.setErrorHandler(errorHandler);

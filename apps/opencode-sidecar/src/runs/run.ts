@@ -7,6 +7,7 @@ import {
   type RunStatus,
   type SidecarRun,
   type Usage,
+  Text,
 } from "@nubabel/contracts";
 
 /**
@@ -90,14 +91,18 @@ export function answerStatus(state: RunState): RunStatus {
   return state === "completed" ? "success" : state === "aborted" ? "aborted" : "error";
 }
 
+// The engine may answer with NUL (a binary file shown by a tool): no store keeps it, so it is
+// replaced in what leaves the sidecar rather than refused by Nubabel and the answer lost.
+const clean = (error: ErrorInfo): ErrorInfo => ({ code: Text.withoutNul(error.code), message: Text.withoutNul(error.message) });
+
 export function toSidecarRun(run: Run): SidecarRun {
   return {
     runId: run.runId,
     opencodeSessionId: run.opencodeSessionId,
     nubabelSessionId: run.nubabelSessionId,
     status: run.status,
-    ...(run.output !== undefined ? { output: run.output } : {}),
-    ...(run.error ? { error: run.error } : {}),
+    ...(run.output !== undefined ? { output: Text.withoutNul(run.output) } : {}),
+    ...(run.error ? { error: clean(run.error) } : {}),
     ...(run.usage ? { usage: run.usage } : {}),
     ...(run.model ? { model: run.model } : {}),
     createdAt: run.createdAt,
@@ -114,8 +119,8 @@ export function toResult(run: Run): RunResult {
     runId: run.runId,
     opencodeSessionId: run.opencodeSessionId,
     status: run.status,
-    output: run.output ?? "",
-    ...(run.error ? { error: run.error } : {}),
+    output: Text.withoutNul(run.output ?? ""),
+    ...(run.error ? { error: clean(run.error) } : {}),
     ...(run.usage ? { usage: run.usage } : {}),
     ...(run.model ? { model: run.model } : {}),
     durationMs: run.durationMs ?? 0,
@@ -126,9 +131,9 @@ export function toResult(run: Run): RunResult {
 /** The synchronous answer of `/delegate` and `/sessions/:id/prompt` for a finished run. */
 export function toResponse(run: Run, fallbackModel: string): DelegateResponse {
   return {
-    output: run.output ?? "",
+    output: Text.withoutNul(run.output ?? ""),
     status: answerStatus(run.status),
-    ...(run.error && run.status !== "completed" ? { error: run.error } : {}),
+    ...(run.error && run.status !== "completed" ? { error: clean(run.error) } : {}),
     metadata: {
       model: run.model ?? fallbackModel,
       opencodeSessionId: run.opencodeSessionId,

@@ -9,6 +9,7 @@ import {
   RunResult,
   type RunResultAck,
   SessionUpdate,
+  Text,
   Webhooks,
 } from "@nubabel/contracts";
 import { streamOf } from "../../progress/progress-log.js";
@@ -59,18 +60,18 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
     request.log = request.log.child({ sessionId: capability.sid, organizationId: capability.org });
     let body: unknown;
     try {
-      body = raw.length ? JSON.parse(raw) : {};
-    } catch {
-      throw new InvalidRequest("invalid body: body: is not valid JSON", ["body"]);
+      body = raw.length ? Text.parseJson(raw) : {};
+    } catch (err) {
+      throw new InvalidRequest(`invalid body: body: ${(err as Error).message}`, ["body"]);
     }
     request.body = body;
     const claimed = (body as { organizationId?: unknown } | null)?.organizationId;
     if (claimed !== undefined && claimed !== capability.org) {
-      throw new Forbidden("organization_mismatch", "organizationId does not match the delegation's organization");
+      throw new Forbidden("organization_mismatch", "organizationId does not match the delegation's organization", "organizationId");
     }
     const params = request.params as { sessionId?: string };
-    if (params.sessionId !== undefined && params.sessionId !== capability.sid) {
-      throw new Forbidden("session_mismatch", "this token is for another session");
+    if (params.sessionId !== undefined && parse(SessionPath, params, "path").sessionId !== capability.sid) {
+      throw new Forbidden("session_mismatch", "this token is for another session", "sessionId");
     }
   });
 
@@ -87,10 +88,10 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
     await limit(request, cap);
     const mapped = await deps.mapping.bySession(cap.org, cap.sid, request.log as Logger);
     if (mapped && mapped.opencodeSessionId !== update.state.opencodeSessionId) {
-      throw new Forbidden("opencode_session_mismatch", "this session is bound to another OpenCode session");
+      throw new Forbidden("opencode_session_mismatch", "this session is bound to another OpenCode session", "state.opencodeSessionId");
     }
     const session = await deps.sessions.get(cap.org, cap.sid);
-    if (!session) throw new Forbidden("session_mismatch", "unknown session for this token");
+    if (!session) throw new Forbidden("session_mismatch", "unknown session for this token", "sessionId");
     await deps.sessions.setState(cap.org, cap.sid, update.state);
     return { success: true };
   });

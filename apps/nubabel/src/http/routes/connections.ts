@@ -1,13 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { CreateConnectionRequest, UpdateConnectionRequest, type ConnectionDeleted, type ConnectionList } from "@nubabel/contracts";
+import { CreateConnectionRequest, Text, UpdateConnectionRequest, type ConnectionDeleted, type ConnectionList } from "@nubabel/contracts";
 import type { Connections } from "../../mcp/connections.js";
 import { authorizeApiKey } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
 import { parse } from "../errors.js";
 
-// Any string: a malformed id is answered like a missing one (404), not as a 400 that confirms a format.
-const ConnectionPath = z.object({ connectionId: z.string().min(1).max(100) });
+// Any one-line string: a malformed id is answered like a missing one (404), not as a 400 that
+// confirms a format; only control characters, which no store keeps, are a 400.
+const ConnectionPath = z.object({ connectionId: Text.line(100) });
 
 /**
  * `/api/connections`: the organization's MCP connections, by its API key. The organization is the

@@ -27,7 +27,7 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
     let organizationId: string;
     if (query.token !== undefined) {
       const cap = requireCapability(deps.config.tokenSecret, query.token, "stream");
-      if (cap.sid !== sessionId) throw new Forbidden("session_mismatch", "this token is for another session");
+      if (cap.sid !== sessionId) throw new Forbidden("session_mismatch", "this token is for another session", "sessionId");
       organizationId = cap.org;
     } else {
       organizationId = (await requireOrganization(deps.organizations, request)).id;
