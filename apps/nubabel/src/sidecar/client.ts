@@ -103,7 +103,7 @@ export class SidecarClient {
     try {
       // A signal of its own per call: cockatiel otherwise hangs every call's timeout on one shared
       // signal, which a burst of calls makes look like a listener leak.
-      const json = await this.policy(sidecarUrl).execute(async ({ signal }) => {
+      const attempt = () => this.policy(sidecarUrl).execute(async ({ signal }) => {
         const body = payload === undefined ? "" : JSON.stringify(payload);
         let response: Response;
         try {
@@ -128,6 +128,17 @@ export class SidecarClient {
         if (response.status >= 400) throw rejected(response.status, text);
         return text;
       }, new AbortController().signal);
+      let json: string;
+      try {
+        json = await attempt();
+      } catch (err) {
+        // An open circuit protects callers from a dead sidecar, not from one that is back: when its
+        // health answers again, close the circuit now rather than after the reset time.
+        if (!(err instanceof BrokenCircuitError) || !(await this.healthy(sidecarUrl))) throw err;
+        log.info("sidecar healthy again; closing its circuit");
+        this.policies.delete(sidecarUrl);
+        json = await attempt();
+      }
       const parsed = schema.safeParse(JSON.parse(json));
       if (!parsed.success) throw new SidecarProtocolError(sidecarUrl, describeIssues(parsed.error).message);
       log.debug({ durationMs: Date.now() - started }, "sidecar call done");
@@ -137,6 +148,13 @@ export class SidecarClient {
       log.warn({ durationMs: Date.now() - started, err: mapped.message, reason: (mapped as SidecarUnavailable).data?.reason }, "sidecar call failed");
       throw mapped;
     }
+  }
+
+  private healthy(sidecarUrl: string): Promise<boolean> {
+    return this.health(sidecarUrl).then(
+      (h) => h.status === "healthy",
+      () => false,
+    );
   }
 
   private translate(sidecarUrl: string, err: unknown): Error {
