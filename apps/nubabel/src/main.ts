@@ -11,7 +11,7 @@ import { PgRunStore } from "./adapters/postgres/run-store.js";
 import { PgSessionStore } from "./adapters/postgres/session-store.js";
 import { PgSlackLinks, PgSlackThreads } from "./adapters/postgres/slack.js";
 import { connectRedisAdapters } from "./adapters/redis/index.js";
-import { isEmbedded, loadProcessEnv, parseEnv, type Env } from "./config/env.js";
+import { isEmbedded, loadProcessEnv, parseEnv, retiredVariables, type Env } from "./config/env.js";
 import { dataPath, keptSecret, writePrivate } from "./config/files.js";
 import { resolveKeyring, Rotation } from "./crypto/index.js";
 import { openDatabase } from "./db/open.js";
@@ -57,6 +57,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
   const env = parseEnv(source);
   const logger = createLogger(env.LOG_LEVEL, options.logDestination);
   const log = logger.child({ module: "main" });
+  for (const warning of retiredVariables(source)) log.warn(warning);
   const cleanups: Array<() => Promise<void> | void> = [];
   const close = async () => {
     for (const cleanup of cleanups.reverse()) {

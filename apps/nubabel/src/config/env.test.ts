@@ -1,7 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Webhooks } from "@nubabel/contracts";
-import { ConfigError, isEmbedded, parseEnv } from "./env.js";
+import { ConfigError, isEmbedded, parseEnv, retiredVariables } from "./env.js";
 
 const secret = Webhooks.generateSecret();
 
@@ -16,6 +16,11 @@ describe("parseEnv", () => {
       SIDECAR_URL: "http://127.0.0.1:3001",
       PROGRESS_HEARTBEAT_MS: 15_000,
       MAPPING_CACHE_TTL_SECONDS: 86_400,
+      SIDECAR_REQUEST_TIMEOUT_MS: 10_000,
+      ORG_MAX_RUNNING: 8,
+      ORG_MAX_QUEUED: 100,
+      RUN_RECONCILE_INTERVAL_MS: 10_000,
+      RUN_LOST_AFTER_MS: 45_000,
       LOG_LEVEL: "info",
     });
     expect(isEmbedded(env)).toBe(true);
@@ -49,5 +54,10 @@ describe("parseEnv", () => {
 
   it("explains a missing shared secret", () => {
     expect(() => parseEnv({})).toThrow(/SIDECAR_SHARED_SECRET: is required/);
+  });
+
+  it("says so when a retired variable is still set, naming what replaced it", () => {
+    expect(retiredVariables({ SIDECAR_SHARED_SECRET: secret })).toEqual([]);
+    expect(retiredVariables({ SIDECAR_TIMEOUT_MS: "630000" })).toEqual([expect.stringContaining("SIDECAR_REQUEST_TIMEOUT_MS")]);
   });
 });

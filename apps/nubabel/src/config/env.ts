@@ -128,6 +128,16 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   };
 }
 
+/** Variables that no longer do anything, and what replaced them: said at start, never silently ignored. */
+const RETIRED: Record<string, string> = {
+  SIDECAR_TIMEOUT_MS: "SIDECAR_TIMEOUT_MS no longer applies: nothing waits for a turn now; SIDECAR_REQUEST_TIMEOUT_MS bounds each call to a sidecar",
+};
+
+/** Warnings for retired variables that are still set. */
+export function retiredVariables(source: Record<string, string | undefined>): string[] {
+  return Object.keys(RETIRED).filter((name) => source[name]).map((name) => RETIRED[name]!);
+}
+
 /** True on the embedded default (PGlite), where only one process may open the database. */
 export function isEmbedded(env: Pick<Env, "DATABASE_URL">): boolean {
   return env.DATABASE_URL === undefined;
