@@ -36,8 +36,10 @@ const MIGRATION_LOCK = 0x6e75_6261; // "nuba"
 export async function openPostgres(url: string, poolSize = 10): Promise<Database> {
   // Bounded: a database that stops answering fails a request (503) rather than holding it forever.
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000, query_timeout: 30_000 });
-  // An idle client's error (the server restarting) must not crash the process; the next query reports it.
+  // A client's socket error (the server restarting, a connection cut) must not crash the process,
+  // idle or checked out: the query in flight, or the next one, reports it.
   pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   const db = drizzlePg(pool, { schema });
   try {
     const client = await pool.connect();
