@@ -69,12 +69,7 @@ const MOVES: Record<RunState, readonly RunState[]> = {
   aborted: [],
 };
 
-/** Whether a run in `from` may move to `to` (adapters encode the same table in their conditional updates). */
-export function canMove(from: RunState, to: RunState): boolean {
-  return MOVES[from].includes(to);
-}
-
-/** The states a run may be in for a move to `to`. */
+/** The states a run may be in for a move to `to` (the store's conditional updates use it). */
 export function sourcesOf(to: RunState): RunState[] {
   return (Object.keys(MOVES) as RunState[]).filter((from) => MOVES[from].includes(to));
 }

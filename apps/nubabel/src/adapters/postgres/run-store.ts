@@ -281,5 +281,3 @@ export class PgRunStore implements RunStore {
       .where(eq(runs.id, runId));
   }
 }
-
-export type { HistoryEntry };
