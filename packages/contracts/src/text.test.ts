@@ -26,6 +26,8 @@ describe("Text", () => {
     expect(jsonDepth('{"a":"[[[[\\"[[["}')).toBe(1);
     expect(parseJson('{"a":[1,{"b":2}]}')).toEqual({ a: [1, { b: 2 }] });
     expect(() => parseJson("{nope")).toThrow(/not valid JSON/);
+    expect(() => parseJson(`{"a":{"__proto__":{"admin":true}}}`)).toThrow(/__proto__/);
+    expect(() => parseJson(`{"constructor":{"prototype":{"admin":true}}}`)).toThrow(/__proto__/);
     let value: unknown = 1;
     for (let i = 0; i < 100_000; i++) value = [value];
     expect(valueDepth(value)).toBeGreaterThan(64);

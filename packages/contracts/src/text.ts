@@ -1,3 +1,4 @@
+import secureJson from "secure-json-parse";
 import { z } from "zod";
 
 /**
@@ -100,12 +101,17 @@ export class JsonError extends Error {
   override readonly name = "JsonError";
 }
 
-/** `JSON.parse` that refuses nesting deeper than `limit` before building anything. */
+/**
+ * `JSON.parse` that refuses nesting deeper than `limit` before building anything, and a
+ * `__proto__` or `constructor.prototype` key (which would change an object's prototype wherever
+ * the value is later merged), as Fastify's own parser does.
+ */
 export function parseJson(raw: string, limit = MAX_DEPTH): unknown {
   if (jsonDepth(raw, limit) > limit) throw new JsonError(`nests deeper than ${limit} levels`);
   try {
-    return JSON.parse(raw) as unknown;
-  } catch {
+    return secureJson.parse(raw, null, { protoAction: "error", constructorAction: "error" }) as unknown;
+  } catch (err) {
+    if (err instanceof SyntaxError && /prototype/i.test(err.message)) throw new JsonError("must not contain a __proto__ or constructor.prototype key");
     throw new JsonError("is not valid JSON");
   }
 }
