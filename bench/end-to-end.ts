@@ -24,7 +24,7 @@ export async function benchEndToEnd(stack: Stack, n: number): Promise<Row[]> {
   const viaSidecar = async (i: number) => {
     const body = JSON.stringify({ prompt: "hi", session_id: `bench_${i}`, organizationId });
     const t0 = performance.now();
-    const res = await fetch(`${sidecar.url}/delegate`, { method: "POST", body, headers: { "content-type": "application/json", ...Webhooks.sign(secret, body) } });
+    const res = await fetch(`${sidecar.url}/delegate`, { method: "POST", body, headers: { "content-type": "application/json", ...Webhooks.sign(secret, { direction: "nubabel-to-sidecar", method: "POST", path: "/delegate" }, body) } });
     const json = (await res.json()) as { status: string };
     if (json.status !== "success") throw new Error(`bench delegation failed: ${JSON.stringify(json)}`);
     return performance.now() - t0;

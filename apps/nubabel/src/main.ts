@@ -11,7 +11,7 @@ import { PgRunStore } from "./adapters/postgres/run-store.js";
 import { PgSessionStore } from "./adapters/postgres/session-store.js";
 import { PgSlackLinks, PgSlackThreads } from "./adapters/postgres/slack.js";
 import { connectRedisAdapters } from "./adapters/redis/index.js";
-import { isEmbedded, loadProcessEnv, parseEnv, retiredVariables, type Env } from "./config/env.js";
+import { ConfigError, isEmbedded, loadProcessEnv, parseEnv, retiredVariables, type Env } from "./config/env.js";
 import { dataPath, keptSecret, writePrivate } from "./config/files.js";
 import { resolveKeyring, Rotation } from "./crypto/index.js";
 import { openDatabase } from "./db/open.js";
@@ -72,6 +72,14 @@ export async function startNubabel(source: Record<string, string | undefined>, o
 
   try {
     const embedded = isEmbedded(env);
+    if (!embedded && !env.NUBABEL_TOKEN_SECRET) {
+      // Shared storage means several instances, or one that restarts: each must check the tokens
+      // another minted, so a secret made up per instance would break runs in flight.
+      throw new ConfigError(
+        ["NUBABEL_TOKEN_SECRET"],
+        "NUBABEL_TOKEN_SECRET: is required when DATABASE_URL is set; generate one with `openssl rand -base64 32` and give every instance the same value",
+      );
+    }
     const tokenSecret = env.NUBABEL_TOKEN_SECRET ?? keptSecret(dataPath(env.NUBABEL_DATA_DIR, "token.secret"));
     if (!env.NUBABEL_TOKEN_SECRET && env.REDIS_URL) {
       log.warn("NUBABEL_TOKEN_SECRET is unset: tokens are signed with this instance's own secret; set one shared secret for several instances");
@@ -148,7 +156,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       tokenSecret,
       publicUrl: () => publicUrl,
       sidecarUrl: env.SIDECAR_URL,
-      callbackTtlSeconds: env.CALLBACK_TOKEN_TTL_SECONDS,
+      runTimeoutMs: env.RUN_TIMEOUT_MS,
     });
     const reconciler = new Reconciler({
       runs,

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Capabilities, type DelegateRequest, type ErrorBody, Webhooks } from "@nubabel/contracts";
 import { backendEnv } from "./fixtures/backends.js";
-import { postSigned, startFakeSidecar, type FakeSidecar } from "./fixtures/fake-sidecar.js";
+import { postSigned, startFakeSidecar, toNubabel, type FakeSidecar } from "./fixtures/fake-sidecar.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
 import { createOrganization } from "./fixtures/organizations.js";
 import { openSse } from "./fixtures/sse-client.js";
@@ -99,10 +99,10 @@ describe("authentication, authorization and bad input", () => {
     const otherSecret = await postSigned(callbacks.progress, body, token, Webhooks.generateSecret());
     expect(otherSecret.status).toBe(401);
 
-    const tampered = await postSigned(callbacks.progress, { progress: event("completed") }, token, secrets.SIDECAR_SHARED_SECRET, Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, raw));
+    const tampered = await postSigned(callbacks.progress, { progress: event("completed") }, token, secrets.SIDECAR_SHARED_SECRET, Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, toNubabel(callbacks.progress), raw));
     expect(tampered.status).toBe(401);
 
-    const headers = Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, raw);
+    const headers = Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, toNubabel(callbacks.progress), raw);
     expect((await postSigned(callbacks.progress, body, token, secrets.SIDECAR_SHARED_SECRET, headers)).status).toBe(200);
     const replay = await error(await postSigned(callbacks.progress, body, token, secrets.SIDECAR_SHARED_SECRET, headers));
     expect(replay).toMatchObject({ status: 401 });

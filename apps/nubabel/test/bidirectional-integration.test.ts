@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type DelegateResponse, Capabilities, Webhooks } from "@nubabel/contracts";
 import type { ModelServer } from "@nubabel/testkit";
 import type { Sidecar } from "@nubabel/opencode-sidecar";
+import { toNubabel } from "./fixtures/fake-sidecar.js";
 import { backendEnv, flushPrefix, hasInfra, infra, tempDir } from "./fixtures/backends.js";
 import { startRealSidecar, type RealSidecar } from "./fixtures/real-sidecar.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
@@ -112,7 +113,7 @@ for (const kind of ["shared", "embedded"] as const) {
       const forged = await fetch(`${nubabel.url}/api/sidecar/mcp/invoke`, {
         method: "POST",
         body,
-        headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, body) },
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, toNubabel(`${nubabel.url}/api/sidecar/mcp/invoke`), body) },
       });
       expect(forged.status).toBe(403);
     });

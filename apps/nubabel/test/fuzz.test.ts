@@ -233,7 +233,7 @@ describe("fuzz: malformed requests to Nubabel never reach a 5xx (fake sidecar)",
     const before = { history: await (await nubabel.api(`/api/sessions/${session}`, { apiKey: acme.apiKey })).json(), runs: await (await nubabel.api(`/api/sessions/${session}/runs`, { apiKey: acme.apiKey })).json() };
 
     const signedPost = (path: string, raw: string) => () =>
-      send(nubabel.url, "POST", path, { authorization: `Bearer ${token!}`, ...Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, raw) }, raw);
+      send(nubabel.url, "POST", path, { authorization: `Bearer ${token!}`, ...Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, { direction: "sidecar-to-nubabel", method: "POST", path }, raw) }, raw);
     const path = (url: string) => new URL(url).pathname;
     const now = new Date().toISOString();
     const cases = [
@@ -298,7 +298,7 @@ describe("fuzz: malformed signed requests to the real sidecar never reach a 5xx"
 
   it("refuses bad bodies and ids with a 400 naming the field; unknown well-formed ids are 404; nothing runs", async () => {
     const signed = (method: "GET" | "POST", path: string, raw = "") => () =>
-      send(real.sidecar.url, method, path, Webhooks.sign(secret, raw), method === "POST" ? raw : undefined);
+      send(real.sidecar.url, method, path, Webhooks.sign(secret, { direction: "nubabel-to-sidecar", method, path }, raw), method === "POST" ? raw : undefined);
     const delegate = { prompt: "fine", session_id: "fuzz-sidecar", organizationId: "org_fuzz", category: "quick", load_skills: ["a"], userId: "u1", callbackToken: "t", runId: "run_fuzz1" };
     const prompt = { prompt: "fine", session_id: "fuzz-sidecar", organizationId: "org_fuzz", userId: "u1" };
     const cases = [

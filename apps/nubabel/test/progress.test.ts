@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Webhooks, type DelegateRequest, type ProgressEvent } from "@nubabel/contracts";
 import { backendEnv, hasInfra, infra } from "./fixtures/backends.js";
-import { postSigned, startFakeSidecar, type FakeSidecar } from "./fixtures/fake-sidecar.js";
+import { postSigned, startFakeSidecar, toNubabel, type FakeSidecar } from "./fixtures/fake-sidecar.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
 import { createOrganization } from "./fixtures/organizations.js";
 import { openSse } from "./fixtures/sse-client.js";
@@ -115,7 +115,7 @@ describe.runIf(hasInfra)("live progress across two instances (PostgreSQL + Redis
     const sessionId = `replay-guard-${Date.now()}`;
     const target = await sessionOnB(sessionId);
     const body = { progress: status("once") };
-    const headers = Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, JSON.stringify(body));
+    const headers = Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, toNubabel(target.progressUrl), JSON.stringify(body));
     expect((await postSigned(target.progressUrl, body, target.token, secrets.SIDECAR_SHARED_SECRET, headers)).status).toBe(200);
     const onA = target.progressUrl.replace(b.url, a.url);
     expect((await postSigned(onA, body, target.token, secrets.SIDECAR_SHARED_SECRET, headers)).status).toBe(401);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
 import { ApiRun, ApiRunAccepted, Capabilities, DelegateResponse, type RunResult, Webhooks } from "@nubabel/contracts";
 import type { RecordedRequest } from "@nubabel/testkit";
 import { backendEnv, hasInfra } from "./fixtures/backends.js";
-import { postSigned } from "./fixtures/fake-sidecar.js";
+import { postSigned, toNubabel } from "./fixtures/fake-sidecar.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
 import { createOrganization } from "./fixtures/organizations.js";
 import { startRealSidecar, type RealSidecar } from "./fixtures/real-sidecar.js";
@@ -197,7 +197,7 @@ for (const kind of ["shared", "embedded"] as const) {
       };
       const raw = JSON.stringify(result);
       const id = Webhooks.messageId();
-      for (const headers of [Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, raw, new Date(), id), Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, raw, new Date(), id), Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, raw)]) {
+      for (const headers of [Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, toNubabel(url), raw, new Date(), id), Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, toNubabel(url), raw, new Date(), id), Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, toNubabel(url), raw)]) {
         const again = await postSigned(url, result, token, secrets.SIDECAR_SHARED_SECRET, headers);
         expect(again.status).toBe(200);
         expect(await again.json()).toEqual({ success: true, status: "completed" });

@@ -7,8 +7,8 @@ import { MemoryBindingStore } from "./adapters/memory/binding-store.js";
 import { MemoryRunStore } from "./adapters/memory/run-store.js";
 import { RedisBindingStore } from "./adapters/redis/binding-store.js";
 import { pingRedis } from "./adapters/redis/ping.js";
-import { RedisReplayGuard } from "./adapters/redis/replay-guard.js";
 import { RedisRunStore } from "./adapters/redis/run-store.js";
+import { TokenSeal } from "./adapters/redis/sealed-token.js";
 import { Bridge } from "./bridge/bridge.js";
 import { CallbackClient } from "./callbacks/client.js";
 import { Outbox } from "./callbacks/outbox.js";
@@ -60,9 +60,11 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     redisError = err.message;
   });
   redis?.on("ready", () => (redisError = undefined));
-  const bindings = redis ? new RedisBindingStore(redis, env.REDIS_PREFIX) : new MemoryBindingStore();
+  const bindings = redis ? new RedisBindingStore(redis, env.REDIS_PREFIX, new TokenSeal(env.SIDECAR_SHARED_SECRET)) : new MemoryBindingStore();
   const runs = redis ? new RedisRunStore(redis, env.REDIS_PREFIX) : new MemoryRunStore();
-  const replayGuard = redis ? new RedisReplayGuard(redis, env.REDIS_PREFIX) : new Webhooks.MemoryReplayGuard();
+  const replayGuard = redis ? new Webhooks.RedisReplayGuard(redis, env.REDIS_PREFIX) : new Webhooks.MemoryReplayGuard();
+  // Best effort: with Redis down now, the first claim records the epoch instead.
+  if (replayGuard instanceof Webhooks.RedisReplayGuard) await replayGuard.start().catch(() => undefined);
 
   const bridgeSecret = randomBytes(32).toString("base64url");
   const callbacks = new CallbackClient({ secret: env.SIDECAR_SHARED_SECRET, timeoutMs: env.CALLBACK_TIMEOUT_MS, retries: env.CALLBACK_RETRIES });

@@ -26,7 +26,7 @@ export async function signed(base: string, secret: string, method: "GET" | "POST
   const res = await fetch(`${base}${route}`, {
     method,
     ...(method === "POST" ? { body: raw } : {}),
-    headers: { ...(raw ? { "content-type": "application/json" } : {}), ...Webhooks.sign(opts.secret ?? secret, raw), ...opts.headers },
+    headers: { ...(raw ? { "content-type": "application/json" } : {}), ...Webhooks.sign(opts.secret ?? secret, { direction: "nubabel-to-sidecar", method, path: route }, raw), ...opts.headers },
   });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };

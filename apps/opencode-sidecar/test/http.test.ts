@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { Webhooks } from "@nubabel/contracts";
 import { delegateBody, type Harness, useHarness } from "./fixtures.js";
 
+const DELEGATE = { direction: "nubabel-to-sidecar", method: "POST", path: "/delegate" } as const;
+
 /** Acceptance 5: the sidecar's door. Every refusal names its reason, nothing runs. */
 describe("sidecar HTTP boundary", () => {
   let h!: Harness;
@@ -21,19 +23,19 @@ describe("sidecar HTTP boundary", () => {
     const payload = JSON.stringify(body());
     expect((await raw("/delegate", payload, {})).status).toBe(401);
     expect((await h.post("/delegate", body(), { secret: Webhooks.generateSecret() })).status).toBe(401);
-    const headers = Webhooks.sign(h.secret, payload, new Date(Date.now() - 10 * 60_000));
+    const headers = Webhooks.sign(h.secret, DELEGATE, payload, new Date(Date.now() - 10 * 60_000));
     const stale = await raw("/delegate", payload, headers);
     expect(stale.status).toBe(401);
     expect(((await stale.json()) as { error: { message: string } }).error.message).toMatch(/too old/i);
 
     h.model.reset();
-    const signed = Webhooks.sign(h.secret, payload);
+    const signed = Webhooks.sign(h.secret, DELEGATE, payload);
     expect((await raw("/delegate", payload, signed)).status).toBe(200);
     const replay = await raw("/delegate", payload, signed);
     expect(replay.status).toBe(401);
     expect(((await replay.json()) as { error: { message: string } }).error.message).toMatch(/replayed/);
     // A body changed under a valid signature is refused too.
-    const tampered = await raw("/delegate", payload.replace("hello", "HELLO"), Webhooks.sign(h.secret, payload));
+    const tampered = await raw("/delegate", payload.replace("hello", "HELLO"), Webhooks.sign(h.secret, DELEGATE, payload));
     expect(tampered.status).toBe(401);
     expect(h.model.requests).toHaveLength(1);
   });

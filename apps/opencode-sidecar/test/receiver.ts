@@ -105,7 +105,7 @@ export class CallbackReceiver {
     const isResult = (req.url ?? "").endsWith("/result");
     try {
       // Results are applied once by run id, so a retry with the same webhook-id is welcome (as in Nubabel).
-      await Webhooks.verify(this.secret, raw, req.headers as Record<string, string>, isResult ? "idempotent" : this.guard);
+      await Webhooks.verify(this.secret, { direction: "sidecar-to-nubabel", method: req.method ?? "", path: req.url ?? "" }, raw, req.headers as Record<string, string>, isResult ? "idempotent" : this.guard);
     } catch (err) {
       signatureError = (err as Error).message;
     }

@@ -57,7 +57,7 @@ describe("sidecar restart", () => {
       expect(health).toMatchObject({ status: "healthy", opencode: { state: "attached", version: "1.18.33" } });
       h.model.script({ text: "via the attached engine" });
       const body = JSON.stringify(delegateBody(h, "ses_attached", "hello"));
-      const res = await fetch(`${attached.url}/delegate`, { method: "POST", body, headers: { "content-type": "application/json", ...Webhooks.sign(h.secret, body) } });
+      const res = await fetch(`${attached.url}/delegate`, { method: "POST", body, headers: { "content-type": "application/json", ...Webhooks.sign(h.secret, { direction: "nubabel-to-sidecar", method: "POST", path: "/delegate" }, body) } });
       expect(await res.json()).toMatchObject({ status: "success", output: "via the attached engine" });
     } finally {
       await attached.close();
@@ -84,7 +84,7 @@ describe("sidecar restart", () => {
       const ocId = first.body.metadata.opencodeSessionId as string;
 
       const body = JSON.stringify({ prompt: "and now?" });
-      const headers = Webhooks.sign(h.secret, body);
+      const headers = Webhooks.sign(h.secret, { direction: "nubabel-to-sidecar", method: "POST", path: `/sessions/${ocId}/prompt` }, body);
       await h.restart(redis);
       h.receiver.reset();
       h.model.script({ text: "still here" });

@@ -35,6 +35,12 @@ export const Name = z
   .regex(/^[a-z0-9][a-z0-9-]*$/, "must be lower-case letters, digits and dashes");
 
 /**
+ * The longest the run may take, in ms; the sidecar uses the shorter of this and its own
+ * `RUN_TIMEOUT_MS`. Nubabel sends it because its callback token expires soon after.
+ */
+export const RunTimeout = z.number().int().min(1_000).max(24 * 3_600_000);
+
+/**
  * `POST /delegate`: start a new OpenCode session for a Nubabel session and run the prompt.
  * `callbackToken` is opaque to the sidecar: it is the capability token Nubabel issued, sent back
  * as `Authorization: Bearer` on every callback of this delegation.
@@ -50,6 +56,7 @@ export const DelegateRequest = z.object({
   callbackToken: CallbackToken.optional(),
   /** Nubabel's run id; the sidecar's run takes it, and a repeat with the same id returns that run. */
   runId: RunId.optional(),
+  timeoutMs: RunTimeout.optional(),
 });
 export type DelegateRequest = z.infer<typeof DelegateRequest>;
 
@@ -65,6 +72,7 @@ export const PromptRequest = z.object({
   callbacks: Callbacks.optional(),
   callbackToken: CallbackToken.optional(),
   runId: RunId.optional(),
+  timeoutMs: RunTimeout.optional(),
 });
 export type PromptRequest = z.infer<typeof PromptRequest>;
 

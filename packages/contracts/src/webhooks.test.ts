@@ -1,23 +1,60 @@
+import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { generateSecret, MemoryReplayGuard, sign, SignatureError, verify } from "./webhooks.js";
+import { Webhook } from "standardwebhooks";
+import { generateSecret, MemoryReplayGuard, Outgoing, type Route, routeSecret, sign, SignatureError, verify } from "./webhooks.js";
 
 describe("Standard Webhooks signing", () => {
   const secret = generateSecret();
   const body = JSON.stringify({ hello: "world" });
+  const route: Route = { direction: "nubabel-to-sidecar", method: "POST", path: "/delegate" };
 
   it("accepts a signed request once and refuses its replay", async () => {
     const guard = new MemoryReplayGuard();
-    const headers = sign(secret, body);
-    await expect(verify(secret, body, headers, guard)).resolves.toBeUndefined();
-    await expect(verify(secret, body, headers, guard)).rejects.toThrow(/replayed/);
+    const headers = sign(secret, route, body);
+    await expect(verify(secret, route, body, headers, guard)).resolves.toBeUndefined();
+    await expect(verify(secret, route, body, headers, guard)).rejects.toThrow(/replayed/);
   });
 
   it("refuses a tampered body, another secret, missing headers and stale timestamps", async () => {
     const guard = new MemoryReplayGuard();
-    await expect(verify(secret, body + " ", sign(secret, body), guard)).rejects.toBeInstanceOf(SignatureError);
-    await expect(verify(generateSecret(), body, sign(secret, body), guard)).rejects.toBeInstanceOf(SignatureError);
-    await expect(verify(secret, body, {}, guard)).rejects.toThrow(/missing/);
-    const old = sign(secret, body, new Date(Date.now() - 6 * 60_000));
-    await expect(verify(secret, body, old, guard)).rejects.toThrow(/too old/i);
+    await expect(verify(secret, route, body + " ", sign(secret, route, body), guard)).rejects.toBeInstanceOf(SignatureError);
+    await expect(verify(generateSecret(), route, body, sign(secret, route, body), guard)).rejects.toBeInstanceOf(SignatureError);
+    await expect(verify(secret, route, body, {}, guard)).rejects.toThrow(/missing/);
+    const old = sign(secret, route, body, new Date(Date.now() - 6 * 60_000));
+    await expect(verify(secret, route, body, old, guard)).rejects.toThrow(/too old/i);
+  });
+
+  it("binds the signature to direction, method and path, but not to the query", async () => {
+    const headers = sign(secret, route, body);
+    const others: Route[] = [
+      { ...route, direction: "sidecar-to-nubabel" },
+      { ...route, method: "GET" },
+      { ...route, path: "/sessions/ses_x/abort" },
+      { ...route, path: "/delegate/" },
+    ];
+    for (const other of others) {
+      await expect(verify(secret, other, body, headers, new MemoryReplayGuard()), JSON.stringify(other)).rejects.toBeInstanceOf(SignatureError);
+    }
+    await expect(verify(secret, { ...route, method: "post", path: "/delegate?x=1" }, body, headers, new MemoryReplayGuard())).resolves.toBeUndefined();
+  });
+
+  it("derives the route key as documented, so any Standard Webhooks library verifies it", () => {
+    const headers = sign(secret, route, body);
+    const key = createHmac("sha256", Buffer.from(secret.slice("whsec_".length), "base64")).update("nubabel-to-sidecar POST /delegate").digest("base64");
+    expect(routeSecret(secret, route)).toBe(`whsec_${key}`);
+    expect(() => new Webhook(`whsec_${key}`).verify(body, headers)).not.toThrow();
+    expect(() => new Webhook(secret).verify(body, headers)).toThrow();
+  });
+
+  it("lets a retry of one message through (same id, later timestamp) while an exact copy is refused", async () => {
+    const guard = new MemoryReplayGuard();
+    const message = new Outgoing();
+    const first = message.sign(secret, route, body);
+    const retry = message.sign(secret, route, body);
+    expect(retry["webhook-id"]).toBe(first["webhook-id"]);
+    expect(Number(retry["webhook-timestamp"])).toBeGreaterThan(Number(first["webhook-timestamp"]));
+    await verify(secret, route, body, first, guard);
+    await expect(verify(secret, route, body, retry, guard)).resolves.toBeUndefined();
+    await expect(verify(secret, route, body, retry, guard)).rejects.toThrow(/replayed/);
   });
 });

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 
 /** Standard Webhooks tolerance: a timestamp further than this from now is stale. */
@@ -10,12 +10,29 @@ export const HEADER = {
   signature: "webhook-signature",
 } as const;
 
+export type { ReplayGuard } from "./replay-guard.js";
+import type { ReplayGuard } from "./replay-guard.js";
+
+/** Which way a message goes between the services: part of what its signature covers. */
+export type Direction = "nubabel-to-sidecar" | "sidecar-to-nubabel";
+
+/** The one request a signature is good for. `path` is the URL's path; any query is ignored. */
+export interface Route {
+  direction: Direction;
+  method: string;
+  path: string;
+}
+
 /**
- * Remembers which `webhook-id`s were seen. `claim` is atomic: it answers true the first time an
- * id is claimed within `ttlSeconds`, false for a replay.
+ * The Standard Webhooks secret for one route: `whsec_` + base64 of
+ * HMAC-SHA256(secret bytes, "<direction> <METHOD> <path>"). Operators set one secret; a message
+ * signed for one route or direction does not verify on any other. See docs/signatures.md.
  */
-export interface ReplayGuard {
-  claim(id: string, ttlSeconds: number): Promise<boolean>;
+export function routeSecret(secret: string, route: Route): string {
+  const bytes = Buffer.from(secret.startsWith("whsec_") ? secret.slice(6) : secret, "base64");
+  const path = route.path.split("?")[0];
+  const key = createHmac("sha256", bytes).update(`${route.direction} ${route.method.toUpperCase()} ${path}`).digest("base64");
+  return `whsec_${key}`;
 }
 
 /** A new Standard Webhooks secret (`whsec_` + 32 random bytes in base64). */
@@ -34,16 +51,32 @@ export function isSecret(secret: string): boolean {
 }
 
 /**
- * Headers that sign `body` for the receiver holding the same secret. A retried delivery passes its
- * first `id` again (Standard Webhooks: same id, fresh timestamp and signature).
+ * Headers that sign `body` for one route, for the receiver holding the same secret. A retried
+ * delivery passes its first `id` again (Standard Webhooks: same id, fresh timestamp and signature).
  */
-export function sign(secret: string, body: string, now = new Date(), id = messageId()): Record<string, string> {
-  const signature = new Webhook(secret).sign(id, now, body);
+export function sign(secret: string, route: Route, body: string, now = new Date(), id = messageId()): Record<string, string> {
+  const signature = new Webhook(routeSecret(secret, route)).sign(id, now, body);
   return {
     [HEADER.id]: id,
     [HEADER.timestamp]: String(Math.floor(now.getTime() / 1000)),
     [HEADER.signature]: signature,
   };
+}
+
+/**
+ * One message across its tries: the same `webhook-id` each time, signed afresh with a timestamp at
+ * least a second after the last try's, because a receiver refuses a repeated id and timestamp as
+ * a replay (an honest retry within the same second would otherwise look like one).
+ */
+export class Outgoing {
+  private last = 0;
+  constructor(readonly id = messageId()) {}
+
+  sign(secret: string, route: Route, body: string): Record<string, string> {
+    const seconds = Math.max(Math.floor(Date.now() / 1000), this.last + 1);
+    this.last = seconds;
+    return sign(secret, route, body, new Date(seconds * 1000), this.id);
+  }
 }
 
 /** A new `webhook-id`. */
@@ -58,11 +91,14 @@ export class SignatureError extends Error {
 type HeaderBag = Record<string, string | string[] | undefined>;
 
 /**
- * Checks signature and timestamp (5-minute tolerance), then claims the `webhook-id` so the same
- * request is accepted once. Throws `SignatureError` saying what was wrong.
+ * Checks the signature for this route and the timestamp (5-minute tolerance), then claims the
+ * message so the same signed request is accepted once. A retry keeps its `webhook-id` but is
+ * signed afresh (a new timestamp), so the claim is on id and timestamp together: an honest retry
+ * passes, a captured copy does not. Throws `SignatureError` saying what was wrong.
  */
 export async function verify(
   secret: string,
+  route: Route,
   rawBody: string,
   headers: HeaderBag,
   guard: ReplayGuard | "idempotent",
@@ -79,7 +115,7 @@ export async function verify(
     // Only the signature is checked here: a body that is no JSON is the receiver's 400 to give,
     // not a signature failure.
     const signed = { [HEADER.id]: id, [HEADER.timestamp]: timestamp, [HEADER.signature]: signature };
-    new Webhook(secret).verify(rawBody, signed, { jsonParse: false });
+    new Webhook(routeSecret(secret, route)).verify(rawBody, signed, { jsonParse: false });
   } catch (err) {
     const reason = err instanceof WebhookVerificationError ? err.message : "invalid signature";
     throw new SignatureError(reason);
@@ -88,21 +124,10 @@ export async function verify(
   // so a redelivery with the same id must be acknowledged, not refused.
   if (guard === "idempotent") return;
   // Keep ids a little longer than the tolerance, so a replay inside the window is always caught.
-  if (!(await guard.claim(id, TOLERANCE_SECONDS * 2))) throw new SignatureError("replayed webhook-id");
-}
-
-/** In-process `ReplayGuard` for a single instance. */
-export class MemoryReplayGuard implements ReplayGuard {
-  private readonly seen = new Map<string, number>();
-
-  async claim(id: string, ttlSeconds: number): Promise<boolean> {
-    const now = Date.now();
-    if (this.seen.size > 10_000) {
-      for (const [key, expires] of this.seen) if (expires <= now) this.seen.delete(key);
-    }
-    const expires = this.seen.get(id);
-    if (expires !== undefined && expires > now) return false;
-    this.seen.set(id, now + ttlSeconds * 1000);
-    return true;
+  const signedAt = Number(timestamp);
+  if (!(await guard.claim(`webhook:${id}:${signedAt}`, TOLERANCE_SECONDS * 2, signedAt))) {
+    throw new SignatureError("replayed message (this webhook-id and timestamp were seen, or it was signed before the replay memory was lost)");
   }
 }
+
+export { MemoryReplayGuard, RedisReplayGuard } from "./replay-guard.js";

@@ -46,7 +46,11 @@ const Schema = z.object({
   /** How often running runs are checked with their sidecar, and how long a silent sidecar has lost one. */
   RUN_RECONCILE_INTERVAL_MS: positiveInt.default(10_000),
   RUN_LOST_AFTER_MS: positiveInt.default(45_000),
-  CALLBACK_TOKEN_TTL_SECONDS: positiveInt.default(24 * 3600),
+  /**
+   * The longest one run may take (the sidecar stops it then, if its own bound is not shorter). A
+   * run's callback token expires this long after the hand-over, plus a margin for delivering its end.
+   */
+  RUN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(24 * 3_600_000).default(10 * 60_000),
   STREAM_TOKEN_TTL_SECONDS: positiveInt.default(300),
   MAPPING_CACHE_TTL_SECONDS: positiveInt.default(24 * 3600),
   PROGRESS_MAXLEN: positiveInt.default(1_000),
@@ -131,6 +135,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
 /** Variables that no longer do anything, and what replaced them: said at start, never silently ignored. */
 const RETIRED: Record<string, string> = {
   SIDECAR_TIMEOUT_MS: "SIDECAR_TIMEOUT_MS no longer applies: nothing waits for a turn now; SIDECAR_REQUEST_TIMEOUT_MS bounds each call to a sidecar",
+  CALLBACK_TOKEN_TTL_SECONDS: "CALLBACK_TOKEN_TTL_SECONDS no longer applies: a run's callback token lives RUN_TIMEOUT_MS plus 10 minutes",
 };
 
 /** Warnings for retired variables that are still set. */

@@ -14,8 +14,12 @@ export interface DispatchDeps {
   publicUrl: () => string;
   /** Where new OpenCode sessions are created; follow-ups go to the sidecar in the mapping. */
   sidecarUrl: string;
-  callbackTtlSeconds: number;
+  /** The longest a run may take; its callback token expires `TOKEN_MARGIN_SECONDS` after that. */
+  runTimeoutMs: number;
 }
+
+/** Time after a run's bound for its last callbacks (a queue ahead of it, the result's retries). */
+export const TOKEN_MARGIN_SECONDS = 10 * 60;
 
 /** Where the sidecar runs it, or why it never started. */
 export type Placement = { placed: { opencodeSessionId: string; sidecarUrl: string } } | { refused: Ending };
@@ -27,9 +31,17 @@ export type Placement = { placed: { opencodeSessionId: string; sidecarUrl: strin
  * never dispatch concurrently (the store starts one at a time), so no lock is needed here.
  */
 export async function dispatch(deps: DispatchDeps, run: Run, log: Logger): Promise<Placement> {
-  const binding = bind(deps.publicUrl(), deps.tokenSecret, { id: run.sessionId, organizationId: run.organizationId }, deps.callbackTtlSeconds);
+  const ttlSeconds = Math.ceil(deps.runTimeoutMs / 1000) + TOKEN_MARGIN_SECONDS;
+  const binding = bind(deps.publicUrl(), deps.tokenSecret, { id: run.sessionId, organizationId: run.organizationId }, ttlSeconds);
   const mapped = await deps.mapping.bySession(run.organizationId, run.sessionId, log);
-  const common = { prompt: run.prompt, session_id: run.sessionId, runId: run.id, ...(run.userId ? { userId: run.userId } : {}), ...binding };
+  const common = {
+    prompt: run.prompt,
+    session_id: run.sessionId,
+    runId: run.id,
+    timeoutMs: deps.runTimeoutMs,
+    ...(run.userId ? { userId: run.userId } : {}),
+    ...binding,
+  };
   try {
     let accepted: RunAccepted;
     let sidecarUrl: string;
@@ -82,7 +94,8 @@ async function again<T>(call: () => Promise<T>, attempts = 3): Promise<T> {
       return await call();
     } catch (err) {
       if (!(err instanceof SidecarUnavailable) || attempt >= attempts || err.data.reason.includes("circuit open")) throw err;
-      await sleep(250 * attempt);
+      // At least a second apart: the sidecar refuses a repeat of the same webhook-id and second.
+      await sleep(1_000 * attempt);
     }
   }
 }

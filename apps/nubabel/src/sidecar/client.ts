@@ -57,12 +57,12 @@ export class SidecarClient {
    * `logger`, here and below, is the caller's (so lines carry its request id).
    */
   delegate(sidecarUrl: string, body: DelegateRequest, logger?: Logger): Promise<RunAccepted> {
-    return this.call(sidecarUrl, "POST", "/delegate", body, RunAccepted, logger);
+    return this.call(sidecarUrl, "POST", "/delegate", body, RunAccepted, logger, new Webhooks.Outgoing(deliveryId(body.runId)));
   }
 
   /** Starts a follow-up run in an existing OpenCode session; answers once the sidecar accepted it. */
   prompt(sidecarUrl: string, opencodeSessionId: string, body: PromptRequest, logger?: Logger): Promise<RunAccepted> {
-    return this.call(sidecarUrl, "POST", `/sessions/${encodeURIComponent(opencodeSessionId)}/prompt`, body, RunAccepted, logger);
+    return this.call(sidecarUrl, "POST", `/sessions/${encodeURIComponent(opencodeSessionId)}/prompt`, body, RunAccepted, logger, new Webhooks.Outgoing(deliveryId(body.runId)));
   }
 
   abort(sidecarUrl: string, opencodeSessionId: string, logger?: Logger): Promise<AbortResponse> {
@@ -82,7 +82,6 @@ export class SidecarClient {
   /** The sidecar's own health, bypassing the breaker so `/health` shows the truth right away. */
   async health(sidecarUrl: string): Promise<SidecarHealth> {
     const response = await fetch(new URL("/health", sidecarUrl), {
-      headers: Webhooks.sign(this.options.secret, ""),
       signal: AbortSignal.timeout(this.options.healthTimeoutMs),
     });
     const parsed = SidecarHealth.safeParse(await response.json());
@@ -97,6 +96,7 @@ export class SidecarClient {
     payload: unknown,
     schema: S,
     logger?: Logger,
+    message = new Webhooks.Outgoing(),
   ): Promise<z.infer<S>> {
     const started = Date.now();
     const log = (logger ?? this.log).child({ module: "sidecar-client", sidecarUrl, path });
@@ -105,14 +105,16 @@ export class SidecarClient {
       // signal, which a burst of calls makes look like a listener leak.
       const attempt = () => this.policy(sidecarUrl).execute(async ({ signal }) => {
         const body = payload === undefined ? "" : JSON.stringify(payload);
+        const url = new URL(path, sidecarUrl);
+        const route = { direction: "nubabel-to-sidecar", method, path: url.pathname } as const;
         let response: Response;
         try {
-          response = await fetch(new URL(path, sidecarUrl), {
+          response = await fetch(url, {
             method,
             ...(method === "POST" ? { body } : {}),
             headers: {
               ...(method === "POST" ? { "content-type": "application/json", prefer: "respond-async" } : {}),
-              ...Webhooks.sign(this.options.secret, body),
+              ...message.sign(this.options.secret, route, body),
             },
             signal,
           });
@@ -200,4 +202,12 @@ function errorCode(text: string): string {
 function causeText(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * One run's hand-over keeps one `webhook-id` across tries (Standard Webhooks: a retry is the same
+ * message, signed afresh), so the sidecar's logs and the run id tell the same story.
+ */
+function deliveryId(runId: string | undefined): string {
+  return runId ? `msg_${runId}` : Webhooks.messageId();
 }

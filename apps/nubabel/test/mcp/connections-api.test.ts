@@ -1,6 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Capabilities, Connection, ConnectionList, ConnectionTools, Webhooks } from "@nubabel/contracts";
+import { toNubabel } from "../fixtures/fake-sidecar.js";
 import { backendEnv } from "../fixtures/backends.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "../fixtures/nubabel.js";
 import { createOrganization } from "../fixtures/organizations.js";
@@ -162,7 +163,7 @@ for (const kind of ["shared", "embedded"] as const) {
         const invoked = await fetch(`${permissive.url}/api/sidecar/mcp/invoke`, {
           method: "POST",
           body,
-          headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, body) },
+          headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, toNubabel(`${permissive.url}/api/sidecar/mcp/invoke`), body) },
         });
         expect(invoked.status).toBe(200);
         expect(JSON.stringify(await invoked.json())).toContain("Echo: over http");

@@ -39,6 +39,17 @@ describe("encryption keys and connections from the command line", () => {
     }
   });
 
+  it.runIf(hasInfra)("a shared deployment without NUBABEL_TOKEN_SECRET stops at start: tokens must verify on every instance", async () => {
+    const backend = await backendEnv("shared");
+    try {
+      const { NUBABEL_TOKEN_SECRET: _unset, ...secrets } = testSecrets();
+      const error = await startTestNubabel({ ...backend.env, ...secrets }).catch((e: unknown) => e);
+      expect((error as Error).message).toMatch(/^NUBABEL_TOKEN_SECRET: is required when DATABASE_URL is set.*openssl rand -base64 32/);
+    } finally {
+      await backend.cleanup();
+    }
+  });
+
   it("the embedded default keeps a development key in the data folder and warns", async () => {
     const data = tempDir();
     const logs: string[] = [];

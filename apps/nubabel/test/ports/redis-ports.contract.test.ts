@@ -7,7 +7,6 @@ import { MemoryRateLimiter } from "../../src/adapters/memory/rate-limiter.js";
 import { RedisMappingCache } from "../../src/adapters/redis/mapping-cache.js";
 import { RedisProgressLog } from "../../src/adapters/redis/progress-log.js";
 import { RedisRateLimiter } from "../../src/adapters/redis/rate-limiter.js";
-import { RedisReplayGuard } from "../../src/adapters/redis/replay-guard.js";
 import { Webhooks as W } from "@nubabel/contracts";
 import type { RateLimiter } from "../../src/limits/rate-limiter.js";
 import type { MappingCache } from "../../src/mapping/ports.js";
@@ -124,7 +123,7 @@ describe.each(adapters<RateLimiter>(() => new MemoryRateLimiter(), () => new Red
   });
 });
 
-describe.each(adapters<Webhooks.ReplayGuard>(() => new W.MemoryReplayGuard(), () => new RedisReplayGuard(redis(), prefix)))("ReplayGuard (%s)", (_name, make) => {
+describe.each(adapters<Webhooks.ReplayGuard>(() => new W.MemoryReplayGuard(), () => new W.RedisReplayGuard(redis(), prefix)))("ReplayGuard (%s)", (_name, make) => {
   it("claims an id once, even when raced", async () => {
     const guard = make();
     const id = unique("msg");
@@ -132,5 +131,25 @@ describe.each(adapters<Webhooks.ReplayGuard>(() => new W.MemoryReplayGuard(), ()
     expect(claims.filter(Boolean)).toHaveLength(1);
     expect(await guard.claim(id, 60)).toBe(false);
     expect(await guard.claim(unique("msg"), 60)).toBe(true);
+  });
+});
+
+describe.runIf(infra.redisUrl)("ReplayGuard on Redis after its memory is lost", () => {
+  it("refuses what was signed before the loss was noticed, and accepts what is signed after", async () => {
+    const client = redis();
+    const own = freshPrefix();
+    const guard = new W.RedisReplayGuard(client, own);
+    await guard.start();
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const now = Math.floor(Date.now() / 1000);
+    expect(await guard.claim(unique("msg"), 60, now)).toBe(true);
+    await guard.start(); // a second instance starting does not move the epoch
+    expect(await guard.claim(unique("msg"), 60, now)).toBe(true);
+    // What FLUSHDB does to this prefix (the test shares its Redis, so only these keys go).
+    await flushPrefix(infra.redisUrl!, own);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect(await guard.claim(unique("captured"), 60, now)).toBe(false);
+    expect(await guard.claim(unique("fresh"), 60, Math.floor(Date.now() / 1000) + 1)).toBe(true);
+    await flushPrefix(infra.redisUrl!, own);
   });
 });

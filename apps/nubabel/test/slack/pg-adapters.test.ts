@@ -2,11 +2,11 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe } from "vitest";
 import { PgOrganizationStore } from "../../src/adapters/postgres/organization-store.js";
 import { PgSlackLinks, PgSlackThreads } from "../../src/adapters/postgres/slack.js";
-import { RedisReplayGuard } from "../../src/adapters/redis/replay-guard.js";
 import type { Database } from "../../src/db/database.js";
 import { openDatabase } from "../../src/db/open.js";
 import { Organizations } from "../../src/organizations/index.js";
 import { flushPrefix, freshDatabase, freshPrefix, hasInfra, infra, tempDir } from "../fixtures/backends.js";
+import { Webhooks } from "@nubabel/contracts";
 import { eventDedupeContract, slackLinksContract, slackThreadsContract } from "./port-contracts.js";
 
 // The Slack adapters on both storage kinds, migrated as the server migrates, against the port contracts.
@@ -59,5 +59,5 @@ describe.runIf(hasInfra)("Slack event dedupe on Redis", () => {
     await flushPrefix(infra.redisUrl!, prefix);
     redis.disconnect();
   });
-  eventDedupeContract("RedisReplayGuard", () => new RedisReplayGuard(redis, prefix));
+  eventDedupeContract("RedisReplayGuard", () => new Webhooks.RedisReplayGuard(redis, prefix));
 });

@@ -29,8 +29,8 @@ function describe(body: unknown): string {
 
 export interface AttemptOptions {
   timeoutMs?: number;
-  /** The delivery's `webhook-id`, the same on every attempt; a fresh one when absent. */
-  webhookId?: string;
+  /** The delivery, signed afresh on every attempt under the same `webhook-id`; a new one when absent. */
+  message?: Webhooks.Outgoing;
   /** Gives up the attempt (shutdown). */
   signal?: AbortSignal;
 }
@@ -56,7 +56,8 @@ export class CallbackClient {
       backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 2_000 }),
     });
     try {
-      return await policy.execute(() => this.once(url, body, token, { timeoutMs }));
+      const message = new Webhooks.Outgoing();
+      return await policy.execute(() => this.once(url, body, token, { timeoutMs, message }));
     } catch (err) {
       if (err instanceof CallbackRetryableError) throw new CallbackUnavailableError(err.message);
       throw err;
@@ -64,12 +65,13 @@ export class CallbackClient {
   }
 
   /**
-   * One signed POST. A retried delivery passes the same `webhookId` every time. Throws `CallbackRetryableError`
+   * One signed POST. A retried delivery passes the same `message` every time. Throws `CallbackRetryableError`
    * for what another attempt may fix, `CallbackRejectedError` for a 4xx.
    */
   async once(url: string, body: string, token: string | undefined, opts: AttemptOptions = {}): Promise<unknown> {
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
+    const message = opts.message ?? new Webhooks.Outgoing();
     let res: Response;
     try {
       res = await fetch(url, {
@@ -77,7 +79,7 @@ export class CallbackClient {
         body,
         headers: {
           "content-type": "application/json",
-          ...Webhooks.sign(this.opts.secret, body, new Date(), opts.webhookId),
+          ...message.sign(this.opts.secret, { direction: "sidecar-to-nubabel", method: "POST", path: new URL(url).pathname }, body),
           ...(token ? { authorization: `Bearer ${token}` } : {}),
         },
         signal: opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout,

@@ -60,11 +60,12 @@ export class Outbox {
 
   private async attempt(delivery: Delivery): Promise<boolean> {
     const body = JSON.stringify(delivery.body);
-    const webhookId = Webhooks.messageId();
+    const message = new Webhooks.Outgoing();
+    const webhookId = message.id;
     const signal = this.stopping.signal;
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
-        await this.client.once(delivery.url, body, delivery.token, { webhookId, signal });
+        await this.client.once(delivery.url, body, delivery.token, { message, signal });
         if (attempt > 1) this.log.info({ label: delivery.label, attempt, webhookId }, "delivered after retrying");
         return true;
       } catch (err) {

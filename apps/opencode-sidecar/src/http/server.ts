@@ -50,7 +50,8 @@ export function buildServer(deps: ServerDeps) {
   app.register(bridgeRoutes(deps));
   app.register(async (signed) => {
     signed.addHook("preHandler", async (req) => {
-      await Webhooks.verify(deps.secret, req.rawBody ?? "", req.headers as Record<string, string>, deps.replayGuard);
+      const route = { direction: "nubabel-to-sidecar", method: req.method, path: req.url } as const;
+      await Webhooks.verify(deps.secret, route, req.rawBody ?? "", req.headers as Record<string, string>, deps.replayGuard);
     });
     await signed.register(sessionRoutes(deps));
     await signed.register(runRoutes(deps));

@@ -35,6 +35,8 @@ export class RunExecution {
     private readonly selection: Selection,
     private readonly prompt: string,
     private readonly reporter: SessionReporter,
+    /** The run's bound: the sidecar's own, or Nubabel's if shorter. */
+    private readonly timeoutMs = deps.runTimeoutMs,
   ) {}
 
   /** Stops the run; `reason` becomes its error (it ends `aborted`). */
@@ -61,7 +63,7 @@ export class RunExecution {
           system: this.selection.system,
           ...(this.selection.agent ? { agent: this.selection.agent } : {}),
           ...(this.selection.model ? { model: this.selection.model } : {}),
-          timeoutMs: this.deps.runTimeoutMs,
+          timeoutMs: this.timeoutMs,
           signal,
         },
         (event) => this.reporter.progress({ ...event, runId: this.run.runId }),

@@ -96,7 +96,7 @@ export class Runner {
       await this.o.bindings.set(binding);
       this.o.log.info({ opencodeSessionId, nubabelSessionId: req.session_id, category: selection.category, runId }, "session created");
       this.reporter(binding).update("created", { runId });
-      return this.submit(binding, selection, req.prompt, runId);
+      return this.submit(binding, selection, req.prompt, runId, req.timeoutMs);
     });
   }
 
@@ -107,7 +107,7 @@ export class Runner {
       const binding = await this.rebind(opencodeSessionId, req);
       const selection = this.o.catalog.select(binding.category, binding.skills);
       this.requireModel(selection);
-      return this.submit(binding, selection, req.prompt, runId);
+      return this.submit(binding, selection, req.prompt, runId, req.timeoutMs);
     });
   }
 
@@ -185,7 +185,7 @@ export class Runner {
     }
   }
 
-  private async submit(binding: Binding, selection: Selection, prompt: string, runId: string): Promise<RunHandle> {
+  private async submit(binding: Binding, selection: Selection, prompt: string, runId: string, timeoutMs?: number): Promise<RunHandle> {
     const id = binding.opencodeSessionId;
     this.queue.assertRoom(id);
     const run = Runs.create({ runId, opencodeSessionId: id, nubabelSessionId: binding.nubabelSessionId, organizationId: binding.organizationId, category: selection.category });
@@ -195,7 +195,7 @@ export class Runner {
       return handle(other, Promise.resolve(other));
     }
     const reporter = this.reporter(binding);
-    const execution = new RunExecution(run, this.o, binding, selection, prompt, reporter);
+    const execution = new RunExecution(run, this.o, binding, selection, prompt, reporter, Math.min(this.o.runTimeoutMs, timeoutMs ?? Infinity));
     // Shutdown may have begun while the run was being stored: it must not start then.
     if (this.state !== "serving") execution.abort(SHUTTING_DOWN);
     let finished: Promise<Runs.Run>;

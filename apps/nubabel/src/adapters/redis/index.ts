@@ -1,10 +1,10 @@
 import type { Redis } from "ioredis";
+import { Webhooks } from "@nubabel/contracts";
 import type { Logger } from "../../log/logger.js";
 import { connectRedis, tryConnect } from "./client.js";
 import { RedisMappingCache } from "./mapping-cache.js";
 import { RedisProgressLog } from "./progress-log.js";
 import { RedisRateLimiter } from "./rate-limiter.js";
-import { RedisReplayGuard } from "./replay-guard.js";
 
 /**
  * Every Redis-backed port on two connections (commands, and a subscriber for progress fan-out).
@@ -21,10 +21,13 @@ export async function connectRedisAdapters(
   cleanups.push(() => quit(redis), () => quit(subscriber));
   await Promise.all([tryConnect(redis, logger), tryConnect(subscriber, logger)]);
   const { prefix } = options;
+  const replayGuard = new Webhooks.RedisReplayGuard(redis, prefix);
+  // Best effort: with Redis down now, the first claim records the epoch instead.
+  await replayGuard.start().catch(() => undefined);
   return {
     cache: new RedisMappingCache(redis, prefix),
     progress: new RedisProgressLog(redis, subscriber, prefix, options.progressMaxLen),
-    replayGuard: new RedisReplayGuard(redis, prefix),
+    replayGuard,
     rateLimiter: new RedisRateLimiter(redis, prefix),
     ping: async () => void (await redis.ping()),
   };

@@ -49,7 +49,8 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const raw = typeof request.body === "string" ? request.body : "";
     try {
       const guard = request.routeOptions.config.idempotent ? "idempotent" : deps.replayGuard;
-      await Webhooks.verify(deps.config.sidecarSecret, raw, request.headers, guard);
+      const route = { direction: "sidecar-to-nubabel", method: request.method, path: request.url } as const;
+      await Webhooks.verify(deps.config.sidecarSecret, route, raw, request.headers, guard);
     } catch (err) {
       if (err instanceof Webhooks.SignatureError) throw new Unauthorized(`signature refused: ${err.message}`);
       // The replay guard could not answer: refuse rather than risk accepting a replay.
