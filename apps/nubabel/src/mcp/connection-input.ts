@@ -1,6 +1,6 @@
+import { checkUrl, type Resolve } from "@nubabel/net-policy";
 import { CUSTOM, HttpTransport, type Catalog } from "./catalog.js";
 import { McpConnectionInvalidError } from "./errors.js";
-import { checkCustomUrl, type Resolve } from "./url-policy.js";
 
 /** What an organization sends to create or replace a connection (after the route's schema). */
 export interface ConnectionInput {
@@ -56,7 +56,7 @@ export async function validateConnection(
       const issue = parsed.error.issues[0]!;
       throw invalid(["transport", ...issue.path].join("."), issue.message);
     }
-    const check = await checkCustomUrl(parsed.data.url, { allowPrivate: policy.allowPrivateUrls, resolve: policy.resolve });
+    const check = await checkUrl(parsed.data.url, { allowPrivate: policy.allowPrivateUrls, resolve: policy.resolve });
     if (!check.ok) throw invalid("transport.url", check.reason);
     for (const header of Object.keys(input.credentials)) {
       if (!HEADER_NAME.test(header)) throw invalid(`credentials.${header}`, "is not a valid HTTP header name");

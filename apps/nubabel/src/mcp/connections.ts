@@ -1,4 +1,5 @@
 import { Ids, type Connection, type ConnectionTools, type CreateConnectionRequest, type McpToolInfo, type UpdateConnectionRequest } from "@nubabel/contracts";
+import type { Resolve } from "@nubabel/net-policy";
 import type { Logger } from "pino";
 import { SealedCredentials } from "../crypto/index.js";
 import type { Keyring } from "../crypto/keyring.js";
@@ -6,7 +7,6 @@ import type { Catalog } from "./catalog.js";
 import { validateConnection } from "./connection-input.js";
 import type { ConnectionRecord, ConnectionRepository } from "./connection-store.js";
 import { ConnectionNotFound } from "./errors.js";
-import type { Resolve } from "./url-policy.js";
 
 export interface ConnectionsDeps {
   repository: ConnectionRepository;

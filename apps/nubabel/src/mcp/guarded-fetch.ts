@@ -2,7 +2,7 @@ import { lookup as systemLookup, type LookupAddress } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import { Agent, buildConnector, fetch as undiciFetch } from "undici";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { classifyAddress } from "./address-ranges.js";
+import { classifyAddress } from "@nubabel/net-policy";
 import { McpUrlRefusedError } from "./errors.js";
 
 type DnsLookup = (

@@ -1,5 +1,4 @@
 export * as Catalog from "./catalog.js";
-export * as UrlPolicy from "./url-policy.js";
 export * from "./errors.js";
 export type { McpConnection } from "./connection.js";
 export type { ConnectionStore, StoredConnection } from "./connection-store.js";

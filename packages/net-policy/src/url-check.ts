@@ -1,15 +1,19 @@
 import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { classifyAddress } from "./address-ranges.js";
-
-export { classifyAddress } from "./address-ranges.js";
+import { classifyAddress } from "./address.js";
+import { isAllowed } from "./allow-list.js";
 
 /** Resolves a host name to every address it has; injectable so tests need no DNS server. */
 export type Resolve = (hostname: string) => Promise<string[]>;
 
 export interface UrlPolicyOptions {
-  /** The operator's escape hatch: allow servers on private networks (not for multi-tenant hosts). */
-  allowPrivate: boolean;
+  /** Allow every private, loopback and link-local destination (single-tenant hosts only). */
+  allowPrivate?: boolean;
+  /**
+   * The operator's allowlist (see `parseAllowList`): a URL passes if its host is a listed name, or
+   * if every address it is or resolves to is public or inside a listed CIDR or IP.
+   */
+  allow?: readonly string[];
   resolve?: Resolve;
 }
 
@@ -19,15 +23,16 @@ const systemResolve: Resolve = async (hostname) =>
   (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
 
 /**
- * May an organization point a `custom` connection at `raw`? Only http(s), no user:password in the
- * URL, and, unless `allowPrivate`, no host that is or resolves to loopback, private, link-local,
- * CGNAT or unspecified addresses. Every resolved address is checked, not just the first.
+ * May a server-side request go to `raw`? Only http(s), no user:password in the URL, and, unless
+ * `allowPrivate` or the allowlist says otherwise, no host that is or resolves to a loopback, private,
+ * link-local, CGNAT, unspecified or other special-purpose address (see `classifyAddress`). Every
+ * resolved address is checked, not just the first. `localhost` names are refused without asking DNS
+ * unless the name itself is listed.
  *
- * This check runs when the connection is saved. DNS can answer differently later (rebinding), so a
- * passing check is not trusted at connect time: the pool connects to custom servers through
- * `guardedFetch`, which vets the address each socket actually connects to.
+ * A passing check is not proof for later: DNS can answer differently when the request is made
+ * (rebinding), so whoever connects must vet the address each socket actually reaches as well.
  */
-export async function checkCustomUrl(raw: string, options: UrlPolicyOptions): Promise<UrlCheck> {
+export async function checkUrl(raw: string, options: UrlPolicyOptions = {}): Promise<UrlCheck> {
   let url: URL;
   try {
     url = new URL(raw);
@@ -40,8 +45,9 @@ export async function checkCustomUrl(raw: string, options: UrlPolicyOptions): Pr
   if (url.username || url.password) {
     return { ok: false, reason: "must not embed a user or password; send credentials as headers" };
   }
-  if (options.allowPrivate) return { ok: true, url };
+  const allow = options.allow ?? [];
   const host = hostOf(url);
+  if (options.allowPrivate || isAllowed(host, allow)) return { ok: true, url };
   if (host === "localhost" || host.endsWith(".localhost")) {
     return { ok: false, reason: `host ${host} is a loopback name` };
   }
@@ -57,7 +63,7 @@ export async function checkCustomUrl(raw: string, options: UrlPolicyOptions): Pr
   }
   if (addresses.length === 0) return { ok: false, reason: `host ${host} does not resolve` };
   for (const address of addresses) {
-    const why = classifyAddress(address);
+    const why = isAllowed(address, allow) ? undefined : classifyAddress(address);
     if (why) return { ok: false, reason: `host ${host} resolves to ${address}, ${why}` };
   }
   return { ok: true, url };

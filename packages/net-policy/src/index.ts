@@ -1,0 +1,3 @@
+export { classifyAddress } from "./address.js";
+export { isAllowed, parseAllowList } from "./allow-list.js";
+export { checkUrl, hostOf, type Resolve, type UrlCheck, type UrlPolicyOptions } from "./url-check.js";
