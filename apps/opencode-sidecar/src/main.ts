@@ -22,6 +22,7 @@ import { EngineSupervisor } from "./engine/supervisor.js";
 import { buildServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
 import { Runner } from "./runs/runner.js";
+import { Sandbox } from "./sandbox/sandbox.js";
 import { Workspaces } from "./workspaces/workspaces.js";
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -36,6 +37,20 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
+/**
+ * The engine reads nothing from a workspace that could run code or loosen its settings: no
+ * project config (`opencode.json`, `.opencode/` plugins, tools, agents), and git, which the engine
+ * runs in a workspace, ignores hooks and the fsmonitor command a `.git/config` there could name.
+ */
+const ENGINE_HARDENING: Record<string, string> = {
+  OPENCODE_DISABLE_PROJECT_CONFIG: "1",
+  GIT_CONFIG_COUNT: "2",
+  GIT_CONFIG_KEY_0: "core.hooksPath",
+  GIT_CONFIG_VALUE_0: "/dev/null",
+  GIT_CONFIG_KEY_1: "core.fsmonitor",
+  GIT_CONFIG_VALUE_1: "false",
+};
+
 /** How long results of finished runs may take to be acknowledged at shutdown. */
 const SHUTDOWN_DELIVERY_MS = 5_000;
 const REDIS_PING_TIMEOUT_MS = 1_000;
@@ -49,7 +64,21 @@ export async function startSidecar(source: Record<string, string | undefined>, o
   const env = parseEnv(source);
   const logger = createLogger(env.LOG_LEVEL);
   const catalog = Catalog.load({ ...(env.SIDECAR_CONFIG ? { file: env.SIDECAR_CONFIG } : {}), shippedSkillsDir: SHIPPED_SKILLS });
-  const engineConfig = buildEngineConfig(env, PLUGIN_FILE);
+  // An attached engine is configured by whoever runs it: the sidecar sandboxes only its own.
+  const sandbox = env.OPENCODE_URL
+    ? undefined
+    : await Sandbox.prepare({
+        mode: env.SANDBOX,
+        bwrap: env.SANDBOX_BWRAP,
+        network: env.SANDBOX_NETWORK,
+        timeoutMs: env.SANDBOX_TIMEOUT_MS,
+        memoryMb: env.SANDBOX_MEMORY_MB,
+        outputBytes: env.SANDBOX_OUTPUT_BYTES,
+      });
+  if (sandbox?.shell === "refused") logger.error({ reason: sandbox.reason }, "the agent's shell commands will be refused");
+  if (sandbox?.shell === "unsandboxed") logger.warn({ reason: sandbox.reason }, "the agent's shell commands are not sandboxed");
+  const sandboxEngine = sandbox?.engine() ?? { env: {} };
+  const engineConfig = buildEngineConfig(env, PLUGIN_FILE, sandboxEngine.shell ? { shell: sandboxEngine.shell } : {});
   if (!engineConfig.model) logger.warn("no model configured: /health reports it and delegation answers 503");
 
   const redis = env.REDIS_URL ? new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false }) : undefined;
@@ -74,6 +103,9 @@ export async function startSidecar(source: Record<string, string | undefined>, o
   // The bridge address is only known once we listen, and the engine needs it at spawn: listen first.
   const engineEnv: Record<string, string> = {
     ...engineConfig.providerEnv,
+    ...sandboxEngine.env,
+    ...ENGINE_HARDENING,
+    ...(env.AGENT_ALLOW_URLS ? { NUBABEL_AGENT_ALLOW_URLS: env.AGENT_ALLOW_URLS } : {}),
     NUBABEL_BRIDGE_SECRET: bridgeSecret,
     NUBABEL_BRIDGE_TIMEOUT_MS: String(env.MCP_TIMEOUT_MS + 5_000),
   };
@@ -124,6 +156,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     bridge,
     bridgeSecret,
     draining: () => runner.draining,
+    ...(sandbox ? { sandbox: sandbox.health() } : {}),
     ...(redis ? { pingRedis: () => pingRedis(redis, REDIS_PING_TIMEOUT_MS) } : {}),
   });
   await app.listen({ host: env.SIDECAR_HOST, port: env.SIDECAR_PORT });

@@ -188,6 +188,17 @@ export const EngineState = z.enum(["starting", "running", "restarting", "stopped
 export type EngineState = z.infer<typeof EngineState>;
 
 /** `GET /health` of the sidecar: 200 when healthy, 503 with `degraded` while the engine is down. */
+/** What the agent's shell commands run in (see docs/sandbox.md). */
+export const SandboxHealth = z.object({
+  /** The operator's `SANDBOX` setting. */
+  mode: z.enum(["bwrap", "off"]),
+  /** `sandboxed`: in bubblewrap; `refused`: bubblewrap is unusable, so commands fail; `unsandboxed`: SANDBOX=off. */
+  shell: z.enum(["sandboxed", "refused", "unsandboxed"]),
+  network: z.enum(["none", "host"]),
+  reason: z.string().optional(),
+});
+export type SandboxHealth = z.infer<typeof SandboxHealth>;
+
 export const SidecarHealth = z.object({
   status: z.enum(["healthy", "degraded"]),
   opencode: z.object({
@@ -204,5 +215,7 @@ export const SidecarHealth = z.object({
   redis: z.object({ ok: z.boolean(), error: z.string().optional() }).optional(),
   /** True while shutting down: running turns finish, new ones are refused. */
   draining: z.boolean().optional(),
+  /** Absent when the sidecar attaches to an engine it does not configure (`OPENCODE_URL`). */
+  sandbox: SandboxHealth.optional(),
 });
 export type SidecarHealth = z.infer<typeof SidecarHealth>;

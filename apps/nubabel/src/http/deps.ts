@@ -19,7 +19,8 @@ export interface HealthReport {
   database: { ok: boolean; kind: string; error?: string };
   redis: { ok: boolean; mode: "redis" | "in-process"; error?: string };
   /** `ok` only when the sidecar says `healthy`, i.e. its OpenCode engine runs; `engine` is its state. */
-  sidecar: { ok: boolean; url: string; status?: string; engine?: string; error?: string };
+  /** `sandbox`: what the agent's shell commands run in there (sandboxed, refused or unsandboxed). */
+  sidecar: { ok: boolean; url: string; status?: string; engine?: string; sandbox?: string; error?: string };
   /** Present when the Slack bot is configured: a revoked token or an outage shows here, not only in logs. */
   slack?: { ok: boolean; mode: "http" | "socket"; botUserId?: string; error?: string };
 }

@@ -4,8 +4,14 @@
  * (both from its environment); the organization, callbacks and capability token stay in the
  * sidecar, which looks them up by the session id. Only functions are exported: the engine drops a
  * plugin module that exports anything else.
+ *
+ * The engine calls it once per workspace (one per organization), with that `directory`. So it also
+ * keeps the agent there: it names the workspace to the sandboxed shell, refuses file-tool paths
+ * whose real path leaves it, and refuses URLs that reach private addresses (docs/sandbox.md).
  */
+import { checkUrl, parseAllowList } from "@nubabel/net-policy";
 import { type Plugin, tool } from "@opencode-ai/plugin";
+import { outsideReason, pathsOf } from "../../src/sandbox/confine.js";
 
 const z = tool.schema;
 
@@ -44,11 +50,28 @@ function render(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value, null, 2);
 }
 
-export const NubabelBridge: Plugin = async () => ({
+/** Hosts and ranges the operator lets the agent's URL tools reach even though they are private. */
+const allowedUrls = parseAllowList(process.env.NUBABEL_AGENT_ALLOW_URLS ?? "");
+
+export const NubabelBridge: Plugin = async ({ directory }) => ({
   // Blanked rather than deleted: whether the shell's environment starts from ours or is merged
   // over it, an empty value wins.
   "shell.env": async (_input, output) => {
     for (const name of HIDDEN_FROM_SHELL) output.env[name] = "";
+    // The sandbox wrapper binds this folder, and only this one, into the command's sandbox.
+    output.env.NUBABEL_SANDBOX_WORKSPACE = directory;
+  },
+  // A throw here fails the tool call; the agent reads the message and the turn goes on.
+  "tool.execute.before": async (input, output) => {
+    const args = (output.args ?? {}) as Record<string, unknown>;
+    for (const given of pathsOf(input.tool, args)) {
+      const why = await outsideReason(directory, given);
+      if (why) throw new Error(`${input.tool} refused: ${why}`);
+    }
+    if (typeof args.url === "string") {
+      const check = await checkUrl(args.url, { allowPrivate: false, allow: allowedUrls });
+      if (!check.ok) throw new Error(`${input.tool} refused: ${args.url} ${check.reason}`);
+    }
   },
   tool: {
     nubabel_mcp_list: tool({

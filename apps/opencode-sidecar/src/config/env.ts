@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { Webhooks } from "@nubabel/contracts";
+import { parseAllowList } from "@nubabel/net-policy";
 
 const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const optionalString = z
@@ -51,6 +52,32 @@ export const Env = z.object({
   /** Minimum gap between two `message_updated` progress posts of one run. */
   PROGRESS_TEXT_INTERVAL_MS: int(250),
   BODY_LIMIT_BYTES: int(1_048_576),
+  /** The agent's shell: in bubblewrap per organization, or (single-tenant hosts only) as is. */
+  SANDBOX: z.enum(["bwrap", "off"]).default("bwrap"),
+  /** `none`: sandboxed commands have no network at all; `host`: they share the host's. */
+  SANDBOX_NETWORK: z.enum(["none", "host"]).default("none"),
+  /** The bubblewrap program, by name (looked up on PATH) or path. */
+  SANDBOX_BWRAP: z.string().min(1).default("bwrap"),
+  /** Bounds on one sandboxed command: run time, memory it may allocate, output kept. */
+  SANDBOX_TIMEOUT_MS: int(5 * 60_000),
+  SANDBOX_MEMORY_MB: int(2_048),
+  SANDBOX_OUTPUT_BYTES: int(1_048_576),
+  /** The engine's `webfetch` tool: denied, or allowed to public addresses only (see AGENT_ALLOW_URLS). */
+  AGENT_WEBFETCH: z.enum(["deny", "allow"]).default("deny"),
+  /**
+   * Hosts and ranges (comma-separated names, IPs or CIDRs) the agent's URL tools may reach even
+   * though they are loopback or private; everything else private stays refused.
+   */
+  AGENT_ALLOW_URLS: z
+    .string()
+    .default("")
+    .superRefine((value, ctx) => {
+      try {
+        parseAllowList(value);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+      }
+    }),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 export type Env = z.infer<typeof Env>;

@@ -6,7 +6,8 @@ export const CUSTOM_PROVIDER = "nubabel-model";
 
 /**
  * A session never waits for a person: everything inside the workspace is allowed, anything
- * that would ask (or leave the workspace, or fetch the web) is denied outright.
+ * that would ask (or leave the workspace, or fetch the web) is denied outright. The engine's own
+ * checks are lexical; the nubabel-bridge plugin adds real-path checks and the URL policy.
  */
 export const PERMISSION = {
   "*": "allow",
@@ -42,11 +43,13 @@ function readUserConfig(file: string): Record<string, unknown> {
  * (sharing, updates, our plugin, our denied permissions) win over the user's file; its own
  * permissions apply where they are stricter, and "ask" (nobody would answer) becomes "deny".
  */
-export function buildEngineConfig(env: Env, pluginFile: string): EngineConfig {
+export function buildEngineConfig(env: Env, pluginFile: string, opts: { shell?: string } = {}): EngineConfig {
   const user = env.OPENCODE_CONFIG ? readUserConfig(env.OPENCODE_CONFIG) : {};
   const provider = { ...((user.provider as Record<string, unknown>) ?? {}) };
   const providerEnv: Record<string, string> = {};
   let model = typeof user.model === "string" ? user.model : null;
+  // The shell is ours to set (the sandbox); the operator's file does not get to replace it.
+  delete user.shell;
 
   if (env.MODEL_BASE_URL && env.MODEL_NAME) {
     provider[CUSTOM_PROVIDER] = {
@@ -69,7 +72,7 @@ export function buildEngineConfig(env: Env, pluginFile: string): EngineConfig {
   const userPlugins = Array.isArray(user.plugin) ? (user.plugin as unknown[]) : [];
   // The operator may tighten permissions (deny `bash`, say) but not loosen what we deny.
   const userPermission = typeof user.permission === "object" && user.permission ? (user.permission as Record<string, unknown>) : {};
-  const permission: Record<string, unknown> = { ...PERMISSION };
+  const permission: Record<string, unknown> = { ...PERMISSION, ...(env.AGENT_WEBFETCH === "allow" ? { webfetch: "allow" } : {}) };
   for (const [key, value] of Object.entries(userPermission)) {
     if (permission[key] !== "deny") permission[key] = value === "ask" ? "deny" : value;
   }
@@ -80,6 +83,12 @@ export function buildEngineConfig(env: Env, pluginFile: string): EngineConfig {
     ...(model ? { model, small_model: (user.small_model as string | undefined) ?? model } : {}),
     share: "disabled",
     autoupdate: false,
+    // Nothing the workspace holds may start a process outside the sandbox: formatters and language
+    // servers run binaries found there, and snapshots run git with the workspace's own config.
+    formatter: false,
+    lsp: false,
+    snapshot: false,
+    ...(opts.shell ? { shell: opts.shell } : {}),
     permission,
     plugin: [...userPlugins, `file://${pluginFile}`],
   };

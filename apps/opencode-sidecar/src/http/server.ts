@@ -51,7 +51,13 @@ export function buildServer(deps: ServerDeps) {
   app.register(async (signed) => {
     signed.addHook("preHandler", async (req) => {
       const route = { direction: "nubabel-to-sidecar", method: req.method, path: req.url } as const;
-      await Webhooks.verify(deps.secret, route, req.rawBody ?? "", req.headers as Record<string, string>, deps.replayGuard);
+      try {
+        await Webhooks.verify(deps.secret, route, req.rawBody ?? "", req.headers as Record<string, string>, deps.replayGuard);
+      } catch (err) {
+        // Worded as Nubabel words it, so a refusal reads the same whichever side gave it.
+        if (err instanceof Webhooks.SignatureError) throw new Webhooks.SignatureError(`signature refused: ${err.message}`);
+        throw err;
+      }
     });
     await signed.register(sessionRoutes(deps));
     await signed.register(runRoutes(deps));

@@ -33,6 +33,7 @@ export function healthCheck(probes: HealthProbes): () => Promise<HealthReport> {
             url: probes.sidecar.url,
             status: side.value.status,
             engine: side.value.opencode.state,
+            ...(side.value.sandbox ? { sandbox: side.value.sandbox.shell } : {}),
             ...(side.value.status === "healthy" ? {} : { error: side.value.problems?.join("; ") ?? `the OpenCode engine is ${side.value.opencode.state}` }),
           }
         : { ok: false, url: probes.sidecar.url, error: why(side.reason) };

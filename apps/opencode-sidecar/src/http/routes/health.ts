@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import type { SidecarHealth } from "@nubabel/contracts";
+import type { SandboxHealth, SidecarHealth } from "@nubabel/contracts";
 import type { Engine } from "../../engine/engine.js";
 
 export interface HealthDeps {
@@ -9,6 +9,8 @@ export interface HealthDeps {
   pingRedis?: () => Promise<void>;
   /** True once shutdown began. */
   draining: () => boolean;
+  /** What the agent's shell runs in; absent for an attached engine. */
+  sandbox?: SandboxHealth;
 }
 
 /** `GET /health`: 200 only when a run could be served now (engine up, Redis answering, not draining). */
@@ -28,6 +30,7 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
       if (!deps.model) problems.push("no model configured: set MODEL_BASE_URL and MODEL_NAME, or ANTHROPIC_API_KEY, or OPENCODE_CONFIG");
       if (redis && !redis.ok) problems.push(`Redis does not answer: ${redis.error}`);
       if (draining) problems.push("the sidecar is shutting down");
+      if (deps.sandbox?.shell === "refused") problems.push(`the agent's shell commands are refused: ${deps.sandbox.reason}`);
       const healthy = up && !draining && (redis?.ok ?? true);
       const body: SidecarHealth = {
         status: healthy ? "healthy" : "degraded",
@@ -41,6 +44,7 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
         ...(problems.length ? { problems } : {}),
         ...(redis ? { redis } : {}),
         ...(draining ? { draining: true } : {}),
+        ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
       };
       return reply.status(healthy ? 200 : 503).send(body);
     });
