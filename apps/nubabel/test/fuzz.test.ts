@@ -299,13 +299,13 @@ describe("fuzz: malformed signed requests to the real sidecar never reach a 5xx"
   it("refuses bad bodies and ids with a 400 naming the field; unknown well-formed ids are 404; nothing runs", async () => {
     const signed = (method: "GET" | "POST", path: string, raw = "") => () =>
       send(real.sidecar.url, method, path, Webhooks.sign(secret, { direction: "nubabel-to-sidecar", method, path }, raw), method === "POST" ? raw : undefined);
-    const delegate = { prompt: "fine", session_id: "fuzz-sidecar", organizationId: "org_fuzz", category: "quick", load_skills: ["a"], userId: "u1", callbackToken: "t", runId: "run_fuzz1" };
-    const prompt = { prompt: "fine", session_id: "fuzz-sidecar", organizationId: "org_fuzz", userId: "u1" };
+    const delegate = { prompt: "fine", session_id: "fuzz-sidecar", organizationId: "org_fuzz", category: "quick", load_skills: ["a"], userId: "u1", callbackToken: "t", runId: "run_fuzz1", timeoutMs: 60_000 };
+    const prompt = { prompt: "fine", session_id: "fuzz-sidecar", organizationId: "org_fuzz", userId: "u1", timeoutMs: 60_000 };
     const cases = [
-      ...bodies(delegate, [["prompt"], ["session_id"], ["organizationId"], ["category"], ["load_skills"], ["userId"], ["callbacks"], ["callbackToken"], ["runId"]], [["session_id"]]).map((b) =>
+      ...bodies(delegate, [["prompt"], ["session_id"], ["organizationId"], ["category"], ["load_skills"], ["userId"], ["callbacks"], ["callbackToken"], ["runId"], ["timeoutMs"]], [["session_id"]]).map((b) =>
         signed("POST", "/delegate", b),
       ),
-      ...bodies(prompt, [["prompt"], ["session_id"], ["organizationId"], ["userId"]], [["session_id"]]).map((b) => signed("POST", "/sessions/ses_fuzzunknown1/prompt", b)),
+      ...bodies(prompt, [["prompt"], ["session_id"], ["organizationId"], ["userId"], ["timeoutMs"]], [["session_id"]]).map((b) => signed("POST", "/sessions/ses_fuzzunknown1/prompt", b)),
     ];
     for (const id of BAD_IDS) {
       cases.push(
