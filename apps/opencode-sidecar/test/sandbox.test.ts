@@ -35,7 +35,7 @@ const bash = (command: string): Call => ({ name: "bash", arguments: { command, d
 /** Acceptance (issue 9): a scripted agent of one organization attacks through the real engine's tools. */
 describe("the agent's sandbox (bubblewrap, real engine)", () => {
   let h!: Harness;
-  useHarness({ SANDBOX_TIMEOUT_MS: "3000", SANDBOX_OUTPUT_BYTES: "4096", AGENT_WEBFETCH: "allow" }, (started) => (h = started));
+  useHarness({ SANDBOX_TIMEOUT_MS: "3000", SANDBOX_OUTPUT_BYTES: "4096", SANDBOX_MEMORY_MB: "512", AGENT_WEBFETCH: "allow" }, (started) => (h = started));
 
   const workspace = (org: string) => path.join(h.dataDir, "workspaces", org);
   const engineSecrets = () => {
@@ -133,8 +133,8 @@ describe("the agent's sandbox (bubblewrap, real engine)", () => {
     expect(outputs.join("\n")).not.toMatch(/healthy/);
   });
 
-  it("still does ordinary work, and cuts a command that runs too long or prints too much", async () => {
-    const [files, node, git, pipeline, read, slow, loud] = await agent(h, "ses_work", [
+  it("still does ordinary work, and cuts a command that runs too long, prints too much or takes too much memory", async () => {
+    const [files, node, git, pipeline, read, slow, loud, greedy] = await agent(h, "ses_work", [
       bash("mkdir -p src && echo 'hello sandbox' > src/notes.txt && cat src/notes.txt && ls src"),
       bash(`node -e "console.log('answer', 6 * 7)"`),
       bash("git init -q repo && cd repo && git config user.email a@b.c && git config user.name A && echo x > f && git add f && git commit -qm first && git log --oneline | wc -l"),
@@ -142,6 +142,7 @@ describe("the agent's sandbox (bubblewrap, real engine)", () => {
       { name: "read", arguments: { filePath: "src/notes.txt" } },
       bash("echo started; sleep 30; echo never"),
       bash("seq 1 100000"),
+      bash(`node -e "const kept = []; for (let i = 0; i < 200; i++) kept.push(Buffer.alloc(1e7, 1)); console.log('kept', kept.length)" 2>&1 | tail -3; echo "exit=\${PIPESTATUS[0]}"`),
     ]);
     expect(files).toContain("hello sandbox");
     expect(readFileSync(path.join(workspace(ORG), "src", "notes.txt"), "utf8")).toBe("hello sandbox\n");
@@ -154,6 +155,9 @@ describe("the agent's sandbox (bubblewrap, real engine)", () => {
     expect(slow).not.toContain("never");
     expect(loud).toMatch(/\[nubabel sandbox\] output cut at 4096 bytes/);
     expect(loud).not.toContain("100000");
+    // 2 GB asked for under a 512 MiB bound: the allocation fails, the command ends.
+    expect(greedy).not.toContain("kept 200");
+    expect(greedy).toMatch(/exit=[1-9]/);
   });
 });
 
