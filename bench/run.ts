@@ -1,28 +1,106 @@
+import os from "node:os";
+import { parseArgs } from "node:util";
 import { benchNubabel } from "../apps/nubabel/test/bench.js";
 import { hasInfra } from "../apps/nubabel/test/fixtures/backends.js";
-import { benchConcurrent } from "./concurrent.js";
+import { benchLevels, idleCpu } from "./concurrent.js";
+import type { Role } from "./cpu.js";
 import { benchEndToEnd } from "./end-to-end.js";
-import { startStack } from "./stack.js";
-import { printBursts, printTable } from "./stats.js";
+import { CLK_TCK } from "./procfs.js";
+import { killAll } from "./services.js";
+import { startStack, tearDown, type Stack } from "./stack.js";
+import { printLevel, printSummary, printTable } from "./stats.js";
 
 /**
- * `npm run bench [-- N [C]]`: measures and prints; asserts nothing. N is the sample count of the
- * one-at-a-time tables (default 20); C the number of concurrent runs (default 100, or
- * BENCH_CONCURRENCY; 0 skips that section). With DATABASE_URL and REDIS_URL set, Nubabel runs on
- * them and its storage and fan-out rows are measured too.
+ * `npm run bench [-- options]`: measures and prints; asserts nothing. Options, each also from the
+ * environment:
+ *   --levels 1,50,100,200  BENCH_LEVELS     concurrency levels of the side-by-side tables
+ *   --rounds 2             BENCH_ROUNDS     turns per path at level c: max(rounds × c, samples)
+ *   --samples 20           BENCH_SAMPLES    one-at-a-time samples (also a bare first argument);
+ *                                           0 skips that table and the Nubabel internals
+ *   --log-level warn       BENCH_LOG_LEVEL  LOG_LEVEL of Nubabel and the sidecar
+ * With DATABASE_URL and REDIS_URL set, Nubabel and the sidecar run on them (a fresh database and
+ * key prefix, removed afterwards) and PostgreSQL's and Redis's CPU is read too.
  */
-const n = Number(process.argv[2] ?? 20);
-const c = Number(process.argv[3] ?? process.env.BENCH_CONCURRENCY ?? 100);
-const t0 = performance.now();
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { levels: { type: "string" }, rounds: { type: "string" }, samples: { type: "string" }, "log-level": { type: "string" } },
+});
+const env = process.env;
+const count = (name: string, text: string, min: number): number => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new Error(`bench: ${name} must be a whole number ≥ ${min}, not "${text}"`);
+  return n;
+};
+const levels = (values.levels ?? env.BENCH_LEVELS ?? "1,50,100,200")
+  .split(",")
+  .filter((s) => s.trim())
+  .map((s) => count("--levels", s.trim(), 1));
+const rounds = count("--rounds", values.rounds ?? env.BENCH_ROUNDS ?? "2", 1);
+const samples = count("--samples", values.samples ?? positionals[0] ?? env.BENCH_SAMPLES ?? "20", 0);
+const logLevel = values["log-level"] ?? env.BENCH_LOG_LEVEL ?? "warn";
 
-const stack = await startStack();
+let interrupted = false;
+process.on("SIGINT", () => {
+  if (interrupted) {
+    killAll();
+    process.exit(130);
+  }
+  interrupted = true;
+  console.error("\nbench: interrupted; stopping the services and removing what the bench made (Ctrl-C again to kill them)");
+  void tearDown().finally(() => process.exit(130));
+});
+process.on("SIGTERM", () => void tearDown().finally(() => process.exit(143)));
+process.on("exit", killAll);
+
+const t0 = performance.now();
+let ok = true;
 try {
-  printTable(`New conversation, instant scripted model, N=${n}`, await benchEndToEnd(stack, n));
-  if (c > 0) printBursts(`${c} concurrent runs, new conversations, instant scripted model (same engine)`, await benchConcurrent(stack, c));
+  const stack = await startStack({ logLevel, maxConcurrency: Math.max(1, ...levels) });
+  printHeader(stack);
+  if (samples > 0) printTable(`One at a time, interleaved, N=${samples}`, await benchEndToEnd(stack, samples));
+  if (levels.length) {
+    const idle = await idleCpu(stack);
+    console.log(`\nIdle, nothing sent (CPU ms per second): ${cpuList(stack.cpu.roles, idle)}`);
+    const rows = await benchLevels(stack, { levels, rounds, minTurns: Math.max(samples, 1) }, (c, level) => printLevel(c, level, stack.cpu.roles));
+    printSummary(rows);
+  }
+  for (const service of [stack.nubabel, stack.sidecar]) {
+    const { count: lines, samples: examples } = service.logged();
+    console.log(`\n${service.name} logged ${lines} line${lines === 1 ? "" : "s"} at warn or above${lines ? `, e.g. ${examples.join(" | ")}` : ""}`);
+  }
+} catch (err) {
+  ok = false;
+  console.error(`\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
 } finally {
-  await stack.close();
+  await tearDown();
 }
-if (hasInfra) printTable(`Nubabel internals (PostgreSQL + Redis), N=${n}`, await benchNubabel(n));
-else console.log("\n(Nubabel internals need DATABASE_URL and REDIS_URL; skipped)");
+if (ok && samples > 0) {
+  if (hasInfra) printTable(`Nubabel internals, in this process with a stand-in sidecar (PostgreSQL + Redis), N=${samples}`, await benchNubabel(samples));
+  else console.log("\n(Nubabel internals need DATABASE_URL and REDIS_URL; skipped)");
+}
 console.log(`\n(bench took ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-process.exit(0);
+process.exit(ok ? 0 : 1);
+
+function printHeader(stack: Stack): void {
+  const storage =
+    stack.storage === "shared"
+      ? "PostgreSQL (a fresh database) and Redis (a fresh key prefix), both services"
+      : "embedded (PGlite in Nubabel's process, in-process bus; the sidecar in memory)";
+  console.log(
+    [
+      `npm run bench: one instant scripted model ("ok", one chunk), served by this process; ${os.availableParallelism()} cores, Node ${process.version}`,
+      `  Nubabel (pid ${stack.nubabel.pid}) and the sidecar (pid ${stack.sidecar.pid}) run as child processes with LOG_LEVEL=${stack.logLevel};`,
+      `  the engine is the sidecar's opencode child (pid ${stack.enginePid}). Storage: ${storage}.`,
+      "  Limits raised out of the way: ORG_MAX_RUNNING, ORG_MAX_QUEUED, API_RATE_LIMIT_PER_KEY, CALLBACK_RATE_LIMIT_*. Every turn is a new conversation.",
+      `  CPU: utime+stime from /proc/<pid>/stat (reaped children included), in steps of ${1000 / CLK_TCK} ms, per answered turn, from a row's`,
+      "  start until the model went quiet after it. engine: the opencode process; sidecar, nubabel: their processes;",
+      ...(stack.storage === "shared" ? ["  pg: every postgres process of the machine, redis: redis-server (shared servers: whatever else uses them counts too);"] : []),
+      "  bench: this process (load generator and model server); loop: how busy its event loop was;",
+      "  cores: all of these together, as a share of the machine's cores. Timeout: 60 s a turn.",
+    ].join("\n"),
+  );
+}
+
+function cpuList(roles: Role[], ms: Record<Role, number>): string {
+  return roles.map((role) => `${role} ${Number.isFinite(ms[role]) ? ms[role].toFixed(1) : "n/a"}`).join(", ");
+}

@@ -3,13 +3,16 @@ import os from "node:os";
 import path from "node:path";
 import { createOpencodeClient, type OpencodeClient } from "@opencode-ai/sdk/v2";
 import { ModelServer } from "@nubabel/testkit";
-import { startSidecar, type Sidecar } from "../apps/opencode-sidecar/src/main.js";
+import { withOrganizations } from "../apps/nubabel/src/cli/organizations-client.js";
+import { parseEnv } from "../apps/nubabel/src/config/env.js";
 import { backendEnv } from "../apps/nubabel/test/fixtures/backends.js";
-import { startTestNubabel, testSecrets, type TestNubabel } from "../apps/nubabel/test/fixtures/nubabel.js";
-import { createOrganization } from "../apps/nubabel/test/fixtures/organizations.js";
+import { testSecrets } from "../apps/nubabel/test/fixtures/nubabel.js";
 import { freePort } from "../apps/opencode-sidecar/src/engine/free-port.js";
+import { CpuMeter } from "./cpu.js";
+import { commandLine, environmentOf, findBelow, processTable } from "./procfs.js";
+import { Service, waitHealthy } from "./services.js";
 
-/** The OpenCode SDK pointed at the sidecar's engine, in the organization's own workspace. */
+/** The OpenCode SDK pointed at the sidecar's engine, in a folder of its own (no sidecar run lands there). */
 export interface EngineClient {
   client: OpencodeClient;
   directory: string;
@@ -17,75 +20,124 @@ export interface EngineClient {
   idle(sessionId: string): Promise<void>;
 }
 
-/** Everything one bench section measures on: one model, one sidecar and engine, one Nubabel. */
+/** Everything the bench measures on: one model, the sidecar and its engine, one Nubabel, one organization. */
 export interface Stack {
   model: ModelServer;
-  sidecar: Sidecar;
-  nubabel: TestNubabel;
-  /** `shared` with DATABASE_URL and REDIS_URL set, else `embedded` (PGlite, in-process). */
+  sidecar: Service;
+  nubabel: Service;
+  enginePid: number;
+  /** `shared` with DATABASE_URL and REDIS_URL set, else `embedded` (PGlite, in-process bus). */
   storage: "shared" | "embedded";
+  logLevel: string;
   secret: string;
   organizationId: string;
   apiKey: string;
+  /** How long Nubabel's circuit to the sidecar stays open once failures opened it. */
+  breakerResetMs: number;
   engine: EngineClient;
-  close(): Promise<void>;
+  cpu: CpuMeter;
+}
+
+/** What `tearDown` undoes, last first; filled as the stack comes up, so a failed start is undone too. */
+const undo: Array<{ what: string; run: () => Promise<void> | void }> = [];
+let tearing: Promise<void> | undefined;
+
+/** Stops the services and removes what the stack made (database, Redis keys, folders). Idempotent. */
+export function tearDown(): Promise<void> {
+  return (tearing ??= (async () => {
+    for (let step = undo.pop(); step; step = undo.pop()) {
+      try {
+        await step.run();
+      } catch (err) {
+        console.error(`bench: ${step.what}: ${(err as Error).message}`);
+      }
+    }
+  })());
 }
 
 /**
- * Starts the real parts as `npm start` wires them (the sidecar gets Redis too when it is set), on
- * an instant scripted model. Limits that would refuse a burst (per-organization admission, API and
- * callback rate limits) are raised out of the way: the bench measures speed, not refusals.
+ * Starts the parts as `npm start` wires them, Nubabel and the sidecar each in a process of its own
+ * (so each one's CPU can be read), on an instant scripted model served by this process. The sidecar
+ * gets Redis too when it is set. Limits that would refuse a burst (per-organization admission, API
+ * and callback rate limits) are raised out of the way: the bench measures speed, not refusals.
+ * Every turn is a new conversation, so the sidecar's per-session queue (SESSION_QUEUE_LIMIT) never
+ * holds more than one and stays as it is.
  */
-export async function startStack(): Promise<Stack> {
+export async function startStack(options: { logLevel: string; maxConcurrency: number }): Promise<Stack> {
+  const { logLevel } = options;
   const secrets = testSecrets();
   const secret = secrets.SIDECAR_SHARED_SECRET;
   const model = await ModelServer.start({ defaultReply: { text: "ok", chunks: 1 } });
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "bench-sidecar-"));
+  undo.push({ what: "stopping the model server", run: () => model.close() });
   const backend = await backendEnv("shared");
-  const nubabelPort = await freePort();
-  const sidecar = await startSidecar({
-    SIDECAR_PORT: "0",
-    SIDECAR_SHARED_SECRET: secret,
-    SIDECAR_DATA_DIR: dataDir,
-    NUBABEL_CALLBACK_URL: `http://127.0.0.1:${nubabelPort}`,
-    MODEL_BASE_URL: model.url,
-    MODEL_NAME: "scripted",
-    SHUTDOWN_GRACE_MS: "1000",
-    LOG_LEVEL: "silent",
-    // Under Nubabel's prefix, so the backend's cleanup flushes the sidecar's keys as well.
-    ...(backend.env.REDIS_URL ? { REDIS_URL: backend.env.REDIS_URL, REDIS_PREFIX: `${backend.env.REDIS_KEY_PREFIX}sidecar:` } : {}),
-  });
-  const nubabel = await startTestNubabel({
+  undo.push({ what: "removing the database, Redis keys and Nubabel's folder", run: () => backend.cleanup() });
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "bench-sidecar-"));
+  undo.push({ what: "removing the sidecar's folder", run: () => rmSync(dataDir, { recursive: true, force: true }) });
+
+  const [nubabelPort, sidecarPort] = [await freePort(), await freePort()];
+  const nubabelUrl = `http://127.0.0.1:${nubabelPort}`;
+  const sidecarUrl = `http://127.0.0.1:${sidecarPort}`;
+  const breakerResetMs = 10_000;
+  const room = String(Math.max(1_000, 2 * options.maxConcurrency));
+  const sidecar = new Service(
+    "sidecar",
+    "apps/opencode-sidecar/src/main.ts",
+    {
+      ...systemEnv(),
+      SIDECAR_PORT: String(sidecarPort),
+      SIDECAR_SHARED_SECRET: secret,
+      SIDECAR_DATA_DIR: dataDir,
+      NUBABEL_CALLBACK_URL: nubabelUrl,
+      MODEL_BASE_URL: model.url,
+      MODEL_NAME: "scripted",
+      SHUTDOWN_GRACE_MS: "1000",
+      LOG_LEVEL: logLevel,
+      // Under Nubabel's prefix, so the backend's cleanup flushes the sidecar's keys as well.
+      ...(backend.env.REDIS_URL ? { REDIS_URL: backend.env.REDIS_URL, REDIS_PREFIX: `${backend.env.REDIS_KEY_PREFIX}sidecar:` } : {}),
+    },
+    sidecarUrl,
+  );
+  undo.push({ what: "stopping the sidecar", run: () => sidecar.stop() });
+  const nubabelEnv = {
+    ...systemEnv(),
     ...backend.env,
     ...secrets,
     NUBABEL_PORT: String(nubabelPort),
-    SIDECAR_URL: sidecar.url,
-    ORG_MAX_RUNNING: "1000",
-    ORG_MAX_QUEUED: "1000",
+    SIDECAR_URL: sidecarUrl,
+    ORG_MAX_RUNNING: room,
+    ORG_MAX_QUEUED: room,
     API_RATE_LIMIT_PER_KEY: "1000000",
     CALLBACK_RATE_LIMIT_PER_ORG: "1000000",
     CALLBACK_RATE_LIMIT_PER_SESSION: "1000000",
+    SIDECAR_BREAKER_RESET_MS: String(breakerResetMs),
     SHUTDOWN_GRACE_MS: "1000",
-  });
-  const { organizationId, apiKey } = await createOrganization(nubabel, "Bench");
-  const engine = await engineClient(sidecar, path.join(dataDir, "workspaces", organizationId));
+    LOG_LEVEL: logLevel,
+  };
+  const nubabel = new Service("nubabel", "apps/nubabel/src/main.ts", nubabelEnv, nubabelUrl);
+  undo.push({ what: "stopping Nubabel", run: () => nubabel.stop() });
+  await waitHealthy(sidecar, "/health");
+  // Ready means its database, Redis and the sidecar's engine answer.
+  await waitHealthy(nubabel, "/readyz");
+
+  // A fresh organization, made the way the CLI makes one (directly on PostgreSQL, else through the server).
+  const { organizationId, apiKey } = await withOrganizations(parseEnv(nubabelEnv), (api) => api.create("Bench"));
+  const enginePid = findBelow(processTable(), sidecar.pid, "opencode");
+  if (enginePid === undefined) throw new Error(`no opencode process below the sidecar (pid ${sidecar.pid})`);
+  const engine = await engineClient(enginePid, path.join(dataDir, "engine-alone"));
+  undo.push({ what: "closing the engine's event stream", run: () => engine.close() });
   return {
     model,
     sidecar,
     nubabel,
+    enginePid,
     storage: backend.kind,
+    logLevel,
     secret,
     organizationId,
     apiKey,
+    breakerResetMs,
     engine,
-    close: async () => {
-      engine.close();
-      await nubabel.close();
-      await sidecar.close();
-      await backend.cleanup();
-      await model.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    cpu: new CpuMeter({ sidecar: sidecar.pid, nubabel: nubabel.pid }, backend.kind === "shared"),
   };
 }
 
@@ -104,12 +156,30 @@ export async function settle(model: ModelServer, quietMs = 500, maxMs = 10_000):
   }
 }
 
-async function engineClient(sidecar: Sidecar, directory: string): Promise<EngineClient & { close(): void }> {
-  const endpoint = sidecar.engine.endpoint()!;
+/** What a service needs of this environment to run at all; nothing else leaks in (no DATABASE_URL of ours). */
+function systemEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"]) {
+    const value = process.env[key];
+    if (value) out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * The engine's address and password are the sidecar's secret; the bench reads them where the
+ * sidecar put them: the engine's command line (`--port=`) and environment (`OPENCODE_SERVER_PASSWORD`).
+ */
+async function engineClient(pid: number, directory: string): Promise<EngineClient & { close(): void }> {
+  const port = commandLine(pid)
+    .find((arg) => arg.startsWith("--port="))
+    ?.slice("--port=".length);
+  const password = environmentOf(pid, "OPENCODE_SERVER_PASSWORD");
+  if (!port || !password) throw new Error(`cannot read the engine's port and password from /proc/${pid}`);
   mkdirSync(directory, { recursive: true });
   const client = createOpencodeClient({
-    baseUrl: endpoint.url,
-    headers: { authorization: `Basic ${Buffer.from(`opencode:${endpoint.password}`).toString("base64")}` },
+    baseUrl: `http://127.0.0.1:${port}`,
+    headers: { authorization: `Basic ${Buffer.from(`opencode:${password}`).toString("base64")}` },
   });
   const controller = new AbortController();
   const { stream } = await client.event.subscribe({ directory }, { signal: controller.signal });

@@ -1,3 +1,6 @@
+import os from "node:os";
+import type { Role } from "./cpu.js";
+
 /** Percentile of sorted-or-not samples (nearest rank). */
 export function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -27,10 +30,10 @@ export function printTable(title: string, rows: Row[]): void {
   }
 }
 
-/** How a turn of a burst failed: an HTTP error (non-2xx or no response), a run that ended failed, or no end in time. */
+/** How a turn failed: an HTTP error (non-2xx or no response), a run that ended failed, or no end in time. */
 export type Failure = "http" | "failed" | "timeout";
 
-/** One turn of a burst: its latency when answered, else how it failed. */
+/** One turn of a row: its latency when answered, else how it failed. */
 export interface Turn {
   ms?: number;
   /** The run it was (Nubabel), to confirm it afterwards. */
@@ -39,42 +42,80 @@ export interface Turn {
   message?: string;
 }
 
-/** `turns.length` turns started at once; `wallMs` from the first start to the last end. */
-export interface Burst {
-  name: string;
+/** One path at one concurrency: its turns, how long they took together, and what each process spent. */
+export interface LoadRow {
+  path: string;
+  label: string;
+  concurrency: number;
   turns: Turn[];
+  /** From the first start to the last end. */
   wallMs: number;
-  /**
-   * Share of the burst the bench process's event loop was busy. Nubabel and the sidecar run in
-   * that process (the engine does not): near 1, they were bound by one thread.
-   */
+  /** Share of `wallMs` the bench process's event loop (load generator and model server) was busy. */
   loopBusy: number;
-  /** The burst this one's throughput is compared with. */
-  baseline?: string;
+  /** CPU ms per process over the row and its settling (`cpuWallMs`). */
+  cpu: Record<Role, number>;
+  cpuWallMs: number;
+  engineRestarted: boolean;
 }
 
+const answered = (row: LoadRow) => row.turns.flatMap((t) => (t.ms === undefined ? [] : [t.ms]));
+const rate = (row: LoadRow) => answered(row).length / (row.wallMs / 1000);
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
+
 /**
- * Prints throughput (answered turns per second of the burst's wall time) and its ratio to the
- * baseline's, p50/p95 of the answered turns' latencies, the failures by kind and how busy the
- * bench process was, with sample messages of each burst that had failures.
+ * One concurrency level: per path, answered turns per second and its ratio to the engine alone
+ * (the level's first row), p50/p95 latency of the answered turns, errors, how busy the bench's own
+ * event loop was, CPU ms per answered turn of each process, and how busy the machine's cores were
+ * (all of those processes together, over the row and its settling). Then a sample error message
+ * per path that had errors.
  */
-export function printBursts(title: string, bursts: Burst[]): void {
-  const rate = (b: Burst) => b.turns.filter((t) => t.ms !== undefined).length / (b.wallMs / 1000);
-  const byName = new Map(bursts.map((b) => [b.name, b]));
-  const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
-  const cols: Array<[string, number]> = [["path", 40], ["n", 5], ["ok", 5], ["turns/s", 8], ["ratio", 9], ["p50 ms", 8], ["p95 ms", 8], ["non-2xx", 8], ["failed", 7], ["timeout", 8], ["loop busy", 10]];
+export function printLevel(concurrency: number, rows: LoadRow[], roles: Role[]): void {
+  const base = rows[0]!;
+  const cols: Array<[string, number]> = [
+    ["path", 27],
+    ["ok/sent", 9],
+    ["turns/s", 8],
+    ["×engine", 8],
+    ["p50 ms", 7],
+    ["p95 ms", 7],
+    ["errors", 6],
+    ["loop", 5],
+    ...roles.map((role): [string, number] => [role === "postgres" ? "pg" : role, 8]),
+    ["cores", 6],
+  ];
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(cols[i]![1]) : c.padStart(cols[i]![1]))).join(" ");
-  console.log(`\n${title}`);
-  console.log(line(cols.map(([c]) => c)));
-  for (const b of bursts) {
-    const ms = b.turns.flatMap((t) => (t.ms === undefined ? [] : [t.ms]));
-    const failed = (kind: Failure) => String(b.turns.filter((t) => t.failure === kind).length);
-    const base = b.baseline ? byName.get(b.baseline) : undefined;
-    const ratio = base ? `${fmt(rate(b) / rate(base), 2)}x` : "baseline";
-    console.log(line([b.name, String(b.turns.length), String(ms.length), fmt(rate(b), 1), ratio, fmt(percentile(ms, 50)), fmt(percentile(ms, 95)), failed("http"), failed("failed"), failed("timeout"), `${fmt(b.loopBusy * 100)}%`]));
+  const cpuAt = 1 + cols.findIndex(([name]) => name === "loop");
+  const head = line(cols.map(([c]) => c));
+  const turns = base.turns.length;
+  console.log(`\n${concurrency} concurrent turn${concurrency === 1 ? "" : "s"} (${turns} new conversations per path, ${concurrency} in flight at a time)`);
+  console.log(`${" ".repeat(line(cols.slice(0, cpuAt).map(() => "")).length)} ${"CPU ms per answered turn".padStart(roles.length * 9 - 1)}`);
+  console.log(head);
+  for (const row of rows) {
+    const ok = answered(row);
+    const failures = row.turns.filter((t) => t.failure).length;
+    const ratio = row === base ? "base" : `${fmt(rate(row) / rate(base), 2)}x`;
+    const perTurn = roles.map((role) => fmt(row.cpu[role] / ok.length, 1));
+    const cores = roles.reduce((sum, role) => sum + (Number.isFinite(row.cpu[role]) ? row.cpu[role] : 0), 0) / row.cpuWallMs / os.availableParallelism();
+    console.log(line([row.path, `${ok.length}/${row.turns.length}`, fmt(rate(row), 1), ratio, fmt(percentile(ok, 50)), fmt(percentile(ok, 95)), String(failures), `${fmt(row.loopBusy * 100)}%`, ...perTurn, `${fmt(cores * 100)}%`]));
   }
-  for (const b of bursts) {
-    const messages = [...new Set(b.turns.flatMap((t) => (t.failure ? [`${t.failure}: ${t.message ?? ""}`] : [])))];
-    if (messages.length) console.log(`  ${b.name}: ${messages.slice(0, 3).join(" | ").slice(0, 600)}`);
+  for (const row of rows) {
+    const kinds = (["http", "failed", "timeout"] as const).map((kind) => [kind, row.turns.filter((t) => t.failure === kind)] as const).filter(([, t]) => t.length);
+    for (const [kind, failed] of kinds) console.log(`  ${row.path}: ${failed.length} ${kind}, e.g. ${(failed[0]!.message ?? "").slice(0, 300)}`);
+    if (row.engineRestarted) console.log(`  ${row.path}: the engine was restarted during the row; its CPU and the sidecar's are unknown`);
   }
+}
+
+/** Throughput of each path as a share of the engine's own, one column per level: the issue's headline figure. */
+export function printSummary(rows: LoadRow[]): void {
+  const levels = [...new Set(rows.map((r) => r.concurrency))];
+  const labels = [...new Set(rows.map((r) => r.label))];
+  const cell = (label: string, c: number) => {
+    const row = rows.find((r) => r.label === label && r.concurrency === c);
+    const base = rows.find((r) => r.concurrency === c);
+    if (!row || !base) return "";
+    return row === base ? fmt(rate(row), 1) : `${fmt(rate(row) / rate(base), 2)}x`;
+  };
+  console.log("\nThroughput against the engine alone (engine row: its turns/s; others: their ratio to it)");
+  console.log(`${"path".padEnd(17)} ${levels.map((c) => `c=${c}`.padStart(8)).join(" ")}`);
+  for (const label of labels) console.log(`${label.padEnd(17)} ${levels.map((c) => cell(label, c).padStart(8)).join(" ")}`);
 }

@@ -111,6 +111,26 @@ describe.runIf(hasInfra)("live progress across two instances (PostgreSQL + Redis
     expect(again.events[0]!.id).toBe(lastSeen);
   });
 
+  it("takes several events in one callback, in order, and refuses a body with both shapes, naming the field", async () => {
+    const sessionId = `batch-${Date.now()}`;
+    const target = await sessionOnB(sessionId);
+    const stream = await openSse(`${a.url}/api/sidecar/sessions/${sessionId}/stream`, { authorization: `Bearer ${apiKey}` });
+    await stream.until((c) => c.events.length === 1);
+    const batch = await postSigned(target.progressUrl, { events: ["b1", "b2", "b3"].map(status) }, target.token, secrets.SIDECAR_SHARED_SECRET);
+    expect(batch.status).toBe(200);
+    expect(((await batch.json()) as { ids: string[] }).ids).toHaveLength(3);
+    expect((await post(target, status("after"))).status).toBe(200);
+    await stream.until((c) => c.events.length === 5);
+    stream.close();
+    expect(stream.events.map((e) => (e.type === "status" ? e.data.message : e.type))).toEqual(["connected", "b1", "b2", "b3", "after"]);
+
+    const both = await postSigned(target.progressUrl, { progress: status("x"), events: [status("y")] }, target.token, secrets.SIDECAR_SHARED_SECRET);
+    expect(both.status).toBe(400);
+    expect(((await both.json()) as { error: { details: { fields: string[] } } }).error.details.fields).toContain("progress");
+    const empty = await postSigned(target.progressUrl, { events: [] }, target.token, secrets.SIDECAR_SHARED_SECRET);
+    expect(empty.status).toBe(400);
+  });
+
   it("refuses a callback replayed to the other instance", async () => {
     const sessionId = `replay-guard-${Date.now()}`;
     const target = await sessionOnB(sessionId);

@@ -63,7 +63,7 @@ export class CallbackReceiver {
   progress(sessionId?: string): ProgressEvent[] {
     return this.received
       .filter((r) => r.path.endsWith("/progress") && (!sessionId || r.path.includes(`/${sessionId}/`)))
-      .map((r) => r.body.progress as ProgressEvent);
+      .flatMap((r) => (r.body.events ?? [r.body.progress]) as ProgressEvent[]);
   }
 
   updates(sessionId?: string): string[] {

@@ -70,9 +70,30 @@ export function isTerminal(event: Pick<ProgressEvent, "type">): boolean {
   return TERMINAL_TYPES.has(event.type);
 }
 
-/** `POST /api/sidecar/sessions/:sessionId/progress` body (the seed's shape). */
-export const ProgressPost = z.object({ progress: ProgressEvent });
+/** Most events one progress callback may carry. */
+export const MAX_PROGRESS_BATCH = 100;
+
+/**
+ * `POST /api/sidecar/sessions/:sessionId/progress` body: one event (`progress`, the seed's shape)
+ * or several in order (`events`): the sidecar sends what piled up while its previous callback was
+ * in flight, so a busy run costs one request per round trip, not one per event.
+ */
+export const ProgressPost = z
+  .object({
+    progress: ProgressEvent.optional(),
+    events: z.array(ProgressEvent).min(1).max(MAX_PROGRESS_BATCH).optional(),
+  })
+  .superRefine((body, ctx) => {
+    if ((body.progress === undefined) === (body.events === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["progress"], message: "give exactly one of progress (one event) or events (a list)" });
+    }
+  });
 export type ProgressPost = z.infer<typeof ProgressPost>;
+
+/** The events of a progress callback, in order. */
+export function eventsOf(post: ProgressPost): ProgressEvent[] {
+  return post.events ?? (post.progress ? [post.progress] : []);
+}
 
 /** What an SSE client receives as `data:`: the event plus Nubabel's ordered id and the session. */
 export const StreamEvent = z.intersection(

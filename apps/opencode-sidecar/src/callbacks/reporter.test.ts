@@ -39,6 +39,19 @@ describe("SessionReporter", () => {
     expect(receiver.received.every((r) => r.signatureError === undefined && r.token === "tok")).toBe(true);
   });
 
+  it("sends what piles up during a callback in one request, in order, and a lone event in the seed's shape", async () => {
+    const reporter = make("s9", 0);
+    for (let i = 0; i < 30; i++) reporter.progress({ type: "tool_started", data: { tool: "bash", callId: `c${i}`, input: {} } });
+    reporter.progress({ type: "completed", data: { status: "success", output: "done" } });
+    await reporter.drained();
+    const posts = receiver.received.filter((r) => r.path.includes("/s9/progress"));
+    expect(posts[0]!.body).toHaveProperty("progress");
+    expect(posts.length).toBeLessThan(5);
+    expect(posts.slice(1).every((p) => Array.isArray(p.body.events))).toBe(true);
+    expect(receiver.progress("s9").map((e) => e.seq)).toEqual([...Array(31).keys()]);
+    expect(receiver.progress("s9").at(-1)!.type).toBe("completed");
+  });
+
   it("retries a 5xx, and gives up on a dead receiver without stalling", async () => {
     const reporter = make("s2", 0);
     receiver.failNext = 1;

@@ -1,4 +1,4 @@
-import type { ProgressEvent, RunResult, SessionUpdate } from "@nubabel/contracts";
+import { MAX_PROGRESS_BATCH, type ProgressEvent, type RunResult, type SessionUpdate } from "@nubabel/contracts";
 import type { Logger } from "../logger.js";
 import type { Binding } from "../bindings/binding.js";
 import type { CallbackClient } from "./client.js";
@@ -10,14 +10,18 @@ type Pending = { kind: "progress"; event: ProgressEvent } | { kind: "update"; bo
 export type ProgressInput = Omit<ProgressEvent, "seq" | "timestamp"> & { timestamp?: string };
 
 /**
- * Delivers one session's callbacks in order without ever making the run wait: a single
- * background chain per session. `message_updated` is coalesced (only the latest text is sent, at
- * most once per interval); everything else, the terminal event above all, is always delivered.
- * A run's result (when the binding has a `runResult` callback) goes after all of its progress, and
- * is retried until acknowledged; the session's later callbacks wait behind it.
+ * Delivers one session's callbacks in order without ever making the run wait: one background
+ * sender per session, working through a queue. Progress events that piled up while the previous
+ * callback was in flight go together in one request (`events`), so a busy run costs a request per
+ * round trip rather than per event, and a quiet one sends each event at once. `message_updated`
+ * is coalesced (only the latest text is sent, at most once per interval); everything else, the
+ * terminal event above all, is always delivered. A run's result (when the binding has a
+ * `runResult` callback) goes after all of its progress, and is retried until acknowledged; the
+ * session's later callbacks wait behind it.
  */
 export class SessionReporter {
-  private chain: Promise<void> = Promise.resolve();
+  private readonly queue: Pending[] = [];
+  private sending: Promise<void> | undefined;
   private seq = 0;
   private pendingText: ProgressEvent | undefined;
   private textTimer: NodeJS.Timeout | undefined;
@@ -70,7 +74,7 @@ export class SessionReporter {
   /** Resolves when everything queued so far was delivered (or given up on). */
   drained(): Promise<void> {
     this.flushText();
-    return this.chain;
+    return this.sending ?? Promise.resolve();
   }
 
   private flushText(): void {
@@ -84,25 +88,39 @@ export class SessionReporter {
   }
 
   private enqueue(item: Pending): void {
-    const callbacks = this.binding.callbacks;
-    if (!callbacks) return;
+    if (!this.binding.callbacks) return;
     if (item.kind === "progress") item.event.seq = this.seq++;
-    if (item.kind === "result") {
-      const body = item.body;
-      this.chain = this.chain.then(async () => {
+    this.queue.push(item);
+    this.sending ??= this.send().finally(() => (this.sending = undefined));
+  }
+
+  private async send(): Promise<void> {
+    while (this.queue.length) {
+      const first = this.queue[0]!;
+      if (first.kind === "progress") {
+        let n = 1;
+        while (n < MAX_PROGRESS_BATCH && this.queue[n]?.kind === "progress") n++;
+        const events = this.queue.splice(0, n).map((p) => (p as { event: ProgressEvent }).event);
+        // One event keeps the seed's shape, which every Nubabel version reads.
+        await this.post("progress", this.binding.callbacks?.progress, events.length === 1 ? { progress: events[0] } : { events });
+      } else if (first.kind === "update") {
+        this.queue.shift();
+        await this.post("update", this.binding.callbacks?.sessionUpdate, first.body);
+      } else {
+        this.queue.shift();
         const url = this.binding.callbacks?.runResult;
+        const body = first.body;
         if (url) await this.outbox.deliver({ url, body, label: `${body.runId} result`, ...(this.binding.callbackToken ? { token: this.binding.callbackToken } : {}) });
-      });
-      return;
-    }
-    const url = item.kind === "progress" ? callbacks.progress : callbacks.sessionUpdate;
-    const body = item.kind === "progress" ? { progress: item.event } : item.body;
-    this.chain = this.chain.then(async () => {
-      try {
-        await this.client.post(url, body, this.binding.callbackToken);
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message, kind: item.kind }, "callback not delivered");
       }
-    });
+    }
+  }
+
+  private async post(kind: string, url: string | undefined, body: unknown): Promise<void> {
+    if (!url) return;
+    try {
+      await this.client.post(url, body, this.binding.callbackToken);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, kind }, "callback not delivered");
+    }
   }
 }

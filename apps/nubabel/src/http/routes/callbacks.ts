@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import {
   Ack,
   type Capabilities,
+  eventsOf,
   isTerminal,
   McpInvokeRequest,
   McpListRequest,
@@ -100,17 +101,18 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.post("/api/sidecar/sessions/:sessionId/progress", async (request) => {
     const cap = request.capability!;
     parse(SessionPath, request.params, "path");
-    const { progress } = parse(ProgressPost, request.body);
+    const events = eventsOf(parse(ProgressPost, request.body));
     // The event that ends a run is never refused: a client waiting for it would wait forever.
-    if (!isTerminal(progress)) await limit(request, cap);
-    let id: string;
+    if (!events.some(isTerminal)) await limit(request, cap);
+    const ids: string[] = [];
     try {
-      id = await deps.progress.append(streamOf(cap.org, cap.sid), progress);
+      // In order: the log's ids are the order SSE clients replay.
+      for (const event of events) ids.push(await deps.progress.append(streamOf(cap.org, cap.sid), event));
     } catch (err) {
-      request.log.warn({ err: (err as Error).message }, "progress log append failed");
+      request.log.warn({ err: (err as Error).message, appended: ids.length }, "progress log append failed");
       throw new DependencyUnavailable("progress log");
     }
-    return { success: true as const, id };
+    return { success: true as const, id: ids.at(-1)!, ...(ids.length > 1 ? { ids } : {}) };
   });
 
   // The run's end: applied once by run id, however often it is delivered (never rate limited).
