@@ -70,8 +70,11 @@ export class Runs {
     const log = logger ?? this.log;
     log.info({ runId: admitted.run.id, sessionId: session.id }, "run accepted");
     // The run is stored: a failure to start it now is the reconciler's to retry, not the caller's.
-    await this.kick(session.organizationId).catch((err: Error) => log.warn({ err: err.message }, "could not start runs now; the reconciler will"));
-    return (await store.get(session.organizationId, admitted.run.id).catch(() => undefined)) ?? admitted.run;
+    const started = await this.kick(session.organizationId).catch((err: Error) => {
+      log.warn({ err: err.message }, "could not start runs now; the reconciler will");
+      return [];
+    });
+    return started.find((run) => run.id === admitted.run.id) ?? admitted.run;
   }
 
   async get(organizationId: string, runId: string): Promise<Run> {
@@ -116,7 +119,12 @@ export class Runs {
     let wake: () => void = () => undefined;
     const woken = () => new Promise<void>((resolve) => (wake = resolve));
     let next = woken();
-    const onEnded = () => wake();
+    // Ended on this instance: the ended run comes with the news, no need to read it again.
+    let endedHere: Run | undefined;
+    const onEnded = (ended: Run) => {
+      endedHere = ended;
+      wake();
+    };
     this.ended.on(runId, onEnded);
     let run = await this.get(organizationId, runId);
     const unsubscribe = await this.deps.progress
@@ -130,7 +138,7 @@ export class Runs {
         if (signal?.aborted) throw signal.reason;
         await Promise.race([next, sleep(pollMs)]);
         next = woken();
-        run = await this.get(organizationId, runId);
+        run = endedHere ?? (await this.get(organizationId, runId));
       }
     } finally {
       this.ended.off(runId, onEnded);
@@ -154,10 +162,11 @@ export class Runs {
     this.listeners.push(listener);
   }
 
-  /** Starts what may start for the organization (its dispatches go on in the background). */
-  async kick(organizationId: string): Promise<void> {
+  /** Starts what may start for the organization (its dispatches go on in the background); returns those runs. */
+  async kick(organizationId: string): Promise<Run[]> {
     const claimed = await this.deps.store.claim(organizationId, this.deps.limits);
     for (const run of claimed) this.track(this.start(run));
+    return claimed;
   }
 
   /**

@@ -86,7 +86,15 @@ export class PgRunStore implements RunStore {
     });
   }
 
-  claim(organizationId: string, limits: Limits): Promise<Run[]> {
+  async claim(organizationId: string, limits: Limits): Promise<Run[]> {
+    // Most calls (a run just ended) find nothing waiting: say so without a transaction and a lock.
+    // A run queued right after this read is started by its own submit.
+    const [waiting] = await this.db
+      .select({ id: runs.id })
+      .from(runs)
+      .where(and(eq(runs.organizationId, organizationId), eq(runs.status, "queued")))
+      .limit(1);
+    if (!waiting) return [];
     return this.db.transaction(async (tx) => {
       await lockOrganization(tx, organizationId);
       const [busy] = await tx
@@ -211,9 +219,8 @@ export class PgRunStore implements RunStore {
         .where(and(eq(runs.id, runId), inArray(runs.status, sourcesOf(ending.status))))
         .returning();
       if (!row) return undefined;
-      for (const entry of history) {
-        await tx.insert(messages).values({ ...entry, organizationId: row.organizationId, sessionId: row.sessionId });
-      }
+      // One statement, rows in order: the serial seq keeps the prompt before the answer.
+      if (history.length) await tx.insert(messages).values(history.map((entry) => ({ ...entry, organizationId: row.organizationId, sessionId: row.sessionId })));
       // The session's state is its agent's: a run that never reached it leaves it as it was.
       if (history.length) await setSessionStatus(tx, row, ending.status, row.opencodeSessionId);
       return toRun(row);
