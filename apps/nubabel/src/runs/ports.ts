@@ -34,8 +34,10 @@ export interface HistoryEntry {
  */
 export interface RunStore {
   /**
-   * Adds a queued run unless the organization already has `maxRunning + maxQueued` unfinished runs;
-   * then returns `{ refused }` with the counts.
+   * Adds a run unless the organization already has `maxRunning + maxQueued` unfinished runs (then
+   * returns `{ refused }` with the counts). It is added `running` (claimed, the caller starts it)
+   * when nothing of the organization waits, a slot is free and its session has no running run;
+   * otherwise `queued`, for `claim`.
    */
   admit(run: NewRun, limits: Limits): Promise<{ run: Run } | { refused: { running: number; queued: number } }>;
   /**

@@ -68,7 +68,11 @@ export class Runs {
       throw new RunQueueFull({ ...admitted.refused, limit: limits.maxQueued, retryAfterSeconds: 5 });
     }
     const log = logger ?? this.log;
-    log.info({ runId: admitted.run.id, sessionId: session.id }, "run accepted");
+    log.info({ runId: admitted.run.id, sessionId: session.id, status: admitted.run.status }, "run accepted");
+    if (admitted.run.status === "running") {
+      this.track(this.start(admitted.run));
+      return admitted.run;
+    }
     // The run is stored: a failure to start it now is the reconciler's to retry, not the caller's.
     const started = await this.kick(session.organizationId).catch((err: Error) => {
       log.warn({ err: err.message }, "could not start runs now; the reconciler will");

@@ -68,13 +68,26 @@ export class PgRunStore implements RunStore {
       const running = Number(counts?.running ?? 0);
       const queued = Number(counts?.queued ?? 0);
       if (running + queued >= limits.maxRunning + limits.maxQueued) return { refused: { running, queued } };
+      // Nothing waits and a slot is free: the run starts at once, unless its session has one running
+      // (turns of a session go in order). This is what `claim` would decide, without a second lock.
+      let starts = running < limits.maxRunning && queued === 0;
+      if (starts) {
+        const [ahead] = await tx
+          .select({ id: runs.id })
+          .from(runs)
+          .where(and(eq(runs.organizationId, run.organizationId), eq(runs.sessionId, run.sessionId), eq(runs.status, "running")))
+          .limit(1);
+        starts = !ahead;
+      }
+      const now = new Date();
       const [row] = await tx
         .insert(runs)
         .values({
           id: run.id,
           organizationId: run.organizationId,
           sessionId: run.sessionId,
-          status: "queued",
+          status: starts ? "running" : "queued",
+          ...(starts ? { startedAt: now, checkedAt: now } : {}),
           prompt: run.prompt,
           userId: run.userId ?? null,
           category: run.category ?? null,
