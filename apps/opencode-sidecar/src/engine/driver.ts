@@ -23,6 +23,7 @@ export interface PromptInput {
 export class EngineDriver {
   private client: OpencodeClient | undefined;
   private listeners = new Set<(event: EngineEvent) => void>();
+  private readonly bySession = new Map<string, Set<(event: EngineEvent) => void>>();
   private streamAbort: AbortController | undefined;
 
   constructor(
@@ -37,6 +38,20 @@ export class EngineDriver {
   onEvent(listener: (event: EngineEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Events of one session (and every `resync`). Routed by session id, so a burst of concurrent
+   * turns costs each event one lookup rather than a call to every turn's listener.
+   */
+  onSessionEvent(sessionId: string, listener: (event: EngineEvent) => void): () => void {
+    let set = this.bySession.get(sessionId);
+    if (!set) this.bySession.set(sessionId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (!set.size && this.bySession.get(sessionId) === set) this.bySession.delete(sessionId);
+    };
   }
 
   /** Connects to the engine if it is already up (events after this also reconnect). */
@@ -199,7 +214,9 @@ export class EngineDriver {
   }
 
   private emit(event: EngineEvent): void {
-    for (const listener of this.listeners) {
+    const sessionListeners = "sessionId" in event ? this.bySession.get(event.sessionId) : undefined;
+    const all = event.type === "resync" ? [...this.bySession.values()].flatMap((set) => [...set]) : [];
+    for (const listener of [...this.listeners, ...(sessionListeners ?? []), ...all]) {
       try {
         listener(event);
       } catch (err) {

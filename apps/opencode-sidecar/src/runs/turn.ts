@@ -70,7 +70,7 @@ class Turn {
     const done = new Promise<TurnOutcome>((resolve, reject) => {
       this.settle = (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome));
     });
-    this.cleanup.push(this.driver.onEvent((event) => this.onEvent(event)));
+    this.cleanup.push(this.driver.onSessionEvent(this.input.sessionId, (event) => this.onEvent(event)));
     this.cleanup.push(engineDown((reason) => this.finish(new EngineDownError(`${reason} during the run; it is being restarted`))));
     const timer = setTimeout(() => this.timeOut(), this.input.timeoutMs);
     this.cleanup.push(() => clearTimeout(timer));
