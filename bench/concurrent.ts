@@ -12,6 +12,12 @@ export interface LevelOptions {
   minTurns: number;
 }
 
+/** Runs every path a few times (engine instance, JIT, pools), then lets the engine's aftermath pass. */
+export async function warmUp(stack: Stack): Promise<void> {
+  for (let i = 0; i < 3; i++) for (const path of paths(stack)) await path.turn(AbortSignal.timeout(DEADLINE_MS));
+  await settle(stack.model);
+}
+
 /**
  * For each level c, each path in turn (the engine alone first: the baseline) runs
  * max(rounds × c, minTurns) new conversations, c at a time (closed loop: a turn that ends makes
@@ -21,10 +27,6 @@ export interface LevelOptions {
  */
 export async function benchLevels(stack: Stack, options: LevelOptions, report: (concurrency: number, rows: LoadRow[]) => void): Promise<LoadRow[]> {
   const all = paths(stack);
-  // Warm every path (engine instance, JIT, pools), then let the engine's aftermath pass.
-  for (let i = 0; i < 3; i++) for (const path of all) await path.turn(AbortSignal.timeout(DEADLINE_MS));
-  await settle(stack.model);
-
   const rows: LoadRow[] = [];
   for (const concurrency of options.levels) {
     const total = Math.max(options.rounds * concurrency, options.minTurns);
@@ -38,7 +40,7 @@ export async function benchLevels(stack: Stack, options: LevelOptions, report: (
       await settle(stack.model);
       const after = stack.cpu.sample();
       await path.confirm?.(turns);
-      level.push({ path: path.name, label: path.label, concurrency, turns, wallMs, loopBusy, cpu: cpuBetween(before, after), cpuWallMs: after.at - before.at, engineRestarted: before.enginePid !== after.enginePid });
+      level.push({ path: path.name, label: path.label, concurrency, turns, wallMs, loopBusy, cpu: cpuBetween(before, after), engineRestarted: before.enginePid !== after.enginePid });
       // A circuit the row opened would fail the next one for a reason that is not its own.
       if (path.label.startsWith("Nubabel") && turns.some((t) => t.failure)) await sleep(stack.breakerResetMs);
     }
@@ -48,15 +50,23 @@ export async function benchLevels(stack: Stack, options: LevelOptions, report: (
   return rows;
 }
 
-/** CPU ms per second each process uses with nothing to do, over `ms`: the floor under every row. */
-export async function idleCpu(stack: Stack, ms = 2_000): Promise<Record<Role, number>> {
+/**
+ * CPU ms per second each process (and the rest of the machine) uses with nothing sent: the floor
+ * under every row. The least of `windows` readings of `ms` each, so a stray burst (a GC, a timer)
+ * is not taken for the floor.
+ */
+export async function idleCpu(stack: Stack, windows = 3, ms = 2_000): Promise<{ perSecond: Record<Role, number>; otherPerSecond: number }> {
   await settle(stack.model);
-  const before = stack.cpu.sample();
-  await sleep(ms);
-  const after = stack.cpu.sample();
-  const used = cpuBetween(before, after);
-  const seconds = (after.at - before.at) / 1000;
-  return Object.fromEntries(Object.entries(used).map(([role, v]) => [role, v / seconds])) as Record<Role, number>;
+  const perSecond = Object.fromEntries(stack.cpu.roles.map((role) => [role, Infinity])) as Record<Role, number>;
+  let otherPerSecond = Infinity;
+  for (let i = 0; i < windows; i++) {
+    const before = stack.cpu.sample();
+    await sleep(ms);
+    const { ms: used, otherMs, wallMs } = cpuBetween(before, stack.cpu.sample());
+    for (const role of stack.cpu.roles) perSecond[role] = Math.min(perSecond[role], (used[role] * 1000) / wallMs);
+    otherPerSecond = Math.min(otherPerSecond, (otherMs * 1000) / wallMs);
+  }
+  return { perSecond, otherPerSecond };
 }
 
 /** `total` turns, `concurrency` at a time; each timed alone, the whole from the first start to the last end. */

@@ -14,9 +14,11 @@ export interface Proc {
   ppid: number;
   /** The executable's name, cut at 15 characters (`opencode.exe`, `postgres`, `redis-server`). */
   comm: string;
+  /** utime + stime, in clock ticks. */
+  own: number;
   /**
-   * utime + stime + cutime + cstime, in clock ticks: its own CPU and that of the children it has
-   * reaped. Summed over the live processes of a tree, every process that ever ran in it counts once.
+   * `own` + cutime + cstime: its CPU and that of the children it has reaped. Summed over the live
+   * processes of a tree, every process that ever ran in it counts once.
    */
   ticks: number;
 }
@@ -59,6 +61,33 @@ export function ticksByName(table: Map<number, Proc>, comm: string): { ticks: nu
   return { ticks: procs.reduce((sum, p) => sum + p.ticks, 0), count: procs.length };
 }
 
+/** The shared work of a PostgreSQL server, whichever database caused it. */
+const POSTGRES_BACKGROUND = /: (checkpointer|background writer|walwriter|autovacuum launcher|logical replication launcher|archiver|stats collector)\s*$/;
+
+/**
+ * CPU ticks of the PostgreSQL processes working for `database`, by pid: its backends (autovacuum's
+ * included), the server's background processes and the postmaster itself (without the backends of
+ * every database it reaped). A backend that ends between two readings takes its last ticks along.
+ */
+export function postgresTicks(table: Map<number, Proc>, database: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const proc of table.values()) {
+    if (proc.comm !== "postgres") continue;
+    if (table.get(proc.ppid)?.comm !== "postgres") {
+      out.set(proc.pid, proc.own);
+      continue;
+    }
+    let title: string;
+    try {
+      title = commandLine(proc.pid).join(" ");
+    } catch {
+      continue;
+    }
+    if (title.split(" ").includes(database) || POSTGRES_BACKGROUND.test(title)) out.set(proc.pid, proc.ticks);
+  }
+  return out;
+}
+
 /** The topmost process below `root` whose name starts with `prefix`. */
 export function findBelow(table: Map<number, Proc>, root: number, prefix: string): number | undefined {
   return subtree(table, root).find((pid) => pid !== root && table.get(pid)!.comm.startsWith(prefix));
@@ -89,7 +118,14 @@ function readStat(pid: number): Proc | undefined {
   // From field 3 of proc(5): state, ppid (4), …, utime (14), stime (15), cutime (16), cstime (17).
   const rest = text.slice(close + 2).split(" ");
   const field = (n: number) => Number(rest[n - 3]);
-  return { pid, ppid: field(4), comm: text.slice(text.indexOf("(") + 1, close), ticks: field(14) + field(15) + field(16) + field(17) };
+  const own = field(14) + field(15);
+  return { pid, ppid: field(4), comm: text.slice(text.indexOf("(") + 1, close), own, ticks: own + field(16) + field(17) };
+}
+
+/** CPU ticks the whole machine has spent busy (all cores, from /proc/stat): user, nice, system, irq, softirq, steal. */
+export function machineBusyTicks(): number {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return user! + nice! + system! + irq! + softirq! + steal!;
 }
 
 function clockTicks(): number {

@@ -2,7 +2,7 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import { benchNubabel } from "../apps/nubabel/test/bench.js";
 import { hasInfra } from "../apps/nubabel/test/fixtures/backends.js";
-import { benchLevels, idleCpu } from "./concurrent.js";
+import { benchLevels, idleCpu, warmUp } from "./concurrent.js";
 import type { Role } from "./cpu.js";
 import { benchEndToEnd } from "./end-to-end.js";
 import { CLK_TCK } from "./procfs.js";
@@ -59,9 +59,10 @@ try {
   printHeader(stack);
   if (samples > 0) printTable(`One at a time, interleaved, N=${samples}`, await benchEndToEnd(stack, samples));
   if (levels.length) {
+    await warmUp(stack);
     const idle = await idleCpu(stack);
-    console.log(`\nIdle, nothing sent (CPU ms per second): ${cpuList(stack.cpu.roles, idle)}`);
-    const rows = await benchLevels(stack, { levels, rounds, minTurns: Math.max(samples, 1) }, (c, level) => printLevel(c, level, stack.cpu.roles));
+    console.log(`\nIdle, nothing sent (CPU ms per second, the least of three 2 s readings): ${cpuList(stack.cpu.roles, idle.perSecond)}; the rest of the machine ${idle.otherPerSecond.toFixed(1)}`);
+    const rows = await benchLevels(stack, { levels, rounds, minTurns: Math.max(samples, 1) }, (c, level) => printLevel(c, level, stack.cpu.roles, idle.perSecond));
     printSummary(rows);
   }
   for (const service of [stack.nubabel, stack.sidecar]) {
@@ -92,11 +93,14 @@ function printHeader(stack: Stack): void {
       `  Nubabel (pid ${stack.nubabel.pid}) and the sidecar (pid ${stack.sidecar.pid}) run as child processes with LOG_LEVEL=${stack.logLevel};`,
       `  the engine is the sidecar's opencode child (pid ${stack.enginePid}). Storage: ${storage}.`,
       "  Limits raised out of the way: ORG_MAX_RUNNING, ORG_MAX_QUEUED, API_RATE_LIMIT_PER_KEY, CALLBACK_RATE_LIMIT_*. Every turn is a new conversation.",
-      `  CPU: utime+stime from /proc/<pid>/stat (reaped children included), in steps of ${1000 / CLK_TCK} ms, per answered turn, from a row's`,
-      "  start until the model went quiet after it. engine: the opencode process; sidecar, nubabel: their processes;",
-      ...(stack.storage === "shared" ? ["  pg: every postgres process of the machine, redis: redis-server (shared servers: whatever else uses them counts too);"] : []),
+      `  CPU: utime+stime from /proc/<pid>/stat (reaped children included), in steps of ${1000 / CLK_TCK} ms, from a row's start until the model`,
+      "  went quiet after it, less what the process uses idle over as long, per answered turn.",
+      "  engine: the opencode process; sidecar, nubabel: their processes;",
+      ...(stack.storage === "shared"
+        ? ["  pg: the backends of Nubabel's database and the server's background processes; redis: redis-server (shared: others' use counts too);"]
+        : []),
       "  bench: this process (load generator and model server); loop: how busy its event loop was;",
-      "  cores: all of these together, as a share of the machine's cores. Timeout: 60 s a turn.",
+      "  ours: all of these together (idle included), other: the rest of the machine, as shares of all its cores. Timeout: 60 s a turn.",
     ].join("\n"),
   );
 }

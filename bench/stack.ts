@@ -137,7 +137,7 @@ export async function startStack(options: { logLevel: string; maxConcurrency: nu
     apiKey,
     breakerResetMs,
     engine,
-    cpu: new CpuMeter({ sidecar: sidecar.pid, nubabel: nubabel.pid }, backend.kind === "shared"),
+    cpu: new CpuMeter({ sidecar: sidecar.pid, nubabel: nubabel.pid }, backend.env.DATABASE_URL ? new URL(backend.env.DATABASE_URL).pathname.slice(1) : undefined),
   };
 }
 

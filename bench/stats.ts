@@ -1,5 +1,5 @@
 import os from "node:os";
-import type { Role } from "./cpu.js";
+import type { CpuUse, Role } from "./cpu.js";
 
 /** Percentile of sorted-or-not samples (nearest rank). */
 export function percentile(samples: number[], p: number): number {
@@ -52,9 +52,8 @@ export interface LoadRow {
   wallMs: number;
   /** Share of `wallMs` the bench process's event loop (load generator and model server) was busy. */
   loopBusy: number;
-  /** CPU ms per process over the row and its settling (`cpuWallMs`). */
-  cpu: Record<Role, number>;
-  cpuWallMs: number;
+  /** CPU per process over the row and its settling. */
+  cpu: CpuUse;
   engineRestarted: boolean;
 }
 
@@ -65,11 +64,12 @@ const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) :
 /**
  * One concurrency level: per path, answered turns per second and its ratio to the engine alone
  * (the level's first row), p50/p95 latency of the answered turns, errors, how busy the bench's own
- * event loop was, CPU ms per answered turn of each process, and how busy the machine's cores were
- * (all of those processes together, over the row and its settling). Then a sample error message
- * per path that had errors.
+ * event loop was, CPU ms per answered turn of each process above its idle use (`idle`, ms per
+ * second), and the share of the machine's cores that those processes together (`ours`, idle
+ * included) and everything else (`other`) took over the row and its settling. Then a sample error
+ * message per path that had errors.
  */
-export function printLevel(concurrency: number, rows: LoadRow[], roles: Role[]): void {
+export function printLevel(concurrency: number, rows: LoadRow[], roles: Role[], idle: Record<Role, number>): void {
   const base = rows[0]!;
   const cols: Array<[string, number]> = [
     ["path", 27],
@@ -81,22 +81,25 @@ export function printLevel(concurrency: number, rows: LoadRow[], roles: Role[]):
     ["errors", 6],
     ["loop", 5],
     ...roles.map((role): [string, number] => [role === "postgres" ? "pg" : role, 8]),
-    ["cores", 6],
+    ["ours", 5],
+    ["other", 5],
   ];
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(cols[i]![1]) : c.padStart(cols[i]![1]))).join(" ");
   const cpuAt = 1 + cols.findIndex(([name]) => name === "loop");
   const head = line(cols.map(([c]) => c));
   const turns = base.turns.length;
   console.log(`\n${concurrency} concurrent turn${concurrency === 1 ? "" : "s"} (${turns} new conversations per path, ${concurrency} in flight at a time)`);
-  console.log(`${" ".repeat(line(cols.slice(0, cpuAt).map(() => "")).length)} ${"CPU ms per answered turn".padStart(roles.length * 9 - 1)}`);
+  console.log(`${" ".repeat(line(cols.slice(0, cpuAt).map(() => "")).length)} ${"CPU ms per turn, above idle".padStart(roles.length * 9 - 1)} ${"of all cores".padStart(11)}`);
   console.log(head);
   for (const row of rows) {
     const ok = answered(row);
     const failures = row.turns.filter((t) => t.failure).length;
     const ratio = row === base ? "base" : `${fmt(rate(row) / rate(base), 2)}x`;
-    const perTurn = roles.map((role) => fmt(row.cpu[role] / ok.length, 1));
-    const cores = roles.reduce((sum, role) => sum + (Number.isFinite(row.cpu[role]) ? row.cpu[role] : 0), 0) / row.cpuWallMs / os.availableParallelism();
-    console.log(line([row.path, `${ok.length}/${row.turns.length}`, fmt(rate(row), 1), ratio, fmt(percentile(ok, 50)), fmt(percentile(ok, 95)), String(failures), `${fmt(row.loopBusy * 100)}%`, ...perTurn, `${fmt(cores * 100)}%`]));
+    const { ms, otherMs, wallMs } = row.cpu;
+    const perTurn = roles.map((role) => fmt((ms[role] - (idle[role] * wallMs) / 1000) / ok.length, 1));
+    const share = (used: number) => `${fmt((used / wallMs / os.availableParallelism()) * 100)}%`;
+    const ours = roles.reduce((sum, role) => sum + (Number.isFinite(ms[role]) ? ms[role] : 0), 0);
+    console.log(line([row.path, `${ok.length}/${row.turns.length}`, fmt(rate(row), 1), ratio, fmt(percentile(ok, 50)), fmt(percentile(ok, 95)), String(failures), `${fmt(row.loopBusy * 100)}%`, ...perTurn, share(ours), share(otherMs)]));
   }
   for (const row of rows) {
     const kinds = (["http", "failed", "timeout"] as const).map((kind) => [kind, row.turns.filter((t) => t.failure === kind)] as const).filter(([, t]) => t.length);
