@@ -12,7 +12,7 @@ export const Callbacks = z.object({
   /**
    * Where a run's terminal `RunResult` goes, retried with the same `webhook-id` until acknowledged.
    * When set, the sidecar leaves the terminal progress event to Nubabel (which appends it once, with
-   * the stored answer).
+   * the stored answer), and sends no `sessionUpdate`: the caller keeps its runs' state itself.
    */
   runResult: z.url().optional(),
 });

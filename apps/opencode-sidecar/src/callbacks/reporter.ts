@@ -54,6 +54,9 @@ export class SessionReporter {
   }
 
   update(status: SessionUpdate["state"]["status"], metadata?: Record<string, unknown>): void {
+    // With a runResult callback the caller keeps each run's state itself (Nubabel's durable runs):
+    // three requests per turn that would tell it nothing new are not sent.
+    if (this.binding.callbacks?.runResult) return;
     this.flushText();
     this.enqueue({
       kind: "update",
