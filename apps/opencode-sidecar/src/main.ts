@@ -81,7 +81,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
   const engineConfig = buildEngineConfig(env, PLUGIN_FILE, sandboxEngine.shell ? { shell: sandboxEngine.shell } : {});
   if (!engineConfig.model) logger.warn("no model configured: /health reports it and delegation answers 503");
 
-  const redis = env.REDIS_URL ? new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false }) : undefined;
+  const redis = env.REDIS_URL ? new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false, enableAutoPipelining: true }) : undefined;
   let redisError: string | undefined;
   redis?.on("error", (err: Error) => {
     // ioredis reconnects by itself; say so once per distinct failure, not on every attempt.

@@ -8,3 +8,4 @@ export * from "./progress.js";
 export * from "./errors.js";
 export * from "./connections.js";
 export * from "./runs.js";
+export { runScript, type ScriptRunner } from "./replay-guard.js";

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * Remembers which messages were seen. `claim` is atomic: it answers true the first time a key is
  * claimed within `ttlSeconds`, false for a replay. `signedAt` (Unix seconds), when given, lets a
@@ -26,6 +28,28 @@ export class MemoryReplayGuard implements ReplayGuard {
 /** The part of an ioredis client the guard uses, so this package needs no Redis dependency. */
 export interface ScriptRunner {
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+}
+
+/**
+ * Runs a Lua script by its SHA1 (Redis hashes and parses a script sent whole on every EVAL), sending
+ * the text only when Redis does not have it yet (NOSCRIPT: first use, or after a restart or flush).
+ */
+export async function runScript(redis: ScriptRunner, script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown> {
+  const sha = shaOf(script);
+  try {
+    return await redis.evalsha(sha, numKeys, ...args);
+  } catch (err) {
+    if (!String((err as Error).message).startsWith("NOSCRIPT")) throw err;
+    return redis.eval(script, numKeys, ...args);
+  }
+}
+
+const shas = new Map<string, string>();
+function shaOf(script: string): string {
+  let sha = shas.get(script);
+  if (!sha) shas.set(script, (sha = createHash("sha1").update(script).digest("hex")));
+  return sha;
 }
 
 /**
@@ -64,11 +88,11 @@ export class RedisReplayGuard implements ReplayGuard {
 
   /** Records the epoch if Redis has none yet: call at start, before accepting messages. */
   async start(): Promise<void> {
-    await this.redis.eval(START, 1, this.epochKey);
+    await runScript(this.redis, START, 1, this.epochKey);
   }
 
   async claim(key: string, ttlSeconds: number, signedAt?: number): Promise<boolean> {
-    const answer = Number(await this.redis.eval(CLAIM, 2, `${this.prefix}${key}`, this.epochKey, ttlSeconds, signedAt ?? ""));
+    const answer = Number(await runScript(this.redis, CLAIM, 2, `${this.prefix}${key}`, this.epochKey, ttlSeconds, signedAt ?? ""));
     return answer === 1;
   }
 }

@@ -152,4 +152,18 @@ describe.runIf(infra.redisUrl)("ReplayGuard on Redis after its memory is lost", 
     expect(await guard.claim(unique("fresh"), 60, Math.floor(Date.now() / 1000) + 1)).toBe(true);
     await flushPrefix(infra.redisUrl!, own);
   });
+
+  it("runs its script by SHA, and sends it again when Redis forgot it (SCRIPT FLUSH, a restart)", async () => {
+    const client = redis();
+    const own = freshPrefix();
+    const guard = new W.RedisReplayGuard(client, own);
+    await guard.start();
+    expect(await guard.claim(unique("a"), 60)).toBe(true);
+    // Harmless to other files: their next script call falls back the same way.
+    await client.script("FLUSH");
+    const id = unique("b");
+    expect(await guard.claim(id, 60)).toBe(true);
+    expect(await guard.claim(id, 60)).toBe(false);
+    await flushPrefix(infra.redisUrl!, own);
+  });
 });

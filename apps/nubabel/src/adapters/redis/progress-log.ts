@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { ProgressEvent } from "@nubabel/contracts";
+import { type ProgressEvent, runScript } from "@nubabel/contracts";
 import { START, type Entry, type ProgressLog } from "../../progress/progress-log.js";
 
 // One script, so the id order and the publish order agree and a trimmed, expiring stream is kept.
@@ -38,7 +38,7 @@ export class RedisProgressLog implements ProgressLog {
 
   async append(sessionId: string, event: ProgressEvent): Promise<string> {
     const key = this.key(sessionId);
-    const id = await this.redis.eval(APPEND, 2, key, key, this.maxLen, this.ttlSeconds, JSON.stringify(event));
+    const id = await runScript(this.redis, APPEND, 2, key, key, this.maxLen, this.ttlSeconds, JSON.stringify(event));
     return String(id);
   }
 

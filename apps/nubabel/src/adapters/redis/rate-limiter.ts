@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { runScript } from "@nubabel/contracts";
 import type { RateLimiter } from "../../limits/rate-limiter.js";
 
 const HIT = `
@@ -15,7 +16,7 @@ export class RedisRateLimiter implements RateLimiter {
   ) {}
 
   async hit(key: string, limit: number, windowMs: number): Promise<{ allowed: boolean; retryAfterMs: number }> {
-    const [count, ttl] = (await this.redis.eval(HIT, 1, `${this.prefix}rate:${key}`, windowMs)) as [number, number];
+    const [count, ttl] = (await runScript(this.redis, HIT, 1, `${this.prefix}rate:${key}`, windowMs)) as [number, number];
     return { allowed: count <= limit, retryAfterMs: Math.max(0, ttl) };
   }
 }
