@@ -70,6 +70,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     : await Sandbox.prepare({
         mode: env.SANDBOX,
         bwrap: env.SANDBOX_BWRAP,
+        hide: [env.SIDECAR_DATA_DIR, path.resolve(appDir, "..", "..")],
         network: env.SANDBOX_NETWORK,
         timeoutMs: env.SANDBOX_TIMEOUT_MS,
         memoryMb: env.SANDBOX_MEMORY_MB,

@@ -112,7 +112,15 @@ describe("the agent's sandbox (bubblewrap, real engine)", () => {
       { name: "read", arguments: { filePath: "to-b/secret-b.txt" } },
       { name: "grep", arguments: { pattern: "B-SECRET", path: "to-b" } },
     ]);
-    const [readLinkFile] = await agent(h, "ses_files2", [{ name: "read", arguments: { filePath: "secret-link" } }]);
+    const [readLinkFile, planted, readNested] = await agent(h, "ses_files2", [
+      { name: "read", arguments: { filePath: "secret-link" } },
+      // The engine adds an AGENTS.md of any folder on the way to what it reads, following links.
+      bash(`mkdir -p nested && ln -s ${b}/secret-b.txt nested/AGENTS.md && echo hello > nested/x.txt && echo planted`),
+      { name: "read", arguments: { filePath: "nested/x.txt" } },
+    ]);
+    expect(planted).toContain("planted");
+    expect(readNested).toMatch(/read refused: .*AGENTS\.md is outside this organization's workspace/);
+    expect(readNested).not.toContain(B_SECRET);
     for (const output of [readAbs, readRel, edit, write, glob, grep, readLink, grepLink, readLinkFile]) {
       expect(output).toMatch(/refused: .* is outside this organization's workspace/);
     }

@@ -11,7 +11,7 @@
  */
 import { checkUrl, parseAllowList } from "@nubabel/net-policy";
 import { type Plugin, tool } from "@opencode-ai/plugin";
-import { outsideReason, pathsOf } from "../../src/sandbox/confine.js";
+import { instructionPaths, outsideReason, pathsOf } from "../../src/sandbox/confine.js";
 
 const z = tool.schema;
 
@@ -64,7 +64,10 @@ export const NubabelBridge: Plugin = async ({ directory }) => ({
   // A throw here fails the tool call; the agent reads the message and the turn goes on.
   "tool.execute.before": async (input, output) => {
     const args = (output.args ?? {}) as Record<string, unknown>;
-    for (const given of pathsOf(input.tool, args)) {
+    const paths = pathsOf(input.tool, args);
+    // A read also brings in the AGENTS.md-like files of the folders on its way.
+    if (input.tool === "read" && paths[0]) paths.push(...(await instructionPaths(directory, paths[0])));
+    for (const given of paths) {
       const why = await outsideReason(directory, given);
       if (why) throw new Error(`${input.tool} refused: ${why}`);
     }

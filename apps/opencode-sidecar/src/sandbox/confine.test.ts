@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { outsideReason, patchPaths, pathsOf } from "./confine.js";
+import { instructionPaths, outsideReason, patchPaths, pathsOf } from "./confine.js";
 
 describe("workspace confinement", () => {
   const root = mkdtempSync(path.join(os.tmpdir(), "confine-"));
@@ -38,5 +38,20 @@ describe("workspace confinement", () => {
     expect(pathsOf("todowrite", { todos: [] })).toEqual([]);
     const patch = ["*** Begin Patch", "*** Add File: a.txt", "+x", "*** Update File: src/b.ts", "*** Move to: ../org_b/b.ts", "@@", "*** Delete File: c.txt", "*** End Patch"].join("\n");
     expect(patchPaths(patch)).toEqual(["a.txt", "src/b.ts", "../org_b/b.ts", "c.txt"]);
+    // Read as the engine reads it: a \r or a line separator inside a name does not hide the header.
+    for (const odd of ["q\r/../to-b/x", "q\u2028/../to-b/x", "q\u2029/x", "a\u0000b"]) {
+      expect(() => patchPaths(`*** Begin Patch\n*** Add File: ${odd}\n+x\n*** End Patch`), JSON.stringify(odd)).toThrow(/control character/);
+    }
+    expect(patchPaths("*** Update File:   spaced.txt  \r\n")).toEqual(["spaced.txt"]);
+  });
+
+  it("finds the instruction files a read brings in, on every folder up to the workspace", async () => {
+    mkdirSync(path.join(a, "deep", "er"), { recursive: true });
+    symlinkSync(path.join(b, "secret.txt"), path.join(a, "deep", "AGENTS.md"));
+    writeFileSync(path.join(a, "CONTEXT.md"), "ours");
+    const found = await instructionPaths(a, "deep/er/file.txt");
+    expect(found).toEqual([path.join(a, "deep", "AGENTS.md"), path.join(a, "CONTEXT.md")]);
+    expect(await outsideReason(a, found[0]!)).toMatch(/outside/);
+    expect(await instructionPaths(a, "/etc/passwd")).toEqual([]);
   });
 });

@@ -30,12 +30,45 @@ export function pathsOf(tool: string, args: Record<string, unknown>): string[] {
   }
 }
 
-/** Every file an `apply_patch` envelope adds, updates, deletes or moves to. */
+const PATCH_HEADERS = ["*** Add File:", "*** Update File:", "*** Delete File:", "*** Move to:"];
+
+/**
+ * Every file an `apply_patch` envelope adds, updates, deletes or moves to, read exactly as the
+ * engine reads them (lines split on `\n`, the rest of a header line trimmed), so no spelling of a
+ * path escapes the check. A header holding a control or line-separator character is refused whole.
+ */
 export function patchPaths(patch: string): string[] {
   const found: string[] = [];
-  for (const line of patch.split(/\r?\n/)) {
-    const match = /^\*\*\* (?:Add File|Update File|Delete File|Move to):\s*(.+?)\s*$/.exec(line);
-    if (match) found.push(match[1]!);
+  for (const line of patch.split("\n")) {
+    const header = PATCH_HEADERS.find((h) => line.startsWith(h));
+    if (!header) continue;
+    const file = line.slice(header.length).trim();
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
+    if (/[\u0000-\u001f\u007f\u2028\u2029]/.test(file)) throw new Error(`apply_patch refused: a file name with a control character (${JSON.stringify(file)})`);
+    found.push(file);
+  }
+  return found;
+}
+
+/** The files the engine adds to a `read` as "instructions" when they sit in a folder on the way. */
+const INSTRUCTION_FILES = ["AGENTS.md", "CLAUDE.md", "CONTEXT.md"];
+
+/**
+ * The instruction files the engine would read along with `file`: those named above, in every folder
+ * from the file's own up to the workspace, that exist (as files or links). The engine follows links,
+ * so each must pass `outsideReason` too, or a link named AGENTS.md would read another workspace.
+ */
+export async function instructionPaths(workspace: string, file: string): Promise<string[]> {
+  const root = path.resolve(workspace);
+  const found: string[] = [];
+  let dir = path.dirname(path.resolve(workspace, file));
+  while (dir === root || dir.startsWith(root + path.sep)) {
+    for (const name of INSTRUCTION_FILES) {
+      const candidate = path.join(dir, name);
+      if (await lstat(candidate).then(() => true, () => false)) found.push(candidate);
+    }
+    if (dir === root) break;
+    dir = path.dirname(dir);
   }
   return found;
 }

@@ -12,6 +12,8 @@ export const SANDBOX_SHELL = path.resolve(path.dirname(fileURLToPath(import.meta
 export interface SandboxSettings {
   mode: "bwrap" | "off";
   bwrap: string;
+  /** Folders no command may see even if a system folder holds them (the data folder, the code). */
+  hide: string[];
   network: "none" | "host";
   timeoutMs: number;
   memoryMb: number;
@@ -47,6 +49,7 @@ export class Sandbox {
         SHELL: SANDBOX_SHELL,
         NUBABEL_SANDBOX: this.shell === "sandboxed" ? "bwrap" : "refuse",
         NUBABEL_SANDBOX_BWRAP: this.settings.bwrap,
+        NUBABEL_SANDBOX_HIDE: this.settings.hide.join(":"),
         ...(this.reason ? { NUBABEL_SANDBOX_REASON: this.reason } : {}),
         NUBABEL_SANDBOX_NETWORK: this.settings.network,
         NUBABEL_SANDBOX_TIMEOUT_S: String(Math.ceil(this.settings.timeoutMs / 1000)),
