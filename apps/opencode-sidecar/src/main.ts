@@ -142,6 +142,8 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     queueLimit: env.SESSION_QUEUE_LIMIT,
     textIntervalMs: env.PROGRESS_TEXT_INTERVAL_MS,
     engineWaitMs: env.ENGINE_WAIT_MS,
+    // An engine someone else runs (OPENCODE_URL) may not carry our plugin: its operator's choice.
+    requirePlugin: !env.OPENCODE_URL,
     log: logger.child({ module: "runner" }),
   });
   const bridge = new Bridge(bindings, driver, callbacks, env.MCP_TIMEOUT_MS);

@@ -141,6 +141,22 @@ describe("the agent's sandbox (bubblewrap, real engine)", () => {
     expect(outputs.join("\n")).not.toMatch(/healthy/);
   });
 
+  it("starts no run in a workspace where the engine dropped the bridge plugin (it would leave the file tools unconfined)", async () => {
+    // The engine drops a plugin that fails to load without a word; stand in for that by hiding ours.
+    const driver = (h.sidecar.runner as unknown as { o: { driver: { toolIds(directory: string): Promise<string[]> } } }).o.driver;
+    const real = driver.toolIds.bind(driver);
+    expect(await real(workspace(ORG))).toContain("nubabel_mcp_list");
+    driver.toolIds = async (directory) => (await real(directory)).filter((id) => !id.startsWith("nubabel_"));
+    try {
+      const res = await h.post("/delegate", delegateBody(h, "ses_noplugin", "hello", { organizationId: "org_noplugin1" }));
+      expect(res.status).toBe(503);
+      expect(res.body.error).toMatchObject({ code: "plugin_not_loaded", message: expect.stringMatching(/nubabel-bridge plugin/) });
+      expect(h.model.requests).toHaveLength(0);
+    } finally {
+      driver.toolIds = real;
+    }
+  });
+
   it("still does ordinary work, and cuts a command that runs too long, prints too much or takes too much memory", async () => {
     const [files, node, git, pipeline, read, slow, loud, greedy] = await agent(h, "ses_work", [
       bash("mkdir -p src && echo 'hello sandbox' > src/notes.txt && cat src/notes.txt && ls src"),

@@ -72,6 +72,12 @@ export class EngineDriver {
     return res.data.id;
   }
 
+  /** The ids of the tools the engine offers in `directory` (built-in and plugins'). */
+  async toolIds(directory: string): Promise<string[]> {
+    const res = await this.api().tool.ids({ directory }, { throwOnError: true, signal: this.timeout() });
+    return res.data;
+  }
+
   /** The session's folder and parent, or undefined when the engine does not know it. */
   async getSession(sessionId: string, directory?: string): Promise<{ directory: string; parentId?: string } | undefined> {
     const res = await this.api().session.get({ sessionID: sessionId, ...(directory ? { directory } : {}) }, { signal: this.timeout() });

@@ -3,7 +3,7 @@ import { type ErrorBody, Webhooks } from "@nubabel/contracts";
 import { BridgeError } from "../bridge/bridge.js";
 import { UnknownSelectionError } from "../catalog/catalog.js";
 import { EngineDownError } from "../engine/engine.js";
-import { DrainingError, NoModelError, QueueFullError, RunNotFoundError, SessionNotFoundError } from "../runs/errors.js";
+import { DrainingError, NoModelError, PluginMissingError, QueueFullError, RunNotFoundError, SessionNotFoundError } from "../runs/errors.js";
 import { StoreUnavailableError } from "../runs/run-store.js";
 
 /** A request that failed validation; `field` names what was wrong. */
@@ -33,6 +33,7 @@ const TABLE: Array<[new (...args: never[]) => Error, number, string]> = [
   [EngineDownError, 503, "engine_unavailable"],
   [NoModelError, 503, "no_model_configured"],
   [DrainingError, 503, "draining"],
+  [PluginMissingError, 503, "plugin_not_loaded"],
   [StoreUnavailableError, 503, "store_unavailable"],
 ];
 

@@ -30,3 +30,14 @@ export class DrainingError extends Error {
     super("the sidecar is shutting down and accepts no new runs; send it to another sidecar or try again shortly");
   }
 }
+
+/**
+ * The engine runs without the nubabel-bridge plugin in a workspace (it drops a plugin that fails to
+ * load, silently): without it the agent's file tools are not confined, so nothing runs there (503).
+ */
+export class PluginMissingError extends Error {
+  override readonly name = "PluginMissingError";
+  constructor(directory: string) {
+    super(`the engine did not load the nubabel-bridge plugin for ${directory}, so its tools are not confined; no run starts there (see the engine's log)`);
+  }
+}

@@ -8,7 +8,7 @@ import type { EngineDriver } from "../engine/driver.js";
 import { type Engine, EngineDownError } from "../engine/engine.js";
 import type { Logger } from "../logger.js";
 import type { Workspaces } from "../workspaces/workspaces.js";
-import { DrainingError, NoModelError, RunNotFoundError, SessionNotFoundError } from "./errors.js";
+import { DrainingError, NoModelError, PluginMissingError, RunNotFoundError, SessionNotFoundError } from "./errors.js";
 import { RunExecution } from "./execution.js";
 import type { RunStore } from "./run-store.js";
 import * as Runs from "./run.js";
@@ -30,6 +30,8 @@ export interface RunnerOptions {
   textIntervalMs: number;
   /** How long a new run waits for an engine that is (re)starting before it is refused. */
   engineWaitMs: number;
+  /** Check that the bridge plugin is loaded in a workspace before its first session (our own engine). */
+  requirePlugin: boolean;
   log: Logger;
 }
 
@@ -61,6 +63,8 @@ export class Runner {
   /** The runs this process is running or holding in a session's line. */
   private readonly live = new Map<string, { execution: RunExecution; finished: Promise<Runs.Run> }>();
   private readonly admitting = new Map<string, Promise<RunHandle>>();
+  /** Workspaces whose engine instance was seen with our plugin, and at which engine restart count. */
+  private readonly pluginSeen = new Map<string, number>();
 
   constructor(private readonly o: RunnerOptions) {
     this.queue = new SessionQueue(o.queueLimit);
@@ -77,6 +81,7 @@ export class Runner {
     return this.admit(req.runId, async (runId) => {
       await this.waitForEngine();
       const directory = await this.o.workspaces.ensure(req.organizationId);
+      await this.requirePlugin(directory);
       const opencodeSessionId = await this.o.driver.createSession({
         directory,
         title: `Nubabel ${req.session_id}`,
@@ -261,6 +266,17 @@ export class Runner {
 
   private requireServing(): void {
     if (this.state !== "serving") throw new DrainingError();
+  }
+
+  /**
+   * Fails closed when the engine dropped our plugin for this workspace: once per workspace, since a
+   * loaded engine instance keeps its plugins (asked again after an engine restart).
+   */
+  private async requirePlugin(directory: string): Promise<void> {
+    if (!this.o.requirePlugin || this.pluginSeen.get(directory) === this.o.engine.restarts) return;
+    const ids = await this.o.driver.toolIds(directory);
+    if (!ids.includes("nubabel_mcp_list")) throw new PluginMissingError(directory);
+    this.pluginSeen.set(directory, this.o.engine.restarts);
   }
 
   private requireModel(selection: Selection): void {
