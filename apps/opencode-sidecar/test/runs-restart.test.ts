@@ -6,8 +6,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { SidecarRun } from "@nubabel/contracts";
 import { delegateBody, type Harness, useHarness } from "./fixtures.js";
 import { processesIn, spawnSidecar, waitFor } from "./processes.js";
+import { redisUrl } from "./infra.js";
 
-const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 /** Runs outlive the sidecar that ran them (in Redis); one cut off by a crash reads failed, not running. */
 describe("runs across a sidecar restart (Redis)", () => {

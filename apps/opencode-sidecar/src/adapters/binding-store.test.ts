@@ -5,8 +5,9 @@ import { Webhooks } from "@nubabel/contracts";
 import type { Binding } from "../bindings/binding.js";
 import { RedisBindingStore } from "./redis/binding-store.js";
 import { TokenSeal } from "./redis/sealed-token.js";
+import { redisUrl } from "../../test/infra.js";
 
-const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { lazyConnect: true, maxRetriesPerRequest: 1 });
+const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
 const prefix = `sidecar-test:${randomUUID()}:`;
 afterAll(async () => {
   const keys = await redis.keys(`${prefix}*`);

@@ -5,8 +5,9 @@ import type { RunStore } from "../runs/run-store.js";
 import { create, transition } from "../runs/run.js";
 import { MemoryRunStore } from "./memory/run-store.js";
 import { RedisRunStore } from "./redis/run-store.js";
+import { redisUrl } from "../../test/infra.js";
 
-const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { lazyConnect: true, maxRetriesPerRequest: 1 });
+const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
 afterAll(() => redis.disconnect());
 
 /** One contract for both adapters of the port. */
