@@ -13,7 +13,7 @@ export interface ReplayGuard {
 export class MemoryReplayGuard implements ReplayGuard {
   private readonly seen = new Map<string, number>();
 
-  async claim(key: string, ttlSeconds: number, _signedAt?: number): Promise<boolean> {
+  async claim(key: string, ttlSeconds: number): Promise<boolean> {
     const now = Date.now();
     if (this.seen.size > 10_000) {
       for (const [k, expires] of this.seen) if (expires <= now) this.seen.delete(k);

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
+import type { ReplayGuard } from "./replay-guard.js";
 
 /** Standard Webhooks tolerance: a timestamp further than this from now is stale. */
 export const TOLERANCE_SECONDS = 5 * 60;
@@ -11,7 +12,6 @@ export const HEADER = {
 } as const;
 
 export type { ReplayGuard } from "./replay-guard.js";
-import type { ReplayGuard } from "./replay-guard.js";
 
 /** Which way a message goes between the services: part of what its signature covers. */
 export type Direction = "nubabel-to-sidecar" | "sidecar-to-nubabel";

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { RunAccepted } from "@nubabel/contracts";
+import { type RunAccepted, Webhooks } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import type { SessionMapping } from "../mapping/session-mapping.js";
 import type { SidecarClient } from "../sidecar/client.js";
@@ -34,6 +34,8 @@ export async function dispatch(deps: DispatchDeps, run: Run, log: Logger): Promi
   const ttlSeconds = Math.ceil(deps.runTimeoutMs / 1000) + TOKEN_MARGIN_SECONDS;
   const binding = bind(deps.publicUrl(), deps.tokenSecret, { id: run.sessionId, organizationId: run.organizationId }, ttlSeconds);
   const mapped = await deps.mapping.bySession(run.organizationId, run.sessionId, log);
+  // One message across the hand-over's tries: the same webhook-id, each try signed a second later.
+  const delivery = new Webhooks.Outgoing(`msg_${run.id}`);
   const common = {
     prompt: run.prompt,
     session_id: run.sessionId,
@@ -47,13 +49,13 @@ export async function dispatch(deps: DispatchDeps, run: Run, log: Logger): Promi
     let sidecarUrl: string;
     if (mapped) {
       sidecarUrl = mapped.sidecarUrl;
-      accepted = await again(() => deps.sidecar.prompt(sidecarUrl, mapped.opencodeSessionId, common, log)).catch((err: unknown) =>
+      accepted = await again(() => deps.sidecar.prompt(sidecarUrl, mapped.opencodeSessionId, common, log, delivery)).catch((err: unknown) =>
         acceptedAnyway(deps, sidecarUrl, run.id, err, log),
       );
     } else {
       sidecarUrl = deps.sidecarUrl;
       const body = { ...common, ...(run.category ? { category: run.category } : {}), ...(run.skills ? { load_skills: run.skills } : {}) };
-      accepted = await again(() => deps.sidecar.delegate(sidecarUrl, body, log)).catch((err: unknown) => acceptedAnyway(deps, sidecarUrl, run.id, err, log));
+      accepted = await again(() => deps.sidecar.delegate(sidecarUrl, body, log, delivery)).catch((err: unknown) => acceptedAnyway(deps, sidecarUrl, run.id, err, log));
       const kept = await deps.mapping.record(
         { sessionId: run.sessionId, opencodeSessionId: accepted.opencodeSessionId, organizationId: run.organizationId, sidecarUrl },
         log,
@@ -94,8 +96,7 @@ async function again<T>(call: () => Promise<T>, attempts = 3): Promise<T> {
       return await call();
     } catch (err) {
       if (!(err instanceof SidecarUnavailable) || attempt >= attempts || err.data.reason.includes("circuit open")) throw err;
-      // At least a second apart: the sidecar refuses a repeat of the same webhook-id and second.
-      await sleep(1_000 * attempt);
+      await sleep(250 * attempt);
     }
   }
 }

@@ -54,15 +54,16 @@ export class SidecarClient {
 
   /**
    * Creates the OpenCode session and starts the run; answers as soon as the sidecar accepted it.
-   * `logger`, here and below, is the caller's (so lines carry its request id).
+   * `logger`, here and below, is the caller's (so lines carry its request id); `message`, passed
+   * again on a retry, keeps the delivery's `webhook-id` and moves its timestamp on.
    */
-  delegate(sidecarUrl: string, body: DelegateRequest, logger?: Logger): Promise<RunAccepted> {
-    return this.call(sidecarUrl, "POST", "/delegate", body, RunAccepted, logger, new Webhooks.Outgoing(deliveryId(body.runId)));
+  delegate(sidecarUrl: string, body: DelegateRequest, logger?: Logger, message?: Webhooks.Outgoing): Promise<RunAccepted> {
+    return this.call(sidecarUrl, "POST", "/delegate", body, RunAccepted, logger, message);
   }
 
   /** Starts a follow-up run in an existing OpenCode session; answers once the sidecar accepted it. */
-  prompt(sidecarUrl: string, opencodeSessionId: string, body: PromptRequest, logger?: Logger): Promise<RunAccepted> {
-    return this.call(sidecarUrl, "POST", `/sessions/${encodeURIComponent(opencodeSessionId)}/prompt`, body, RunAccepted, logger, new Webhooks.Outgoing(deliveryId(body.runId)));
+  prompt(sidecarUrl: string, opencodeSessionId: string, body: PromptRequest, logger?: Logger, message?: Webhooks.Outgoing): Promise<RunAccepted> {
+    return this.call(sidecarUrl, "POST", `/sessions/${encodeURIComponent(opencodeSessionId)}/prompt`, body, RunAccepted, logger, message);
   }
 
   abort(sidecarUrl: string, opencodeSessionId: string, logger?: Logger): Promise<AbortResponse> {
@@ -202,12 +203,4 @@ function errorCode(text: string): string {
 function causeText(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
-}
-
-/**
- * One run's hand-over keeps one `webhook-id` across tries (Standard Webhooks: a retry is the same
- * message, signed afresh), so the sidecar's logs and the run id tell the same story.
- */
-function deliveryId(runId: string | undefined): string {
-  return runId ? `msg_${runId}` : Webhooks.messageId();
 }

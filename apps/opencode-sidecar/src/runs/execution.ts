@@ -13,7 +13,6 @@ export interface ExecutionDeps {
   driver: EngineDriver;
   engine: Engine;
   runs: RunStore;
-  runTimeoutMs: number;
   /** The default model, or null when none is configured. */
   model: string | null;
   log: Logger;
@@ -36,7 +35,7 @@ export class RunExecution {
     private readonly prompt: string,
     private readonly reporter: SessionReporter,
     /** The run's bound: the sidecar's own, or Nubabel's if shorter. */
-    private readonly timeoutMs = deps.runTimeoutMs,
+    private readonly timeoutMs: number,
   ) {}
 
   /** Stops the run; `reason` becomes its error (it ends `aborted`). */
