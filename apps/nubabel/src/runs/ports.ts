@@ -34,7 +34,7 @@ export interface HistoryEntry {
  */
 export interface RunStore {
   /**
-   * Adds a run unless the organization already has `maxRunning + maxQueued` unfinished runs (then
+   * Opens the run's session (creating it on first use, with `userId`), then adds the run unless the organization already has `maxRunning + maxQueued` unfinished runs (then
    * returns `{ refused }` with the counts). It is added `running` (claimed, the caller starts it)
    * when nothing of the organization waits, a slot is free and its session has no running run;
    * otherwise `queued`, for `claim`.

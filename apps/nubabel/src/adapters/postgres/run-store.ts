@@ -1,7 +1,7 @@
-import { and, asc, desc, eq, inArray, isNull, lt, lte, notExists, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, inArray, isNull, lt, lte, notExists, or, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { Usage } from "@nubabel/contracts";
-import type { Db } from "../../db/database.js";
+import { rowsOf, type Db } from "../../db/database.js";
 import { messages, runs, sessions } from "../../db/schema.js";
 import type { HistoryEntry, Limits, NewRun, RunStore } from "../../runs/ports.js";
 import { sourcesOf, type Ending, type Origin, type Run } from "../../runs/run.js";
@@ -36,67 +36,71 @@ function toRun(row: Row): Run {
   };
 }
 
+const COLUMNS = Object.entries(getTableColumns(runs));
+
+/** A row of `runs` from a raw statement (`returning *`), mapped as drizzle maps its own queries. */
+function fromDriver(raw: Record<string, unknown>): Row {
+  return Object.fromEntries(COLUMNS.map(([key, column]) => [key, raw[column.name] == null ? null : column.mapFromDriverValue(raw[column.name])])) as Row;
+}
+
 /** Serializes admission and starting per organization, across every instance (released at commit). */
 async function lockOrganization(tx: Tx, organizationId: string): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`runs:${organizationId}`}))`);
-}
-
-async function setSessionStatus(tx: Tx, run: Pick<Run, "organizationId" | "sessionId">, status: string, opencodeSessionId?: string | null): Promise<void> {
-  const state = opencodeSessionId
-    ? sql`jsonb_build_object('opencodeSessionId', ${opencodeSessionId}::text, 'status', ${status}::text)`
-    : sql`jsonb_set(${sessions.state}, '{status}', to_jsonb(${status}::text))`;
-  await tx
-    .update(sessions)
-    .set({ state: state as unknown as { opencodeSessionId: string | null; status: string }, updatedAt: new Date() })
-    .where(and(eq(sessions.organizationId, run.organizationId), eq(sessions.id, run.sessionId)));
 }
 
 /** `RunStore` on PostgreSQL or PGlite (the same SQL: PGlite is PostgreSQL, one connection). */
 export class PgRunStore implements RunStore {
   constructor(private readonly db: Db) {}
 
-  admit(run: NewRun, limits: Limits): Promise<{ run: Run } | { refused: { running: number; queued: number } }> {
-    return this.db.transaction(async (tx) => {
-      await lockOrganization(tx, run.organizationId);
-      const [counts] = await tx
-        .select({
-          running: sql<number>`count(*) filter (where ${runs.status} = 'running')::int`,
-          queued: sql<number>`count(*) filter (where ${runs.status} = 'queued')::int`,
-        })
-        .from(runs)
-        .where(and(eq(runs.organizationId, run.organizationId), inArray(runs.status, [...UNFINISHED])));
-      const running = Number(counts?.running ?? 0);
-      const queued = Number(counts?.queued ?? 0);
-      if (running + queued >= limits.maxRunning + limits.maxQueued) return { refused: { running, queued } };
-      // Nothing waits and a slot is free: the run starts at once, unless its session has one running
-      // (turns of a session go in order). This is what `claim` would decide, without a second lock.
-      let starts = running < limits.maxRunning && queued === 0;
-      if (starts) {
-        const [ahead] = await tx
-          .select({ id: runs.id })
-          .from(runs)
-          .where(and(eq(runs.organizationId, run.organizationId), eq(runs.sessionId, run.sessionId), eq(runs.status, "running")))
-          .limit(1);
-        starts = !ahead;
-      }
-      const now = new Date();
-      const [row] = await tx
-        .insert(runs)
-        .values({
-          id: run.id,
-          organizationId: run.organizationId,
-          sessionId: run.sessionId,
-          status: starts ? "running" : "queued",
-          ...(starts ? { startedAt: now, checkedAt: now } : {}),
-          prompt: run.prompt,
-          userId: run.userId ?? null,
-          category: run.category ?? null,
-          skills: run.skills ?? null,
-          origin: run.origin,
-        })
-        .returning();
-      return { run: toRun(row!) };
-    });
+  async admit(run: NewRun, limits: Limits): Promise<{ run: Run } | { refused: { running: number; queued: number } }> {
+    // One round trip: drizzle/0004_admit_run.sql opens the session, locks the organization, checks
+    // its limits and inserts the run.
+    const now = new Date();
+    const [row] = await rowsOf<{ status: Run["status"] | null }>(
+      this.db,
+      sql`select nubabel_admit_run(${run.id}, ${run.organizationId}, ${run.sessionId}, ${run.userId ?? null}, ${run.prompt},
+        ${run.category ?? null}, ${run.skills ? JSON.stringify(run.skills) : null}::jsonb, ${JSON.stringify(run.origin)}::jsonb,
+        ${now.toISOString()}::timestamptz, ${limits.maxRunning}::int, ${limits.maxQueued}::int) as status`,
+    );
+    const status = row?.status;
+    if (!status) return { refused: await this.counts(run.organizationId) };
+    const starts = status === "running";
+    return {
+      run: {
+        id: run.id,
+        organizationId: run.organizationId,
+        sessionId: run.sessionId,
+        status,
+        reason: null,
+        prompt: run.prompt,
+        userId: run.userId ?? null,
+        category: run.category ?? null,
+        skills: run.skills ?? null,
+        origin: run.origin,
+        opencodeSessionId: null,
+        sidecarUrl: null,
+        output: null,
+        error: null,
+        usage: null,
+        model: null,
+        abortRequested: false,
+        createdAt: now,
+        startedAt: starts ? now : null,
+        finishedAt: null,
+      },
+    };
+  }
+
+  /** The organization's running and queued runs, for a refusal's message. */
+  private async counts(organizationId: string): Promise<{ running: number; queued: number }> {
+    const [counts] = await this.db
+      .select({
+        running: sql<number>`count(*) filter (where ${runs.status} = 'running')::int`,
+        queued: sql<number>`count(*) filter (where ${runs.status} = 'queued')::int`,
+      })
+      .from(runs)
+      .where(and(eq(runs.organizationId, organizationId), inArray(runs.status, [...UNFINISHED])));
+    return { running: Number(counts?.running ?? 0), queued: Number(counts?.queued ?? 0) };
   }
 
   async claim(organizationId: string, limits: Limits): Promise<Run[]> {
@@ -195,15 +199,20 @@ export class PgRunStore implements RunStore {
   }
 
   async placed(runId: string, placement: { opencodeSessionId: string; sidecarUrl: string }): Promise<Run | undefined> {
-    return this.db.transaction(async (tx) => {
-      const [row] = await tx
-        .update(runs)
-        .set({ opencodeSessionId: placement.opencodeSessionId, sidecarUrl: placement.sidecarUrl, checkedAt: new Date() })
-        .where(and(eq(runs.id, runId), eq(runs.status, "running")))
-        .returning();
-      if (row) await setSessionStatus(tx, row, "running", placement.opencodeSessionId);
-      return row ? toRun(row) : undefined;
-    });
+    // One statement, so one round trip and atomic: the run and its session's state move together.
+    const [row] = await rowsOf<Record<string, unknown>>(
+      this.db,
+      sql`with placed as (
+            update ${runs} set opencode_session_id = ${placement.opencodeSessionId}, sidecar_url = ${placement.sidecarUrl}, checked_at = now()
+            where id = ${runId} and status = 'running'
+            returning *
+          ), state as (
+            update ${sessions} s set state = jsonb_build_object('opencodeSessionId', p.opencode_session_id, 'status', 'running'), updated_at = now()
+            from placed p where s.organization_id = p.organization_id and s.id = p.session_id
+          )
+          select * from placed`,
+    );
+    return row ? toRun(fromDriver(row)) : undefined;
   }
 
   async requestAbort(runId: string): Promise<Run | undefined> {
@@ -215,29 +224,35 @@ export class PgRunStore implements RunStore {
     return row ? toRun(row) : undefined;
   }
 
-  finish(runId: string, ending: Ending, history: HistoryEntry[]): Promise<Run | undefined> {
-    return this.db.transaction(async (tx) => {
-      const [row] = await tx
-        .update(runs)
-        .set({
-          status: ending.status,
-          reason: ending.reason ?? null,
-          output: ending.output ?? null,
-          error: ending.error ?? null,
-          usage: ending.usage ?? null,
-          model: ending.model ?? null,
-          ...(ending.opencodeSessionId ? { opencodeSessionId: ending.opencodeSessionId } : {}),
-          finishedAt: new Date(),
-        })
-        .where(and(eq(runs.id, runId), inArray(runs.status, sourcesOf(ending.status))))
-        .returning();
-      if (!row) return undefined;
-      // One statement, rows in order: the serial seq keeps the prompt before the answer.
-      if (history.length) await tx.insert(messages).values(history.map((entry) => ({ ...entry, organizationId: row.organizationId, sessionId: row.sessionId })));
-      // The session's state is its agent's: a run that never reached it leaves it as it was.
-      if (history.length) await setSessionStatus(tx, row, ending.status, row.opencodeSessionId);
-      return toRun(row);
-    });
+  async finish(runId: string, ending: Ending, history: HistoryEntry[]): Promise<Run | undefined> {
+    // One statement (one round trip, atomic): the run ends only from an unfinished state; its
+    // history rows go in order (the serial seq keeps the prompt before the answer), and the
+    // session's state, which is its agent's, moves only for a run that reached it (has history).
+    const json = (value: unknown) => (value == null ? null : JSON.stringify(value));
+    const [row] = await rowsOf<Record<string, unknown>>(
+      this.db,
+      sql`with ended as (
+            update ${runs} set status = ${ending.status}, reason = ${ending.reason ?? null}, output = ${ending.output ?? null},
+              error = ${json(ending.error)}::jsonb, usage = ${json(ending.usage)}::jsonb, model = ${ending.model ?? null},
+              opencode_session_id = coalesce(${ending.opencodeSessionId ?? null}, opencode_session_id), finished_at = now()
+            where id = ${runId} and status in (${sql.join(sourcesOf(ending.status).map((s) => sql`${s}`), sql`, `)})
+            returning *
+          ), history as (
+            insert into ${messages} (id, organization_id, session_id, role, content, metadata, created_at)
+            select h.id, e.organization_id, e.session_id, h.role, h.content, h.metadata, coalesce(h.created_at, now())
+            from ended e cross join rows from (
+              jsonb_to_recordset(${JSON.stringify(history)}::jsonb) as (id text, role text, content text, metadata jsonb, created_at timestamptz)
+            ) with ordinality as h(id, role, content, metadata, created_at, n)
+            order by h.n
+          ), state as (
+            update ${sessions} s set updated_at = now(), state = case
+              when e.opencode_session_id is null then jsonb_set(s.state, '{status}', to_jsonb(e.status))
+              else jsonb_build_object('opencodeSessionId', e.opencode_session_id, 'status', e.status) end
+            from ended e where ${history.length > 0} and s.organization_id = e.organization_id and s.id = e.session_id
+          )
+          select * from ended`,
+    );
+    return row ? toRun(fromDriver(row)) : undefined;
   }
 
   async requeue(runId: string): Promise<boolean> {
