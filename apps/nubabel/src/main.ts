@@ -224,7 +224,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
             dedupe: parts.replayGuard,
             nubabel: {
               submit: (turn) => runs.submit(turn),
-              wait: (run, signal) => runs.wait(run.organizationId, run.id, signal),
+              wait: (run, signal) => runs.wait(run, signal),
               state: async (run) => {
                 const now = await runs.get(run.organizationId, run.id);
                 return { status: now.status, queuePosition: await runs.queuePosition(now) };

@@ -196,6 +196,30 @@ for (const kind of ["shared", "embedded"] as const) {
       }
     });
 
+    it.runIf(kind === "shared" && hasInfra)("answers a caller waiting on one instance when the run's result reaches another", async () => {
+      // B takes the sidecar's callbacks for runs A starts (A's public URL is B's), as a load balancer might.
+      const b = await startTestNubabel({ ...backend.env, ...secrets, SIDECAR_URL: sidecar.url });
+      const a = await startTestNubabel({ ...backend.env, ...secrets, SIDECAR_URL: sidecar.url, NUBABEL_URL: b.url });
+      const listener = new Redis(infra.redisUrl!);
+      const endings: string[] = [];
+      try {
+        await listener.subscribe(`${backend.env.REDIS_KEY_PREFIX}progress:endings`);
+        listener.on("message", (_channel, runId: string) => endings.push(runId));
+        const res = await a.api("/api/delegate", { body: { prompt: "answered elsewhere" }, apiKey });
+        const body = (await res.json()) as DelegateResponse;
+        expect(res.status).toBe(200);
+        expect(body.output).toContain("answered elsewhere");
+        const sent = sidecar.received.at(-1)!.body as { callbacks: { runResult: string } };
+        expect(sent.callbacks.runResult.startsWith(`${b.url}/`)).toBe(true);
+        // A heard of the ending on the one channel of all endings, not by subscribing per run.
+        expect(endings).toContain(body.metadata.runId);
+      } finally {
+        listener.disconnect();
+        await a.close();
+        await b.close();
+      }
+    });
+
     it.runIf(kind === "shared" && hasInfra)("resumes the right session after Redis is flushed", async () => {
       const first = await delegate({ prompt: "remember 42" });
       const sessionId = first.body.metadata.nubabelSessionId!;

@@ -9,3 +9,4 @@ export * from "./errors.js";
 export * from "./connections.js";
 export * from "./runs.js";
 export { runScript, type ScriptRunner } from "./replay-guard.js";
+export * as Http from "./http.js";

@@ -26,6 +26,12 @@ export interface ProgressLog {
    * (order across instances is not guaranteed): readers fetch with `readAfter` to stay gap-free.
    */
   subscribe(sessionId: string, onAppend: (entry: Entry) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `onEnded` with the run id of every event that ends a run (`isTerminal`, with a `runId`)
+   * appended to any session's log, here or on another instance: one subscription for all sessions,
+   * so a caller waiting for a run need not subscribe per run. A hint, as `subscribe`'s.
+   */
+  watchEndings(onEnded: (runId: string) => void): Promise<() => Promise<void>>;
 }
 
 /**

@@ -17,6 +17,7 @@ class ScrambledLog implements ProgressLog {
   append = (s: string, e: ProgressEvent) => this.inner.append(s, e);
   readAfter = (s: string, id: string, limit?: number) => this.inner.readAfter(s, id, limit);
   lastId = (s: string) => this.inner.lastId(s);
+  watchEndings = (cb: (runId: string) => void) => this.inner.watchEndings(cb);
   async subscribe(_s: string, cb: (e: Entry) => void) {
     this.listeners.push(cb);
     return async () => void (this.listeners = this.listeners.filter((l) => l !== cb));

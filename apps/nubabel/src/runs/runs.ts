@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
+import { LRUCache } from "lru-cache";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Ids, isFinished, isTerminal, type RunResult } from "@nubabel/contracts";
+import { Ids, isFinished, type RunResult } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import { streamOf, type ProgressLog } from "../progress/progress-log.js";
 import { Sessions, type SessionStore } from "../sessions/index.js";
@@ -39,9 +40,17 @@ export interface RunsDeps extends DispatchDeps {
  */
 export class Runs {
   private readonly ended = new EventEmitter().setMaxListeners(0);
+  /**
+   * The latest state of the runs this instance admitted, started or ended, so the result of a run
+   * started here and a wait on it need not read it back. Only immutable fields and a finished
+   * status are trusted from it; every change still goes through the store's conditional writes.
+   */
+  private readonly known = new LRUCache<string, Run>({ max: 10_000 });
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly listeners: Array<(run: Run) => void | Promise<void>> = [];
   private readonly log: Logger;
+  /** The one subscription to runs ending on any instance, made at the first wait. */
+  private endings?: Promise<unknown>;
 
   constructor(private readonly deps: RunsDeps) {
     this.log = deps.logger.child({ module: "runs" });
@@ -50,12 +59,14 @@ export class Runs {
   /** Accepts a prompt; throws `RunQueueFull` when the organization may queue no more. */
   async submit(input: SubmitInput, logger?: Logger): Promise<Run> {
     const { store, limits } = this.deps;
-    const session = await Sessions.open(this.deps.sessions, input.organizationId, input.sessionId, input.userId);
+    this.listen();
+    // The store opens the session (created on first use) in the same round trip.
+    const sessionId = input.sessionId ?? Ids.create(Ids.Prefix.session);
     const admitted = await store.admit(
       {
         id: Ids.create(Ids.Prefix.run),
-        organizationId: session.organizationId,
-        sessionId: session.id,
+        organizationId: input.organizationId,
+        sessionId,
         prompt: input.prompt,
         ...(input.userId ? { userId: input.userId } : {}),
         ...(input.category ? { category: input.category } : {}),
@@ -67,14 +78,15 @@ export class Runs {
     if ("refused" in admitted) {
       throw new RunQueueFull({ ...admitted.refused, limit: limits.maxQueued, retryAfterSeconds: 5 });
     }
+    this.known.set(admitted.run.id, admitted.run);
     const log = logger ?? this.log;
-    log.info({ runId: admitted.run.id, sessionId: session.id, status: admitted.run.status }, "run accepted");
+    log.info({ runId: admitted.run.id, sessionId, status: admitted.run.status }, "run accepted");
     if (admitted.run.status === "running") {
       this.track(this.start(admitted.run));
       return admitted.run;
     }
     // The run is stored: a failure to start it now is the reconciler's to retry, not the caller's.
-    const started = await this.kick(session.organizationId).catch((err: Error) => {
+    const started = await this.kick(input.organizationId).catch((err: Error) => {
       log.warn({ err: err.message }, "could not start runs now; the reconciler will");
       return [];
     });
@@ -115,38 +127,38 @@ export class Runs {
 
   /**
    * Resolves with the run once it has ended, wherever it ends: this instance says so at once,
-   * another one through the terminal event on the session's progress log (pub/sub), and a slow
-   * poll of the database covers a notification lost on the way.
+   * another one through the progress log's announcement of endings (one subscription for all
+   * waits), and a slow poll of the database covers a notification lost on the way. A run this
+   * instance has not seen is read first.
    */
-  async wait(organizationId: string, runId: string, signal?: AbortSignal): Promise<Run> {
+  async wait(run: Pick<Run, "id" | "organizationId" | "sessionId">, signal?: AbortSignal): Promise<Run> {
     const pollMs = this.deps.pollMs ?? 2_000;
+    this.listen();
     let wake: () => void = () => undefined;
     const woken = () => new Promise<void>((resolve) => (wake = resolve));
     let next = woken();
     // Ended on this instance: the ended run comes with the news, no need to read it again.
     let endedHere: Run | undefined;
-    const onEnded = (ended: Run) => {
-      endedHere = ended;
+    const onEnded = (ended?: Run) => {
+      if (ended) endedHere = ended;
       wake();
     };
-    this.ended.on(runId, onEnded);
-    let run = await this.get(organizationId, runId);
-    const unsubscribe = await this.deps.progress
-      .subscribe(streamOf(organizationId, run.sessionId), (entry) => {
-        if (entry.event.runId === runId && isTerminal(entry.event)) wake();
-      })
-      .catch(() => async () => undefined);
+    this.ended.on(run.id, onEnded);
+    const known = this.known.get(run.id);
+    if (known && isFinished(known.status)) endedHere = known;
     try {
-      for (;;) {
-        if (isFinished(run.status)) return run;
+      for (let read = !known; ; read = true) {
+        if (endedHere) return endedHere;
+        if (read) {
+          const now = await this.get(run.organizationId, run.id);
+          if (isFinished(now.status)) return now;
+        }
         if (signal?.aborted) throw signal.reason;
         await Promise.race([next, sleep(pollMs)]);
         next = woken();
-        run = endedHere ?? (await this.get(organizationId, runId));
       }
     } finally {
-      this.ended.off(runId, onEnded);
-      await unsubscribe().catch(() => undefined);
+      this.ended.off(run.id, onEnded);
     }
   }
 
@@ -155,7 +167,8 @@ export class Runs {
    * state afterwards. Delivered twice, it is applied once.
    */
   async applyResult(organizationId: string, sessionId: string, result: RunResult, logger?: Logger): Promise<Run> {
-    const run = await this.deps.store.byId(result.runId);
+    const known = this.known.get(result.runId);
+    const run = known && !isFinished(known.status) ? known : await this.deps.store.byId(result.runId);
     if (!run || run.organizationId !== organizationId || run.sessionId !== sessionId) throw new RunNotFound(result.runId);
     const ended = await this.finish(run, endingFrom(result), result.durationMs, logger);
     return ended ?? (await this.get(organizationId, run.id));
@@ -169,7 +182,10 @@ export class Runs {
   /** Starts what may start for the organization (its dispatches go on in the background); returns those runs. */
   async kick(organizationId: string): Promise<Run[]> {
     const claimed = await this.deps.store.claim(organizationId, this.deps.limits);
-    for (const run of claimed) this.track(this.start(run));
+    for (const run of claimed) {
+      this.known.set(run.id, run);
+      this.track(this.start(run));
+    }
     return claimed;
   }
 
@@ -183,6 +199,7 @@ export class Runs {
     const history: HistoryEntry[] = reachedAgent ? historyOf(run, ending, durationMs) : [];
     const ended = await this.deps.store.finish(run.id, ending, history);
     if (!ended) return undefined;
+    this.known.set(ended.id, ended);
     const log = logger ?? this.log;
     log.info({ runId: ended.id, sessionId: ended.sessionId, status: ended.status, reason: ended.reason ?? undefined }, "run ended");
     await this.deps.progress
@@ -235,6 +252,8 @@ export class Runs {
       await this.kick(run.organizationId);
       return;
     }
+    const seen = this.known.get(run.id);
+    if (!seen || !isFinished(seen.status)) this.known.set(run.id, placed);
     log.info({ opencodeSessionId, sidecarUrl }, "run started");
     if (placed.abortRequested) await this.deps.sidecar.abort(sidecarUrl, opencodeSessionId, log).catch(() => undefined);
   }
@@ -255,6 +274,23 @@ export class Runs {
       }
     }
     return (await this.deps.store.byId(run.id)) ?? run;
+  }
+
+  /**
+   * Subscribes, once, to runs ending on any instance: a wait on one wakes, and what this instance
+   * knew of it is dropped, so a later wait reads it rather than trusting a stale state.
+   */
+  private listen(): void {
+    this.endings ??= this.deps.progress
+      .watchEndings((runId) => {
+        const seen = this.known.get(runId);
+        if (seen && !isFinished(seen.status)) this.known.delete(runId);
+        this.ended.emit(runId);
+      })
+      .catch((err: Error) => {
+        this.log.warn({ err: err.message }, "cannot hear of runs ending elsewhere; waits poll instead");
+        this.endings = undefined;
+      });
   }
 
   private track(work: Promise<unknown>): void {

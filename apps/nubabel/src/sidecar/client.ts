@@ -14,9 +14,11 @@ import {
   AbortResponse,
   describeIssues,
   ErrorBody,
+  Http,
   RunAccepted,
   SidecarHealth,
   SidecarRun,
+  Text,
   Webhooks,
   type DelegateRequest,
   type PromptRequest,
@@ -82,10 +84,8 @@ export class SidecarClient {
 
   /** The sidecar's own health, bypassing the breaker so `/health` shows the truth right away. */
   async health(sidecarUrl: string): Promise<SidecarHealth> {
-    const response = await fetch(new URL("/health", sidecarUrl), {
-      signal: AbortSignal.timeout(this.options.healthTimeoutMs),
-    });
-    const parsed = SidecarHealth.safeParse(await response.json());
+    const answer = await Http.send(new URL("/health", sidecarUrl), { method: "GET", headers: {}, signal: AbortSignal.timeout(this.options.healthTimeoutMs) });
+    const parsed = SidecarHealth.safeParse(Text.parseJson(answer.text));
     if (!parsed.success) throw new SidecarProtocolError(sidecarUrl, describeIssues(parsed.error).message);
     return parsed.data;
   }
@@ -108,9 +108,9 @@ export class SidecarClient {
         const body = payload === undefined ? "" : JSON.stringify(payload);
         const url = new URL(path, sidecarUrl);
         const route = { direction: "nubabel-to-sidecar", method, path: url.pathname } as const;
-        let response: Response;
+        let response: Http.Answer;
         try {
-          response = await fetch(url, {
+          response = await Http.send(url, {
             method,
             ...(method === "POST" ? { body } : {}),
             headers: {
@@ -123,7 +123,7 @@ export class SidecarClient {
           if (signal.aborted) throw err;
           throw new SidecarUnavailable(sidecarUrl, causeText(err));
         }
-        const text = await response.text();
+        const text = response.text;
         if (response.status === 503 && TRANSIENT.has(errorCode(text))) {
           throw new SidecarUnavailable(sidecarUrl, `HTTP 503: ${text.slice(0, 200)}`, true);
         }

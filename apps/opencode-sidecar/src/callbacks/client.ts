@@ -1,5 +1,5 @@
 import { ExponentialBackoff, handleWhen, retry } from "cockatiel";
-import { Webhooks } from "@nubabel/contracts";
+import { Http, Webhooks } from "@nubabel/contracts";
 
 /** A callback Nubabel answered with an error that retrying will not fix (4xx). */
 export class CallbackRejectedError extends Error {
@@ -72,9 +72,9 @@ export class CallbackClient {
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
     const message = opts.message ?? new Webhooks.Outgoing();
-    let res: Response;
+    let res: Http.Answer;
     try {
-      res = await fetch(url, {
+      res = await Http.send(url, {
         method: "POST",
         body,
         headers: {
@@ -88,7 +88,7 @@ export class CallbackClient {
       const reason = (err as Error).name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : (err as Error).message;
       throw new CallbackRetryableError(`callback to ${new URL(url).pathname} failed: ${reason}`);
     }
-    const text = await res.text();
+    const text = res.text;
     let parsed: unknown = text;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -96,7 +96,7 @@ export class CallbackClient {
       // A non-JSON body is kept as text for the error message.
     }
     if (res.status >= 500) throw new CallbackRetryableError(`callback to ${new URL(url).pathname} answered ${res.status}: ${describe(parsed)}`);
-    if (!res.ok) throw new CallbackRejectedError(res.status, parsed);
+    if (res.status >= 300) throw new CallbackRejectedError(res.status, parsed);
     return parsed;
   }
 }

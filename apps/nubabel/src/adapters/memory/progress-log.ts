@@ -1,6 +1,9 @@
 import { EventEmitter } from "node:events";
-import type { ProgressEvent } from "@nubabel/contracts";
+import { isTerminal, type ProgressEvent } from "@nubabel/contracts";
 import { compareIds, START, type Entry, type ProgressLog } from "../../progress/progress-log.js";
+
+/** The emitter's event for run endings; session streams contain a `/`, so none is named so. */
+const ENDINGS = "endings";
 
 /** In-process `ProgressLog` (single instance): arrays trimmed to `maxLen`, an EventEmitter for live delivery. */
 export class MemoryProgressLog implements ProgressLog {
@@ -39,6 +42,7 @@ export class MemoryProgressLog implements ProgressLog {
     this.logs.set(sessionId, log);
     if (this.logs.size > this.maxSessions) this.logs.delete(this.logs.keys().next().value!);
     this.emitter.emit(sessionId, entry);
+    if (event.runId && isTerminal(event)) this.emitter.emit(ENDINGS, event.runId);
     return entry.id;
   }
 
@@ -54,5 +58,10 @@ export class MemoryProgressLog implements ProgressLog {
   async subscribe(sessionId: string, onAppend: (entry: Entry) => void): Promise<() => Promise<void>> {
     this.emitter.on(sessionId, onAppend);
     return async () => void this.emitter.off(sessionId, onAppend);
+  }
+
+  async watchEndings(onEnded: (runId: string) => void): Promise<() => Promise<void>> {
+    this.emitter.on(ENDINGS, onEnded);
+    return async () => void this.emitter.off(ENDINGS, onEnded);
   }
 }

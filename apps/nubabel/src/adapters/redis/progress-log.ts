@@ -1,24 +1,31 @@
 import type { Redis } from "ioredis";
-import { type ProgressEvent, runScript } from "@nubabel/contracts";
+import { isTerminal, type ProgressEvent, runScript } from "@nubabel/contracts";
 import { START, type Entry, type ProgressLog } from "../../progress/progress-log.js";
 
-// One script, so the id order and the publish order agree and a trimmed, expiring stream is kept.
+// One script, so the id order and the publish order agree and a trimmed, expiring stream is kept;
+// an event that ends a run is also announced, by its run id, on the one channel of all endings.
 const APPEND = `
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[3])
+if ARGV[4] ~= '' then redis.call('PUBLISH', KEYS[3], ARGV[4]) end
 return id
 `;
+
+/** Session streams are `<organization>/<session>`, so no session's channel is named so. */
+const ENDINGS_STREAM = "endings";
 
 /**
  * `ProgressLog` on Redis: a Stream per session (`progress:<sessionId>`, trimmed with MAXLEN ~ and
  * expiring after a quiet week) and a pub/sub channel of the same name for instances to hear of new
- * entries. One subscriber connection serves every session on this instance.
+ * entries. One subscriber connection serves every session on this instance, and the channel
+ * `progress:endings` announces the run id of every run's end.
  */
 export class RedisProgressLog implements ProgressLog {
   private readonly handlers = new Map<string, Set<(entry: Entry) => void>>();
   /** SUBSCRIBE in flight per channel, so a second subscriber waits until the channel is live. */
   private readonly pending = new Map<string, Promise<unknown>>();
+  private readonly endings = new Set<(runId: string) => void>();
 
   constructor(
     private readonly redis: Redis,
@@ -28,6 +35,10 @@ export class RedisProgressLog implements ProgressLog {
     private readonly ttlSeconds = 7 * 24 * 3600,
   ) {
     subscriber.on("message", (channel: string, message: string) => {
+      if (channel === this.endingsChannel) {
+        for (const handler of this.endings) handler(message);
+        return;
+      }
       const set = this.handlers.get(channel);
       if (!set) return;
       const space = message.indexOf(" ");
@@ -38,7 +49,8 @@ export class RedisProgressLog implements ProgressLog {
 
   async append(sessionId: string, event: ProgressEvent): Promise<string> {
     const key = this.key(sessionId);
-    const id = await runScript(this.redis, APPEND, 2, key, key, this.maxLen, this.ttlSeconds, JSON.stringify(event));
+    const ended = event.runId && isTerminal(event) ? event.runId : "";
+    const id = await runScript(this.redis, APPEND, 3, key, key, this.endingsChannel, this.maxLen, this.ttlSeconds, JSON.stringify(event), ended);
     return String(id);
   }
 
@@ -86,6 +98,19 @@ export class RedisProgressLog implements ProgressLog {
       this.handlers.delete(channel);
       await this.subscriber.unsubscribe(channel).catch(() => undefined);
     };
+  }
+
+  async watchEndings(onEnded: (runId: string) => void): Promise<() => Promise<void>> {
+    const unsubscribe = await this.subscribe(ENDINGS_STREAM, () => undefined);
+    this.endings.add(onEnded);
+    return async () => {
+      this.endings.delete(onEnded);
+      await unsubscribe();
+    };
+  }
+
+  private get endingsChannel(): string {
+    return this.key(ENDINGS_STREAM);
   }
 
   private key(sessionId: string): string {

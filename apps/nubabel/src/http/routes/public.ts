@@ -37,7 +37,7 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
       };
       return reply.status(202).header("preference-applied", "respond-async").header("location", accepted.links.run).send(accepted);
     }
-    return toDelegateResponse(await deps.runs.wait(org.id, run.id));
+    return toDelegateResponse(await deps.runs.wait(run));
   });
 
   app.get("/api/runs/:runId", async (request) => {
