@@ -1,26 +1,30 @@
 -- Admission in one round trip: the session opened (created on first use), the organization locked,
 -- its limits checked and the run stored, running at once when nothing waits and a slot is free
 -- (unless its session has one running: turns of a session go in order). Returns the new run's
--- status, or NULL when the organization may queue no more. The same rule as `claim` in
--- src/adapters/postgres/run-store.ts; change both together.
+-- status (NULL when the organization may queue no more) and whether its session is new. The same
+-- rule as `claim` in src/adapters/postgres/run-store.ts; change both together.
 CREATE OR REPLACE FUNCTION "nubabel_admit_run"(
 	p_id text, p_organization_id text, p_session_id text, p_user_id text, p_prompt text,
 	p_category text, p_skills jsonb, p_origin jsonb, p_now timestamptz, p_max_running int, p_max_queued int
-) RETURNS text LANGUAGE plpgsql AS $$
+) RETURNS TABLE ("status" text, "new_session" boolean) LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 DECLARE
 	v_running int;
 	v_queued int;
 	v_status text;
+	v_created int;
 BEGIN
 	INSERT INTO "sessions" ("id", "organization_id", "user_id", "state", "created_at", "updated_at")
 	VALUES (p_session_id, p_organization_id, p_user_id, '{"opencodeSessionId": null, "status": "created"}'::jsonb, p_now, p_now)
 	ON CONFLICT ("organization_id", "id") DO NOTHING;
+	GET DIAGNOSTICS v_created = ROW_COUNT;
 	PERFORM pg_advisory_xact_lock(hashtext('runs:' || p_organization_id));
 	SELECT count(*) FILTER (WHERE "status" = 'running'), count(*) FILTER (WHERE "status" = 'queued')
 	INTO v_running, v_queued
 	FROM "runs" WHERE "organization_id" = p_organization_id AND "status" IN ('queued', 'running');
 	IF v_running + v_queued >= p_max_running + p_max_queued THEN
-		RETURN NULL;
+		RETURN QUERY SELECT NULL::text, v_created > 0;
+		RETURN;
 	END IF;
 	IF v_running < p_max_running AND v_queued = 0 AND NOT EXISTS (
 		SELECT 1 FROM "runs" WHERE "organization_id" = p_organization_id AND "session_id" = p_session_id AND "status" = 'running'
@@ -33,6 +37,6 @@ BEGIN
 		"created_at", "started_at", "checked_at")
 	VALUES (p_id, p_organization_id, p_session_id, v_status, p_prompt, p_user_id, p_category, p_skills, p_origin,
 		p_now, CASE WHEN v_status = 'running' THEN p_now END, CASE WHEN v_status = 'running' THEN p_now END);
-	RETURN v_status;
+	RETURN QUERY SELECT v_status, v_created > 0;
 END
 $$;

@@ -30,10 +30,11 @@ export type Placement = { placed: { opencodeSessionId: string; sidecarUrl: strin
  * answering; later ones prompt the mapped session on the sidecar that owns it. Runs of one session
  * never dispatch concurrently (the store starts one at a time), so no lock is needed here.
  */
-export async function dispatch(deps: DispatchDeps, run: Run, log: Logger): Promise<Placement> {
+export async function dispatch(deps: DispatchDeps, run: Run, log: Logger, newSession = false): Promise<Placement> {
   const ttlSeconds = Math.ceil(deps.runTimeoutMs / 1000) + TOKEN_MARGIN_SECONDS;
   const binding = bind(deps.publicUrl(), deps.tokenSecret, { id: run.sessionId, organizationId: run.organizationId }, ttlSeconds);
-  const mapped = await deps.mapping.bySession(run.organizationId, run.sessionId, log);
+  // A session created with this run has no mapping: no need to look (a miss reads PostgreSQL).
+  const mapped = newSession ? undefined : await deps.mapping.bySession(run.organizationId, run.sessionId, log);
   // One message across the hand-over's tries: the same webhook-id, each try signed a second later.
   const delivery = new Webhooks.Outgoing(`msg_${run.id}`);
   const common = {

@@ -34,12 +34,13 @@ export interface HistoryEntry {
  */
 export interface RunStore {
   /**
-   * Opens the run's session (creating it on first use, with `userId`), then adds the run unless the organization already has `maxRunning + maxQueued` unfinished runs (then
-   * returns `{ refused }` with the counts). It is added `running` (claimed, the caller starts it)
-   * when nothing of the organization waits, a slot is free and its session has no running run;
-   * otherwise `queued`, for `claim`.
+   * Opens the run's session (created on first use, with `userId`), then adds the run unless the
+   * organization already has `maxRunning + maxQueued` unfinished runs (then returns `{ refused }`
+   * with the counts). It is added `running` (claimed, the caller starts it) when nothing of the
+   * organization waits, a slot is free and its session has no running run; otherwise `queued`,
+   * for `claim`.
    */
-  admit(run: NewRun, limits: Limits): Promise<{ run: Run } | { refused: { running: number; queued: number } }>;
+  admit(run: NewRun, limits: Limits): Promise<{ run: Run; newSession: boolean } | { refused: { running: number; queued: number } }>;
   /**
    * Moves to `running` the queued runs that may start now, oldest first: at most `maxRunning`
    * running for the organization, and only the oldest unfinished run of each session.
@@ -59,9 +60,11 @@ export interface RunStore {
   requestAbort(runId: string): Promise<Run | undefined>;
   /**
    * Ends the run if it is still unfinished and appends `history` to its session in the same
-   * transaction; returns the ended run, or undefined when it had already ended (nothing written).
+   * transaction; returns the ended run and whether its organization has queued runs (as the
+   * write saw it; the reconciler's sweep starts one queued at that very moment), or undefined
+   * when it had already ended (nothing written).
    */
-  finish(runId: string, ending: Ending, history: HistoryEntry[]): Promise<Run | undefined>;
+  finish(runId: string, ending: Ending, history: HistoryEntry[]): Promise<{ run: Run; othersWaiting: boolean } | undefined>;
   /** Puts a running run back in the queue (its dispatch never reached a sidecar). */
   requeue(runId: string): Promise<boolean>;
   /** Notes that the run's sidecar confirmed it now. */

@@ -82,7 +82,7 @@ export class Runs {
     const log = logger ?? this.log;
     log.info({ runId: admitted.run.id, sessionId, status: admitted.run.status }, "run accepted");
     if (admitted.run.status === "running") {
-      this.track(this.start(admitted.run));
+      this.track(this.start(admitted.run, admitted.newSession));
       return admitted.run;
     }
     // The run is stored: a failure to start it now is the reconciler's to retry, not the caller's.
@@ -197,8 +197,9 @@ export class Runs {
   async finish(run: Run, ending: Ending, durationMs?: number, logger?: Logger): Promise<Run | undefined> {
     const reachedAgent = Boolean(run.opencodeSessionId ?? ending.opencodeSessionId) && !ending.error?.status;
     const history: HistoryEntry[] = reachedAgent ? historyOf(run, ending, durationMs) : [];
-    const ended = await this.deps.store.finish(run.id, ending, history);
-    if (!ended) return undefined;
+    const written = await this.deps.store.finish(run.id, ending, history);
+    if (!written) return undefined;
+    const ended = written.run;
     this.known.set(ended.id, ended);
     const log = logger ?? this.log;
     log.info({ runId: ended.id, sessionId: ended.sessionId, status: ended.status, reason: ended.reason ?? undefined }, "run ended");
@@ -209,7 +210,7 @@ export class Runs {
     await this.notify(ended);
     // A slot is free. Unplaced runs (a result faster than the dispatch recording it) are kicked
     // by their dispatch instead, once the mapping a follow-up needs is written.
-    if (ended.sidecarUrl || !run.startedAt) await this.kick(ended.organizationId).catch((err: Error) => log.warn({ err: err.message }, "kick failed"));
+    if (written.othersWaiting && (ended.sidecarUrl || !run.startedAt)) await this.kick(ended.organizationId).catch((err: Error) => log.warn({ err: err.message }, "kick failed"));
     return ended;
   }
 
@@ -234,9 +235,10 @@ export class Runs {
     await Promise.race([Promise.allSettled([...this.inflight]), sleep(timeoutMs)]);
   }
 
-  private async start(run: Run): Promise<void> {
+  /** Hands `run` to a sidecar; `newSession`: its session was created with it, so has no mapping yet. */
+  private async start(run: Run, newSession = false): Promise<void> {
     const log = this.log.child({ runId: run.id, sessionId: run.sessionId, organizationId: run.organizationId });
-    const outcome = await dispatch(this.deps, run, log);
+    const outcome = await dispatch(this.deps, run, log, newSession);
     if ("refused" in outcome) {
       log.warn({ reason: outcome.refused.reason }, "run not started");
       await this.finish(run, outcome.refused, undefined, log);

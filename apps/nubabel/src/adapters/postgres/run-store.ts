@@ -52,20 +52,21 @@ async function lockOrganization(tx: Tx, organizationId: string): Promise<void> {
 export class PgRunStore implements RunStore {
   constructor(private readonly db: Db) {}
 
-  async admit(run: NewRun, limits: Limits): Promise<{ run: Run } | { refused: { running: number; queued: number } }> {
+  async admit(run: NewRun, limits: Limits): Promise<{ run: Run; newSession: boolean } | { refused: { running: number; queued: number } }> {
     // One round trip: drizzle/0004_admit_run.sql opens the session, locks the organization, checks
     // its limits and inserts the run.
     const now = new Date();
-    const [row] = await rowsOf<{ status: Run["status"] | null }>(
+    const [row] = await rowsOf<{ status: Run["status"] | null; new_session: boolean }>(
       this.db,
-      sql`select nubabel_admit_run(${run.id}, ${run.organizationId}, ${run.sessionId}, ${run.userId ?? null}, ${run.prompt},
+      sql`select * from nubabel_admit_run(${run.id}, ${run.organizationId}, ${run.sessionId}, ${run.userId ?? null}, ${run.prompt},
         ${run.category ?? null}, ${run.skills ? JSON.stringify(run.skills) : null}::jsonb, ${JSON.stringify(run.origin)}::jsonb,
-        ${now.toISOString()}::timestamptz, ${limits.maxRunning}::int, ${limits.maxQueued}::int) as status`,
+        ${now.toISOString()}::timestamptz, ${limits.maxRunning}::int, ${limits.maxQueued}::int)`,
     );
     const status = row?.status;
     if (!status) return { refused: await this.counts(run.organizationId) };
     const starts = status === "running";
     return {
+      newSession: Boolean(row.new_session),
       run: {
         id: run.id,
         organizationId: run.organizationId,
@@ -224,7 +225,7 @@ export class PgRunStore implements RunStore {
     return row ? toRun(row) : undefined;
   }
 
-  async finish(runId: string, ending: Ending, history: HistoryEntry[]): Promise<Run | undefined> {
+  async finish(runId: string, ending: Ending, history: HistoryEntry[]): Promise<{ run: Run; othersWaiting: boolean } | undefined> {
     // One statement (one round trip, atomic): the run ends only from an unfinished state; its
     // history rows go in order (the serial seq keeps the prompt before the answer), and the
     // session's state, which is its agent's, moves only for a run that reached it (has history).
@@ -250,9 +251,11 @@ export class PgRunStore implements RunStore {
               else jsonb_build_object('opencodeSessionId', e.opencode_session_id, 'status', e.status) end
             from ended e where ${history.length > 0} and s.organization_id = e.organization_id and s.id = e.session_id
           )
-          select * from ended`,
+          select ended.*, exists (
+            select 1 from ${runs} q where q.organization_id = ended.organization_id and q.status = 'queued'
+          ) as others_waiting from ended`,
     );
-    return row ? toRun(fromDriver(row)) : undefined;
+    return row ? { run: toRun(fromDriver(row)), othersWaiting: Boolean(row.others_waiting) } : undefined;
   }
 
   async requeue(runId: string): Promise<boolean> {
