@@ -34,7 +34,7 @@ export class Service {
     env: Record<string, string>,
     readonly url: string,
   ) {
-    const child = spawn(process.execPath, ["--import", "tsx", entry], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn(process.execPath, [...(process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), "--import", "tsx", entry], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     if (child.pid === undefined) throw new Error(`${name} did not start`);
     this.pid = child.pid;
     running.add(this);
