@@ -209,5 +209,38 @@ for (const kind of ["shared", "embedded"] as const) {
       const foreign = Capabilities.issue(secrets.NUBABEL_TOKEN_SECRET, { aud: "callback", sessionId: meta.nubabelSessionId, organizationId: globex.organizationId, ttlSeconds: 60 });
       expect((await postSigned(url, result, foreign, secrets.SIDECAR_SHARED_SECRET)).status).toBe(404);
     });
+
+    it("appends the progress that rides with a result before the run's terminal event, once however often it is delivered", async () => {
+      real.model.script({ text: "the engine's own answer, too late", delayMs: 4_000 });
+      const sessionId = `tail-${Date.now()}`;
+      const sse = await openSse(`${nubabel.url}/api/sidecar/sessions/${sessionId}/stream`, { authorization: `Bearer ${acme.apiKey}` });
+      const accepted = ApiRunAccepted.parse((await delegate({ prompt: "steps then answer", sessionId }, acme.apiKey, true)).body);
+      await vi.waitFor(async () => expect((await run(accepted.runId)).status).toBe("running"), { timeout: 3_000, interval: 50 });
+      const token = Capabilities.issue(secrets.NUBABEL_TOKEN_SECRET, { aud: "callback", sessionId, organizationId: acme.organizationId, ttlSeconds: 60 });
+      const url = `${nubabel.url}/api/sidecar/sessions/${sessionId}/result`;
+      const at = new Date().toISOString();
+      const result: RunResult = {
+        runId: accepted.runId,
+        opencodeSessionId: "ses_tail",
+        status: "completed",
+        output: "answered with its last steps",
+        durationMs: 5,
+        finishedAt: at,
+        events: [
+          { type: "tool_started", data: { tool: "read", callId: "call_tail" }, timestamp: at, runId: accepted.runId, seq: 90 },
+          { type: "message_updated", data: { text: "answered with its last steps" }, timestamp: at, runId: accepted.runId, seq: 91 },
+        ],
+      };
+      for (let i = 0; i < 2; i++) {
+        const res = await postSigned(url, result, token, secrets.SIDECAR_SHARED_SECRET);
+        expect(res.status).toBe(200);
+      }
+      await sse.until((c) => c.events.some((e) => e.type === "completed"));
+      const mine = sse.events.filter((e) => e.runId === accepted.runId).map((e) => e.type);
+      expect(mine.slice(-3)).toEqual(["tool_started", "message_updated", "completed"]);
+      expect(mine.filter((t) => t === "tool_started" || t === "message_updated")).toEqual(["tool_started", "message_updated"]);
+      expect((await run(accepted.runId)).output).toBe("answered with its last steps");
+      sse.close();
+    });
   });
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { ErrorInfo, RunStatus } from "./sidecar.js";
-import { json, line } from "./text.js";
+import { OpencodeSessionId, RunId } from "./ids.js";
+import { ErrorInfo, RunState, RunStatus, TerminalRunState, Usage } from "./sidecar.js";
+import { json, line, output } from "./text.js";
 
 const common = {
   /** ISO-8601 time the event happened. */
@@ -101,3 +102,30 @@ export const StreamEvent = z.intersection(
   z.object({ id: z.string(), sessionId: z.string() }),
 );
 export type StreamEvent = z.infer<typeof StreamEvent>;
+
+/**
+ * The terminal callback (`callbacks.runResult`): how a run ended, with its answer and usage. Sent
+ * until acknowledged, always with the same `webhook-id`; the receiver applies it once by `runId`.
+ */
+export const RunResult = z.object({
+  runId: RunId,
+  opencodeSessionId: OpencodeSessionId,
+  status: TerminalRunState,
+  // What Nubabel stores: NUL, which PostgreSQL refuses, is refused here (the sidecar replaces it).
+  output: output(),
+  error: ErrorInfo.extend({ code: output(200), message: output() }).optional(),
+  usage: Usage.optional(),
+  model: output(500).optional(),
+  durationMs: z.number().int().nonnegative(),
+  finishedAt: z.iso.datetime(),
+  /**
+   * The run's progress events not yet delivered when it ended, in order: the receiver appends them
+   * before the run's terminal event, so the end of a turn costs one request rather than two.
+   */
+  events: z.array(ProgressEvent).min(1).max(MAX_PROGRESS_BATCH).optional(),
+});
+export type RunResult = z.infer<typeof RunResult>;
+
+/** Nubabel's answer to a `RunResult`: the run's state after applying it (or as it already was). */
+export const RunResultAck = z.object({ success: z.literal(true), status: RunState });
+export type RunResultAck = z.infer<typeof RunResultAck>;

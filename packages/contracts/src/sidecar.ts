@@ -149,28 +149,6 @@ export const SidecarRun = z.object({
 });
 export type SidecarRun = z.infer<typeof SidecarRun>;
 
-/**
- * The terminal callback (`callbacks.runResult`): how a run ended, with its answer and usage. Sent
- * until acknowledged, always with the same `webhook-id`; the receiver applies it once by `runId`.
- */
-export const RunResult = z.object({
-  runId: RunId,
-  opencodeSessionId: OpencodeSessionId,
-  status: TerminalRunState,
-  // What Nubabel stores: NUL, which PostgreSQL refuses, is refused here (the sidecar replaces it).
-  output: output(),
-  error: ErrorInfo.extend({ code: output(200), message: output() }).optional(),
-  usage: Usage.optional(),
-  model: output(500).optional(),
-  durationMs: z.number().int().nonnegative(),
-  finishedAt: z.iso.datetime(),
-});
-export type RunResult = z.infer<typeof RunResult>;
-
-/** Nubabel's answer to a `RunResult`: the run's state after applying it (or as it already was). */
-export const RunResultAck = z.object({ success: z.literal(true), status: RunState });
-export type RunResultAck = z.infer<typeof RunResultAck>;
-
 export const RunParams = z.object({ runId: RunId });
 export type RunParams = z.infer<typeof RunParams>;
 

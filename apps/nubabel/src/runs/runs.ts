@@ -170,6 +170,17 @@ export class Runs {
     const known = this.known.get(result.runId);
     const run = known && !isFinished(known.status) ? known : await this.deps.store.byId(result.runId);
     if (!run || run.organizationId !== organizationId || run.sessionId !== sessionId) throw new RunNotFound(result.runId);
+    // The progress that rode with the result goes before its terminal event (once: a redelivery
+    // finds the run ended).
+    if (result.events?.length && !isFinished(run.status)) {
+      const stream = streamOf(organizationId, sessionId);
+      try {
+        for (const event of result.events) await this.deps.progress.append(stream, event);
+      } catch (err) {
+        // The answer matters more than the steps before it: it is applied all the same.
+        (logger ?? this.log).warn({ runId: run.id, err: (err as Error).message }, "could not append the progress sent with the result");
+      }
+    }
     const ended = await this.finish(run, endingFrom(result), result.durationMs, logger);
     return ended ?? (await this.get(organizationId, run.id));
   }

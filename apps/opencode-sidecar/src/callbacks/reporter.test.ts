@@ -91,4 +91,25 @@ describe("SessionReporter", () => {
     expect(paths).toEqual(["progress", "result"]);
     expect(receiver.results("run_r")[0]).toMatchObject({ body: result, token: "tok" });
   });
+
+  it("sends the progress still waiting when a run ends with its result, in order, in one request", async () => {
+    const binding = { opencodeSessionId: "ses_t", nubabelSessionId: "s5", organizationId: "org_a", directory: "/tmp", callbacks: receiver.callbacks("s5", { runResult: true }), callbackToken: "tok" };
+    const client = new CallbackClient({ secret, timeoutMs: 2_000, retries: 0 });
+    const reporter = new SessionReporter(binding, client, new Outbox(client, pino({ level: "silent" }), { initialDelayMs: 10 }), 0, pino({ level: "silent" }));
+    // The first event goes at once; the two after it wait for that request, then the run ends.
+    reporter.progress({ type: "status", data: { status: "busy" }, runId: "run_t" });
+    reporter.progress({ type: "tool_started", data: { tool: "read", callId: "call_1" }, runId: "run_t" });
+    reporter.progress({ type: "message_updated", data: { text: "done" }, runId: "run_t" });
+    const result = { runId: "run_t", opencodeSessionId: "ses_t", status: "completed" as const, output: "done", durationMs: 1, finishedAt: new Date().toISOString() };
+    reporter.end(result, { type: "completed", data: { status: "success", output: "done" }, runId: "run_t" });
+    await reporter.drained();
+    const received = receiver.received.filter((r) => r.path.includes("/s5/"));
+    expect(received.map((r) => r.path.split("/").at(-1))).toEqual(["progress", "result"]);
+    const sent = receiver.results("run_t")[0]!.body as typeof result & { events: Array<{ type: string; seq: number }> };
+    expect(sent.events.map((e) => [e.type, e.seq])).toEqual([
+      ["tool_started", 1],
+      ["message_updated", 2],
+    ]);
+    expect(sent).toMatchObject(result);
+  });
 });

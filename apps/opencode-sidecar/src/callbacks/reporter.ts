@@ -16,8 +16,8 @@ export type ProgressInput = Omit<ProgressEvent, "seq" | "timestamp"> & { timesta
  * round trip rather than per event, and a quiet one sends each event at once. `message_updated`
  * is coalesced (only the latest text is sent, at most once per interval); everything else, the
  * terminal event above all, is always delivered. A run's result (when the binding has a
- * `runResult` callback) goes after all of its progress, and is retried until acknowledged; the
- * session's later callbacks wait behind it.
+ * `runResult` callback) goes after all of its progress, carrying what had not been sent yet, and
+ * is retried until acknowledged; the session's later callbacks wait behind it.
  */
 export class SessionReporter {
   private readonly queue: Pending[] = [];
@@ -70,8 +70,12 @@ export class SessionReporter {
    */
   end(result: RunResult, terminal: ProgressInput): void {
     this.flushText();
-    if (this.binding.callbacks?.runResult) this.enqueue({ kind: "result", body: result });
-    else this.progress(terminal);
+    if (!this.binding.callbacks?.runResult) return this.progress(terminal);
+    // Progress still waiting to be sent rides with the result (one request, not two): only when
+    // nothing else waits before it, so the order stays the queue's.
+    const waiting = this.queue.length > 0 && this.queue.length <= MAX_PROGRESS_BATCH && this.queue.every((p) => p.kind === "progress");
+    const events = waiting ? this.queue.splice(0).map((p) => (p as { event: ProgressEvent }).event) : [];
+    this.enqueue({ kind: "result", body: events.length ? { ...result, events } : result });
   }
 
   /** Resolves when everything queued so far was delivered (or given up on). */
