@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { OpencodeSessionId, OrganizationId, RunId, SessionId } from "./ids.js";
-import { free, line, output } from "./text.js";
+import { free, line } from "./text.js";
 
 /** Where the sidecar reports back to Nubabel. Every URL must share `NUBABEL_CALLBACK_URL`'s origin. */
 export const Callbacks = z.object({
