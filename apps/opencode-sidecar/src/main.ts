@@ -141,6 +141,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     runTimeoutMs: env.RUN_TIMEOUT_MS,
     queueLimit: env.SESSION_QUEUE_LIMIT,
     textIntervalMs: env.PROGRESS_TEXT_INTERVAL_MS,
+    progressBatchMs: env.PROGRESS_BATCH_MS,
     engineWaitMs: env.ENGINE_WAIT_MS,
     // An engine someone else runs (OPENCODE_URL) may not carry our plugin: its operator's choice.
     requirePlugin: !env.OPENCODE_URL,

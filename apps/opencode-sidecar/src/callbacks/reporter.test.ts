@@ -1,5 +1,6 @@
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Webhooks } from "@nubabel/contracts";
 import { CallbackReceiver } from "../../test/receiver.js";
 import { CallbackClient } from "./client.js";
@@ -14,12 +15,12 @@ describe("SessionReporter", () => {
   });
   afterAll(() => receiver.close());
 
-  const make = (sessionId: string, interval: number) =>
+  const make = (sessionId: string, interval: number, batchMs = 0) =>
     new SessionReporter(
       { opencodeSessionId: "ses_x", nubabelSessionId: sessionId, organizationId: "org_a", directory: "/tmp", callbacks: receiver.callbacks(sessionId), callbackToken: "tok" },
       new CallbackClient({ secret, timeoutMs: 2_000, retries: 2 }),
       new Outbox(new CallbackClient({ secret, timeoutMs: 2_000, retries: 0 }), pino({ level: "silent" }), { initialDelayMs: 20 }),
-      interval,
+      { textIntervalMs: interval, batchMs },
       pino({ level: "silent" }),
     );
 
@@ -52,6 +53,23 @@ describe("SessionReporter", () => {
     expect(receiver.progress("s9").at(-1)!.type).toBe("completed");
   });
 
+  it("with a batch window, sends the events of the window in one request, and a lone one once the window closes", async () => {
+    const reporter = make("s8", 0, 1_000);
+    reporter.progress({ type: "tool_started", data: { tool: "bash", callId: "c1", input: {} } });
+    await sleep(20);
+    reporter.progress({ type: "tool_completed", data: { tool: "bash", callId: "c1" } });
+    expect(receiver.received.filter((r) => r.path.includes("/s8/"))).toEqual([]);
+    await vi.waitFor(() => expect(receiver.received.filter((r) => r.path.includes("/s8/"))).toHaveLength(1), { timeout: 4_000, interval: 20 });
+    expect(receiver.received.find((r) => r.path.includes("/s8/"))!.body).toEqual({ events: receiver.progress("s8") });
+    expect(receiver.progress("s8").map((e) => [e.type, e.seq])).toEqual([
+      ["tool_started", 0],
+      ["tool_completed", 1],
+    ]);
+    reporter.progress({ type: "status", data: { status: "busy" } });
+    await reporter.drained();
+    expect(receiver.received.filter((r) => r.path.includes("/s8/")).at(-1)!.body).toHaveProperty("progress.type", "status");
+  });
+
   it("retries a 5xx, and gives up on a dead receiver without stalling", async () => {
     const reporter = make("s2", 0);
     receiver.failNext = 1;
@@ -72,7 +90,7 @@ describe("SessionReporter", () => {
       },
       new CallbackClient({ secret, timeoutMs: 200, retries: 1 }),
       new Outbox(new CallbackClient({ secret, timeoutMs: 200, retries: 0 }), pino({ level: "silent" })),
-      0,
+      { textIntervalMs: 0 },
       pino({ level: "silent" }),
     );
     dead.progress({ type: "completed", data: { status: "success", output: "" } });
@@ -82,7 +100,7 @@ describe("SessionReporter", () => {
   it("with a runResult callback, ends a run with its result after its progress, and no terminal event", async () => {
     const binding = { opencodeSessionId: "ses_r", nubabelSessionId: "s4", organizationId: "org_a", directory: "/tmp", callbacks: receiver.callbacks("s4", { runResult: true }), callbackToken: "tok" };
     const client = new CallbackClient({ secret, timeoutMs: 2_000, retries: 0 });
-    const reporter = new SessionReporter(binding, client, new Outbox(client, pino({ level: "silent" }), { initialDelayMs: 10 }), 0, pino({ level: "silent" }));
+    const reporter = new SessionReporter(binding, client, new Outbox(client, pino({ level: "silent" }), { initialDelayMs: 10 }), { textIntervalMs: 0 }, pino({ level: "silent" }));
     reporter.progress({ type: "status", data: { status: "busy" }, runId: "run_r" });
     const result = { runId: "run_r", opencodeSessionId: "ses_r", status: "completed" as const, output: "ok", durationMs: 1, finishedAt: new Date().toISOString() };
     reporter.end(result, { type: "completed", data: { status: "success", output: "ok" }, runId: "run_r" });
@@ -95,7 +113,7 @@ describe("SessionReporter", () => {
   it("sends the progress still waiting when a run ends with its result, in order, in one request", async () => {
     const binding = { opencodeSessionId: "ses_t", nubabelSessionId: "s5", organizationId: "org_a", directory: "/tmp", callbacks: receiver.callbacks("s5", { runResult: true }), callbackToken: "tok" };
     const client = new CallbackClient({ secret, timeoutMs: 2_000, retries: 0 });
-    const reporter = new SessionReporter(binding, client, new Outbox(client, pino({ level: "silent" }), { initialDelayMs: 10 }), 0, pino({ level: "silent" }));
+    const reporter = new SessionReporter(binding, client, new Outbox(client, pino({ level: "silent" }), { initialDelayMs: 10 }), { textIntervalMs: 0 }, pino({ level: "silent" }));
     // The first event goes at once; the two after it wait for that request, then the run ends.
     reporter.progress({ type: "status", data: { status: "busy" }, runId: "run_t" });
     reporter.progress({ type: "tool_started", data: { tool: "read", callId: "call_1" }, runId: "run_t" });

@@ -12,8 +12,8 @@ export type ProgressInput = Omit<ProgressEvent, "seq" | "timestamp"> & { timesta
 /**
  * Delivers one session's callbacks in order without ever making the run wait: one background
  * sender per session, working through a queue. Progress events that piled up while the previous
- * callback was in flight go together in one request (`events`), so a busy run costs a request per
- * round trip rather than per event, and a quiet one sends each event at once. `message_updated`
+ * callback was in flight, or within `batchMs` of the first, go together in one request (`events`),
+ * so a busy run costs a request per round trip rather than per event. `message_updated`
  * is coalesced (only the latest text is sent, at most once per interval); everything else, the
  * terminal event above all, is always delivered. A run's result (when the binding has a
  * `runResult` callback) goes after all of its progress, carrying what had not been sent yet, and
@@ -25,13 +25,18 @@ export class SessionReporter {
   private seq = 0;
   private pendingText: ProgressEvent | undefined;
   private textTimer: NodeJS.Timeout | undefined;
+  private batchTimer: NodeJS.Timeout | undefined;
   private lastTextAt = 0;
 
+  /**
+   * `textIntervalMs`: the least time between two `message_updated` of the session; `batchMs`: how
+   * long the first progress event waits for others to go with it (0: sent at once).
+   */
   constructor(
     private binding: Binding,
     private readonly client: CallbackClient,
     private readonly outbox: Outbox,
-    private readonly textIntervalMs: number,
+    private readonly timing: { textIntervalMs: number; batchMs?: number },
     private readonly log: Logger,
   ) {}
 
@@ -44,7 +49,7 @@ export class SessionReporter {
     const full = { ...event, timestamp: event.timestamp ?? new Date().toISOString() } as ProgressEvent;
     if (full.type === "message_updated") {
       this.pendingText = full;
-      const wait = this.lastTextAt + this.textIntervalMs - Date.now();
+      const wait = this.lastTextAt + this.timing.textIntervalMs - Date.now();
       if (wait <= 0) this.flushText();
       else this.textTimer ??= setTimeout(() => this.flushText(), wait);
       return;
@@ -81,6 +86,7 @@ export class SessionReporter {
   /** Resolves when everything queued so far was delivered (or given up on). */
   drained(): Promise<void> {
     this.flushText();
+    if (this.queue.length) this.startSending();
     return this.sending ?? Promise.resolve();
   }
 
@@ -98,6 +104,16 @@ export class SessionReporter {
     if (!this.binding.callbacks) return;
     if (item.kind === "progress") item.event.seq = this.seq++;
     this.queue.push(item);
+    const batchMs = this.timing.batchMs ?? 0;
+    // Progress waits a moment for company (a turn's steps often come close together, and its last
+    // ones then ride with its result); anything else goes now.
+    if (item.kind === "progress" && batchMs > 0 && !this.sending) this.batchTimer ??= setTimeout(() => this.startSending(), batchMs);
+    else this.startSending();
+  }
+
+  private startSending(): void {
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
     this.sending ??= this.send().finally(() => (this.sending = undefined));
   }
 

@@ -51,6 +51,7 @@ export const Env = z.object({
   SESSION_QUEUE_LIMIT: int(8),
   /** Minimum gap between two `message_updated` progress posts of one run. */
   PROGRESS_TEXT_INTERVAL_MS: int(250),
+  PROGRESS_BATCH_MS: int(50),
   BODY_LIMIT_BYTES: int(1_048_576),
   /** The agent's shell: in bubblewrap per organization, or (single-tenant hosts only) as is. */
   SANDBOX: z.enum(["bwrap", "off"]).default("bwrap"),

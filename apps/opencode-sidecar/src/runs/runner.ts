@@ -28,6 +28,8 @@ export interface RunnerOptions {
   runTimeoutMs: number;
   queueLimit: number;
   textIntervalMs: number;
+  /** How long a session's first progress event waits for others to share its callback. */
+  progressBatchMs: number;
   /** How long a new run waits for an engine that is (re)starting before it is refused. */
   engineWaitMs: number;
   /** Check that the bridge plugin is loaded in a workspace before its first session (our own engine). */
@@ -256,7 +258,7 @@ export class Runner {
     let reporter = this.reporters.get(binding.opencodeSessionId);
     if (!reporter) {
       const log = this.o.log.child({ opencodeSessionId: binding.opencodeSessionId });
-      reporter = new SessionReporter(binding, this.o.callbacks, this.o.outbox, this.o.textIntervalMs, log);
+      reporter = new SessionReporter(binding, this.o.callbacks, this.o.outbox, { textIntervalMs: this.o.textIntervalMs, batchMs: this.o.progressBatchMs }, log);
       this.reporters.set(binding.opencodeSessionId, reporter);
     } else {
       reporter.rebind(binding);
