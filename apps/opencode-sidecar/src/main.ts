@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
@@ -17,6 +18,7 @@ import { loadProcessEnv, parseEnv } from "./config/env.js";
 import { AttachedEngine } from "./engine/attached.js";
 import { EngineDriver } from "./engine/driver.js";
 import type { Engine } from "./engine/engine.js";
+import { OMO_CATEGORY_AGENT, OMO_ENV, omoConfig, omoPackage } from "./engine/omo.js";
 import { buildEngineConfig } from "./engine/opencode-config.js";
 import { EngineSupervisor } from "./engine/supervisor.js";
 import { buildServer } from "./http/server.js";
@@ -63,7 +65,13 @@ const REDIS_PING_TIMEOUT_MS = 1_000;
 export async function startSidecar(source: Record<string, string | undefined>, opts: { signal?: AbortSignal } = {}): Promise<Sidecar> {
   const env = parseEnv(source);
   const logger = createLogger(env.LOG_LEVEL);
-  const catalog = Catalog.load({ ...(env.SIDECAR_CONFIG ? { file: env.SIDECAR_CONFIG } : {}), shippedSkillsDir: SHIPPED_SKILLS });
+  if (env.SIDECAR_OMO === "on" && env.OPENCODE_URL) throw new Error("SIDECAR_OMO=on loads OhMyOpenCode into the engine the sidecar runs; an attached engine (OPENCODE_URL) loads its own plugins");
+  const omo = env.SIDECAR_OMO === "on" ? omoPackage() : undefined;
+  const catalog = Catalog.load({
+    ...(env.SIDECAR_CONFIG ? { file: env.SIDECAR_CONFIG } : {}),
+    shippedSkillsDir: SHIPPED_SKILLS,
+    ...(omo ? { defaultAgent: OMO_CATEGORY_AGENT } : {}),
+  });
   // An attached engine is configured by whoever runs it: the sidecar sandboxes only its own.
   const sandbox = env.OPENCODE_URL
     ? undefined
@@ -79,7 +87,19 @@ export async function startSidecar(source: Record<string, string | undefined>, o
   if (sandbox?.shell === "refused") logger.error({ reason: sandbox.reason }, "the agent's shell commands will be refused");
   if (sandbox?.shell === "unsandboxed") logger.warn({ reason: sandbox.reason }, "the agent's shell commands are not sandboxed");
   const sandboxEngine = sandbox?.engine() ?? { env: {} };
-  const engineConfig = buildEngineConfig(env, PLUGIN_FILE, sandboxEngine.shell ? { shell: sandboxEngine.shell } : {});
+  const engineConfig = buildEngineConfig(env, PLUGIN_FILE, {
+    ...(sandboxEngine.shell ? { shell: sandboxEngine.shell } : {}),
+    ...(omo ? { plugins: [omo.pluginFile] } : {}),
+    categoryModels: Object.values(catalog.categoryModels()).flatMap((c) => (c.model ? [c.model] : [])),
+  });
+  // OhMyOpenCode reads `.omo/omo.jsonc` in the engine's home and in each folder from a workspace
+  // up: the engine's home and every workspace get ours, and the agent may not write there.
+  const omoFile = omo ? `${JSON.stringify(omoConfig(catalog.categoryModels()), null, 2)}\n` : undefined;
+  if (omoFile) {
+    const omoDir = path.join(env.SIDECAR_DATA_DIR, "engine", "home", ".omo");
+    mkdirSync(omoDir, { recursive: true });
+    writeFileSync(path.join(omoDir, "omo.jsonc"), omoFile);
+  }
   if (!engineConfig.model) logger.warn("no model configured: /health reports it and delegation answers 503");
 
   const redis = env.REDIS_URL ? new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false, enableAutoPipelining: true }) : undefined;
@@ -99,13 +119,14 @@ export async function startSidecar(source: Record<string, string | undefined>, o
   const bridgeSecret = randomBytes(32).toString("base64url");
   const callbacks = new CallbackClient({ secret: env.SIDECAR_SHARED_SECRET, timeoutMs: env.CALLBACK_TIMEOUT_MS, retries: env.CALLBACK_RETRIES });
   const outbox = new Outbox(callbacks, logger.child({ module: "outbox" }));
-  const workspaces = new Workspaces(path.join(env.SIDECAR_DATA_DIR, "workspaces"));
+  const workspaces = new Workspaces(path.join(env.SIDECAR_DATA_DIR, "workspaces"), omoFile ? { "omo.jsonc": omoFile } : {});
 
   // The bridge address is only known once we listen, and the engine needs it at spawn: listen first.
   const engineEnv: Record<string, string> = {
     ...engineConfig.providerEnv,
     ...sandboxEngine.env,
     ...ENGINE_HARDENING,
+    ...(omo ? OMO_ENV : {}),
     ...(env.AGENT_ALLOW_URLS ? { NUBABEL_AGENT_ALLOW_URLS: env.AGENT_ALLOW_URLS } : {}),
     NUBABEL_BRIDGE_SECRET: bridgeSecret,
     NUBABEL_BRIDGE_TIMEOUT_MS: String(env.MCP_TIMEOUT_MS + 5_000),
@@ -161,6 +182,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     bridgeSecret,
     draining: () => runner.draining,
     ...(sandbox ? { sandbox: sandbox.health() } : {}),
+    omo: omo ? { enabled: true, version: omo.version } : { enabled: false },
     ...(redis ? { pingRedis: () => pingRedis(redis, REDIS_PING_TIMEOUT_MS) } : {}),
   });
   await app.listen({ host: env.SIDECAR_HOST, port: env.SIDECAR_PORT });
@@ -174,6 +196,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     if (opts.signal?.aborted) throw new Error("the sidecar was stopped while starting");
     await engine.start();
     if (opts.signal?.aborted) throw new Error("the sidecar was stopped while starting");
+    if (omo) await requireOmo(driver);
   } catch (err) {
     // A sidecar that cannot reach its engine at start fails whole, leaving nothing listening.
     await app.close();
@@ -223,4 +246,12 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
       console.error(err.message);
       process.exit(starting.signal.aborted ? 0 : 1);
     });
+}
+
+/** Stops a start whose engine did not load OhMyOpenCode, rather than running without it silently. */
+async function requireOmo(driver: EngineDriver): Promise<void> {
+  const agents = await driver.agentNames();
+  if (!agents.includes(OMO_CATEGORY_AGENT)) {
+    throw new Error(`SIDECAR_OMO=on but the engine did not load OhMyOpenCode (no ${OMO_CATEGORY_AGENT} agent; its log is in the engine's output above); agents: ${agents.join(", ")}`);
+  }
 }

@@ -195,5 +195,7 @@ export const SidecarHealth = z.object({
   draining: z.boolean().optional(),
   /** Absent when the sidecar attaches to an engine it does not configure (`OPENCODE_URL`). */
   sandbox: SandboxHealth.optional(),
+  /** OhMyOpenCode in the engine (`SIDECAR_OMO`): a sidecar with it on starts only once it loaded. */
+  omo: z.object({ enabled: z.boolean(), version: z.string().optional() }).optional(),
 });
 export type SidecarHealth = z.infer<typeof SidecarHealth>;

@@ -11,7 +11,7 @@
  */
 import { checkUrl, parseAllowList } from "@nubabel/net-policy";
 import { type Plugin, tool } from "@opencode-ai/plugin";
-import { instructionPaths, outsideReason, pathsOf } from "../../src/sandbox/confine.js";
+import { instructionPaths, outsideReason, pathsOf, reservedReason } from "../../src/sandbox/confine.js";
 
 const z = tool.schema;
 
@@ -51,6 +51,9 @@ function render(value: unknown): string {
 }
 
 /** Hosts and ranges the operator lets the agent's URL tools reach even though they are private. */
+/** Tools that change files: they may not touch the workspace's reserved folders. */
+const WRITES = new Set(["write", "edit", "multiedit", "apply_patch", "patch"]);
+
 const allowedUrls = parseAllowList(process.env.NUBABEL_AGENT_ALLOW_URLS ?? "");
 
 export const NubabelBridge: Plugin = async ({ directory }) => ({
@@ -68,7 +71,7 @@ export const NubabelBridge: Plugin = async ({ directory }) => ({
     // A read also brings in the AGENTS.md-like files of the folders on its way.
     if (input.tool === "read" && paths[0]) paths.push(...(await instructionPaths(directory, paths[0])));
     for (const given of paths) {
-      const why = await outsideReason(directory, given);
+      const why = (await outsideReason(directory, given)) ?? (WRITES.has(input.tool) ? await reservedReason(directory, given) : undefined);
       if (why) throw new Error(`${input.tool} refused: ${why}`);
     }
     if (typeof args.url === "string") {

@@ -81,9 +81,11 @@ export class Catalog {
     readonly skills: Map<string, Skill>,
     readonly defaultCategory: string,
     private readonly defaultSkills: string[],
+    private readonly defaultAgent: string | undefined,
   ) {}
 
-  static load(opts: { file?: string; shippedSkillsDir: string }): Catalog {
+  /** `defaultAgent`: the agent of a category that names none (OhMyOpenCode's, when it is on). */
+  static load(opts: { file?: string; shippedSkillsDir: string; defaultAgent?: string }): Catalog {
     let file: SidecarFile = SidecarFile.parse({});
     if (opts.file) {
       const raw = readFileSync(opts.file, "utf8");
@@ -98,9 +100,14 @@ export class Catalog {
     }
     const categories = new Map(Object.entries({ ...DEFAULT_CATEGORIES, ...file.categories }));
     const skills = loadSkills([opts.shippedSkillsDir, ...file.skillDirs]);
-    const catalog = new Catalog(categories, skills, file.defaultCategory ?? DEFAULT_CATEGORY, file.defaultSkills);
+    const catalog = new Catalog(categories, skills, file.defaultCategory ?? DEFAULT_CATEGORY, file.defaultSkills, opts.defaultAgent);
     catalog.select(undefined, []); // fail at start, not at the first request, on a bad default
     return catalog;
+  }
+
+  /** Each category's model, where the operator set one. */
+  categoryModels(): Record<string, { model?: string }> {
+    return Object.fromEntries([...this.categories].map(([name, c]) => [name, c.model ? { model: c.model } : {}]));
   }
 
   /** Resolves a request's category and skills; throws `UnknownSelectionError` for unknown names. */
@@ -116,7 +123,7 @@ export class Catalog {
       category: name,
       system: parts.filter(Boolean).join("\n\n"),
       ...(cat.model ? { model: cat.model } : {}),
-      ...(cat.agent ? { agent: cat.agent } : {}),
+      ...(cat.agent ?? this.defaultAgent ? { agent: cat.agent ?? this.defaultAgent } : {}),
     };
   }
 }

@@ -55,6 +55,8 @@ export const Env = z.object({
   BODY_LIMIT_BYTES: int(1_048_576),
   /** The agent's shell: in bubblewrap per organization, or (single-tenant hosts only) as is. */
   SANDBOX: z.enum(["bwrap", "off"]).default("bwrap"),
+  /** `on`: OhMyOpenCode (the optional dependency `oh-my-opencode`) is loaded into the engine, offline. */
+  SIDECAR_OMO: z.enum(["on", "off"]).default("off"),
   /** `none`: sandboxed commands have no network at all; `host`: they share the host's. */
   SANDBOX_NETWORK: z.enum(["none", "host"]).default("none"),
   /** The bubblewrap program, by name (looked up on PATH) or path. */

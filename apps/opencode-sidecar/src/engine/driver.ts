@@ -78,6 +78,12 @@ export class EngineDriver {
     return res.data;
   }
 
+  /** The names of the agents the engine offers (in `directory`, or its own folder). */
+  async agentNames(directory?: string): Promise<string[]> {
+    const res = await this.api().app.agents(directory ? { directory } : {}, { throwOnError: true, signal: this.timeout() });
+    return res.data.map((agent) => agent.name);
+  }
+
   /** The session's folder and parent, or undefined when the engine does not know it. */
   async getSession(sessionId: string, directory?: string): Promise<{ directory: string; parentId?: string } | undefined> {
     const res = await this.api().session.get({ sessionID: sessionId, ...(directory ? { directory } : {}) }, { signal: this.timeout() });

@@ -43,7 +43,7 @@ function readUserConfig(file: string): Record<string, unknown> {
  * (sharing, updates, our plugin, our denied permissions) win over the user's file; its own
  * permissions apply where they are stricter, and "ask" (nobody would answer) becomes "deny".
  */
-export function buildEngineConfig(env: Env, pluginFile: string, opts: { shell?: string } = {}): EngineConfig {
+export function buildEngineConfig(env: Env, pluginFile: string, opts: { shell?: string; plugins?: string[]; categoryModels?: string[] } = {}): EngineConfig {
   const user = env.OPENCODE_CONFIG ? readUserConfig(env.OPENCODE_CONFIG) : {};
   const provider = { ...((user.provider as Record<string, unknown>) ?? {}) };
   const providerEnv: Record<string, string> = {};
@@ -60,7 +60,12 @@ export function buildEngineConfig(env: Env, pluginFile: string, opts: { shell?: 
         // Referenced, not inlined: the key reaches the engine only as its own variable.
         ...(env.MODEL_API_KEY ? { apiKey: "{env:MODEL_API_KEY}" } : {}),
       },
-      models: { [env.MODEL_NAME]: { name: env.MODEL_NAME, tool_call: true } },
+      // Categories may name other models of the same server (`nubabel-model/<name>`).
+      models: Object.fromEntries(
+        [env.MODEL_NAME, ...(opts.categoryModels ?? []).flatMap((m) => (m.startsWith(`${CUSTOM_PROVIDER}/`) ? [m.slice(CUSTOM_PROVIDER.length + 1)] : []))].map(
+          (name) => [name, { name, tool_call: true }],
+        ),
+      ),
     };
     if (env.MODEL_API_KEY) providerEnv.MODEL_API_KEY = env.MODEL_API_KEY;
     model = `${CUSTOM_PROVIDER}/${env.MODEL_NAME}`;
@@ -90,7 +95,7 @@ export function buildEngineConfig(env: Env, pluginFile: string, opts: { shell?: 
     snapshot: false,
     ...(opts.shell ? { shell: opts.shell } : {}),
     permission,
-    plugin: [...userPlugins, `file://${pluginFile}`],
+    plugin: [...userPlugins, ...(opts.plugins ?? []).map((file) => `file://${file}`), `file://${pluginFile}`],
   };
   return { content, model, providerEnv };
 }

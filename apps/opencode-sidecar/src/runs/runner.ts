@@ -235,7 +235,7 @@ export class Runner {
   private async rebind(opencodeSessionId: string, req: PromptRequest): Promise<Binding> {
     const known = await this.o.bindings.get(opencodeSessionId);
     const organizationId = req.organizationId ?? known?.organizationId;
-    const directory = organizationId ? this.o.workspaces.dir(organizationId) : undefined;
+    const directory = organizationId ? await this.o.workspaces.ensure(organizationId) : undefined;
     const session = await this.o.driver.getSession(opencodeSessionId, directory);
     // A session of another organization's folder is as unknown as a missing one.
     if (!session || (directory && session.directory !== directory)) {

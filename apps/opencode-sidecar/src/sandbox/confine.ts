@@ -86,6 +86,21 @@ export async function outsideReason(workspace: string, given: string): Promise<s
   return real === root || real.startsWith(root + path.sep) ? undefined : `${given} is outside this organization's workspace`;
 }
 
+/**
+ * Folders in a workspace that engine plugins read their configuration from (OhMyOpenCode's
+ * `.omo`, and `.sisyphus`, which it copies there): the sidecar owns them, the agent may not write
+ * them (the bridge plugin refuses, the sandbox mounts them read-only).
+ */
+export const RESERVED_FOLDERS = [".omo", ".sisyphus"] as const;
+
+/** Why `given` is in one of the workspace's reserved folders, or undefined when it is not. */
+export async function reservedReason(workspace: string, given: string): Promise<string | undefined> {
+  const root = await realpath(workspace);
+  const real = await resolveReal(path.resolve(workspace, given));
+  const hit = real && RESERVED_FOLDERS.find((name) => real === path.join(root, name) || real.startsWith(path.join(root, name) + path.sep));
+  return hit ? `${given} is in ${hit}, which holds the engine's configuration` : undefined;
+}
+
 async function resolveReal(absolute: string): Promise<string | undefined> {
   const missing: string[] = [];
   let current = absolute;

@@ -11,6 +11,7 @@ export interface HealthDeps {
   draining: () => boolean;
   /** What the agent's shell runs in; absent for an attached engine. */
   sandbox?: SandboxHealth;
+  omo?: SidecarHealth["omo"];
 }
 
 /** `GET /health`: 200 only when a run could be served now (engine up, Redis answering, not draining). */
@@ -45,6 +46,7 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
         ...(redis ? { redis } : {}),
         ...(draining ? { draining: true } : {}),
         ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
+        ...(deps.omo ? { omo: deps.omo } : {}),
       };
       return reply.status(healthy ? 200 : 503).send(body);
     });

@@ -1,0 +1,94 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import type { SidecarHealth } from "@nubabel/contracts";
+import { OMO_CATEGORY_AGENT, OMO_DENIED_TOOLS, OMO_VERSION } from "../src/engine/omo.js";
+import { delegateBody, type Harness, ORG, useHarness } from "./fixtures.js";
+
+// Our category file: "quick" and "ultrabrain" on models of their own (served by the scripted model).
+const configDir = mkdtempSync(path.join(os.tmpdir(), "omo-config-"));
+const CONFIG = path.join(configDir, "sidecar.yaml");
+writeFileSync(
+  CONFIG,
+  [
+    "categories:",
+    "  quick:",
+    "    model: nubabel-model/quick-model",
+    "    prompt: QUICK-CATEGORY-PROMPT keep it short.",
+    "  ultrabrain:",
+    "    model: nubabel-model/ultrabrain-model",
+    "    prompt: ULTRABRAIN-CATEGORY-PROMPT think hard.",
+  ].join("\n"),
+);
+
+const systemText = (messages: unknown[]): string =>
+  (messages as Array<{ role: string; content: unknown }>)
+    .filter((m) => m.role === "system")
+    .map((m) => (typeof m.content === "string" ? m.content : JSON.stringify(m.content)))
+    .join("\n");
+const toolNames = (tools: unknown[]): string[] => (tools as Array<{ function?: { name?: string } }>).map((t) => t.function?.name ?? "");
+
+/** Issue 11, first part: OhMyOpenCode loaded into the real engine, offline, with the scripted model. */
+describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", () => {
+  let h!: Harness;
+  useHarness({ SIDECAR_OMO: "on", SIDECAR_CONFIG: CONFIG }, (started) => (h = started));
+
+  it("says on /health that it is loaded, with its version", async () => {
+    const health = (await fetch(`${h.sidecar.url}/health`).then((r) => r.json())) as SidecarHealth;
+    expect(health.status).toBe("healthy");
+    expect(health.omo).toEqual({ enabled: true, version: OMO_VERSION });
+  });
+
+  it.each([
+    ["quick", "quick-model", "QUICK-CATEGORY-PROMPT"],
+    ["ultrabrain", "ultrabrain-model", "ULTRABRAIN-CATEGORY-PROMPT"],
+  ])("runs category %s with its agent, model and prompt", async (category, model, prompt) => {
+    h.model.script({ text: `answered as ${category}` });
+    const res = await h.post("/delegate", delegateBody(h, `ses_omo_${category}`, "do the thing", { category }));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: "success", output: `answered as ${category}` });
+    const request = h.model.requests.filter((r) => !r.auxiliary).at(-1)!;
+    expect(request.model).toBe(model);
+    const system = systemText(request.messages);
+    expect(system).toContain(prompt);
+    // OhMyOpenCode's Sisyphus-Junior speaks to the model, not the engine's default agent.
+    expect(system).toContain(OMO_CATEGORY_AGENT);
+  });
+
+  it("offers the model none of its tools that reach past the organization, and keeps the bridge's", async () => {
+    h.model.script({ text: "ok" });
+    await h.post("/delegate", delegateBody(h, "ses_omo_tools", "list your tools"));
+    const names = toolNames(h.model.requests.filter((r) => !r.auxiliary).at(-1)!.tools);
+    expect(names).toContain("nubabel_mcp_invoke");
+    // Sisyphus-Junior, a category's agent, does not delegate further: no task tool, no subagents.
+    expect(names).not.toContain("task");
+    for (const denied of ["session_list", "session_read", "session_search", "interactive_bash", "skill_mcp", "look_at"]) {
+      expect(names, denied).not.toContain(denied);
+    }
+    expect(OMO_DENIED_TOOLS).toContain("session_search");
+  });
+
+  it("keeps its configuration the sidecar's: the agent cannot write the workspace's .omo, by tool or by shell", async () => {
+    const ids = [0, 1, 2].map((i) => `call_omo_${i}_${randomBytes(3).toString("hex")}`);
+    const evil = JSON.stringify({ "[opencode]": { telemetry: true, auto_update: true } });
+    h.model.script(
+      { toolCalls: [{ id: ids[0]!, name: "write", arguments: { filePath: ".omo/omo.jsonc", content: evil } }] },
+      { toolCalls: [{ id: ids[1]!, name: "bash", arguments: { command: `echo '${evil}' > .omo/omo.jsonc; echo exit=$?`, description: "write" } }] },
+      { toolCalls: [{ id: ids[2]!, name: "bash", arguments: { command: "rm -rf .sisyphus; mkdir -p .sisyphus/x; echo exit=$?", description: "rm" } }] },
+      { text: "done" },
+    );
+    const res = await h.post("/delegate", delegateBody(h, "ses_omo_config", "reconfigure yourself"));
+    expect(res.body.status).toBe("success");
+    const messages = h.model.requests.at(-1)!.messages as Array<{ role: string; tool_call_id?: string; content: unknown }>;
+    const [write, shell, rm] = ids.map((id) => JSON.stringify(messages.find((m) => m.role === "tool" && m.tool_call_id === id)?.content ?? ""));
+    expect(write).toMatch(/write refused: .*holds the engine's configuration/);
+    expect(shell).toMatch(/Read-only file system/);
+    expect(rm).toMatch(/exit=1|Read-only file system|Device or resource busy/);
+    const workspace = path.join(h.dataDir, "workspaces", ORG);
+    const kept = readFileSync(path.join(workspace, ".omo", "omo.jsonc"), "utf8");
+    expect(JSON.parse(kept)["[opencode]"]).toMatchObject({ telemetry: false, auto_update: false });
+    expect(existsSync(path.join(workspace, ".sisyphus", "x"))).toBe(false);
+  });
+});
