@@ -1,13 +1,36 @@
 import { defineConfig } from "vitest/config";
 
+const shared = {
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
+};
+
 export default defineConfig({
   test: {
-    include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "apps/*/src/**/*.test.ts", "apps/*/test/**/*.test.ts"],
     // Integration tests boot real engines; two cores run two files at a time at most.
     maxWorkers: 2,
     minWorkers: 1,
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
     reporters: ["default"],
+    projects: [
+      {
+        test: {
+          name: "all",
+          include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "apps/*/src/**/*.test.ts", "apps/*/test/**/*.test.ts"],
+          ...shared,
+        },
+      },
+      {
+        // The sidecar's suites again with OhMyOpenCode loaded into the engine (issue 11): everything
+        // they check holds with it on as with it off.
+        test: {
+          name: "sidecar with OhMyOpenCode",
+          include: ["apps/opencode-sidecar/test/**/*.test.ts"],
+          // Its own suite turns it on by itself.
+          exclude: ["apps/opencode-sidecar/test/omo.test.ts"],
+          env: { SIDECAR_OMO: "on" },
+          ...shared,
+        },
+      },
+    ],
   },
 });

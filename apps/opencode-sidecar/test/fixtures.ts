@@ -67,6 +67,8 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     CALLBACK_RETRIES: "2",
     // The test machines are small and shared: a loaded one may take long to start an engine.
     ENGINE_START_TIMEOUT_MS: "90000",
+    // `SIDECAR_OMO=on npm test` runs the sidecar's suites with OhMyOpenCode loaded.
+    ...(process.env.SIDECAR_OMO ? { SIDECAR_OMO: process.env.SIDECAR_OMO } : {}),
     ...extra,
   });
   let sidecar = await startSidecar(base(env));

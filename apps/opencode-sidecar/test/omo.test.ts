@@ -58,16 +58,19 @@ describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", 
   });
 
   it("offers the model none of its tools that reach past the organization, and keeps the bridge's", async () => {
-    h.model.script({ text: "ok" });
-    await h.post("/delegate", delegateBody(h, "ses_omo_tools", "list your tools"));
-    const names = toolNames(h.model.requests.filter((r) => !r.auxiliary).at(-1)!.tools);
-    expect(names).toContain("nubabel_mcp_invoke");
-    // Sisyphus-Junior, a category's agent, does not delegate further: no task tool, no subagents.
-    expect(names).not.toContain("task");
-    for (const denied of ["session_list", "session_read", "session_search", "interactive_bash", "skill_mcp", "look_at"]) {
-      expect(names, denied).not.toContain(denied);
+    const tools = async (sessionId: string, extra: Record<string, unknown>) => {
+      h.model.script({ text: "ok" });
+      await h.post("/delegate", delegateBody(h, sessionId, "list your tools", extra));
+      return toolNames(h.model.requests.filter((r) => !r.auxiliary).at(-1)!.tools);
+    };
+    // No category: its Sisyphus, which may delegate (task); a category: Sisyphus-Junior, which may not.
+    const [main, junior] = [await tools("ses_omo_tools", {}), await tools("ses_omo_tools_q", { category: "quick" })];
+    expect(main).toContain("task");
+    expect(junior).not.toContain("task");
+    for (const names of [main, junior]) {
+      expect(names).toContain("nubabel_mcp_invoke");
+      for (const denied of OMO_DENIED_TOOLS.filter((t) => t !== "grep" && t !== "glob")) expect(names, denied).not.toContain(denied);
     }
-    expect(OMO_DENIED_TOOLS).toContain("session_search");
   });
 
   it("keeps its configuration the sidecar's: the agent cannot write the workspace's .omo, by tool or by shell", async () => {
@@ -90,5 +93,35 @@ describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", 
     const kept = readFileSync(path.join(workspace, ".omo", "omo.jsonc"), "utf8");
     expect(JSON.parse(kept)["[opencode]"]).toMatchObject({ telemetry: false, auto_update: false });
     expect(existsSync(path.join(workspace, ".sisyphus", "x"))).toBe(false);
+  });
+
+  it("lets its Sisyphus delegate to a category's subagent, whose tool call through Nubabel is bound to the delegation's organization", async () => {
+    const [taskId, invokeId] = ["call_task", "call_invoke"].map((p) => `${p}_${randomBytes(3).toString("hex")}`);
+    h.receiver.mcp = (body) => ({ body: { content: [{ type: "text", text: `tool ran for ${JSON.stringify(body)}` }] } });
+    h.model.respond((request) => {
+      const system = systemText(request.messages);
+      const results = (request.messages as Array<{ role: string; tool_call_id?: string }>).filter((m) => m.role === "tool").map((m) => m.tool_call_id);
+      if (system.includes("QUICK-CATEGORY-PROMPT") || request.model === "quick-model") {
+        // The subagent: one tool call through Nubabel, then its answer.
+        return results.includes(invokeId)
+          ? { text: "the subagent's answer" }
+          : { toolCalls: [{ id: invokeId, name: "nubabel_mcp_invoke", arguments: { provider: "notion", toolName: "search", args: { q: "x" } } }] };
+      }
+      return results.includes(taskId)
+        ? { text: "the parent's answer" }
+        : { toolCalls: [{ id: taskId, name: "task", arguments: { category: "quick", load_skills: [], description: "quick lookup", prompt: "look it up", run_in_background: false } }] };
+    });
+    const res = await h.post("/delegate", delegateBody(h, "ses_omo_parent", "find it for me"));
+    expect(res.body, JSON.stringify(res.body)).toMatchObject({ status: "success", output: "the parent's answer" });
+    const invoke = h.receiver.received.find((r) => r.path.endsWith("/mcp/invoke"));
+    expect(invoke, JSON.stringify(h.receiver.received.map((r) => r.path))).toBeDefined();
+    expect(invoke!.body).toMatchObject({ organizationId: ORG, provider: "notion", toolName: "search" });
+    // Under the parent's binding: its token, its Nubabel session.
+    expect(invoke!.token).toBe("token-for-ses_omo_parent");
+    // The subagent is OhMyOpenCode's category agent on the category's model.
+    const child = h.model.requests.find((r) => r.model === "quick-model");
+    expect(systemText(child!.messages)).toContain(OMO_CATEGORY_AGENT);
+    const progress = h.receiver.progress("ses_omo_parent");
+    expect(progress.some((e) => e.type === "tool_started" && (e.data as { tool: string }).tool === "task")).toBe(true);
   });
 });

@@ -9,17 +9,20 @@ import { delegateBody, type Harness, useHarness } from "./fixtures.js";
 const dir = mkdtempSync(path.join(os.tmpdir(), "sidecar-perm-"));
 const configFile = path.join(dir, "opencode.json");
 writeFileSync(configFile, JSON.stringify({ agent: { build: { permission: { bash: "ask" } } } }));
+// A category that runs the build agent: with OhMyOpenCode loaded too (whose agents are the default).
+const sidecarFile = path.join(dir, "sidecar.json");
+writeFileSync(sidecarFile, JSON.stringify({ categories: { "ask-first": { agent: "build" } } }));
 
 describe("a permission request never hangs a session", () => {
   let h!: Harness;
-  useHarness({ OPENCODE_CONFIG: configFile }, (started) => (h = started));
+  useHarness({ OPENCODE_CONFIG: configFile, SIDECAR_CONFIG: sidecarFile }, (started) => (h = started));
 
   it("is refused with a reason, the tool fails, and the turn completes", async () => {
     h.model.script(
       { toolCalls: [{ name: "bash", arguments: { command: "echo hello", description: "Say hello" } }] },
       { text: "I was not allowed to run that." },
     );
-    const res = await h.post("/delegate", delegateBody(h, "ses_perm", "run echo hello"));
+    const res = await h.post("/delegate", delegateBody(h, "ses_perm", "run echo hello", { category: "ask-first" }));
     expect(res.body).toMatchObject({ status: "success", output: "I was not allowed to run that." });
     await h.receiver.until(() => h.receiver.progress("ses_perm").some((e) => e.type === "completed"));
     expect(h.receiver.progress("ses_perm").map((e) => e.type)).toContain("tool_failed");

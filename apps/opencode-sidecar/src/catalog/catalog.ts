@@ -84,7 +84,7 @@ export class Catalog {
     private readonly defaultAgent: string | undefined,
   ) {}
 
-  /** `defaultAgent`: the agent of a category that names none (OhMyOpenCode's, when it is on). */
+  /** `defaultAgent`: the agent of a named category that names none (OhMyOpenCode's, when it is on). */
   static load(opts: { file?: string; shippedSkillsDir: string; defaultAgent?: string }): Catalog {
     let file: SidecarFile = SidecarFile.parse({});
     if (opts.file) {
@@ -123,7 +123,9 @@ export class Catalog {
       category: name,
       system: parts.filter(Boolean).join("\n\n"),
       ...(cat.model ? { model: cat.model } : {}),
-      ...(cat.agent ?? this.defaultAgent ? { agent: cat.agent ?? this.defaultAgent } : {}),
+      // A category the caller names runs with `defaultAgent`; with none named, the engine's own
+      // default agent runs (OhMyOpenCode's Sisyphus, which may delegate to categories itself).
+      ...(cat.agent ? { agent: cat.agent } : category !== undefined && this.defaultAgent ? { agent: this.defaultAgent } : {}),
     };
   }
 }
