@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { createOpencodeClient } from "@opencode-ai/sdk/v2";
 import type { SidecarHealth } from "@nubabel/contracts";
 import { OMO_CATEGORY_AGENT, OMO_DENIED_TOOLS, OMO_VERSION } from "../src/engine/omo.js";
 import { delegateBody, type Harness, ORG, useHarness } from "./fixtures.js";
@@ -123,5 +124,37 @@ describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", 
     expect(systemText(child!.messages)).toContain(OMO_CATEGORY_AGENT);
     const progress = h.receiver.progress("ses_omo_parent");
     expect(progress.some((e) => e.type === "tool_started" && (e.data as { tool: string }).tool === "task")).toBe(true);
+  });
+
+  it("stops the subagent when the delegation is aborted", async () => {
+    const taskId = `call_task_${randomBytes(3).toString("hex")}`;
+    h.model.respond((request) => {
+      if (request.model === "quick-model") return { hang: true };
+      return { toolCalls: [{ id: taskId, name: "task", arguments: { category: "quick", load_skills: [], description: "slow lookup", prompt: "take forever", run_in_background: false } }] };
+    });
+    const accepted = await h.post("/delegate", delegateBody(h, "ses_omo_abort", "start something long"), { headers: { prefer: "respond-async" } });
+    expect(accepted.status).toBe(202);
+    const parentId = accepted.body.opencodeSessionId as string;
+    await vi.waitFor(() => expect(h.model.requests.some((r) => r.model === "quick-model")).toBe(true), { timeout: 20_000, interval: 100 });
+    const endpoint = h.sidecar.engine.endpoint()!;
+    const engine = createOpencodeClient({ baseUrl: endpoint.url, headers: { authorization: `Basic ${Buffer.from(`opencode:${endpoint.password}`).toString("base64")}` } });
+    const directory = path.join(h.dataDir, "workspaces", ORG);
+    const children = (await engine.session.children({ sessionID: parentId, directory }, { throwOnError: true })).data;
+    expect(children.length).toBe(1);
+    const busy = async () => (await engine.session.status({ directory }, { throwOnError: true })).data as Record<string, { type: string }>;
+    expect((await busy())[children[0]!.id]?.type).toBe("busy");
+
+    expect((await h.post(`/sessions/${parentId}/abort`)).body).toMatchObject({ aborted: true });
+    const run = await vi.waitFor(
+      async () => {
+        const r = await h.get(`/runs/${accepted.body.runId}`);
+        expect(["aborted", "failed", "completed"]).toContain(r.body.status);
+        return r.body;
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    expect(run.status).toBe("aborted");
+    // The subagent's session is no longer working.
+    await vi.waitFor(async () => expect((await busy())[children[0]!.id]?.type ?? "idle").toBe("idle"), { timeout: 10_000, interval: 200 });
   });
 });
