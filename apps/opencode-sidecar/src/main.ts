@@ -128,6 +128,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     ...ENGINE_HARDENING,
     ...(omo ? OMO_ENV : {}),
     ...(env.AGENT_ALLOW_URLS ? { NUBABEL_AGENT_ALLOW_URLS: env.AGENT_ALLOW_URLS } : {}),
+    ...proxyEnv(env),
     NUBABEL_BRIDGE_SECRET: bridgeSecret,
     NUBABEL_BRIDGE_TIMEOUT_MS: String(env.MCP_TIMEOUT_MS + 5_000),
   };
@@ -254,4 +255,14 @@ async function requireOmo(driver: EngineDriver): Promise<void> {
   if (!agents.includes(OMO_CATEGORY_AGENT)) {
     throw new Error(`SIDECAR_OMO=on but the engine did not load OhMyOpenCode (no ${OMO_CATEGORY_AGENT} agent; its log is in the engine's output above); agents: ${agents.join(", ")}`);
   }
+}
+
+/** The operator's proxies, in both spellings programs read (Bun, the engine's runtime, reads either). */
+function proxyEnv(env: { HTTPS_PROXY?: string | undefined; HTTP_PROXY?: string | undefined; NO_PROXY?: string | undefined }): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"] as const) {
+    const value = env[name];
+    if (value) out[name] = out[name.toLowerCase()] = value;
+  }
+  return out;
 }

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
+import http from "node:http";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
 import type { SidecarHealth } from "@nubabel/contracts";
 import { OMO_CATEGORY_AGENT, OMO_DENIED_TOOLS, OMO_VERSION } from "../src/engine/omo.js";
@@ -24,6 +25,25 @@ writeFileSync(
   ].join("\n"),
 );
 
+/**
+ * Every outbound request the engine makes goes through this "proxy", which records it and forwards
+ * nothing: the scripted model and our own services are loopback (NO_PROXY), nothing else may be.
+ */
+const outbound: string[] = [];
+const recorder = http.createServer((req, res) => {
+  outbound.push(`${req.method} ${req.url}`);
+  res.writeHead(502).end("the test's recording proxy forwards nothing");
+});
+recorder.on("connect", (req, socket) => {
+  outbound.push(`CONNECT ${req.url}`);
+  socket.end("HTTP/1.1 502 Bad Gateway\r\n\r\n");
+});
+await new Promise<void>((resolve) => recorder.listen(0, "127.0.0.1", resolve));
+const PROXY = `http://127.0.0.1:${(recorder.address() as { port: number }).port}`;
+// A public address the agent's webfetch may reach (AGENT_WEBFETCH=allow): the proof that the
+// engine's outbound traffic does go through the proxy.
+const PUBLIC_PROBE = "http://1.1.1.1/nubabel-probe";
+
 const systemText = (messages: unknown[]): string =>
   (messages as Array<{ role: string; content: unknown }>)
     .filter((m) => m.role === "system")
@@ -34,7 +54,11 @@ const toolNames = (tools: unknown[]): string[] => (tools as Array<{ function?: {
 /** Issue 11, first part: OhMyOpenCode loaded into the real engine, offline, with the scripted model. */
 describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", () => {
   let h!: Harness;
-  useHarness({ SIDECAR_OMO: "on", SIDECAR_CONFIG: CONFIG }, (started) => (h = started));
+  useHarness(
+    { SIDECAR_OMO: "on", SIDECAR_CONFIG: CONFIG, HTTPS_PROXY: PROXY, HTTP_PROXY: PROXY, NO_PROXY: "127.0.0.1,localhost,::1", AGENT_WEBFETCH: "allow" },
+    (started) => (h = started),
+  );
+  afterAll(() => new Promise<void>((resolve) => recorder.close(() => resolve())));
 
   it("says on /health that it is loaded, with its version", async () => {
     const health = (await fetch(`${h.sidecar.url}/health`).then((r) => r.json())) as SidecarHealth;
@@ -156,5 +180,16 @@ describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", 
     expect(run.status).toBe("aborted");
     // The subagent's session is no longer working.
     await vi.waitFor(async () => expect((await busy())[children[0]!.id]?.type ?? "idle").toBe("idle"), { timeout: 10_000, interval: 200 });
+  });
+
+  // Last: by now every other test of this file has run its turns through the plugin.
+  it("made no outbound connection but the one its agent was asked to make", async () => {
+    const fetchId = `call_fetch_${randomBytes(3).toString("hex")}`;
+    h.model.script({ toolCalls: [{ id: fetchId, name: "webfetch", arguments: { url: PUBLIC_PROBE, format: "text" } }] }, { text: "fetched" });
+    const res = await h.post("/delegate", delegateBody(h, "ses_omo_outbound", "fetch the probe"));
+    expect(res.body.status).toBe("success");
+    const messages = h.model.requests.at(-1)!.messages as Array<{ role: string; tool_call_id?: string; content: unknown }>;
+    const fetched = JSON.stringify(messages.find((m) => m.role === "tool" && m.tool_call_id === fetchId)?.content ?? "");
+    expect(outbound, fetched).toEqual([`GET ${PUBLIC_PROBE}`]);
   });
 });
