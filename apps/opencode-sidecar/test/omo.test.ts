@@ -122,7 +122,7 @@ describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", 
 
   it("lets its Sisyphus delegate to a category's subagent, whose tool call through Nubabel is bound to the delegation's organization", async () => {
     const [taskId, invokeId] = ["call_task", "call_invoke"].map((p) => `${p}_${randomBytes(3).toString("hex")}`);
-    h.receiver.mcp = (body) => ({ body: { content: [{ type: "text", text: `tool ran for ${JSON.stringify(body)}` }] } });
+    h.receiver.mcp = (body) => ({ body: { result: `tool ran for ${JSON.stringify(body)}` } });
     h.model.respond((request) => {
       const system = systemText(request.messages);
       const results = (request.messages as Array<{ role: string; tool_call_id?: string }>).filter((m) => m.role === "tool").map((m) => m.tool_call_id);
@@ -148,6 +148,12 @@ describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", 
     expect(systemText(child!.messages)).toContain(OMO_CATEGORY_AGENT);
     const progress = h.receiver.progress("ses_omo_parent");
     expect(progress.some((e) => e.type === "tool_started" && (e.data as { tool: string }).tool === "task")).toBe(true);
+    // The subagent's own tool call shows in the delegation's progress, under the subagent's name.
+    const mine = progress.filter((e) => (e.data as { subagent?: string }).subagent === `quick lookup (@${OMO_CATEGORY_AGENT} subagent)`).map((e) => [e.type, (e.data as { tool: string }).tool]);
+    expect(mine).toEqual([
+      ["tool_started", "nubabel_mcp_invoke"],
+      ["tool_completed", "nubabel_mcp_invoke"],
+    ]);
   });
 
   it("stops the subagent when the delegation is aborted", async () => {
@@ -180,6 +186,32 @@ describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", 
     expect(run.status).toBe("aborted");
     // The subagent's session is no longer working.
     await vi.waitFor(async () => expect((await busy())[children[0]!.id]?.type ?? "idle").toBe("idle"), { timeout: 10_000, interval: 200 });
+  });
+
+  it("finds nothing of another organization through its session tools, and starts no background task", async () => {
+    const secret = `B-SECRET-${randomBytes(6).toString("hex")}`;
+    h.model.script({ text: `noted ${secret}` });
+    const b = await h.post("/delegate", delegateBody(h, "ses_omo_b", `remember ${secret}`, { organizationId: "org_testorgb" }));
+    expect(b.body.status).toBe("success");
+    const bSession = b.body.metadata.opencodeSessionId as string;
+    const calls = [
+      { name: "session_search", arguments: { query: secret } },
+      { name: "session_list", arguments: { project_path: path.join(h.dataDir, "workspaces", "org_testorgb") } },
+      { name: "session_read", arguments: { session_id: bSession, include_transcript: true } },
+      { name: "task", arguments: { category: "quick", load_skills: [], description: "later", prompt: "do it later", run_in_background: true } },
+    ].map((call, i) => ({ ...call, id: `call_x_${i}_${randomBytes(3).toString("hex")}` }));
+    h.model.script(...calls.map((call) => ({ toolCalls: [call] })), { text: "done" });
+    const res = await h.post("/delegate", delegateBody(h, "ses_omo_a", "look around"));
+    expect(res.body.status).toBe("success");
+    const messages = h.model.requests.filter((r) => !r.auxiliary).at(-1)!.messages as Array<{ role: string; tool_call_id?: string; content: unknown }>;
+    const [search, list, read, background] = calls.map((c) => JSON.stringify(messages.find((m) => m.role === "tool" && m.tool_call_id === c.id)?.content ?? "(no result)"));
+    for (const output of [search, list, read]) {
+      expect(output).not.toContain(secret);
+      expect(output).not.toContain(bSession);
+      expect(output).toMatch(/unavailable tool|invalid|not available|unknown/i);
+    }
+    expect(background).toMatch(/task refused: background tasks are not available here/);
+    expect(h.model.requests.some((r) => r.model === "quick-model" && JSON.stringify(r.messages).includes("do it later"))).toBe(false);
   });
 
   // Last: by now every other test of this file has run its turns through the plugin.

@@ -3,6 +3,9 @@ import { OpencodeSessionId, RunId } from "./ids.js";
 import { ErrorInfo, RunState, RunStatus, TerminalRunState, Usage } from "./sidecar.js";
 import { json, line, output } from "./text.js";
 
+/** A tool call of a subagent the run started (OhMyOpenCode's `task`): the subagent's name. */
+const subagent = () => line(200).optional();
+
 const common = {
   /** ISO-8601 time the event happened. */
   timestamp: z.iso.datetime(),
@@ -26,17 +29,17 @@ export const ProgressEvent = z.discriminatedUnion("type", [
   }),
   z.object({
     type: z.literal("tool_started"),
-    data: z.object({ tool: z.string(), callId: z.string(), input: json().optional() }),
+    data: z.object({ tool: z.string(), callId: z.string(), input: json().optional(), subagent: subagent() }),
     ...common,
   }),
   z.object({
     type: z.literal("tool_completed"),
-    data: z.object({ tool: z.string(), callId: z.string(), output: z.string().optional() }),
+    data: z.object({ tool: z.string(), callId: z.string(), output: z.string().optional(), subagent: subagent() }),
     ...common,
   }),
   z.object({
     type: z.literal("tool_failed"),
-    data: z.object({ tool: z.string(), callId: z.string(), error: z.string() }),
+    data: z.object({ tool: z.string(), callId: z.string(), error: z.string(), subagent: subagent() }),
     ...common,
   }),
   z.object({

@@ -47,12 +47,15 @@ function callIdOf(ctx: object): string | undefined {
 }
 
 function render(value: unknown): string {
+  // The engine needs a string: a tool that answered nothing says so.
+  if (value === undefined) return "(the tool returned nothing)";
   return typeof value === "string" ? value : JSON.stringify(value, null, 2);
 }
 
-/** Hosts and ranges the operator lets the agent's URL tools reach even though they are private. */
 /** Tools that change files: they may not touch the workspace's reserved folders. */
 const WRITES = new Set(["write", "edit", "multiedit", "apply_patch", "patch"]);
+
+/** Hosts and ranges the operator lets the agent's URL tools reach even though they are private. */
 
 const allowedUrls = parseAllowList(process.env.NUBABEL_AGENT_ALLOW_URLS ?? "");
 
@@ -73,6 +76,11 @@ export const NubabelBridge: Plugin = async ({ directory }) => ({
     for (const given of paths) {
       const why = (await outsideReason(directory, given)) ?? (WRITES.has(input.tool) ? await reservedReason(directory, given) : undefined);
       if (why) throw new Error(`${input.tool} refused: ${why}`);
+    }
+    // OhMyOpenCode's background tasks outlive an aborted delegation and report into it after it
+    // ended: a delegation's subagents run in the foreground, inside its turn.
+    if (input.tool === "task" && args.run_in_background === true) {
+      throw new Error("task refused: background tasks are not available here; run it with run_in_background: false");
     }
     if (typeof args.url === "string") {
       const check = await checkUrl(args.url, { allowPrivate: false, allow: allowedUrls });

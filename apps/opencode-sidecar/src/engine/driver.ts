@@ -1,4 +1,5 @@
 import { createOpencodeClient, type Event, type OpencodeClient } from "@opencode-ai/sdk/v2";
+import { LRUCache } from "lru-cache";
 import type { Usage } from "@nubabel/contracts";
 import type { Logger } from "../logger.js";
 import { type Engine, EngineDownError, type EngineEndpoint } from "./engine.js";
@@ -24,6 +25,8 @@ export class EngineDriver {
   private client: OpencodeClient | undefined;
   private listeners = new Set<(event: EngineEvent) => void>();
   private readonly bySession = new Map<string, Set<(event: EngineEvent) => void>>();
+  /** Subagent sessions (child → parent, and the child's title), so a run sees its subagents' tools. */
+  private readonly parents = new LRUCache<string, { parentId: string; title: string }>({ max: 10_000 });
   private streamAbort: AbortController | undefined;
 
   constructor(
@@ -225,7 +228,24 @@ export class EngineDriver {
     }
   }
 
+  /** The nearest ancestor of `sessionId` a run follows, named by the subagent below it. */
+  private ancestorOf(sessionId: string): { sessionId: string; title: string } | undefined {
+    let child = sessionId;
+    for (let depth = 0; depth < 8; depth++) {
+      const up = this.parents.get(child);
+      if (!up) return undefined;
+      if (this.bySession.has(up.parentId)) return { sessionId: up.parentId, title: up.title };
+      child = up.parentId;
+    }
+    return undefined;
+  }
+
   private emit(event: EngineEvent): void {
+    if (event.type === "session" && event.parentId) this.parents.set(event.sessionId, { parentId: event.parentId, title: event.title });
+    if (event.type === "tool" && !this.bySession.has(event.sessionId)) {
+      const followed = this.ancestorOf(event.sessionId);
+      if (followed) this.emit({ type: "subagent", sessionId: followed.sessionId, subagent: followed.title, event });
+    }
     const sessionListeners = "sessionId" in event ? this.bySession.get(event.sessionId) : undefined;
     const all = event.type === "resync" ? [...this.bySession.values()].flatMap((set) => [...set]) : [];
     for (const listener of [...this.listeners, ...(sessionListeners ?? []), ...all]) {

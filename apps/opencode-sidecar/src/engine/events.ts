@@ -27,6 +27,10 @@ export type EngineEvent =
       output?: string;
       error?: string;
     }
+  /** A session was created; a subagent's names its parent. */
+  | { type: "session"; sessionId: string; parentId?: string; title: string }
+  /** A tool call in a subagent's session, delivered to its top-most followed ancestor. */
+  | { type: "subagent"; sessionId: string; subagent: string; event: Extract<EngineEvent, { type: "tool" }> }
   | { type: "permission"; sessionId: string; requestId: string; directory: string; permission: string }
   | { type: "question"; sessionId: string; requestId: string; directory: string }
   /** The stream was re-established: events in between are lost; followers must re-read state. */

@@ -21,6 +21,10 @@ export function toEngineEvent(raw: Event, directory: string): EngineEvent | unde
         ...(status.type === "retry" ? { attempt: status.attempt, message: status.message } : {}),
       };
     }
+    case "session.created": {
+      const info = raw.properties.info;
+      return { type: "session", sessionId: info.id, title: info.title, ...(info.parentID ? { parentId: info.parentID } : {}) };
+    }
     case "session.idle":
       return { type: "idle", sessionId: raw.properties.sessionID };
     case "session.error":

@@ -197,6 +197,9 @@ class Turn {
       case "tool":
         this.onTool(event);
         return;
+      case "subagent":
+        this.onTool(event.event, event.subagent);
+        return;
       default:
         return;
     }
@@ -212,11 +215,11 @@ class Turn {
     if (whole.trim()) this.report({ type: "message_updated", data: { text: whole, messageId } });
   }
 
-  private onTool(event: Extract<EngineEvent, { type: "tool" }>): void {
+  private onTool(event: Extract<EngineEvent, { type: "tool" }>, subagent?: string): void {
     const before = this.tools.get(event.callId);
     if (before === event.status) return;
     this.tools.set(event.callId, event.status);
-    const base = { tool: event.tool, callId: event.callId };
+    const base = { tool: event.tool, callId: event.callId, ...(subagent ? { subagent } : {}) };
     if ((event.status === "pending" || event.status === "running") && !before) {
       this.report({ type: "tool_started", data: { ...base, ...(event.input ? { input: event.input } : {}) } });
     } else if (event.status === "completed") {
