@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
@@ -18,7 +18,7 @@ import { loadProcessEnv, parseEnv } from "./config/env.js";
 import { AttachedEngine } from "./engine/attached.js";
 import { EngineDriver } from "./engine/driver.js";
 import type { Engine } from "./engine/engine.js";
-import { OMO_CATEGORY_AGENT, OMO_ENV, omoConfig, omoPackage } from "./engine/omo.js";
+import { OMO_CATEGORY_AGENT, OMO_ENV, omoCategoryPrompts, omoConfig, omoPackage } from "./engine/omo.js";
 import { buildEngineConfig } from "./engine/opencode-config.js";
 import { EngineSupervisor } from "./engine/supervisor.js";
 import { buildServer } from "./http/server.js";
@@ -70,7 +70,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
   const catalog = Catalog.load({
     ...(env.SIDECAR_CONFIG ? { file: env.SIDECAR_CONFIG } : {}),
     shippedSkillsDir: SHIPPED_SKILLS,
-    ...(omo ? { defaultAgent: OMO_CATEGORY_AGENT } : {}),
+    ...(omo ? { defaultAgent: OMO_CATEGORY_AGENT, agentPrompts: omoCategoryPrompts(omo.pluginFile) } : {}),
   });
   // An attached engine is configured by whoever runs it: the sidecar sandboxes only its own.
   const sandbox = env.OPENCODE_URL
@@ -99,6 +99,11 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     const omoDir = path.join(env.SIDECAR_DATA_DIR, "engine", "home", ".omo");
     mkdirSync(omoDir, { recursive: true });
     writeFileSync(path.join(omoDir, "omo.jsonc"), omoFile);
+    // Our skills, where its task tool's load_skills finds them: the engine's config folder.
+    const skillsDir = path.join(env.SIDECAR_DATA_DIR, "engine", "xdg", "config", "opencode", "skills");
+    rmSync(skillsDir, { recursive: true, force: true });
+    mkdirSync(skillsDir, { recursive: true });
+    for (const skill of catalog.skills.values()) if (skill.dir) symlinkSync(skill.dir, path.join(skillsDir, skill.name), "dir");
   }
   if (!engineConfig.model) logger.warn("no model configured: /health reports it and delegation answers 503");
 

@@ -44,6 +44,9 @@ const PROXY = `http://127.0.0.1:${(recorder.address() as { port: number }).port}
 // engine's outbound traffic does go through the proxy.
 const PUBLIC_PROBE = "http://1.1.1.1/nubabel-probe";
 
+/** A line of our shipped mcp-integration skill. */
+const SKILL_MARKER = "you never see or need them";
+
 const systemText = (messages: unknown[]): string =>
   (messages as Array<{ role: string; content: unknown }>)
     .filter((m) => m.role === "system")
@@ -78,6 +81,9 @@ describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", 
     expect(request.model).toBe(model);
     const system = systemText(request.messages);
     expect(system).toContain(prompt);
+    // And its own prompt for the category, as its task tool gives it.
+    expect(system).toContain("<Category_Context>");
+    expect(system).toContain(category === "quick" ? "SMALL / QUICK tasks" : "DEEP LOGICAL REASONING");
     // OhMyOpenCode's Sisyphus-Junior speaks to the model, not the engine's default agent.
     expect(system).toContain(OMO_CATEGORY_AGENT);
   });
@@ -134,7 +140,7 @@ describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", 
       }
       return results.includes(taskId)
         ? { text: "the parent's answer" }
-        : { toolCalls: [{ id: taskId, name: "task", arguments: { category: "quick", load_skills: [], description: "quick lookup", prompt: "look it up", run_in_background: false } }] };
+        : { toolCalls: [{ id: taskId, name: "task", arguments: { category: "quick", load_skills: ["mcp-integration"], description: "quick lookup", prompt: "look it up", run_in_background: false } }] };
     });
     const res = await h.post("/delegate", delegateBody(h, "ses_omo_parent", "find it for me"));
     expect(res.body, JSON.stringify(res.body)).toMatchObject({ status: "success", output: "the parent's answer" });
@@ -146,6 +152,8 @@ describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", 
     // The subagent is OhMyOpenCode's category agent on the category's model.
     const child = h.model.requests.find((r) => r.model === "quick-model");
     expect(systemText(child!.messages)).toContain(OMO_CATEGORY_AGENT);
+    // Our skill, in the format OhMyOpenCode reads, loaded by its task tool's load_skills.
+    expect(systemText(child!.messages)).toContain(SKILL_MARKER);
     const progress = h.receiver.progress("ses_omo_parent");
     expect(progress.some((e) => e.type === "tool_started" && (e.data as { tool: string }).tool === "task")).toBe(true);
     // The subagent's own tool call shows in the delegation's progress, under the subagent's name.

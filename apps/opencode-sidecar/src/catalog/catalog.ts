@@ -26,6 +26,8 @@ export interface Skill {
   name: string;
   description: string;
   body: string;
+  /** Its folder (the one holding SKILL.md). */
+  dir?: string;
 }
 
 /** A category or skill that does not exist; the message lists the ones that do. */
@@ -67,7 +69,7 @@ function loadSkills(dirs: string[]): Map<string, Skill> {
       const file = path.join(dir, entry.name, "SKILL.md");
       if (entry.isDirectory() && existsSync(file)) {
         const skill = readSkill(file);
-        skills.set(skill.name, skill);
+        skills.set(skill.name, { ...skill, dir: path.join(dir, entry.name) });
       }
     }
   }
@@ -82,10 +84,14 @@ export class Catalog {
     readonly defaultCategory: string,
     private readonly defaultSkills: string[],
     private readonly defaultAgent: string | undefined,
+    private readonly agentPrompts: Record<string, string>,
   ) {}
 
-  /** `defaultAgent`: the agent of a named category that names none (OhMyOpenCode's, when it is on). */
-  static load(opts: { file?: string; shippedSkillsDir: string; defaultAgent?: string }): Catalog {
+  /**
+   * `defaultAgent`: the agent of a named category that names none (OhMyOpenCode's, when it is on);
+   * `agentPrompts`: what that agent gets first for a category (OhMyOpenCode's category prompts).
+   */
+  static load(opts: { file?: string; shippedSkillsDir: string; defaultAgent?: string; agentPrompts?: Record<string, string> }): Catalog {
     let file: SidecarFile = SidecarFile.parse({});
     if (opts.file) {
       const raw = readFileSync(opts.file, "utf8");
@@ -100,7 +106,7 @@ export class Catalog {
     }
     const categories = new Map(Object.entries({ ...DEFAULT_CATEGORIES, ...file.categories }));
     const skills = loadSkills([opts.shippedSkillsDir, ...file.skillDirs]);
-    const catalog = new Catalog(categories, skills, file.defaultCategory ?? DEFAULT_CATEGORY, file.defaultSkills, opts.defaultAgent);
+    const catalog = new Catalog(categories, skills, file.defaultCategory ?? DEFAULT_CATEGORY, file.defaultSkills, opts.defaultAgent, opts.agentPrompts ?? {});
     catalog.select(undefined, []); // fail at start, not at the first request, on a bad default
     return catalog;
   }
@@ -118,14 +124,19 @@ export class Catalog {
     const wanted = [...new Set([...this.defaultSkills, ...(skillNames ?? [])])];
     const missing = wanted.filter((s) => !this.skills.has(s));
     if (missing.length) throw new UnknownSelectionError("load_skills", missing, [...this.skills.keys()]);
-    const parts = [cat.prompt, ...wanted.map((s) => `<skill name="${s}">\n${this.skills.get(s)?.body}\n</skill>`)];
+    const byDefaultAgent = !cat.agent && category !== undefined && this.defaultAgent !== undefined;
+    const parts = [
+      byDefaultAgent ? this.agentPrompts[name] : undefined,
+      cat.prompt,
+      ...wanted.map((s) => `<skill name="${s}">\n${this.skills.get(s)?.body}\n</skill>`),
+    ];
     return {
       category: name,
       system: parts.filter(Boolean).join("\n\n"),
       ...(cat.model ? { model: cat.model } : {}),
       // A category the caller names runs with `defaultAgent`; with none named, the engine's own
       // default agent runs (OhMyOpenCode's Sisyphus, which may delegate to categories itself).
-      ...(cat.agent ? { agent: cat.agent } : category !== undefined && this.defaultAgent ? { agent: this.defaultAgent } : {}),
+      ...(cat.agent ? { agent: cat.agent } : byDefaultAgent ? { agent: this.defaultAgent } : {}),
     };
   }
 }

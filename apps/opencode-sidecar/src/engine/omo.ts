@@ -74,3 +74,27 @@ export function omoPackage(): { pluginFile: string; version: string } {
   if (version !== OMO_VERSION) throw new Error(`SIDECAR_OMO=on needs oh-my-opencode ${OMO_VERSION}; ${version} is installed`);
   return { pluginFile: path.join(dist, "index.js"), version };
 }
+
+/**
+ * Its built-in categories' prompts (what its `task` tool adds to Sisyphus-Junior's instructions),
+ * read off the pinned bundle: they are not exported. Fails when a category's text is not found, so
+ * a different bundle stops the start rather than running categories without their prompts.
+ */
+export function omoCategoryPrompts(pluginFile: string): Record<string, string> {
+  const bundle = readFileSync(pluginFile, "utf8");
+  const texts = new Map(
+    [...bundle.matchAll(/var (\w+_CATEGORY_PROMPT_APPEND) = `((?:[^`\\]|\\.)*)`;/g)].map((m) => [m[1]!, m[2]!.replace(/\\([`$\\])/g, "$1")]),
+  );
+  const prompts: Record<string, string> = {};
+  const definitions = /name: "([a-z-]+)",\s*config: \{[^}]*\},\s*description: "(?:[^"\\]|\\.)*",\s*promptAppend: (\w+_CATEGORY_PROMPT_APPEND)/g;
+  for (const [, name, variable] of bundle.matchAll(definitions)) {
+    const text = texts.get(variable!);
+    if (text) prompts[name!] = text;
+  }
+  const missing = OMO_CATEGORIES.filter((name) => !prompts[name]);
+  if (missing.length) throw new Error(`could not read OhMyOpenCode's prompts for ${missing.join(", ")} from ${pluginFile}`);
+  return prompts;
+}
+
+/** Its built-in category names. */
+export const OMO_CATEGORIES = ["visual-engineering", "artistry", "ultrabrain", "deep", "quick", "unspecified-low", "unspecified-high", "writing"] as const;
