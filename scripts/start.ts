@@ -15,7 +15,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { Webhooks } from "@nubabel/contracts";
+import { Processes, Webhooks } from "@nubabel/contracts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const env = process.env;
@@ -59,8 +59,10 @@ function say(line: string): void {
 function run(service: (typeof services)[number]): ChildProcess {
   // Straight to node (no npm in between), so signals reach the service itself. Each in its own
   // process group: Ctrl-C reaches this script only, which stops the services in order, and a last
-  // resort kills a service's whole group, the sidecar's OpenCode engine included.
-  const child = spawn(process.execPath, ["--import", "tsx", service.entry], {
+  // resort kills a service's whole group, the sidecar's OpenCode engine included. Should this
+  // script itself die (`kill -9`), each service gets SIGTERM and stops as it would on Ctrl-C.
+  const node = Processes.tiedToParent(process.execPath, ["--import", "tsx", service.entry], "TERM");
+  const child = spawn(node.command, node.args, {
     cwd: root,
     env: { ...inherited(service.name), ...service.env },
     stdio: ["ignore", "pipe", "pipe"],

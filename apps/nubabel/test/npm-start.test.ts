@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -118,5 +119,63 @@ describe.runIf(process.platform === "linux")("npm start", () => {
     expect(stopped, `npm start did not exit after SIGTERM:\n${output.slice(-3000)}`).toBe(true);
     // No grace after the exit: `npm start` must have waited for its services and their engine.
     expect(processesMentioning(sidecarData.dir), output.slice(-3000)).toEqual([]);
+  });
+
+  it("kill -9 of the launcher stops both services and the sidecar's engine, and frees their ports", { timeout: 150_000 }, async () => {
+    model ??= await ModelServer.start();
+    const data = tempDir("npm-start-kill9");
+    try {
+      const [nubabelPort, sidecarPort] = [await freePort(), await freePort()];
+      const env: Record<string, string | undefined> = {
+        ...process.env,
+        NUBABEL_PORT: String(nubabelPort),
+        SIDECAR_PORT: String(sidecarPort),
+        NUBABEL_DATA_DIR: path.join(data.dir, "nubabel"),
+        SIDECAR_DATA_DIR: path.join(data.dir, "sidecar"),
+        MODEL_BASE_URL: model.url,
+        MODEL_NAME: "scripted",
+        LOG_LEVEL: "info",
+        DATABASE_URL: undefined,
+        REDIS_URL: undefined,
+        SIDECAR_SHARED_SECRET: undefined,
+        NUBABEL_URL: undefined,
+        SIDECAR_URL: undefined,
+      };
+      let output = "";
+      const child = spawn("npm", ["start"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+      child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      const deadline = Date.now() + 90_000;
+      while (!/\[start\] ready/.test(output)) {
+        if (child.exitCode !== null) throw new Error(`npm start exited before ready:\n${output}`);
+        if (Date.now() > deadline) throw new Error(`npm start did not say ready:\n${output}`);
+        await sleep(50);
+      }
+      const ours = () => processesMentioning(data.dir).filter((pid) => !readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("npm"));
+      const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+      const launcher = ours().find((pid) => cmdline(pid).includes("scripts/start.ts"));
+      expect(launcher, ours().map(cmdline).join("\n")).toBeDefined();
+      expect(ours().some((pid) => cmdline(pid).includes("opencode"))).toBe(true);
+
+      process.kill(launcher!, "SIGKILL");
+      const end = Date.now() + 40_000;
+      while (ours().length && Date.now() < end) await sleep(100);
+      expect(ours().map(cmdline), output.slice(-3000)).toEqual([]);
+      for (const port of [nubabelPort, sidecarPort]) {
+        const server = net.createServer();
+        await new Promise<void>((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", () => resolve()));
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+      if (child.exitCode === null) child.kill("SIGKILL");
+    } finally {
+      for (const pid of processesMentioning(data.dir)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+      data.remove();
+    }
   });
 });

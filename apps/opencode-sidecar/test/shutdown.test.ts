@@ -103,6 +103,20 @@ describe("sidecar shutdown", () => {
     expect(alive(busyPid!)).toBe(false);
     expect(processesIn(busy)).toEqual([]);
   }, 240_000);
+
+  it("kill -9 of the sidecar takes its engine with it", async () => {
+    const h = await startHarness({});
+    cleanups.push(() => h.close());
+    const dir = tempDir();
+    const sidecar = spawnSidecar(h.env({ SIDECAR_DATA_DIR: dir }));
+    cleanups.push(() => killAll(sidecar.child, dir));
+    await sidecar.listening;
+    const [engine] = await waitFor(() => (processesIn(dir).length ? processesIn(dir) : undefined), 60_000, "the engine process");
+    sidecar.child.kill("SIGKILL");
+    await sidecar.exited;
+    await waitFor(() => !alive(engine!), 10_000, "the engine to die with the sidecar");
+    expect(processesIn(dir)).toEqual([]);
+  }, 120_000);
 });
 
 /** A test that failed half-way still leaves nothing running: the sidecar, and any engine in its folder. */

@@ -10,3 +10,4 @@ export * from "./connections.js";
 export * from "./runs.js";
 export { runScript, type ScriptRunner } from "./replay-guard.js";
 export * as Http from "./http.js";
+export * as Processes from "./processes.js";

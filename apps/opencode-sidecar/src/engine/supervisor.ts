@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import type { EngineState } from "@nubabel/contracts";
+import { type EngineState, Processes } from "@nubabel/contracts";
 import { systemEnv } from "../config/env.js";
 import type { Logger } from "../logger.js";
 import type { Engine, EngineEndpoint } from "./engine.js";
@@ -85,7 +85,9 @@ export class EngineSupervisor extends EventEmitter implements Engine {
     const password = randomBytes(24).toString("base64url");
     const dirs = this.prepareDirs();
     if (this.stopping) throw new EngineStoppedError();
-    const child = spawn(path.join(packageDir, "bin", "opencode.exe"), ["serve", "--hostname=127.0.0.1", `--port=${port}`], {
+    // Killed with the sidecar, even by `kill -9`: an orphaned engine would hold its memory and port.
+    const engine = Processes.tiedToParent(path.join(packageDir, "bin", "opencode.exe"), ["serve", "--hostname=127.0.0.1", `--port=${port}`], "KILL");
+    const child = spawn(engine.command, engine.args, {
       cwd: dirs.home,
       env: this.childEnv(password, dirs),
       stdio: ["ignore", "pipe", "pipe"],
