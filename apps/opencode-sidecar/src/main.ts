@@ -17,6 +17,7 @@ import { Catalog } from "./catalog/catalog.js";
 import { loadProcessEnv, parseEnv } from "./config/env.js";
 import { AttachedEngine } from "./engine/attached.js";
 import { EngineDriver } from "./engine/driver.js";
+import { EngineInstances } from "./engine/instances.js";
 import type { Engine } from "./engine/engine.js";
 import { OMO_CATEGORY_AGENT, OMO_ENV, omoCategoryPrompts, omoConfig, omoPackage } from "./engine/omo.js";
 import { buildEngineConfig } from "./engine/opencode-config.js";
@@ -155,7 +156,16 @@ export async function startSidecar(source: Record<string, string | undefined>, o
       void driver.rejectQuestion(event.requestId, event.directory).catch(() => undefined);
     }
   });
+  const instances = new EngineInstances({
+    max: env.ENGINE_MAX_INSTANCES,
+    idleMs: env.ENGINE_INSTANCE_IDLE_MS,
+    dispose: (directory) => driver.disposeInstance(directory),
+    log: logger.child({ module: "instances" }),
+  });
+  // A restarted engine starts with no instance loaded.
+  engine.on("up", () => instances.reset());
   const runner = new Runner({
+    instances,
     driver,
     engine,
     bindings,
@@ -188,6 +198,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     bridgeSecret,
     draining: () => runner.draining,
     ...(sandbox ? { sandbox: sandbox.health() } : {}),
+    instances: () => instances.count,
     omo: omo ? { enabled: true, version: omo.version } : { enabled: false },
     ...(redis ? { pingRedis: () => pingRedis(redis, REDIS_PING_TIMEOUT_MS) } : {}),
   });
@@ -203,6 +214,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     await engine.start();
     if (opts.signal?.aborted) throw new Error("the sidecar was stopped while starting");
     if (omo) await requireOmo(driver);
+    instances.start();
   } catch (err) {
     // A sidecar that cannot reach its engine at start fails whole, leaving nothing listening.
     await app.close();
@@ -220,6 +232,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
   const shutdown = async () => {
     logger.info({ graceMs: env.SHUTDOWN_GRACE_MS }, "shutting down");
     await runner.close({ graceMs: env.SHUTDOWN_GRACE_MS, deliveryWaitMs: SHUTDOWN_DELIVERY_MS });
+    instances.stop();
     await app.close();
     driver.close();
     await engine.stop();

@@ -186,6 +186,8 @@ export const SidecarHealth = z.object({
     /** `provider/model` of the default model, or null when none is configured. */
     model: z.string().nullable(),
     restarts: z.number().int().nonnegative(),
+    /** Instances loaded now: one per organization's workspace, at most ENGINE_MAX_INSTANCES idle. */
+    instances: z.number().int().nonnegative().optional(),
   }),
   /** Present when something needs the operator's attention (e.g. no model configured). */
   problems: z.array(z.string()).optional(),

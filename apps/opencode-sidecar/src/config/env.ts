@@ -43,6 +43,10 @@ export const Env = z.object({
   /** At shutdown, how long running turns may go on before they are aborted. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(20_000),
   ENGINE_REQUEST_TIMEOUT_MS: int(15_000),
+  /** Most engine instances (one per organization's workspace) kept loaded; idle ones go first. */
+  ENGINE_MAX_INSTANCES: int(32),
+  /** An organization's engine instance unused this long is unloaded (its sessions stay). */
+  ENGINE_INSTANCE_IDLE_MS: int(600_000),
   CALLBACK_TIMEOUT_MS: int(5_000),
   CALLBACK_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
   /** Longest a tool call through Nubabel (`nubabel_mcp_invoke`) may take. */

@@ -81,6 +81,11 @@ export class EngineDriver {
     return res.data;
   }
 
+  /** Unloads the engine's instance for `directory` (it comes back when next used). */
+  async disposeInstance(directory: string): Promise<void> {
+    await this.api().instance.dispose({ directory }, { throwOnError: true, signal: this.timeout() });
+  }
+
   /** The names of the agents the engine offers (in `directory`, or its own folder). */
   async agentNames(directory?: string): Promise<string[]> {
     const res = await this.api().app.agents(directory ? { directory } : {}, { throwOnError: true, signal: this.timeout() });

@@ -6,6 +6,7 @@ import { SessionReporter } from "../callbacks/reporter.js";
 import type { Catalog, Selection } from "../catalog/catalog.js";
 import type { EngineDriver } from "../engine/driver.js";
 import { type Engine, EngineDownError } from "../engine/engine.js";
+import type { EngineInstances } from "../engine/instances.js";
 import type { Logger } from "../logger.js";
 import type { Workspaces } from "../workspaces/workspaces.js";
 import { DrainingError, NoModelError, PluginMissingError, RunNotFoundError, SessionNotFoundError } from "./errors.js";
@@ -27,6 +28,7 @@ export interface RunnerOptions {
   model: string | null;
   runTimeoutMs: number;
   queueLimit: number;
+  instances: EngineInstances;
   textIntervalMs: number;
   /** How long a session's first progress event waits for others to share its callback. */
   progressBatchMs: number;
@@ -83,27 +85,29 @@ export class Runner {
     return this.admit(req.runId, async (runId) => {
       await this.waitForEngine();
       const directory = await this.o.workspaces.ensure(req.organizationId);
-      await this.requirePlugin(directory);
-      const opencodeSessionId = await this.o.driver.createSession({
-        directory,
-        title: `Nubabel ${req.session_id}`,
-        metadata: { nubabelSessionId: req.session_id, organizationId: req.organizationId },
+      return this.holding(directory, async () => {
+        await this.requirePlugin(directory);
+        const opencodeSessionId = await this.o.driver.createSession({
+          directory,
+          title: `Nubabel ${req.session_id}`,
+          metadata: { nubabelSessionId: req.session_id, organizationId: req.organizationId },
+        });
+        const binding: Binding = {
+          opencodeSessionId,
+          nubabelSessionId: req.session_id,
+          organizationId: req.organizationId,
+          directory,
+          category: selection.category,
+          ...(req.load_skills ? { skills: req.load_skills } : {}),
+          ...(req.userId ? { userId: req.userId } : {}),
+          ...(req.callbacks ? { callbacks: req.callbacks } : {}),
+          ...(req.callbackToken ? { callbackToken: req.callbackToken } : {}),
+        };
+        await this.o.bindings.set(binding);
+        this.o.log.info({ opencodeSessionId, nubabelSessionId: req.session_id, category: selection.category, runId }, "session created");
+        this.reporter(binding).update("created", { runId });
+        return this.submit(binding, selection, req.prompt, runId, req.timeoutMs);
       });
-      const binding: Binding = {
-        opencodeSessionId,
-        nubabelSessionId: req.session_id,
-        organizationId: req.organizationId,
-        directory,
-        category: selection.category,
-        ...(req.load_skills ? { skills: req.load_skills } : {}),
-        ...(req.userId ? { userId: req.userId } : {}),
-        ...(req.callbacks ? { callbacks: req.callbacks } : {}),
-        ...(req.callbackToken ? { callbackToken: req.callbackToken } : {}),
-      };
-      await this.o.bindings.set(binding);
-      this.o.log.info({ opencodeSessionId, nubabelSessionId: req.session_id, category: selection.category, runId }, "session created");
-      this.reporter(binding).update("created", { runId });
-      return this.submit(binding, selection, req.prompt, runId, req.timeoutMs);
     });
   }
 
@@ -111,10 +115,14 @@ export class Runner {
     this.requireServing();
     return this.admit(req.runId, async (runId) => {
       await this.waitForEngine();
-      const binding = await this.rebind(opencodeSessionId, req);
-      const selection = this.o.catalog.select(binding.category, binding.skills);
-      this.requireModel(selection);
-      return this.submit(binding, selection, req.prompt, runId, req.timeoutMs);
+      const directory = req.organizationId ? await this.o.workspaces.ensure(req.organizationId) : (await this.o.bindings.get(opencodeSessionId))?.directory;
+      const run = async () => {
+        const binding = await this.rebind(opencodeSessionId, req);
+        const selection = this.o.catalog.select(binding.category, binding.skills);
+        this.requireModel(selection);
+        return this.submit(binding, selection, req.prompt, runId, req.timeoutMs);
+      };
+      return directory ? this.holding(directory, run) : run();
     });
   }
 
@@ -132,6 +140,7 @@ export class Runner {
     if (this.queue.abort(opencodeSessionId)) return true;
     await this.waitForEngine();
     const binding = await this.o.bindings.get(opencodeSessionId);
+    if (binding?.directory) await this.o.instances.use(binding.directory);
     const session = await this.o.driver.getSession(opencodeSessionId, binding?.directory);
     if (!session) throw new SessionNotFoundError(`no OpenCode session ${opencodeSessionId}`);
     // Not ours to wait on (e.g. started before a sidecar restart): still ask the engine to stop.
@@ -252,6 +261,22 @@ export class Runner {
     };
     if (req.callbacks || req.callbackToken || req.organizationId || !known) await this.o.bindings.set(binding);
     return binding;
+  }
+
+  /**
+   * Runs `start` with `directory`'s engine instance held (never unloaded) until the run it starts
+   * has finished, or at once if it throws.
+   */
+  private async holding(directory: string, start: () => Promise<RunHandle>): Promise<RunHandle> {
+    const release = await this.o.instances.acquire(directory);
+    try {
+      const handle = await start();
+      void handle.finished.finally(release);
+      return handle;
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
 
   private reporter(binding: Binding): SessionReporter {

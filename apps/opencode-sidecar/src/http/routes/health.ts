@@ -12,6 +12,8 @@ export interface HealthDeps {
   /** What the agent's shell runs in; absent for an attached engine. */
   sandbox?: SandboxHealth;
   omo?: SidecarHealth["omo"];
+  /** Engine instances loaded now (one per organization's workspace in use). */
+  instances?: () => number;
 }
 
 /** `GET /health`: 200 only when a run could be served now (engine up, Redis answering, not draining). */
@@ -41,6 +43,7 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
           version: deps.engine.version,
           model: deps.model,
           restarts: deps.engine.restarts,
+          ...(deps.instances ? { instances: deps.instances() } : {}),
         },
         ...(problems.length ? { problems } : {}),
         ...(redis ? { redis } : {}),

@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import type { SidecarHealth } from "@nubabel/contracts";
+import { delegateBody, type Harness, useHarness } from "./fixtures.js";
+
+const LIMIT = 3;
+// The issue asks for 200 (about 2.5 min here): TEST_INSTANCE_ORGS=200 runs that; the suite runs fewer.
+const ORGANIZATIONS = Number(process.env.TEST_INSTANCE_ORGS ?? 24);
+
+/** Issue 12, part 1: the engine's instances (one per organization's workspace) stay bounded. */
+describe("engine instances (ENGINE_MAX_INSTANCES, real engine)", () => {
+  let h!: Harness;
+  useHarness({ ENGINE_MAX_INSTANCES: String(LIMIT) }, (started) => (h = started));
+
+  const health = async () => (await fetch(`${h.sidecar.url}/health`).then((r) => r.json())) as SidecarHealth;
+
+  it(`runs a turn for each of ${ORGANIZATIONS} organizations with at most ${LIMIT} instances loaded, and the first keeps its context`, async () => {
+    const org = (i: number) => `org_many${String(i).padStart(4, "0")}`;
+    h.model.respond((request) => ({ text: `answer ${request.id}` }));
+    const first = await h.post("/delegate", delegateBody(h, "ses_first", "remember the word tangerine", { organizationId: org(0) }));
+    expect(first.body.status).toBe("success");
+    let most = (await health()).opencode.instances ?? 0;
+    // Two at a time, as the machine allows.
+    for (let i = 1; i < ORGANIZATIONS; i += 2) {
+      const turns = await Promise.all(
+        [i, i + 1].filter((n) => n < ORGANIZATIONS).map((n) => h.post("/delegate", delegateBody(h, `ses_${n}`, `hello from ${n}`, { organizationId: org(n) }))),
+      );
+      for (const turn of turns) expect(turn.body.status, JSON.stringify(turn.body)).toBe("success");
+      most = Math.max(most, (await health()).opencode.instances ?? 0);
+    }
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(LIMIT);
+
+    // Its instance was unloaded long ago; the session, and what was said in it, were not.
+    h.model.respond(undefined);
+    h.model.script({ text: "tangerine" });
+    const again = await h.post(`/sessions/${first.body.metadata.opencodeSessionId}/prompt`, { prompt: "which word?", organizationId: org(0) });
+    expect(again.body.status).toBe("success");
+    expect(JSON.stringify(h.model.requests.at(-1)!.messages)).toContain("remember the word tangerine");
+    expect((await health()).opencode.instances).toBeLessThanOrEqual(LIMIT);
+  }, 600_000);
+});
