@@ -160,6 +160,9 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     max: env.ENGINE_MAX_INSTANCES,
     idleMs: env.ENGINE_INSTANCE_IDLE_MS,
     dispose: (directory) => driver.disposeInstance(directory),
+    ...(engine instanceof EngineSupervisor
+      ? { process: { maxRssBytes: env.ENGINE_MAX_RSS_MB * 1048576, rssBytes: () => engine.rssBytes(), recycle: () => engine.recycle() } }
+      : {}),
     log: logger.child({ module: "instances" }),
   });
   // A restarted engine starts with no instance loaded.
@@ -199,6 +202,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     draining: () => runner.draining,
     ...(sandbox ? { sandbox: sandbox.health() } : {}),
     instances: () => instances.count,
+    ...(engine instanceof EngineSupervisor ? { memory: () => ({ rssBytes: engine.rssBytes(), recycles: engine.recycles }) } : {}),
     omo: omo ? { enabled: true, version: omo.version } : { enabled: false },
     ...(redis ? { pingRedis: () => pingRedis(redis, REDIS_PING_TIMEOUT_MS) } : {}),
   });

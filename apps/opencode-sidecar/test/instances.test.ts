@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, expect, it, vi } from "vitest";
 import type { SidecarHealth } from "@nubabel/contracts";
 import { delegateBody, type Harness, useHarness } from "./fixtures.js";
 
@@ -38,4 +39,34 @@ describe("engine instances (ENGINE_MAX_INSTANCES, real engine)", () => {
     expect(JSON.stringify(h.model.requests.at(-1)!.messages)).toContain("remember the word tangerine");
     expect((await health()).opencode.instances).toBeLessThanOrEqual(LIMIT);
   }, 600_000);
+});
+
+/** Issue 12, part 1: an idle engine over ENGINE_MAX_RSS_MB is restarted, and no run notices. */
+describe("engine recycling (ENGINE_MAX_RSS_MB, real engine)", () => {
+  let h!: Harness;
+  // Sweeps every second; the memory bound is set once the engine's starting size is known.
+  useHarness({ ENGINE_INSTANCE_IDLE_MS: "2000" }, (started) => (h = started));
+  const health = async () => (await fetch(`${h.sidecar.url}/health`).then((r) => r.json())) as SidecarHealth;
+
+  it("restarts an idle engine over its bound between turns; every turn succeeds and context survives", async () => {
+    const start = (await health()).opencode.rssBytes!;
+    expect(start).toBeGreaterThan(0);
+    await h.restart(h.env({ ENGINE_INSTANCE_IDLE_MS: "2000", ENGINE_MAX_RSS_MB: String(Math.ceil(start / 1048576) + 10) }));
+    h.model.script({ text: "noted" });
+    const first = await h.post("/delegate", delegateBody(h, "ses_recycle", "remember the word persimmon", { organizationId: "org_recycle0" }));
+    expect(first.body.status).toBe("success");
+    // Turns arrive while the engine may be restarting: each waits, none fails.
+    for (let i = 1; i <= 8; i++) {
+      h.model.script({ text: `turn ${i}` });
+      const turn = await h.post("/delegate", delegateBody(h, `ses_recycle_${i}`, `turn ${i}`, { organizationId: `org_recycle${i % 3}` }));
+      expect(turn.body.status, JSON.stringify(turn.body)).toBe("success");
+      await sleep(400);
+    }
+    await vi.waitFor(async () => expect((await health()).opencode.recycles).toBeGreaterThan(0), { timeout: 20_000, interval: 250 });
+    expect((await health()).opencode.restarts).toBe(0);
+    h.model.script({ text: "persimmon" });
+    const again = await h.post(`/sessions/${first.body.metadata.opencodeSessionId}/prompt`, { prompt: "which word?", organizationId: "org_recycle0" });
+    expect(again.body.status, JSON.stringify(again.body)).toBe("success");
+    expect(JSON.stringify(h.model.requests.at(-1)!.messages)).toContain("remember the word persimmon");
+  }, 300_000);
 });

@@ -188,6 +188,9 @@ export const SidecarHealth = z.object({
     restarts: z.number().int().nonnegative(),
     /** Instances loaded now: one per organization's workspace, at most ENGINE_MAX_INSTANCES idle. */
     instances: z.number().int().nonnegative().optional(),
+    /** The engine process's resident memory, and how often it was restarted for it (ENGINE_MAX_RSS_MB). */
+    rssBytes: z.number().int().nonnegative().optional(),
+    recycles: z.number().int().nonnegative().optional(),
   }),
   /** Present when something needs the operator's attention (e.g. no model configured). */
   problems: z.array(z.string()).optional(),

@@ -47,6 +47,8 @@ export const Env = z.object({
   ENGINE_MAX_INSTANCES: int(32),
   /** An organization's engine instance unused this long is unloaded (its sessions stay). */
   ENGINE_INSTANCE_IDLE_MS: int(600_000),
+  /** The engine is restarted when idle and its resident memory is over this (MB). */
+  ENGINE_MAX_RSS_MB: int(2048),
   CALLBACK_TIMEOUT_MS: int(5_000),
   CALLBACK_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
   /** Longest a tool call through Nubabel (`nubabel_mcp_invoke`) may take. */

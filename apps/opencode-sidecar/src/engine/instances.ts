@@ -6,6 +6,11 @@ export interface InstancesOptions {
   /** An instance unused this long is disposed. */
   idleMs: number;
   dispose(directory: string): Promise<void>;
+  /**
+   * The engine process itself: restarted (`recycle`) when no run is in progress and its memory
+   * (`rssBytes`) is over `maxRssBytes`. Absent for an engine the sidecar does not run.
+   */
+  process?: { maxRssBytes: number; rssBytes(): number | undefined; recycle(): Promise<void> };
   log: Logger;
 }
 
@@ -26,6 +31,8 @@ export class EngineInstances {
   private readonly live = new Map<string, Live>();
   private readonly disposing = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
+  /** Set while the engine is recycled: every use waits for it. */
+  private paused: Promise<void> | undefined;
 
   constructor(private readonly o: InstancesOptions) {}
 
@@ -66,6 +73,7 @@ export class EngineInstances {
 
   /** Notes that a call loads `directory`'s instance (a session read, an abort), making room first. */
   async use(directory: string): Promise<void> {
+    while (this.paused) await this.paused;
     await this.disposing.get(directory);
     const entry = this.live.get(directory) ?? { lastUsed: 0, runs: 0 };
     this.live.delete(directory);
@@ -83,6 +91,22 @@ export class EngineInstances {
     for (const [directory, { lastUsed, runs }] of this.live) {
       if (runs === 0 && lastUsed < before) await this.dispose(directory, "idle for ENGINE_INSTANCE_IDLE_MS");
     }
+    await this.recycleIfLarge();
+  }
+
+  /** Restarts an idle engine over its memory bound; runs that arrive meanwhile wait for it. */
+  private async recycleIfLarge(): Promise<void> {
+    const engine = this.o.process;
+    if (!engine || this.paused || [...this.live.values()].some((entry) => entry.runs > 0)) return;
+    const rss = engine.rssBytes();
+    if (rss === undefined || rss <= engine.maxRssBytes) return;
+    // Set before any await: from here on a new run waits rather than meeting a stopped engine.
+    this.paused = (async () => {
+      this.o.log.info({ rssMb: Math.round(rss / 1048576), maxMb: Math.round(engine.maxRssBytes / 1048576) }, "engine idle and over ENGINE_MAX_RSS_MB; restarting it");
+      await engine.recycle().catch((err: Error) => this.o.log.error({ err: err.message }, "engine recycle failed"));
+      this.live.clear();
+    })().finally(() => (this.paused = undefined));
+    await this.paused;
   }
 
   private async dispose(directory: string, why: string): Promise<void> {

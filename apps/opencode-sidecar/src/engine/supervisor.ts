@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { type EngineState, Processes } from "@nubabel/contracts";
 import { systemEnv } from "../config/env.js";
@@ -35,6 +35,10 @@ export class EngineSupervisor extends EventEmitter implements Engine {
   private backoffMs = 500;
   private restartTimer: NodeJS.Timeout | undefined;
   private launching: Promise<void> | undefined;
+  /** True while a planned restart (`recycle`) stops the child: its exit is not a crash. */
+  private recycling = false;
+  /** Planned restarts done (`recycle`), beside `restarts` after crashes. */
+  recycles = 0;
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
@@ -69,6 +73,36 @@ export class EngineSupervisor extends EventEmitter implements Engine {
     if (this.child) await terminate(this.child);
     await this.launching?.catch(() => undefined);
     if (this.child) await terminate(this.child);
+  }
+
+  /** The child's resident memory in bytes (Linux), or undefined when it cannot be read. */
+  rssBytes(): number | undefined {
+    const pid = this.child?.pid;
+    if (!pid || this.state !== "running") return undefined;
+    try {
+      const kb = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+      return kb ? Number(kb) * 1024 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * A planned restart, for memory the engine does not give back: the child is stopped and a new
+   * one started (sessions live on in its storage). Callers make sure no run is in progress.
+   */
+  async recycle(): Promise<void> {
+    if (this.state !== "running" || !this.child) return;
+    this.recycling = true;
+    this.state = "restarting";
+    this.current = undefined;
+    try {
+      await terminate(this.child);
+    } finally {
+      this.recycling = false;
+    }
+    this.recycles += 1;
+    await this.launch();
   }
 
   private launch(): Promise<void> {
@@ -149,7 +183,7 @@ export class EngineSupervisor extends EventEmitter implements Engine {
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.current = undefined;
-    if (this.stopping) return;
+    if (this.stopping || this.recycling) return;
     this.state = "restarting";
     const reason = `the OpenCode engine exited (code ${code}, signal ${signal})`;
     this.opts.logger.error({ code, signal }, "engine exited; restarting");

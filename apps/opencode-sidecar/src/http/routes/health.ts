@@ -14,6 +14,8 @@ export interface HealthDeps {
   omo?: SidecarHealth["omo"];
   /** Engine instances loaded now (one per organization's workspace in use). */
   instances?: () => number;
+  /** The supervised engine's memory and planned restarts. */
+  memory?: () => { rssBytes: number | undefined; recycles: number };
 }
 
 /** `GET /health`: 200 only when a run could be served now (engine up, Redis answering, not draining). */
@@ -44,6 +46,7 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
           model: deps.model,
           restarts: deps.engine.restarts,
           ...(deps.instances ? { instances: deps.instances() } : {}),
+          ...memoryOf(deps.memory?.()),
         },
         ...(problems.length ? { problems } : {}),
         ...(redis ? { redis } : {}),
@@ -54,4 +57,9 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
       return reply.status(healthy ? 200 : 503).send(body);
     });
   };
+}
+
+function memoryOf(memory: { rssBytes: number | undefined; recycles: number } | undefined): { rssBytes?: number; recycles?: number } {
+  if (!memory) return {};
+  return { ...(memory.rssBytes !== undefined ? { rssBytes: memory.rssBytes } : {}), recycles: memory.recycles };
 }
