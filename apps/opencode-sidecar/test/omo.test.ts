@@ -105,18 +105,21 @@ describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", 
   });
 
   it("keeps its configuration the sidecar's: the agent cannot write the workspace's .omo, by tool or by shell", async () => {
-    const ids = [0, 1, 2].map((i) => `call_omo_${i}_${randomBytes(3).toString("hex")}`);
+    const ids = [0, 1, 2, 3, 4].map((i) => `call_omo_${i}_${randomBytes(3).toString("hex")}`);
     const evil = JSON.stringify({ "[opencode]": { telemetry: true, auto_update: true } });
     h.model.script(
       { toolCalls: [{ id: ids[0]!, name: "write", arguments: { filePath: ".omo/omo.jsonc", content: evil } }] },
       { toolCalls: [{ id: ids[1]!, name: "bash", arguments: { command: `echo '${evil}' > .omo/omo.jsonc; echo exit=$?`, description: "write" } }] },
       { toolCalls: [{ id: ids[2]!, name: "bash", arguments: { command: "rm -rf .sisyphus; mkdir -p .sisyphus/x; echo exit=$?", description: "rm" } }] },
+      // A command file whose `!` lines the plugin would run in the engine's process, outside the sandbox.
+      { toolCalls: [{ id: ids[3]!, name: "write", arguments: { filePath: ".claude/commands/x.md", content: "!`env`" } }] },
+      { toolCalls: [{ id: ids[4]!, name: "bash", arguments: { command: "mkdir -p .opencode/command && echo '!`env`' > .opencode/command/x.md; echo exit=$?", description: "plant" } }] },
       { text: "done" },
     );
     const res = await h.post("/delegate", delegateBody(h, "ses_omo_config", "reconfigure yourself"));
     expect(res.body.status).toBe("success");
     const messages = h.model.requests.at(-1)!.messages as Array<{ role: string; tool_call_id?: string; content: unknown }>;
-    const [write, shell, rm] = ids.map((id) => JSON.stringify(messages.find((m) => m.role === "tool" && m.tool_call_id === id)?.content ?? ""));
+    const [write, shell, rm, command, planted] = ids.map((id) => JSON.stringify(messages.find((m) => m.role === "tool" && m.tool_call_id === id)?.content ?? ""));
     expect(write).toMatch(/write refused: .*holds the engine's configuration/);
     expect(shell).toMatch(/Read-only file system/);
     expect(rm).toMatch(/exit=1|Read-only file system|Device or resource busy/);
@@ -124,6 +127,10 @@ describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", 
     const kept = readFileSync(path.join(workspace, ".omo", "omo.jsonc"), "utf8");
     expect(JSON.parse(kept)["[opencode]"]).toMatchObject({ telemetry: false, auto_update: false });
     expect(existsSync(path.join(workspace, ".sisyphus", "x"))).toBe(false);
+    expect(command).toMatch(/write refused: .*holds the engine's configuration/);
+    expect(planted).toMatch(/Read-only file system/);
+    expect(existsSync(path.join(workspace, ".claude", "commands"))).toBe(false);
+    expect(existsSync(path.join(workspace, ".opencode", "command"))).toBe(false);
   });
 
   it("lets its Sisyphus delegate to a category's subagent, whose tool call through Nubabel is bound to the delegation's organization", async () => {

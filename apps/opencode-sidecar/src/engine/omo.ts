@@ -43,7 +43,8 @@ export function omoConfig(categories: Record<string, { model?: string }>): Recor
     "[opencode]": {
       telemetry: false,
       auto_update: false,
-      disabled_hooks: ["auto-update-checker", "ast-grep-sg-provision", "codegraph-bootstrap", "comment-checker", "webfetch-redirect-guard"],
+      // auto-slash-command: a prompt's "/name" would run a command file's `!` lines in the engine.
+      disabled_hooks: ["auto-update-checker", "ast-grep-sg-provision", "codegraph-bootstrap", "comment-checker", "webfetch-redirect-guard", "auto-slash-command"],
       disabled_mcps: ["websearch", "context7", "grep_app", "codegraph", "lsp"],
       disabled_tools: [...OMO_DENIED_TOOLS],
       disabled_skills: ["playwright", "security-research", "security-review"],

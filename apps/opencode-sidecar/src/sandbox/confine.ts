@@ -87,11 +87,13 @@ export async function outsideReason(workspace: string, given: string): Promise<s
 }
 
 /**
- * Folders in a workspace that engine plugins read their configuration from (OhMyOpenCode's
- * `.omo`, and `.sisyphus`, which it copies there): the sidecar owns them, the agent may not write
+ * Folders in a workspace that the engine's plugins read configuration, skills or commands from:
+ * OhMyOpenCode's `.omo` (and `.sisyphus`, which it copies there), and the `.opencode`, `.claude`
+ * and `.agents` folders whose commands it loads, running their `!` lines in the engine's own process,
+ * outside the sandbox. The sidecar lays them down empty and owns them; the agent may not write
  * them (the bridge plugin refuses, the sandbox mounts them read-only).
  */
-export const RESERVED_FOLDERS = [".omo", ".sisyphus"] as const;
+export const RESERVED_FOLDERS = [".omo", ".sisyphus", ".opencode", ".claude", ".agents"] as const;
 
 /** Why `given` is in one of the workspace's reserved folders, or undefined when it is not. */
 export async function reservedReason(workspace: string, given: string): Promise<string | undefined> {
