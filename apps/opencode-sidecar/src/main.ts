@@ -160,6 +160,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     max: env.ENGINE_MAX_INSTANCES,
     idleMs: env.ENGINE_INSTANCE_IDLE_MS,
     dispose: (directory) => driver.disposeInstance(directory),
+    onDispose: (directory) => runner.instanceUnloaded(directory),
     ...(engine instanceof EngineSupervisor
       ? { process: { maxRssBytes: env.ENGINE_MAX_RSS_MB * 1048576, rssBytes: () => engine.rssBytes(), recycle: () => engine.recycle() } }
       : {}),

@@ -9,7 +9,8 @@ import { Agent, request } from "undici";
 /** The longest answer either service reads from the other; anything longer is refused. */
 export const MAX_ANSWER_BYTES = 1024 * 1024;
 
-const pool = new Agent({ keepAliveTimeout: 30_000, connections: 128 });
+// No cap on connections per origin (as fetch's own pool): a slow tool call must not queue callbacks.
+const pool = new Agent({ keepAliveTimeout: 30_000 });
 
 export interface Answer {
   status: number;

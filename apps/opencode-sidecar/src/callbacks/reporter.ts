@@ -4,6 +4,9 @@ import type { Binding } from "../bindings/binding.js";
 import type { CallbackClient } from "./client.js";
 import type { Outbox } from "./outbox.js";
 
+/** The most progress (serialized) that rides with a result; more goes in its own callback first. */
+const RIDE_ALONG_BYTES = 64 * 1024;
+
 type Pending = { kind: "progress"; event: ProgressEvent } | { kind: "update"; body: SessionUpdate } | { kind: "result"; body: RunResult };
 
 /** A progress event as a run reports it: the reporter stamps time and order. */
@@ -78,7 +81,12 @@ export class SessionReporter {
     if (!this.binding.callbacks?.runResult) return this.progress(terminal);
     // Progress still waiting to be sent rides with the result (one request, not two): only when
     // nothing else waits before it, so the order stays the queue's.
-    const waiting = this.queue.length > 0 && this.queue.length <= MAX_PROGRESS_BATCH && this.queue.every((p) => p.kind === "progress");
+    // Bounded, so the result (which carries the whole answer) stays well inside a request's limit.
+    const waiting =
+      this.queue.length > 0 &&
+      this.queue.length <= MAX_PROGRESS_BATCH &&
+      this.queue.every((p) => p.kind === "progress") &&
+      JSON.stringify(this.queue).length <= RIDE_ALONG_BYTES;
     const events = waiting ? this.queue.splice(0).map((p) => (p as { event: ProgressEvent }).event) : [];
     this.enqueue({ kind: "result", body: events.length ? { ...result, events } : result });
   }

@@ -6,6 +6,8 @@ export interface InstancesOptions {
   /** An instance unused this long is disposed. */
   idleMs: number;
   dispose(directory: string): Promise<void>;
+  /** Told of each folder unloaded (what was checked of its instance no longer holds). */
+  onDispose?(directory: string): void;
   /**
    * The engine process itself: restarted (`recycle`) when no run is in progress and its memory
    * (`rssBytes`) is over `maxRssBytes`. Absent for an engine the sidecar does not run.
@@ -59,9 +61,7 @@ export class EngineInstances {
 
   /** Holds `directory`'s instance for a run, making room first; call the returned function when it ends. */
   async acquire(directory: string): Promise<() => void> {
-    await this.use(directory);
-    const entry = this.live.get(directory)!;
-    entry.runs += 1;
+    const entry = await this.take(directory, 1);
     let released = false;
     return () => {
       if (released) return;
@@ -73,17 +73,26 @@ export class EngineInstances {
 
   /** Notes that a call loads `directory`'s instance (a session read, an abort), making room first. */
   async use(directory: string): Promise<void> {
-    while (this.paused) await this.paused;
-    await this.disposing.get(directory);
+    await this.take(directory, 0);
+  }
+
+  /**
+   * Waits out a recycle and a disposal of `directory`, then marks it used (and held by `runs`)
+   * before anything else can run, so a concurrent use can neither dispose it nor start a recycle.
+   */
+  private async take(directory: string, runs: number): Promise<Live> {
+    while (this.paused || this.disposing.has(directory)) await (this.paused ?? this.disposing.get(directory));
     const entry = this.live.get(directory) ?? { lastUsed: 0, runs: 0 };
     this.live.delete(directory);
     entry.lastUsed = Date.now();
+    entry.runs += runs;
     this.live.set(directory, entry);
     // Least recently used first; a folder with a run in progress is skipped.
-    for (const [other, { runs }] of this.live) {
+    for (const [other, { runs: busy }] of this.live) {
       if (this.live.size <= this.o.max) break;
-      if (other !== directory && runs === 0) await this.dispose(other, "over ENGINE_MAX_INSTANCES");
+      if (other !== directory && busy === 0) await this.dispose(other, "over ENGINE_MAX_INSTANCES");
     }
+    return entry;
   }
 
   private async sweep(): Promise<void> {
@@ -104,13 +113,14 @@ export class EngineInstances {
     this.paused = (async () => {
       this.o.log.info({ rssMb: Math.round(rss / 1048576), maxMb: Math.round(engine.maxRssBytes / 1048576) }, "engine idle and over ENGINE_MAX_RSS_MB; restarting it");
       await engine.recycle().catch((err: Error) => this.o.log.error({ err: err.message }, "engine recycle failed"));
-      this.live.clear();
+      for (const [directory, entry] of this.live) if (entry.runs === 0) this.live.delete(directory);
     })().finally(() => (this.paused = undefined));
     await this.paused;
   }
 
   private async dispose(directory: string, why: string): Promise<void> {
     this.live.delete(directory);
+    this.o.onDispose?.(directory);
     const disposing = this.o
       .dispose(directory)
       .then(() => this.o.log.debug({ directory, why }, "engine instance disposed"))

@@ -102,7 +102,13 @@ export class EngineSupervisor extends EventEmitter implements Engine {
       this.recycling = false;
     }
     this.recycles += 1;
-    await this.launch();
+    try {
+      await this.launch();
+    } catch (err) {
+      // As after a crash: keep trying, backing off, rather than stay down.
+      if (!this.stopping) this.scheduleRestart();
+      throw err;
+    }
   }
 
   private launch(): Promise<void> {

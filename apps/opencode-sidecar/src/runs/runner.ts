@@ -67,11 +67,18 @@ export class Runner {
   /** The runs this process is running or holding in a session's line. */
   private readonly live = new Map<string, { execution: RunExecution; finished: Promise<Runs.Run> }>();
   private readonly admitting = new Map<string, Promise<RunHandle>>();
-  /** Workspaces whose engine instance was seen with our plugin, and at which engine restart count. */
-  private readonly pluginSeen = new Map<string, number>();
+  /** Workspaces whose loaded instance was seen to carry our plugin (forgotten when it unloads). */
+  private readonly pluginSeen = new Set<string>();
 
   constructor(private readonly o: RunnerOptions) {
     this.queue = new SessionQueue(o.queueLimit);
+    // A (re)started engine loads every instance afresh: each is checked again.
+    o.engine.on("up", () => this.pluginSeen.clear());
+  }
+
+  /** `directory`'s instance was unloaded: the next one loaded there is checked again. */
+  instanceUnloaded(directory: string): void {
+    this.pluginSeen.delete(directory);
   }
 
   get draining(): boolean {
@@ -118,6 +125,7 @@ export class Runner {
       const directory = req.organizationId ? await this.o.workspaces.ensure(req.organizationId) : (await this.o.bindings.get(opencodeSessionId))?.directory;
       const run = async () => {
         const binding = await this.rebind(opencodeSessionId, req);
+        await this.requirePlugin(binding.directory);
         const selection = this.o.catalog.select(binding.category, binding.skills);
         this.requireModel(selection);
         return this.submit(binding, selection, req.prompt, runId, req.timeoutMs);
@@ -297,13 +305,13 @@ export class Runner {
 
   /**
    * Fails closed when the engine dropped our plugin for this workspace: once per workspace, since a
-   * loaded engine instance keeps its plugins (asked again after an engine restart).
+   * loaded engine instance keeps its plugins (asked again once it unloads or the engine restarts).
    */
   private async requirePlugin(directory: string): Promise<void> {
-    if (!this.o.requirePlugin || this.pluginSeen.get(directory) === this.o.engine.restarts) return;
+    if (!this.o.requirePlugin || this.pluginSeen.has(directory)) return;
     const ids = await this.o.driver.toolIds(directory);
     if (!ids.includes("nubabel_mcp_list")) throw new PluginMissingError(directory);
-    this.pluginSeen.set(directory, this.o.engine.restarts);
+    this.pluginSeen.add(directory);
   }
 
   private requireModel(selection: Selection): void {

@@ -219,7 +219,7 @@ class Turn {
     const before = this.tools.get(event.callId);
     if (before === event.status) return;
     this.tools.set(event.callId, event.status);
-    const base = { tool: event.tool, callId: event.callId, ...(subagent ? { subagent } : {}) };
+    const base = { tool: event.tool, callId: event.callId, ...(subagent ? { subagent: nameOf(subagent) } : {}) };
     if ((event.status === "pending" || event.status === "running") && !before) {
       this.report({ type: "tool_started", data: { ...base, ...(event.input ? { input: event.input } : {}) } });
     } else if (event.status === "completed") {
@@ -237,4 +237,10 @@ class Turn {
 function isErrorInfo(value: unknown): value is ErrorInfo {
   const v = value as ErrorInfo | undefined;
   return typeof v === "object" && v !== null && typeof v.code === "string" && typeof v.message === "string";
+}
+
+/** A subagent's name as the contract takes it (one line, at most 200 characters): its session's title comes from the model. */
+function nameOf(title: string): string {
+  // eslint-disable-next-line no-control-regex
+  return title.replace(/[\u0000-\u001f\u007f]+/g, " ").trim().slice(0, 200);
 }
