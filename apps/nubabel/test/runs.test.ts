@@ -202,8 +202,12 @@ for (const kind of ["shared", "embedded"] as const) {
         expect(again.status).toBe(200);
         expect(await again.json()).toEqual({ success: true, status: "completed" });
       }
-      const view = (await (await nubabel.api(`/api/sessions/${meta.nubabelSessionId}`, { apiKey: acme.apiKey })).json()) as { messages: Array<{ content: string }> };
+      const view = (await (await nubabel.api(`/api/sessions/${meta.nubabelSessionId}`, { apiKey: acme.apiKey })).json()) as {
+        messages: Array<{ content: string; createdAt: string }>;
+      };
       expect(view.messages.map((m) => m.content)).toEqual(["once only", res.body.output]);
+      // The prompt keeps the time it was asked, before the answer's.
+      expect(Date.parse(view.messages[0]!.createdAt)).toBeLessThan(Date.parse(view.messages[1]!.createdAt));
       expect((await run(meta.runId)).output).toBe(res.body.output);
       // A result for this run under another organization's token is refused and changes nothing.
       const foreign = Capabilities.issue(secrets.NUBABEL_TOKEN_SECRET, { aud: "callback", sessionId: meta.nubabelSessionId, organizationId: globex.organizationId, ttlSeconds: 60 });
@@ -216,6 +220,8 @@ for (const kind of ["shared", "embedded"] as const) {
       const sse = await openSse(`${nubabel.url}/api/sidecar/sessions/${sessionId}/stream`, { authorization: `Bearer ${acme.apiKey}` });
       const accepted = ApiRunAccepted.parse((await delegate({ prompt: "steps then answer", sessionId }, acme.apiKey, true)).body);
       await vi.waitFor(async () => expect((await run(accepted.runId)).status).toBe("running"), { timeout: 3_000, interval: 50 });
+      // The real turn's first progress is in (it comes in batches), so nothing of it can follow the forged end.
+      await sse.until((c) => c.events.some((e) => e.runId === accepted.runId));
       const token = Capabilities.issue(secrets.NUBABEL_TOKEN_SECRET, { aud: "callback", sessionId, organizationId: acme.organizationId, ttlSeconds: 60 });
       const url = `${nubabel.url}/api/sidecar/sessions/${sessionId}/result`;
       const at = new Date().toISOString();

@@ -60,11 +60,9 @@ export interface RunStore {
   requestAbort(runId: string): Promise<Run | undefined>;
   /**
    * Ends the run if it is still unfinished and appends `history` to its session in the same
-   * transaction; returns the ended run and whether its organization has queued runs (as the
-   * write saw it; the reconciler's sweep starts one queued at that very moment), or undefined
-   * when it had already ended (nothing written).
+   * transaction; returns the ended run, or undefined when it had already ended (nothing written).
    */
-  finish(runId: string, ending: Ending, history: HistoryEntry[]): Promise<{ run: Run; othersWaiting: boolean } | undefined>;
+  finish(runId: string, ending: Ending, history: HistoryEntry[]): Promise<Run | undefined>;
   /** Puts a running run back in the queue (its dispatch never reached a sidecar). */
   requeue(runId: string): Promise<boolean>;
   /** Notes that the run's sidecar confirmed it now. */

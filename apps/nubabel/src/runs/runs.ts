@@ -208,9 +208,8 @@ export class Runs {
   async finish(run: Run, ending: Ending, durationMs?: number, logger?: Logger): Promise<Run | undefined> {
     const reachedAgent = Boolean(run.opencodeSessionId ?? ending.opencodeSessionId) && !ending.error?.status;
     const history: HistoryEntry[] = reachedAgent ? historyOf(run, ending, durationMs) : [];
-    const written = await this.deps.store.finish(run.id, ending, history);
-    if (!written) return undefined;
-    const ended = written.run;
+    const ended = await this.deps.store.finish(run.id, ending, history);
+    if (!ended) return undefined;
     this.known.set(ended.id, ended);
     const log = logger ?? this.log;
     log.info({ runId: ended.id, sessionId: ended.sessionId, status: ended.status, reason: ended.reason ?? undefined }, "run ended");
@@ -221,7 +220,7 @@ export class Runs {
     await this.notify(ended);
     // A slot is free. Unplaced runs (a result faster than the dispatch recording it) are kicked
     // by their dispatch instead, once the mapping a follow-up needs is written.
-    if (written.othersWaiting && (ended.sidecarUrl || !run.startedAt)) await this.kick(ended.organizationId).catch((err: Error) => log.warn({ err: err.message }, "kick failed"));
+    if (ended.sidecarUrl || !run.startedAt) await this.kick(ended.organizationId).catch((err: Error) => log.warn({ err: err.message }, "kick failed"));
     return ended;
   }
 

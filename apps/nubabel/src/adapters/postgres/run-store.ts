@@ -105,14 +105,11 @@ export class PgRunStore implements RunStore {
   }
 
   async claim(organizationId: string, limits: Limits): Promise<Run[]> {
-    // Most calls (a run just ended) find nothing waiting: say so without a transaction and a lock.
-    // A run queued right after this read is started by its own submit.
-    const [waiting] = await this.db
-      .select({ id: runs.id })
-      .from(runs)
-      .where(and(eq(runs.organizationId, organizationId), eq(runs.status, "queued")))
-      .limit(1);
-    if (!waiting) return [];
+    // Most calls (a run just ended) find nothing waiting: say so in one round trip, without a
+    // transaction. The check waits for admissions in flight (drizzle/0005), so a run queued while
+    // the one that ends was still running is seen here.
+    const [waiting] = await rowsOf<{ queued: boolean }>(this.db, sql`select nubabel_runs_queued(${organizationId}) as queued`);
+    if (!waiting?.queued) return [];
     return this.db.transaction(async (tx) => {
       await lockOrganization(tx, organizationId);
       const [busy] = await tx
@@ -225,7 +222,7 @@ export class PgRunStore implements RunStore {
     return row ? toRun(row) : undefined;
   }
 
-  async finish(runId: string, ending: Ending, history: HistoryEntry[]): Promise<{ run: Run; othersWaiting: boolean } | undefined> {
+  async finish(runId: string, ending: Ending, history: HistoryEntry[]): Promise<Run | undefined> {
     // One statement (one round trip, atomic): the run ends only from an unfinished state; its
     // history rows go in order (the serial seq keeps the prompt before the answer), and the
     // session's state, which is its agent's, moves only for a run that reached it (has history).
@@ -242,7 +239,8 @@ export class PgRunStore implements RunStore {
             insert into ${messages} (id, organization_id, session_id, role, content, metadata, created_at)
             select h.id, e.organization_id, e.session_id, h.role, h.content, h.metadata, coalesce(h.created_at, now())
             from ended e cross join rows from (
-              jsonb_to_recordset(${JSON.stringify(history)}::jsonb) as (id text, role text, content text, metadata jsonb, created_at timestamptz)
+              jsonb_to_recordset(${JSON.stringify(history.map(({ createdAt, ...entry }) => ({ ...entry, created_at: createdAt })))}::jsonb)
+                as (id text, role text, content text, metadata jsonb, created_at timestamptz)
             ) with ordinality as h(id, role, content, metadata, created_at, n)
             order by h.n
           ), state as (
@@ -251,11 +249,9 @@ export class PgRunStore implements RunStore {
               else jsonb_build_object('opencodeSessionId', e.opencode_session_id, 'status', e.status) end
             from ended e where ${history.length > 0} and s.organization_id = e.organization_id and s.id = e.session_id
           )
-          select ended.*, exists (
-            select 1 from ${runs} q where q.organization_id = ended.organization_id and q.status = 'queued'
-          ) as others_waiting from ended`,
+          select * from ended`,
     );
-    return row ? { run: toRun(fromDriver(row)), othersWaiting: Boolean(row.others_waiting) } : undefined;
+    return row ? toRun(fromDriver(row)) : undefined;
   }
 
   async requeue(runId: string): Promise<boolean> {
