@@ -27,6 +27,41 @@ function processesMentioning(marker: string): number[] {
   return found;
 }
 
+/** `npm start` as a person runs it, on fresh ports and folders, once it said `ready`. */
+async function startNpm(dataDirs: { nubabel: string; sidecar: string }, modelUrl: string, extra: Record<string, string> = {}) {
+  const [nubabelPort, sidecarPort] = [await freePort(), await freePort()];
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    NUBABEL_PORT: String(nubabelPort),
+    SIDECAR_PORT: String(sidecarPort),
+    NUBABEL_DATA_DIR: dataDirs.nubabel,
+    SIDECAR_DATA_DIR: dataDirs.sidecar,
+    MODEL_BASE_URL: modelUrl,
+    MODEL_NAME: "scripted",
+    // `info`: the sidecar's "engine running" line must come before `ready`.
+    LOG_LEVEL: "info",
+    // The embedded default, whatever this machine's test services: that is what prints a key.
+    DATABASE_URL: undefined,
+    REDIS_URL: undefined,
+    SIDECAR_SHARED_SECRET: undefined,
+    NUBABEL_URL: undefined,
+    SIDECAR_URL: undefined,
+    ...extra,
+  };
+  let output = "";
+  const child = spawn("npm", ["start"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const deadline = Date.now() + 90_000;
+  while (!/\[start\] ready/.test(output)) {
+    if (child.exitCode !== null) throw new Error(`npm start exited before ready:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`npm start did not say ready:\n${output}`);
+    await sleep(50);
+  }
+  return { child, exited, nubabelPort, sidecarPort, output: () => output };
+}
+
 describe.runIf(process.platform === "linux")("npm start", () => {
   const nubabelData = tempDir("npm-start-nubabel");
   const sidecarData = tempDir("npm-start-sidecar");
@@ -50,47 +85,18 @@ describe.runIf(process.platform === "linux")("npm start", () => {
 
   it("says ready only when a delegation works, and SIGTERM during a turn leaves no process behind", { timeout: 150_000 }, async () => {
     model = await ModelServer.start();
-    const [nubabelPort, sidecarPort] = [await freePort(), await freePort()];
-    const env: Record<string, string | undefined> = {
-      ...process.env,
-      NUBABEL_PORT: String(nubabelPort),
-      SIDECAR_PORT: String(sidecarPort),
-      NUBABEL_DATA_DIR: nubabelData.dir,
-      SIDECAR_DATA_DIR: sidecarData.dir,
-      MODEL_BASE_URL: model.url,
-      MODEL_NAME: "scripted",
-      // `info`: the sidecar's "engine running" line must come before `ready`.
-      LOG_LEVEL: "info",
-      // Both services: a turn still running at SIGTERM is aborted after this long.
-      SHUTDOWN_GRACE_MS: "2000",
-      // The embedded default, whatever this machine's test services: that is what prints a key.
-      DATABASE_URL: undefined,
-      REDIS_URL: undefined,
-      SIDECAR_SHARED_SECRET: undefined,
-      NUBABEL_URL: undefined,
-      SIDECAR_URL: undefined,
-    };
-    let output = "";
-    const child = spawn("npm", ["start"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    // Both services: a turn still running at SIGTERM is aborted after this long.
+    const started = await startNpm({ nubabel: nubabelData.dir, sidecar: sidecarData.dir }, model.url, { SHUTDOWN_GRACE_MS: "2000" });
+    const { child, exited, nubabelPort } = started;
     npm = child;
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-
-    const deadline = Date.now() + 90_000;
-    while (!/\[start\] ready/.test(output)) {
-      if (child.exitCode !== null) throw new Error(`npm start exited before ready:\n${output}`);
-      if (Date.now() > deadline) throw new Error(`npm start did not say ready:\n${output}`);
-      await sleep(50);
-    }
     // The key block is written with `ready`, in one piece.
     await sleep(50);
-    const apiKey = /API key\s+(\S+)/.exec(output)?.[1];
-    expect(apiKey, output).toMatch(/^nbk_/);
+    const apiKey = /API key\s+(\S+)/.exec(started.output())?.[1];
+    expect(apiKey, started.output()).toMatch(/^nbk_/);
 
-    const engineUp = output.indexOf('"msg":"engine running"');
+    const engineUp = started.output().indexOf('"msg":"engine running"');
     expect(engineUp, "the sidecar logs its engine's start").toBeGreaterThan(-1);
-    expect(engineUp).toBeLessThan(output.indexOf("[start] ready"));
+    expect(engineUp).toBeLessThan(started.output().indexOf("[start] ready"));
     // At once: `ready` means the sidecar's engine runs, not that it is about to.
     const res = await fetch(`http://127.0.0.1:${nubabelPort}/api/delegate`, {
       method: "POST",
@@ -116,41 +122,16 @@ describe.runIf(process.platform === "linux")("npm start", () => {
 
     child.kill("SIGTERM");
     const stopped = await Promise.race([exited.then(() => true), sleep(40_000).then(() => false)]);
-    expect(stopped, `npm start did not exit after SIGTERM:\n${output.slice(-3000)}`).toBe(true);
+    expect(stopped, `npm start did not exit after SIGTERM:\n${started.output().slice(-3000)}`).toBe(true);
     // No grace after the exit: `npm start` must have waited for its services and their engine.
-    expect(processesMentioning(sidecarData.dir), output.slice(-3000)).toEqual([]);
+    expect(processesMentioning(sidecarData.dir), started.output().slice(-3000)).toEqual([]);
   });
 
   it("kill -9 of the launcher stops both services and the sidecar's engine, and frees their ports", { timeout: 150_000 }, async () => {
     model ??= await ModelServer.start();
     const data = tempDir("npm-start-kill9");
     try {
-      const [nubabelPort, sidecarPort] = [await freePort(), await freePort()];
-      const env: Record<string, string | undefined> = {
-        ...process.env,
-        NUBABEL_PORT: String(nubabelPort),
-        SIDECAR_PORT: String(sidecarPort),
-        NUBABEL_DATA_DIR: path.join(data.dir, "nubabel"),
-        SIDECAR_DATA_DIR: path.join(data.dir, "sidecar"),
-        MODEL_BASE_URL: model.url,
-        MODEL_NAME: "scripted",
-        LOG_LEVEL: "info",
-        DATABASE_URL: undefined,
-        REDIS_URL: undefined,
-        SIDECAR_SHARED_SECRET: undefined,
-        NUBABEL_URL: undefined,
-        SIDECAR_URL: undefined,
-      };
-      let output = "";
-      const child = spawn("npm", ["start"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
-      child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      const deadline = Date.now() + 90_000;
-      while (!/\[start\] ready/.test(output)) {
-        if (child.exitCode !== null) throw new Error(`npm start exited before ready:\n${output}`);
-        if (Date.now() > deadline) throw new Error(`npm start did not say ready:\n${output}`);
-        await sleep(50);
-      }
+      const { child, nubabelPort, sidecarPort, output } = await startNpm({ nubabel: path.join(data.dir, "nubabel"), sidecar: path.join(data.dir, "sidecar") }, model.url);
       const ours = () => processesMentioning(data.dir).filter((pid) => !readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("npm"));
       const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
       const launcher = ours().find((pid) => cmdline(pid).includes("scripts/start.ts"));
@@ -160,7 +141,7 @@ describe.runIf(process.platform === "linux")("npm start", () => {
       process.kill(launcher!, "SIGKILL");
       const end = Date.now() + 40_000;
       while (ours().length && Date.now() < end) await sleep(100);
-      expect(ours().map(cmdline), output.slice(-3000)).toEqual([]);
+      expect(ours().map(cmdline), output().slice(-3000)).toEqual([]);
       for (const port of [nubabelPort, sidecarPort]) {
         const server = net.createServer();
         await new Promise<void>((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", () => resolve()));
