@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { ModelServer } from "@nubabel/testkit";
 import { afterAll, describe, expect, it } from "vitest";
-import { tempDir } from "./fixtures/backends.js";
+import { flushPrefix, freshPrefix, infra, tempDir } from "./fixtures/backends.js";
 import { freePort } from "./fixtures/processes.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -27,13 +27,41 @@ function processesMentioning(marker: string): number[] {
   return found;
 }
 
+const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+
+/** One variable of a process's environment as it was started. */
+function environ(pid: number, name: string): string | undefined {
+  const entry = readFileSync(`/proc/${pid}/environ`, "utf8")
+    .split("\0")
+    .find((e) => e.startsWith(`${name}=`));
+  return entry?.slice(name.length + 1);
+}
+
+/** Resolves true when nothing listens on `port` (it could be listened on just now). */
+async function portIsFree(port: number): Promise<boolean> {
+  const server = net.createServer();
+  const listening = await new Promise<boolean>((resolve) => server.once("error", () => resolve(false)).listen(port, "127.0.0.1", () => resolve(true)));
+  if (listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  return listening;
+}
+
+/** `n` free ports in a row: `SIDECARS=n` puts its sidecars on SIDECAR_PORT, SIDECAR_PORT+1, … */
+async function freePortsInRow(n: number): Promise<number[]> {
+  for (;;) {
+    const first = await freePort();
+    const ports = Array.from({ length: n }, (_, k) => first + k);
+    if (ports.at(-1)! <= 65535 && (await Promise.all(ports.slice(1).map(portIsFree))).every(Boolean)) return ports;
+  }
+}
+
 /** `npm start` as a person runs it, on fresh ports and folders, once it said `ready`. */
 async function startNpm(dataDirs: { nubabel: string; sidecar: string }, modelUrl: string, extra: Record<string, string> = {}) {
-  const [nubabelPort, sidecarPort] = [await freePort(), await freePort()];
+  const nubabelPort = await freePort();
+  const sidecarPorts = await freePortsInRow(Number(extra.SIDECARS ?? 1));
   const env: Record<string, string | undefined> = {
     ...process.env,
     NUBABEL_PORT: String(nubabelPort),
-    SIDECAR_PORT: String(sidecarPort),
+    SIDECAR_PORT: String(sidecarPorts[0]),
     NUBABEL_DATA_DIR: dataDirs.nubabel,
     SIDECAR_DATA_DIR: dataDirs.sidecar,
     MODEL_BASE_URL: modelUrl,
@@ -59,7 +87,7 @@ async function startNpm(dataDirs: { nubabel: string; sidecar: string }, modelUrl
     if (Date.now() > deadline) throw new Error(`npm start did not say ready:\n${output}`);
     await sleep(50);
   }
-  return { child, exited, nubabelPort, sidecarPort, output: () => output };
+  return { child, exited, nubabelPort, sidecarPorts, output: () => output };
 }
 
 describe.runIf(process.platform === "linux")("npm start", () => {
@@ -131,9 +159,8 @@ describe.runIf(process.platform === "linux")("npm start", () => {
     model ??= await ModelServer.start();
     const data = tempDir("npm-start-kill9");
     try {
-      const { child, nubabelPort, sidecarPort, output } = await startNpm({ nubabel: path.join(data.dir, "nubabel"), sidecar: path.join(data.dir, "sidecar") }, model.url);
+      const { child, nubabelPort, sidecarPorts, output } = await startNpm({ nubabel: path.join(data.dir, "nubabel"), sidecar: path.join(data.dir, "sidecar") }, model.url);
       const ours = () => processesMentioning(data.dir).filter((pid) => !readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("npm"));
-      const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
       const launcher = ours().find((pid) => cmdline(pid).includes("scripts/start.ts"));
       expect(launcher, ours().map(cmdline).join("\n")).toBeDefined();
       expect(ours().some((pid) => cmdline(pid).includes("opencode"))).toBe(true);
@@ -142,11 +169,7 @@ describe.runIf(process.platform === "linux")("npm start", () => {
       const end = Date.now() + 40_000;
       while (ours().length && Date.now() < end) await sleep(100);
       expect(ours().map(cmdline), output().slice(-3000)).toEqual([]);
-      for (const port of [nubabelPort, sidecarPort]) {
-        const server = net.createServer();
-        await new Promise<void>((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", () => resolve()));
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-      }
+      for (const port of [nubabelPort, ...sidecarPorts]) expect(await portIsFree(port), `port ${port}`).toBe(true);
       if (child.exitCode === null) child.kill("SIGKILL");
     } finally {
       for (const pid of processesMentioning(data.dir)) {
@@ -156,6 +179,59 @@ describe.runIf(process.platform === "linux")("npm start", () => {
           // Already gone.
         }
       }
+      data.remove();
+    }
+  });
+
+  it("SIDECARS=2 starts two sidecars, each on its own port, folder and Redis prefix; SIGTERM leaves no process and frees every port", { timeout: 150_000 }, async () => {
+    model ??= await ModelServer.start();
+    const data = tempDir("npm-start-two");
+    // With the machine's Redis, each sidecar must get a key prefix of its own.
+    const prefix = infra.redisUrl ? freshPrefix() : undefined;
+    const redis: Record<string, string> = prefix ? { REDIS_URL: infra.redisUrl!, REDIS_KEY_PREFIX: prefix, REDIS_PREFIX: `${prefix}sidecar:` } : {};
+    try {
+      const dirs = { nubabel: path.join(data.dir, "nubabel"), sidecar: path.join(data.dir, "sidecar") };
+      const { child, exited, nubabelPort, sidecarPorts, output } = await startNpm(dirs, model.url, { SIDECARS: "2", ...redis });
+      const urls = sidecarPorts.map((port) => `http://127.0.0.1:${port}`);
+      expect(output()).toContain(`Sidecar-1  ${urls[0]}`);
+      expect(output()).toContain(`Sidecar-2  ${urls[1]}`);
+      expect(output()).toMatch(/^\[sidecar-1\] /m);
+      expect(output()).toMatch(/^\[sidecar-2\] /m);
+      for (const url of urls) {
+        const res = await fetch(`${url}/health`);
+        expect(res.status, `${url}/health: ${await res.clone().text()}`).toBe(200);
+        expect(((await res.json()) as { opencode: { state: string } }).opencode.state).toBe("running");
+      }
+
+      const ours = () => processesMentioning(data.dir).filter((pid) => !cmdline(pid).startsWith("npm"));
+      const services = (entry: string) => ours().filter((pid) => cmdline(pid).includes(entry));
+      const sidecars = services("apps/opencode-sidecar/src/main.ts").map((pid) => ({
+        port: environ(pid, "SIDECAR_PORT"),
+        dir: environ(pid, "SIDECAR_DATA_DIR"),
+        prefix: environ(pid, "REDIS_PREFIX"),
+      }));
+      expect(sidecars.sort((a, b) => Number(a.port) - Number(b.port))).toEqual([
+        { port: String(sidecarPorts[0]), dir: dirs.sidecar, prefix: prefix && `${prefix}sidecar:` },
+        { port: String(sidecarPorts[1]), dir: `${dirs.sidecar}-2`, prefix: prefix && `${prefix}sidecar-2:` },
+      ]);
+      const [nubabel] = services("apps/nubabel/src/main.ts");
+      expect(environ(nubabel!, "SIDECAR_URLS")).toBe(urls.join(","));
+      expect(ours().filter((pid) => /opencode\S* serve /.test(cmdline(pid))).length, ours().map(cmdline).join("\n")).toBe(2);
+
+      child.kill("SIGTERM");
+      const stopped = await Promise.race([exited.then(() => true), sleep(40_000).then(() => false)]);
+      expect(stopped, `npm start did not exit after SIGTERM:\n${output().slice(-3000)}`).toBe(true);
+      expect(processesMentioning(data.dir).map(cmdline), output().slice(-3000)).toEqual([]);
+      for (const port of [nubabelPort, ...sidecarPorts]) expect(await portIsFree(port), `port ${port}`).toBe(true);
+    } finally {
+      for (const pid of processesMentioning(data.dir)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+      if (prefix) await flushPrefix(infra.redisUrl!, prefix);
       data.remove();
     }
   });
