@@ -201,6 +201,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     bridge,
     bridgeSecret,
     draining: () => runner.draining,
+    load: () => ({ runs: runner.load, capacity: env.SIDECAR_CAPACITY }),
     ...(sandbox ? { sandbox: sandbox.health() } : {}),
     instances: () => instances.count,
     ...(engine instanceof EngineSupervisor ? { memory: () => ({ rssBytes: engine.rssBytes(), recycles: engine.recycles }) } : {}),

@@ -50,6 +50,35 @@ describe("sidecar shutdown", () => {
     expect(processesIn(h.dataDir)).toEqual([]);
   }, 180_000);
 
+  it("POST /drain refuses new runs and follow-ups for a deploy, lets the running turn finish, reports its load, and undoes", async () => {
+    const h: Harness = await startHarness({ SIDECAR_CAPACITY: "7" });
+    cleanups.push(() => h.close());
+    expect(await (await fetch(`${h.sidecar.url}/health`)).json()).toMatchObject({ status: "healthy", load: { runs: 0, capacity: 7 } });
+    const unsigned = await fetch(`${h.sidecar.url}/drain`, { method: "POST", body: '{"drain":true}', headers: { "content-type": "application/json" } });
+    expect(unsigned.status).toBe(401);
+    expect(await h.post("/drain", { drain: "yes" })).toMatchObject({ status: 400, body: { error: { message: expect.stringContaining("drain") } } });
+
+    const first = await h.post("/delegate", delegateBody(h, "ses_deploy", "first"));
+    expect(first.status).toBe(200);
+    h.model.script({ text: "finished while drained", delayMs: 2_000 });
+    const running = h.post("/delegate", delegateBody(h, "ses_deploy_2", "slow one"));
+    await h.model.waitForRequests(2, 60_000);
+
+    expect(await h.post("/drain", { drain: true })).toMatchObject({ status: 200, body: { draining: true, runs: 1 } });
+    const health = await fetch(`${h.sidecar.url}/health`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: "degraded", draining: true, load: { runs: 1, capacity: 7 } });
+    const refused = await h.post("/delegate", delegateBody(h, "ses_new", "refused"));
+    expect(refused).toMatchObject({ status: 503, body: { error: { code: "draining", message: expect.stringContaining("drained") } } });
+    const followUp = await h.post(`/sessions/${first.body.metadata.opencodeSessionId}/prompt`, { prompt: "refused too" });
+    expect(followUp).toMatchObject({ status: 503, body: { error: { code: "draining" } } });
+
+    expect((await running).body).toMatchObject({ status: "success", output: "finished while drained" });
+    expect(await h.post("/drain", { drain: true })).toMatchObject({ body: { draining: true, runs: 0 } });
+    expect(await h.post("/drain", { drain: false })).toMatchObject({ body: { draining: false, runs: 0 } });
+    expect((await h.post("/delegate", delegateBody(h, "ses_back", "served again"))).status).toBe(200);
+  }, 180_000);
+
   it("a start stopped while the engine is still starting leaves no engine process", async () => {
     const dataDir = tempDir();
     const stopping = new AbortController();

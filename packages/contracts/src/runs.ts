@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { RunId, SessionId } from "./ids.js";
-import { ErrorInfo, RunState, Usage } from "./sidecar.js";
+import { ContextRestored, ErrorInfo, RunState, Usage } from "./sidecar.js";
 
 /** A run as Nubabel's API shows it (`GET /api/runs/:runId`, `GET /api/sessions/:id/runs`). */
 export const ApiRun = z.object({
@@ -12,6 +12,8 @@ export const ApiRun = z.object({
   output: z.string().optional(),
   error: ErrorInfo.optional(),
   usage: Usage.optional(),
+  /** Set when the run started a new OpenCode session seeded with the conversation's history. */
+  contextRestored: ContextRestored.optional(),
   /** 1 for the next run of the organization to start; present while queued. */
   queuePosition: z.number().int().positive().optional(),
   category: z.string().optional(),

@@ -40,6 +40,16 @@ export const Name = z
  */
 export const RunTimeout = z.number().int().min(1_000).max(24 * 3_600_000);
 
+/** One message of a conversation as Nubabel recorded it, to seed a new OpenCode session with. */
+export const HistoryMessage = z.object({
+  role: z.enum(["user", "assistant"]),
+  content: free(100_000),
+});
+export type HistoryMessage = z.infer<typeof HistoryMessage>;
+
+/** The most history messages one `/delegate` may carry (Nubabel sends the latest ones). */
+export const MAX_HISTORY_MESSAGES = 200;
+
 /**
  * `POST /delegate`: start a new OpenCode session for a Nubabel session and run the prompt.
  * `callbackToken` is opaque to the sidecar: it is the capability token Nubabel issued, sent back
@@ -57,6 +67,11 @@ export const DelegateRequest = z.object({
   /** Nubabel's run id; the sidecar's run takes it, and a repeat with the same id returns that run. */
   runId: RunId.optional(),
   timeoutMs: RunTimeout.optional(),
+  /**
+   * The conversation so far, oldest first, when the session moves here from a sidecar that is gone
+   * or drained: the new OpenCode session gets it as context before the prompt runs.
+   */
+  history: z.array(HistoryMessage).max(MAX_HISTORY_MESSAGES).optional(),
 });
 export type DelegateRequest = z.infer<typeof DelegateRequest>;
 
@@ -94,6 +109,17 @@ export type Usage = z.infer<typeof Usage>;
 export const ErrorInfo = z.object({ code: z.string(), message: z.string() });
 export type ErrorInfo = z.infer<typeof ErrorInfo>;
 
+/**
+ * The session's OpenCode session was gone (its sidecar stopped answering, or was drained), so this
+ * run started a new one on another sidecar, seeded with the last `messages` of the conversation.
+ */
+export const ContextRestored = z.object({
+  from: z.literal("history"),
+  messages: z.number().int().nonnegative(),
+  reason: z.string(),
+});
+export type ContextRestored = z.infer<typeof ContextRestored>;
+
 /** The answer of `/delegate` and `/sessions/:id/prompt` (and, with `nubabelSessionId`, of Nubabel's `/api/delegate`). */
 export const DelegateResponse = z.object({
   output: z.string(),
@@ -109,6 +135,8 @@ export const DelegateResponse = z.object({
     /** The run this answer ends (added with durable runs). */
     runId: RunId.optional(),
     usage: Usage.optional(),
+    /** Set when this run started a new OpenCode session seeded with the conversation's history. */
+    contextRestored: ContextRestored.optional(),
   }),
 });
 export type DelegateResponse = z.infer<typeof DelegateResponse>;
@@ -196,11 +224,24 @@ export const SidecarHealth = z.object({
   problems: z.array(z.string()).optional(),
   /** Present when the sidecar uses Redis: it cannot serve a request without it. */
   redis: z.object({ ok: z.boolean(), error: z.string().optional() }).optional(),
-  /** True while shutting down: running turns finish, new ones are refused. */
+  /** True while drained or shutting down: running turns finish, new ones are refused. */
   draining: z.boolean().optional(),
+  /**
+   * What placement weighs: runs here now (running or waiting in a session's line) against the
+   * runs it is sized for (`SIDECAR_CAPACITY`, a weight, not a limit).
+   */
+  load: z.object({ runs: z.number().int().nonnegative(), capacity: z.number().int().positive() }).optional(),
   /** Absent when the sidecar attaches to an engine it does not configure (`OPENCODE_URL`). */
   sandbox: SandboxHealth.optional(),
   /** OhMyOpenCode in the engine (`SIDECAR_OMO`): a sidecar with it on starts only once it loaded. */
   omo: z.object({ enabled: z.boolean(), version: z.string().optional() }).optional(),
 });
 export type SidecarHealth = z.infer<typeof SidecarHealth>;
+
+/** `POST /drain` of the sidecar (signed like every call from Nubabel): `drain: false` undoes it. */
+export const DrainRequest = z.object({ drain: z.boolean() });
+export type DrainRequest = z.infer<typeof DrainRequest>;
+
+/** The sidecar's answer to `POST /drain`: `runs` still running here (0: it may stop). */
+export const DrainState = z.object({ draining: z.boolean(), runs: z.number().int().nonnegative() });
+export type DrainState = z.infer<typeof DrainState>;

@@ -45,6 +45,8 @@ export const Env = z.object({
   ENGINE_REQUEST_TIMEOUT_MS: int(15_000),
   /** Most engine instances (one per organization's workspace) kept loaded; idle ones go first. */
   ENGINE_MAX_INSTANCES: int(32),
+  /** How many concurrent runs this sidecar is sized for: Nubabel weighs placement by it (not a limit). */
+  SIDECAR_CAPACITY: int(100),
   /** An organization's engine instance unused this long is unloaded (its sessions stay). */
   ENGINE_INSTANCE_IDLE_MS: int(600_000),
   /** The engine is restarted when idle and its resident memory is over this (MB). */

@@ -10,6 +10,8 @@ export interface PromptInput {
   sessionId: string;
   directory: string;
   text: string;
+  /** Sent before `text` in the same message: what the model should know first (a restored conversation). */
+  context?: string;
   system?: string;
   agent?: string;
   /** `provider/model`. */
@@ -109,7 +111,7 @@ export class EngineDriver {
       {
         sessionID: input.sessionId,
         directory: input.directory,
-        parts: [{ type: "text", text: input.text }],
+        parts: [...(input.context ? [{ type: "text" as const, text: input.context }] : []), { type: "text", text: input.text }],
         ...(input.system ? { system: input.system } : {}),
         ...(input.agent ? { agent: input.agent } : {}),
         ...(providerID && rest.length ? { model: { providerID, modelID: rest.join("/") } } : {}),

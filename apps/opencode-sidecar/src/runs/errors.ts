@@ -23,11 +23,11 @@ export class RunNotFoundError extends Error {
   override readonly name = "RunNotFoundError";
 }
 
-/** The sidecar is shutting down and takes no new runs (503). */
+/** The sidecar is shutting down, or drained for a deploy, and takes no new runs (503 `draining`). */
 export class DrainingError extends Error {
   override readonly name = "DrainingError";
-  constructor() {
-    super("the sidecar is shutting down and accepts no new runs; send it to another sidecar or try again shortly");
+  constructor(why: string) {
+    super(`${why} and accepts no new runs; send it to another sidecar or try again shortly`);
   }
 }
 

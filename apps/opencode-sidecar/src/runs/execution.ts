@@ -32,7 +32,7 @@ export class RunExecution {
     private readonly deps: ExecutionDeps,
     private readonly binding: Binding,
     private readonly selection: Selection,
-    private readonly prompt: string,
+    private readonly prompt: { text: string; context?: string },
     private readonly reporter: SessionReporter,
     /** The run's bound: the sidecar's own, or Nubabel's if shorter. */
     private readonly timeoutMs: number,
@@ -58,7 +58,8 @@ export class RunExecution {
         {
           sessionId: this.run.opencodeSessionId,
           directory: this.binding.directory,
-          text: this.prompt,
+          text: this.prompt.text,
+          ...(this.prompt.context ? { context: this.prompt.context } : {}),
           system: this.selection.system,
           ...(this.selection.agent ? { agent: this.selection.agent } : {}),
           ...(this.selection.model ? { model: this.selection.model } : {}),

@@ -1,4 +1,4 @@
-import { type DelegateRequest, type ErrorInfo, Ids, isFinished, type PromptRequest, type RunAccepted } from "@nubabel/contracts";
+import { type DelegateRequest, type ErrorInfo, type HistoryMessage, Ids, isFinished, type PromptRequest, type RunAccepted } from "@nubabel/contracts";
 import type { Binding, BindingStore } from "../bindings/binding.js";
 import type { CallbackClient } from "../callbacks/client.js";
 import type { Outbox } from "../callbacks/outbox.js";
@@ -61,6 +61,8 @@ const SHUTTING_DOWN: ErrorInfo = { code: "shutting_down", message: "the sidecar 
  */
 export class Runner {
   private state: "serving" | "draining" | "closed" = "serving";
+  /** Drained for a deploy (`POST /drain`): no new runs, running ones go on; undone by `setDrained(false)`. */
+  private drainedForDeploy = false;
   private closing: Promise<void> | undefined;
   private readonly queue: SessionQueue;
   private readonly reporters = new Map<string, SessionReporter>();
@@ -82,7 +84,22 @@ export class Runner {
   }
 
   get draining(): boolean {
-    return this.state !== "serving";
+    return this.state !== "serving" || this.drainedForDeploy;
+  }
+
+  /** Runs here now: running, or waiting in their session's line. */
+  get load(): number {
+    return this.live.size;
+  }
+
+  /**
+   * Drains for a deploy (`on`), or serves again: a drained sidecar refuses new runs (503
+   * `draining`, so Nubabel places them elsewhere) and lets running ones finish.
+   */
+  setDrained(on: boolean): { draining: boolean; runs: number } {
+    this.drainedForDeploy = on;
+    this.o.log.info({ running: this.live.size }, on ? "drained: no new runs; running ones finish" : "serving again");
+    return { draining: this.draining, runs: this.live.size };
   }
 
   async delegate(req: DelegateRequest): Promise<RunHandle> {
@@ -113,7 +130,8 @@ export class Runner {
         await this.o.bindings.set(binding);
         this.o.log.info({ opencodeSessionId, nubabelSessionId: req.session_id, category: selection.category, runId }, "session created");
         this.reporter(binding).update("created", { runId });
-        return this.submit(binding, selection, req.prompt, runId, req.timeoutMs);
+        const context = req.history?.length ? restoredContext(req.history) : undefined;
+        return this.submit(binding, selection, { text: req.prompt, ...(context ? { context } : {}) }, runId, req.timeoutMs);
       });
     });
   }
@@ -128,7 +146,7 @@ export class Runner {
         await this.requirePlugin(binding.directory);
         const selection = this.o.catalog.select(binding.category, binding.skills);
         this.requireModel(selection);
-        return this.submit(binding, selection, req.prompt, runId, req.timeoutMs);
+        return this.submit(binding, selection, { text: req.prompt }, runId, req.timeoutMs);
       };
       return directory ? this.holding(directory, run) : run();
     });
@@ -209,7 +227,7 @@ export class Runner {
     }
   }
 
-  private async submit(binding: Binding, selection: Selection, prompt: string, runId: string, timeoutMs?: number): Promise<RunHandle> {
+  private async submit(binding: Binding, selection: Selection, prompt: { text: string; context?: string }, runId: string, timeoutMs?: number): Promise<RunHandle> {
     const id = binding.opencodeSessionId;
     this.queue.assertRoom(id);
     const run = Runs.create({ runId, opencodeSessionId: id, nubabelSessionId: binding.nubabelSessionId, organizationId: binding.organizationId, category: selection.category });
@@ -300,7 +318,8 @@ export class Runner {
   }
 
   private requireServing(): void {
-    if (this.state !== "serving") throw new DrainingError();
+    if (this.state !== "serving") throw new DrainingError("the sidecar is shutting down");
+    if (this.drainedForDeploy) throw new DrainingError("the sidecar is drained");
   }
 
   /**
@@ -335,6 +354,21 @@ export class Runner {
     }
     if (!engine.endpoint()) throw new EngineDownError(`the OpenCode engine is ${engine.state}; try again shortly`);
   }
+}
+
+/**
+ * A conversation moved here from a sidecar that is gone: the model reads it before the prompt,
+ * in the prompt's own message (one message, so the turn's events see nothing extra).
+ */
+function restoredContext(history: HistoryMessage[]): string {
+  const turns = history.map((m) => `<${m.role}>\n${m.content}\n</${m.role}>`).join("\n\n");
+  return [
+    "This conversation began in an earlier session that is no longer available. What was said so far, oldest first, for context:",
+    "",
+    turns,
+    "",
+    "The person's new message follows.",
+  ].join("\n");
 }
 
 function handle(run: Runs.Run, finished: Promise<Runs.Run>): RunHandle {

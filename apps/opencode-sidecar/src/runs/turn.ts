@@ -78,9 +78,9 @@ class Turn {
     this.input.signal.addEventListener("abort", onAbort, { once: true });
     this.cleanup.push(() => this.input.signal.removeEventListener("abort", onAbort));
 
-    const { sessionId, directory, text, system, agent, model } = this.input;
+    const { sessionId, directory, text, context, system, agent, model } = this.input;
     this.sending = this.driver
-      .prompt({ sessionId, directory, text, ...(system ? { system } : {}), ...(agent ? { agent } : {}), ...(model ? { model } : {}) })
+      .prompt({ sessionId, directory, text, ...(context ? { context } : {}), ...(system ? { system } : {}), ...(agent ? { agent } : {}), ...(model ? { model } : {}) })
       .then(
         () => {
           if (this.phase === "sending") this.phase = "following";

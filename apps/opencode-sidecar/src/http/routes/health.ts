@@ -16,6 +16,8 @@ export interface HealthDeps {
   instances?: () => number;
   /** The supervised engine's memory and planned restarts. */
   memory?: () => { rssBytes: number | undefined; recycles: number };
+  /** Runs here now, and the runs this sidecar is sized for (`SIDECAR_CAPACITY`). */
+  load: () => { runs: number; capacity: number };
 }
 
 /** `GET /health`: 200 only when a run could be served now (engine up, Redis answering, not draining). */
@@ -34,7 +36,7 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
       if (!up) problems.push(`the OpenCode engine is ${deps.engine.state}`);
       if (!deps.model) problems.push("no model configured: set MODEL_BASE_URL and MODEL_NAME, or ANTHROPIC_API_KEY, or OPENCODE_CONFIG");
       if (redis && !redis.ok) problems.push(`Redis does not answer: ${redis.error}`);
-      if (draining) problems.push("the sidecar is shutting down");
+      if (draining) problems.push("the sidecar is drained or shutting down: it takes no new runs");
       if (deps.sandbox?.shell === "refused") problems.push(`the agent's shell commands are refused: ${deps.sandbox.reason}`);
       const healthy = up && !draining && (redis?.ok ?? true);
       const body: SidecarHealth = {
@@ -51,6 +53,7 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
         ...(problems.length ? { problems } : {}),
         ...(redis ? { redis } : {}),
         ...(draining ? { draining: true } : {}),
+        load: deps.load(),
         ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
         ...(deps.omo ? { omo: deps.omo } : {}),
       };
