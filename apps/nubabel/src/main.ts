@@ -25,7 +25,7 @@ import { Connections, createMcpModule } from "./mcp/index.js";
 import { ensureDevOrganization, type DevOrganization } from "./organizations/dev-organization.js";
 import { streamOf } from "./progress/progress-log.js";
 import { Reconciler, Runs, toDelegateResponse } from "./runs/index.js";
-import { SidecarClient } from "./sidecar/index.js";
+import { SidecarClient, SidecarPool } from "./sidecar/index.js";
 import { createSlackBot, watchProgressLog } from "./slack/index.js";
 
 export interface StartOptions {
@@ -143,6 +143,13 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       },
       logger,
     );
+    const pool = new SidecarPool({
+      urls: env.SIDECAR_URLS,
+      heartbeatMs: env.SIDECAR_HEARTBEAT_MS,
+      timeoutMs: env.SIDECAR_HEARTBEAT_TIMEOUT_MS,
+      health: (url) => sidecar.health(url),
+      logger,
+    });
     let publicUrl = env.NUBABEL_URL ?? "";
     const runStore = new PgRunStore(database.db);
     const runs = new Runs({
@@ -155,7 +162,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       logger,
       tokenSecret,
       publicUrl: () => publicUrl,
-      sidecarUrl: env.SIDECAR_URL,
+      pool,
       runTimeoutMs: env.RUN_TIMEOUT_MS,
     });
     const reconciler = new Reconciler({
@@ -174,7 +181,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       timeoutMs: env.SIDECAR_HEALTH_TIMEOUT_MS,
       database: { kind: database.kind, ping: () => database.ping() },
       redis: { mode: redisParts ? "redis" : "in-process", ping: () => parts.ping() },
-      sidecar: { url: env.SIDECAR_URL, health: () => sidecar.health(env.SIDECAR_URL) },
+      sidecars: env.SIDECAR_URLS.map((url) => ({ url, health: () => sidecar.health(url) })),
       slack: () => slack?.status(),
     });
 
@@ -261,7 +268,10 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     publicUrl ||= `http://127.0.0.1:${port}`;
     // Runs this or a crashed instance left running are settled with their sidecars, now and periodically.
     reconciler.start();
-    cleanups.push(() => runs.drain(5_000), () => reconciler.stop());
+    // A sidecar silent past the heartbeat timeout has lost what ran there: those runs fail now.
+    pool.onGone((sidecarUrl, reason) => void runs.failOn(sidecarUrl, reason).catch((err: Error) => log.warn({ sidecarUrl, err: err.message }, "could not fail the runs of a gone sidecar")));
+    pool.start();
+    cleanups.push(() => runs.drain(5_000), () => reconciler.stop(), () => pool.stop());
     if (slack) {
       // In the background: a Slack outage delays the bot (its state shows in /health), not the API.
       slack.startInBackground();
@@ -277,7 +287,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       writePrivate(serverFile, JSON.stringify({ url: `http://127.0.0.1:${port}`, pid: process.pid }));
       cleanups.push(() => rmSync(serverFile, { force: true }));
     }
-    log.info({ url, publicUrl, database: database.kind, redis: Boolean(redisParts), sidecarUrl: env.SIDECAR_URL }, "nubabel listening");
+    log.info({ url, publicUrl, database: database.kind, redis: Boolean(redisParts), sidecarUrls: env.SIDECAR_URLS }, "nubabel listening");
     return {
       url,
       port,

@@ -4,6 +4,7 @@ import { cliEnv } from "./cli-env.js";
 import { SlackTeamId } from "../slack/index.js";
 import { MCP_USAGE, runMcpCli } from "./mcp-commands.js";
 import { withOrganizations } from "./organizations-client.js";
+import { runSidecarCli, SIDECAR_USAGE } from "./sidecar-commands.js";
 
 const USAGE = `usage:
   nubabel org create --name NAME   create an organization; prints {"organizationId","apiKey"}
@@ -11,13 +12,21 @@ const USAGE = `usage:
   nubabel org link-slack --org ORG --team TEAM
                                    link a Slack workspace (team id T…) to an organization
 ${MCP_USAGE}
+${SIDECAR_USAGE}
 
-Storage comes from the same environment as the server (DATABASE_URL, NUBABEL_DATA_DIR).`;
+Storage comes from the same environment as the server (DATABASE_URL, NUBABEL_DATA_DIR); the sidecars
+from SIDECAR_URLS and SIDECAR_SHARED_SECRET.`;
 
 /** Runs one CLI command; returns the exit code. Output is JSON on stdout, errors on stderr. */
-export async function runCli(argv: string[], source: Record<string, string | undefined>, out = process.stdout, err = process.stderr): Promise<number> {
+export async function runCli(
+  argv: string[],
+  source: Record<string, string | undefined>,
+  out: { write(text: string): unknown } = process.stdout,
+  err: { write(text: string): unknown } = process.stderr,
+): Promise<number> {
   const [noun, verb, ...rest] = argv;
   if (noun === "keys" || noun === "connections") return runMcpCli(argv, source, out, err);
+  if (noun === "sidecars") return runSidecarCli(argv, source, out, err);
   if (noun !== "org" || (verb !== "create" && verb !== "list" && verb !== "link-slack")) {
     err.write(`${USAGE}\n`);
     return noun === undefined || noun === "help" || noun === "--help" ? 0 : 2;

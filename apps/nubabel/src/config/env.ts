@@ -25,7 +25,17 @@ const Schema = z.object({
   REDIS_URL: optionalUrl,
   /** Prefix of every Redis key, so several deployments (or test files) can share one Redis. */
   REDIS_KEY_PREFIX: z.string().default("nubabel:"),
+  /** The one sidecar, when `SIDECAR_URLS` is unset. */
   SIDECAR_URL: z.url().default("http://127.0.0.1:3001"),
+  /** Several sidecars, comma-separated: new sessions are placed over them. Wins over `SIDECAR_URL`. */
+  SIDECAR_URLS: z
+    .string()
+    .optional()
+    .transform((v) => v?.split(",").map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.url({ error: "must be a comma-separated list of sidecar URLs" })).min(1, "must name at least one sidecar URL").max(64).optional()),
+  /** How often each sidecar's health is asked, and how long one may stay silent before it is gone. */
+  SIDECAR_HEARTBEAT_MS: positiveInt.default(2_000),
+  SIDECAR_HEARTBEAT_TIMEOUT_MS: positiveInt.default(10_000),
   SIDECAR_SHARED_SECRET: z
     .string({ error: "is required (a whsec_… Standard Webhooks secret shared with the sidecar; `npm start` generates one)" })
     .refine(Webhooks.isSecret, "must be a Standard Webhooks secret: whsec_ followed by at least 24 base64 bytes"),
@@ -98,7 +108,10 @@ const Schema = z.object({
  * The parsed configuration. `NUBABEL_URL` stays undefined when unset: the server then uses
  * `http://127.0.0.1:<the port it actually bound>`, which also works for port 0 in tests.
  */
-export type Env = z.infer<typeof Schema>;
+export type Env = Omit<z.infer<typeof Schema>, "SIDECAR_URLS"> & {
+  /** Every sidecar, from `SIDECAR_URLS` or else `SIDECAR_URL`: without trailing slashes, each once. */
+  SIDECAR_URLS: string[];
+};
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -123,8 +136,12 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     const missing = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"].filter((k) => !cleaned[k]);
     throw new ConfigError(missing, `invalid configuration:\n  ${missing.join(", ")}: the Slack bot needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET together`);
   }
+  if (env.SIDECAR_HEARTBEAT_TIMEOUT_MS <= env.SIDECAR_HEARTBEAT_MS) {
+    throw new ConfigError(["SIDECAR_HEARTBEAT_TIMEOUT_MS"], "invalid configuration:\n  SIDECAR_HEARTBEAT_TIMEOUT_MS: must be longer than SIDECAR_HEARTBEAT_MS");
+  }
   return {
     ...env,
+    SIDECAR_URLS: [...new Set((env.SIDECAR_URLS ?? [env.SIDECAR_URL]).map((url) => url.replace(/\/+$/, "")))],
     NUBABEL_URL: env.NUBABEL_URL?.replace(/\/+$/, ""),
     // npm runs workspace scripts inside the workspace folder; INIT_CWD is where the person typed
     // the command, so `npm run nubabel`, `npm start` and `npx nubabel` all find the same folder.

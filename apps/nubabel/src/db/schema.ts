@@ -79,6 +79,8 @@ export const sessionMappings = pgTable(
   (t) => [
     primaryKey({ name: "session_mappings_pk", columns: [t.organizationId, t.sessionId] }),
     uniqueIndex("session_mappings_opencode_idx").on(t.opencodeSessionId, t.sidecarUrl),
+    // Placement prefers the sidecar that holds an organization's latest session (its workspace).
+    index("session_mappings_org_created_idx").on(t.organizationId, t.createdAt),
     foreignKey({ name: "session_mappings_session_fk", columns: [t.organizationId, t.sessionId], foreignColumns: [sessions.organizationId, sessions.id] }).onDelete("cascade"),
   ],
 );
@@ -112,6 +114,8 @@ export const runs = pgTable(
     error: jsonb("error").$type<{ code: string; message: string; status?: number; details?: unknown }>(),
     usage: jsonb("usage").$type<Record<string, number>>(),
     model: text("model"),
+    /** Set when the run moved its session to another sidecar, seeded with the conversation's history. */
+    contextRestored: jsonb("context_restored").$type<{ from: "history"; messages: number; reason: string }>(),
     abortRequested: boolean("abort_requested").notNull().default(false),
     /** When its sidecar last confirmed the run (reconciliation gives up on a sidecar gone too long). */
     checkedAt: timestamp("checked_at", { withTimezone: true }),

@@ -14,6 +14,13 @@ export interface MappingStore {
   insert(record: MappingRecord): Promise<MappingRecord>;
   bySession(organizationId: string, sessionId: string): Promise<MappingRecord | undefined>;
   byOpencode(opencodeSessionId: string): Promise<MappingRecord | undefined>;
+  /**
+   * Points the session at a new OpenCode session (it moved to another sidecar), if it is still
+   * mapped to `fromOpencodeSessionId`; returns the mapping in force either way.
+   */
+  move(record: MappingRecord, fromOpencodeSessionId: string): Promise<MappingRecord>;
+  /** Of `among`, the sidecar holding the organization's latest session, if any. */
+  latestSidecar(organizationId: string, among: string[]): Promise<string | undefined>;
 }
 
 /**

@@ -25,6 +25,14 @@ class ListStore implements MappingStore {
     this.reads++;
     return this.rows.find((x) => x.opencodeSessionId === id);
   }
+  async move(r: MappingRecord, from: string) {
+    const i = this.rows.findIndex((x) => x.sessionId === r.sessionId && x.opencodeSessionId === from);
+    if (i >= 0) this.rows[i] = r;
+    return this.rows.find((x) => x.sessionId === r.sessionId)!;
+  }
+  async latestSidecar(organizationId: string, among: string[]) {
+    return this.rows.filter((x) => x.organizationId === organizationId && among.includes(x.sidecarUrl)).at(-1)?.sidecarUrl;
+  }
 }
 
 const down: MappingCache = {
@@ -36,6 +44,20 @@ const down: MappingCache = {
 const silent = pino({ level: "silent" });
 
 describe("SessionMapping", () => {
+  it("moves a session to a new OpenCode session only from the one it names, and the cache follows", async () => {
+    const store = new ListStore();
+    const cache = new MemoryMappingCache();
+    const mapping = new SessionMapping(store, cache, silent);
+    await mapping.record(record);
+    const moved = { ...record, opencodeSessionId: "oc2", sidecarUrl: "http://sc2" };
+    expect(await mapping.move(moved, "oc1")).toEqual(moved);
+    expect(await cache.bySession("org_a", "s1")).toEqual(moved);
+    // A second mover that still believed in oc1 learns where the session went instead.
+    expect(await mapping.move({ ...record, opencodeSessionId: "oc3" }, "oc1")).toEqual(moved);
+    expect(await mapping.latestSidecar("org_a", ["http://sc", "http://sc2"])).toBe("http://sc2");
+    expect(await mapping.latestSidecar("org_a", ["http://sc"])).toBeUndefined();
+  });
+
   it("answers from the database when the cache is down, both ways", async () => {
     const store = new ListStore();
     const mapping = new SessionMapping(store, down, silent);

@@ -30,6 +30,18 @@ export class SessionMapping {
     return stored;
   }
 
+  /** Moves the session to a new OpenCode session (see `MappingStore.move`); returns the mapping in force. */
+  async move(record: MappingRecord, fromOpencodeSessionId: string, logger?: Logger): Promise<MappingRecord> {
+    const stored = await this.store.move(record, fromOpencodeSessionId);
+    await this.warm(stored, this.logFor(logger));
+    return stored;
+  }
+
+  /** Of `among`, the sidecar holding the organization's latest session (where its workspace is). */
+  latestSidecar(organizationId: string, among: string[]): Promise<string | undefined> {
+    return this.store.latestSidecar(organizationId, among);
+  }
+
   async bySession(organizationId: string, sessionId: string, logger?: Logger): Promise<MappingRecord | undefined> {
     return this.read(
       () => this.cache.bySession(organizationId, sessionId),

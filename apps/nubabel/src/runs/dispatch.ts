@@ -1,19 +1,24 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type RunAccepted, Webhooks } from "@nubabel/contracts";
+import { type DelegateRequest, type HistoryMessage, MAX_HISTORY_MESSAGES, type RunAccepted, Webhooks } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
-import type { SessionMapping } from "../mapping/session-mapping.js";
+import type { MappingRecord, SessionMapping } from "../mapping/session-mapping.js";
+import type { Message, SessionStore } from "../sessions/sessions.js";
 import type { SidecarClient } from "../sidecar/client.js";
 import { SidecarRejected, SidecarUnavailable } from "../sidecar/errors.js";
+import type { SidecarPool } from "../sidecar/pool.js";
 import { bind } from "./binding.js";
+import type { Placed } from "./ports.js";
 import type { Ending, Run } from "./run.js";
 
 export interface DispatchDeps {
   mapping: SessionMapping;
   sidecar: SidecarClient;
+  /** The sidecars new sessions are placed on; follow-ups go to the one in the mapping. */
+  pool: SidecarPool;
+  /** Where a session's history is read when it moves to another sidecar. */
+  sessions: SessionStore;
   tokenSecret: string;
   publicUrl: () => string;
-  /** Where new OpenCode sessions are created; follow-ups go to the sidecar in the mapping. */
-  sidecarUrl: string;
   /** The longest a run may take; its callback token expires `TOKEN_MARGIN_SECONDS` after that. */
   runTimeoutMs: number;
 }
@@ -21,23 +26,28 @@ export interface DispatchDeps {
 /** Time after a run's bound for its last callbacks (a queue ahead of it, the result's retries). */
 export const TOKEN_MARGIN_SECONDS = 10 * 60;
 
+/** The most history characters a moved session carries (the sidecar's body limit is 1 MiB). */
+const HISTORY_CHARS = 200_000;
+
 /** Where the sidecar runs it, or why it never started. */
-export type Placement = { placed: { opencodeSessionId: string; sidecarUrl: string } } | { refused: Ending };
+export type Placement = { placed: Placed } | { refused: Ending };
+
+type Common = Omit<DelegateRequest, "organizationId" | "session_id"> & { session_id: string; organizationId: string };
 
 /**
  * Hands a claimed run to a sidecar and returns as soon as the sidecar accepted it. The first run
- * of a session creates its OpenCode session (`/delegate`) and records the mapping before
- * answering; later ones prompt the mapped session on the sidecar that owns it. Runs of one session
- * never dispatch concurrently (the store starts one at a time), so no lock is needed here.
+ * of a session creates its OpenCode session (`/delegate`) on a sidecar the pool picks and records
+ * the mapping before answering; later ones prompt the mapped session on the sidecar that owns it.
+ * When that sidecar is gone or drained, the session moves: a new OpenCode session on another
+ * sidecar, seeded with the conversation's history. Runs of one session never dispatch
+ * concurrently (the store starts one at a time), so no lock is needed here.
  */
 export async function dispatch(deps: DispatchDeps, run: Run, log: Logger, newSession = false): Promise<Placement> {
   const ttlSeconds = Math.ceil(deps.runTimeoutMs / 1000) + TOKEN_MARGIN_SECONDS;
   const binding = bind(deps.publicUrl(), deps.tokenSecret, { id: run.sessionId, organizationId: run.organizationId }, ttlSeconds);
   // A session created with this run has no mapping: no need to look (a miss reads PostgreSQL).
   const mapped = newSession ? undefined : await deps.mapping.bySession(run.organizationId, run.sessionId, log);
-  // One message across the hand-over's tries: the same webhook-id, each try signed a second later.
-  const delivery = new Webhooks.Outgoing(`msg_${run.id}`);
-  const common = {
+  const common: Common = {
     prompt: run.prompt,
     session_id: run.sessionId,
     runId: run.id,
@@ -46,17 +56,9 @@ export async function dispatch(deps: DispatchDeps, run: Run, log: Logger, newSes
     ...binding,
   };
   try {
-    let accepted: RunAccepted;
-    let sidecarUrl: string;
-    if (mapped) {
-      sidecarUrl = mapped.sidecarUrl;
-      accepted = await again(() => deps.sidecar.prompt(sidecarUrl, mapped.opencodeSessionId, common, log, delivery)).catch((err: unknown) =>
-        acceptedAnyway(deps, sidecarUrl, run.id, err, log),
-      );
-    } else {
-      sidecarUrl = deps.sidecarUrl;
+    if (!mapped) {
       const body = { ...common, ...(run.category ? { category: run.category } : {}), ...(run.skills ? { load_skills: run.skills } : {}) };
-      accepted = await again(() => deps.sidecar.delegate(sidecarUrl, body, log, delivery)).catch((err: unknown) => acceptedAnyway(deps, sidecarUrl, run.id, err, log));
+      const { accepted, sidecarUrl } = await create(deps, run, body, new Set(), log);
       const kept = await deps.mapping.record(
         { sessionId: run.sessionId, opencodeSessionId: accepted.opencodeSessionId, organizationId: run.organizationId, sidecarUrl },
         log,
@@ -66,11 +68,110 @@ export async function dispatch(deps: DispatchDeps, run: Run, log: Logger, newSes
         log.warn({ orphan: accepted.opencodeSessionId, kept: kept.opencodeSessionId }, "session already mapped; aborting the new OpenCode session");
         void deps.sidecar.abort(sidecarUrl, accepted.opencodeSessionId, log).catch(() => undefined);
       }
+      return { placed: { opencodeSessionId: accepted.opencodeSessionId, sidecarUrl } };
     }
-    return { placed: { opencodeSessionId: accepted.opencodeSessionId, sidecarUrl } };
+    const { sidecarUrl } = mapped;
+    let why = deps.pool.isGone(sidecarUrl) ? "the sidecar that held this conversation stopped answering" : undefined;
+    if (!why) {
+      try {
+        const delivery = new Webhooks.Outgoing(`msg_${run.id}`);
+        const accepted = await again(() => deps.sidecar.prompt(sidecarUrl, mapped.opencodeSessionId, common, log, delivery)).catch((err: unknown) =>
+          acceptedAnyway(deps, sidecarUrl, run.id, err, log),
+        );
+        return { placed: { opencodeSessionId: accepted.opencodeSessionId, sidecarUrl } };
+      } catch (err) {
+        why = movable(deps, sidecarUrl, err);
+        if (!why) throw err;
+      }
+    }
+    return await move(deps, run, mapped, common, why, log);
   } catch (err) {
     return { refused: refusal(err, mapped) };
   }
+}
+
+/**
+ * Creates the session's OpenCode session on the sidecar the pool picks (the organization's own
+ * when it has room), trying the others when one is unreachable or draining.
+ */
+async function create(deps: DispatchDeps, run: Run, body: DelegateRequest, exclude: Set<string>, log: Logger): Promise<{ accepted: RunAccepted; sidecarUrl: string }> {
+  const urls = deps.pool.urls;
+  const preferred = urls.length > 1 ? await deps.mapping.latestSidecar(run.organizationId, urls) : undefined;
+  for (let attempt = 1; ; attempt++) {
+    const sidecarUrl = deps.pool.place(preferred, exclude);
+    if (!sidecarUrl) throw new SidecarUnavailable(urls.join(", "), "no sidecar can take a new session");
+    // One message across a sidecar's tries: the same webhook-id, each try signed a second later.
+    const delivery = new Webhooks.Outgoing(attempt === 1 ? `msg_${run.id}` : `msg_${run.id}_${attempt}`);
+    try {
+      const accepted = await again(() => deps.sidecar.delegate(sidecarUrl, body, log, delivery)).catch((err: unknown) => acceptedAnyway(deps, sidecarUrl, run.id, err, log));
+      return { accepted, sidecarUrl };
+    } catch (err) {
+      if (!(err instanceof SidecarUnavailable)) throw err;
+      if (err.draining) deps.pool.sawDraining(sidecarUrl);
+      exclude.add(sidecarUrl);
+      if (exclude.size >= urls.length) throw err;
+      log.warn({ sidecarUrl, reason: err.data.reason }, "sidecar could not take the session; trying another");
+    }
+  }
+}
+
+/**
+ * Why a follow-up that its sidecar refused may move to another one (it is draining, or gone),
+ * or undefined when it must fail as before (nowhere else to go, or another kind of refusal).
+ */
+function movable(deps: DispatchDeps, sidecarUrl: string, err: unknown): string | undefined {
+  if (!(err instanceof SidecarUnavailable) || !deps.pool.hasOtherReady(sidecarUrl)) return undefined;
+  if (err.draining) {
+    deps.pool.sawDraining(sidecarUrl);
+    return "the sidecar that held this conversation was drained";
+  }
+  return deps.pool.isGone(sidecarUrl) ? "the sidecar that held this conversation stopped answering" : undefined;
+}
+
+/**
+ * Moves the session to a new OpenCode session on another sidecar, seeded with the conversation's
+ * latest messages from Nubabel's database, so the person keeps their context; the run says so
+ * (`contextRestored`). The first run's category and skills carry over.
+ */
+async function move(deps: DispatchDeps, run: Run, mapped: MappingRecord, common: Common, reason: string, log: Logger): Promise<Placement> {
+  const messages = await deps.sessions.messages(run.organizationId, run.sessionId);
+  const history = latest(messages);
+  const first = messages.find((m) => m.role === "user")?.metadata ?? {};
+  const category = run.category ?? (typeof first.category === "string" ? first.category : undefined);
+  const skills = run.skills ?? (Array.isArray(first.load_skills) ? (first.load_skills as string[]) : undefined);
+  const body: DelegateRequest = { ...common, history, ...(category ? { category } : {}), ...(skills ? { load_skills: skills } : {}) };
+  log.warn({ from: mapped.sidecarUrl, messages: history.length, reason }, "moving the session to another sidecar, seeded with its history");
+  const { accepted, sidecarUrl } = await create(deps, run, body, new Set([mapped.sidecarUrl]), log);
+  const kept = await deps.mapping.move(
+    { sessionId: run.sessionId, opencodeSessionId: accepted.opencodeSessionId, organizationId: run.organizationId, sidecarUrl },
+    mapped.opencodeSessionId,
+    log,
+  );
+  if (kept.opencodeSessionId !== accepted.opencodeSessionId) {
+    log.warn({ orphan: accepted.opencodeSessionId, kept: kept.opencodeSessionId }, "session moved meanwhile; aborting the new OpenCode session");
+    void deps.sidecar.abort(sidecarUrl, accepted.opencodeSessionId, log).catch(() => undefined);
+  }
+  return {
+    placed: {
+      opencodeSessionId: accepted.opencodeSessionId,
+      sidecarUrl,
+      contextRestored: { from: "history", messages: history.length, reason: `${reason}; this run continues in a new session seeded with the conversation's history` },
+    },
+  };
+}
+
+/** The conversation's latest messages that fit one request (oldest first; empty answers left out). */
+function latest(messages: Message[]): HistoryMessage[] {
+  const out: HistoryMessage[] = [];
+  let chars = 0;
+  for (let i = messages.length - 1; i >= 0 && out.length < MAX_HISTORY_MESSAGES; i--) {
+    const { role, content } = messages[i]!;
+    if (!content.trim()) continue;
+    if (chars + content.length > HISTORY_CHARS) break;
+    chars += content.length;
+    out.push({ role, content });
+  }
+  return out.reverse();
 }
 
 /**
@@ -96,7 +197,8 @@ async function again<T>(call: () => Promise<T>, attempts = 3): Promise<T> {
     try {
       return await call();
     } catch (err) {
-      if (!(err instanceof SidecarUnavailable) || attempt >= attempts || err.data.reason.includes("circuit open")) throw err;
+      // A draining sidecar will not take it in a moment either: the caller places it elsewhere.
+      if (!(err instanceof SidecarUnavailable) || attempt >= attempts || err.draining || err.data.reason.includes("circuit open")) throw err;
       await sleep(250 * attempt);
     }
   }

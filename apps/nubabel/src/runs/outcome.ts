@@ -82,6 +82,7 @@ export function toDelegateResponse(run: Run): DelegateResponse {
       ...(durationMs !== undefined ? { durationMs } : {}),
       runId: run.id,
       ...(run.usage ? { usage: run.usage } : {}),
+      ...(run.contextRestored ? { contextRestored: run.contextRestored } : {}),
     },
   };
 }

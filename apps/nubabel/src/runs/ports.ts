@@ -1,4 +1,12 @@
+import type { ContextRestored } from "@nubabel/contracts";
 import type { Ending, Origin, Run } from "./run.js";
+
+/** Where a run was handed over: its OpenCode session on a sidecar (a new one, if its session moved). */
+export interface Placed {
+  opencodeSessionId: string;
+  sidecarUrl: string;
+  contextRestored?: ContextRestored;
+}
 
 export interface NewRun {
   id: string;
@@ -55,7 +63,9 @@ export interface RunStore {
   /** 1-based position among the organization's queued runs. */
   queuePosition(run: Run): Promise<number>;
   /** Records where the sidecar runs it (after it accepted). */
-  placed(runId: string, placement: { opencodeSessionId: string; sidecarUrl: string }): Promise<Run | undefined>;
+  placed(runId: string, placement: Placed): Promise<Run | undefined>;
+  /** Running runs placed on `sidecarUrl`, oldest first (its end fails them). */
+  runningOn(sidecarUrl: string, limit: number): Promise<Run[]>;
   /** Marks a running run to be aborted (its sidecar is told separately). */
   requestAbort(runId: string): Promise<Run | undefined>;
   /**

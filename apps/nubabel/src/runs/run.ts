@@ -1,4 +1,4 @@
-import type { ApiRun, ErrorInfo, RunState, TerminalRunState, Usage } from "@nubabel/contracts";
+import type { ApiRun, ContextRestored, ErrorInfo, RunState, TerminalRunState, Usage } from "@nubabel/contracts";
 
 /** Where a run came from, so its answer reaches the right place even after a restart. */
 export type Origin =
@@ -39,6 +39,8 @@ export interface Run {
   error: RunError | null;
   usage: Usage | null;
   model: string | null;
+  /** Set when the run moved its session to another sidecar, seeded with the conversation's history. */
+  contextRestored: ContextRestored | null;
   abortRequested: boolean;
   createdAt: Date;
   startedAt: Date | null;
@@ -84,6 +86,7 @@ export function toApi(run: Run, queuePosition?: number): ApiRun {
     ...(run.output !== null ? { output: run.output } : {}),
     ...(run.error ? { error: { code: run.error.code, message: run.error.message } } : {}),
     ...(run.usage ? { usage: run.usage } : {}),
+    ...(run.contextRestored ? { contextRestored: run.contextRestored } : {}),
     ...(queuePosition !== undefined && run.status === "queued" ? { queuePosition } : {}),
     ...(run.category ? { category: run.category } : {}),
     ...(run.skills ? { skills: run.skills } : {}),

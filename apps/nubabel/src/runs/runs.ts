@@ -224,6 +224,20 @@ export class Runs {
     return ended;
   }
 
+  /**
+   * Fails the runs running on a sidecar that stopped answering: their answers are lost with it.
+   * Their sessions move to another sidecar on their next run. Safe on every instance at once.
+   */
+  async failOn(sidecarUrl: string, reason: string): Promise<number> {
+    let failed = 0;
+    for (const run of await this.deps.store.runningOn(sidecarUrl, 1_000)) {
+      const message = `${reason} while running this; its answer is lost, send the prompt again`;
+      if (await this.finish(run, { status: "failed", reason: message, error: { code: "sidecar_lost", message } })) failed++;
+    }
+    if (failed) this.log.warn({ sidecarUrl, failed }, "failed the runs of a sidecar that is gone");
+    return failed;
+  }
+
   /** Tells listeners about a run (the reconciler uses it for answers never handed over). */
   async notify(run: Run): Promise<void> {
     for (const listener of this.listeners) {

@@ -13,6 +13,7 @@ import type { z } from "zod";
 import {
   AbortResponse,
   describeIssues,
+  DrainState,
   ErrorBody,
   Http,
   RunAccepted,
@@ -66,6 +67,11 @@ export class SidecarClient {
   /** Starts a follow-up run in an existing OpenCode session; answers once the sidecar accepted it. */
   prompt(sidecarUrl: string, opencodeSessionId: string, body: PromptRequest, logger?: Logger, message?: Webhooks.Outgoing): Promise<RunAccepted> {
     return this.call(sidecarUrl, "POST", `/sessions/${encodeURIComponent(opencodeSessionId)}/prompt`, body, RunAccepted, logger, message);
+  }
+
+  /** Drains the sidecar for a deploy (no new runs; running ones finish), or undoes it. */
+  drain(sidecarUrl: string, drain: boolean, logger?: Logger): Promise<DrainState> {
+    return this.call(sidecarUrl, "POST", "/drain", { drain }, DrainState, logger);
   }
 
   abort(sidecarUrl: string, opencodeSessionId: string, logger?: Logger): Promise<AbortResponse> {
@@ -124,9 +130,8 @@ export class SidecarClient {
           throw new SidecarUnavailable(sidecarUrl, causeText(err));
         }
         const text = response.text;
-        if (response.status === 503 && TRANSIENT.has(errorCode(text))) {
-          throw new SidecarUnavailable(sidecarUrl, `HTTP 503: ${text.slice(0, 200)}`, true);
-        }
+        const code = response.status === 503 ? errorCode(text) : "";
+        if (TRANSIENT.has(code)) throw new SidecarUnavailable(sidecarUrl, `HTTP 503: ${text.slice(0, 200)}`, true, code);
         if (response.status >= 500) throw new SidecarUnavailable(sidecarUrl, `HTTP ${response.status}: ${text.slice(0, 200)}`);
         if (response.status >= 400) throw rejected(response.status, text);
         return text;

@@ -2,12 +2,18 @@ import { NubabelError } from "../errors.js";
 
 /**
  * The sidecar could not be reached, timed out, failed with 5xx, or its circuit is open.
- * `transient`: it said to come back shortly (its engine is restarting, or it is draining).
+ * `transient`: it said to come back shortly (its engine is restarting, or it is draining), and
+ * `code` is what it said (`engine_unavailable`, `draining`).
  */
-export class SidecarUnavailable extends NubabelError<{ sidecarUrl: string; reason: string; transient?: boolean }> {
+export class SidecarUnavailable extends NubabelError<{ sidecarUrl: string; reason: string; transient?: boolean; code?: string }> {
   override readonly name = "SidecarUnavailable";
-  constructor(sidecarUrl: string, reason: string, transient = false) {
-    super("sidecar unavailable", { sidecarUrl, reason, ...(transient ? { transient } : {}) });
+  constructor(sidecarUrl: string, reason: string, transient = false, code?: string) {
+    super("sidecar unavailable", { sidecarUrl, reason, ...(transient ? { transient } : {}), ...(code ? { code } : {}) });
+  }
+
+  /** The sidecar is drained or shutting down: it takes no new runs, so they go elsewhere. */
+  get draining(): boolean {
+    return this.data.code === "draining";
   }
 }
 

@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, desc, eq, inArray } from "drizzle-orm";
 import type { Db } from "../../db/database.js";
 import { sessionMappings } from "../../db/schema.js";
 import type { MappingRecord, MappingStore } from "../../mapping/ports.js";
@@ -33,6 +33,34 @@ export class PgMappingStore implements MappingStore {
       .where(and(eq(sessionMappings.organizationId, organizationId), eq(sessionMappings.sessionId, sessionId)))
       .limit(1);
     return row;
+  }
+
+  async move(record: MappingRecord, fromOpencodeSessionId: string): Promise<MappingRecord> {
+    const [moved] = await this.db
+      .update(sessionMappings)
+      .set({ opencodeSessionId: record.opencodeSessionId, sidecarUrl: record.sidecarUrl, createdAt: new Date() })
+      .where(
+        and(
+          eq(sessionMappings.organizationId, record.organizationId),
+          eq(sessionMappings.sessionId, record.sessionId),
+          eq(sessionMappings.opencodeSessionId, fromOpencodeSessionId),
+        ),
+      )
+      .returning(columns);
+    if (moved) return moved;
+    const current = await this.bySession(record.organizationId, record.sessionId);
+    if (!current) throw new Error(`mapping for ${record.sessionId} vanished while being moved`);
+    return current;
+  }
+
+  async latestSidecar(organizationId: string, among: string[]): Promise<string | undefined> {
+    const [row] = await this.db
+      .select({ sidecarUrl: sessionMappings.sidecarUrl })
+      .from(sessionMappings)
+      .where(and(eq(sessionMappings.organizationId, organizationId), inArray(sessionMappings.sidecarUrl, among)))
+      .orderBy(desc(sessionMappings.createdAt))
+      .limit(1);
+    return row?.sidecarUrl;
   }
 
   async byOpencode(opencodeSessionId: string): Promise<MappingRecord | undefined> {

@@ -3,7 +3,7 @@ import { alias } from "drizzle-orm/pg-core";
 import type { Usage } from "@nubabel/contracts";
 import { rowsOf, type Db } from "../../db/database.js";
 import { messages, runs, sessions } from "../../db/schema.js";
-import type { HistoryEntry, Limits, NewRun, RunStore } from "../../runs/ports.js";
+import type { HistoryEntry, Limits, NewRun, Placed, RunStore } from "../../runs/ports.js";
 import { sourcesOf, type Ending, type Origin, type Run } from "../../runs/run.js";
 
 type Row = typeof runs.$inferSelect;
@@ -29,6 +29,7 @@ function toRun(row: Row): Run {
     error: row.error,
     usage: row.usage as Usage | null,
     model: row.model,
+    contextRestored: row.contextRestored,
     abortRequested: row.abortRequested,
     createdAt: row.createdAt,
     startedAt: row.startedAt,
@@ -84,6 +85,7 @@ export class PgRunStore implements RunStore {
         error: null,
         usage: null,
         model: null,
+        contextRestored: null,
         abortRequested: false,
         createdAt: now,
         startedAt: starts ? now : null,
@@ -196,12 +198,13 @@ export class PgRunStore implements RunStore {
     return Math.max(1, Number(row?.n ?? 1));
   }
 
-  async placed(runId: string, placement: { opencodeSessionId: string; sidecarUrl: string }): Promise<Run | undefined> {
+  async placed(runId: string, placement: Placed): Promise<Run | undefined> {
+    const restored = placement.contextRestored ? JSON.stringify(placement.contextRestored) : null;
     // One statement, so one round trip and atomic: the run and its session's state move together.
     const [row] = await rowsOf<Record<string, unknown>>(
       this.db,
       sql`with placed as (
-            update ${runs} set opencode_session_id = ${placement.opencodeSessionId}, sidecar_url = ${placement.sidecarUrl}, checked_at = now()
+            update ${runs} set opencode_session_id = ${placement.opencodeSessionId}, sidecar_url = ${placement.sidecarUrl}, context_restored = ${restored}::jsonb, checked_at = now()
             where id = ${runId} and status = 'running'
             returning *
           ), state as (
@@ -265,6 +268,16 @@ export class PgRunStore implements RunStore {
 
   async touch(runId: string): Promise<void> {
     await this.db.update(runs).set({ checkedAt: new Date() }).where(eq(runs.id, runId));
+  }
+
+  async runningOn(sidecarUrl: string, limit: number): Promise<Run[]> {
+    const rows = await this.db
+      .select()
+      .from(runs)
+      .where(and(eq(runs.status, "running"), eq(runs.sidecarUrl, sidecarUrl)))
+      .orderBy(asc(runs.seq))
+      .limit(limit);
+    return rows.map(toRun);
   }
 
   async stale(before: Date, limit: number): Promise<Array<Run & { checkedAt: Date | null }>> {

@@ -8,7 +8,8 @@ export interface HealthProbes {
   timeoutMs: number;
   database: { kind: string; ping(): Promise<void> };
   redis: { mode: "redis" | "in-process"; ping(): Promise<void> };
-  sidecar: { url: string; health(): Promise<SidecarHealth> };
+  /** Every sidecar of the pool, asked live (not the pool's last heartbeat), so readiness is the truth now. */
+  sidecars: Array<{ url: string; health(): Promise<SidecarHealth> }>;
   /** The bot's own status (it starts in the background); undefined without Slack. */
   slack(): { mode: "http" | "socket"; ready: boolean; botUserId?: string; error?: string } | undefined;
 }
@@ -20,27 +21,19 @@ const GATES = ["database", "redis", "sidecar"] as const;
 export function healthCheck(probes: HealthProbes): () => Promise<HealthReport> {
   const bounded = <T>(what: string, check: () => Promise<T>) => within(probes.timeoutMs, what, check);
   return async () => {
-    const [db, redis, side] = await Promise.allSettled([
+    const [db, redis, ...sides] = await Promise.allSettled([
       bounded("the database", () => probes.database.ping()),
       bounded("Redis", () => probes.redis.ping()),
-      bounded("the sidecar", () => probes.sidecar.health()),
+      ...probes.sidecars.map((s) => bounded("the sidecar", () => s.health())),
     ]);
     const slack = probes.slack();
-    const sidecar: HealthReport["sidecar"] =
-      side.status === "fulfilled"
-        ? {
-            ok: side.value.status === "healthy",
-            url: probes.sidecar.url,
-            status: side.value.status,
-            engine: side.value.opencode.state,
-            ...(side.value.sandbox ? { sandbox: side.value.sandbox.shell } : {}),
-            ...(side.value.status === "healthy" ? {} : { error: side.value.problems?.join("; ") ?? `the OpenCode engine is ${side.value.opencode.state}` }),
-          }
-        : { ok: false, url: probes.sidecar.url, error: why(side.reason) };
+    const sidecars = sides.map((side, i) => sidecarEntry(probes.sidecars[i]!.url, side as PromiseSettledResult<SidecarHealth>));
     return {
       database: { ok: db.status === "fulfilled", kind: probes.database.kind, ...failure(db) },
       redis: { ok: redis.status === "fulfilled", mode: probes.redis.mode, ...failure(redis) },
-      sidecar,
+      // Ready while one sidecar can take new sessions; each one is listed when there are several.
+      sidecar: sidecars.find((s) => s.ok) ?? sidecars[0]!,
+      ...(sidecars.length > 1 ? { sidecars } : {}),
       ...(slack
         ? {
             slack: {
@@ -83,6 +76,22 @@ export function healthRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const status = ready ? "healthy" : report.database.ok ? "degraded" : "unhealthy";
     return reply.status(ready ? 200 : 503).send({ status, ...report });
   });
+}
+
+function sidecarEntry(url: string, side: PromiseSettledResult<SidecarHealth>): HealthReport["sidecar"] {
+  if (side.status === "rejected") return { ok: false, url, error: why(side.reason) };
+  const health = side.value;
+  const ok = health.status === "healthy";
+  return {
+    ok,
+    url,
+    status: health.status,
+    engine: health.opencode.state,
+    ...(health.sandbox ? { sandbox: health.sandbox.shell } : {}),
+    ...(health.draining ? { draining: true } : {}),
+    ...(health.load ? { runs: health.load.runs, capacity: health.load.capacity } : {}),
+    ...(ok ? {} : { error: health.problems?.join("; ") ?? `the OpenCode engine is ${health.opencode.state}` }),
+  };
 }
 
 /** `fetch failed` alone says nothing; its cause (`ECONNREFUSED`, …) does. */
