@@ -70,7 +70,7 @@ export async function idleCpu(stack: Stack, windows = 3, ms = 2_000): Promise<{ 
 }
 
 /** `total` turns, `concurrency` at a time; each timed alone, the whole from the first start to the last end. */
-async function drive(concurrency: number, total: number, turn: TurnFn): Promise<{ turns: Turn[]; wallMs: number }> {
+export async function drive(concurrency: number, total: number, turn: TurnFn): Promise<{ turns: Turn[]; wallMs: number }> {
   const turns: Turn[] = [];
   let started = 0;
   const t0 = performance.now();

@@ -2,8 +2,8 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 
 /**
- * What the bench reads from Linux's /proc: who is whose child, and how much CPU each process has
- * used. Linux only; elsewhere `processTable` throws.
+ * What the bench reads from Linux's /proc: who is whose child, how much CPU each process has
+ * used, and how much memory it holds. Linux only; elsewhere `processTable` throws.
  */
 
 /** Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`; 100 on every Linux we know). */
@@ -91,6 +91,16 @@ export function postgresTicks(table: Map<number, Proc>, database: string): Map<n
 /** The topmost process below `root` whose name starts with `prefix`. */
 export function findBelow(table: Map<number, Proc>, root: number, prefix: string): number | undefined {
   return subtree(table, root).find((pid) => pid !== root && table.get(pid)!.comm.startsWith(prefix));
+}
+
+/** A process's resident memory in bytes (VmRSS), or undefined when it is gone. */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A process's command line, argument by argument. */

@@ -5,8 +5,10 @@ import { hasInfra } from "../apps/nubabel/test/fixtures/backends.js";
 import { benchLevels, idleCpu, warmUp } from "./concurrent.js";
 import type { Role } from "./cpu.js";
 import { benchEndToEnd } from "./end-to-end.js";
+import { benchPool } from "./pool.js";
 import { CLK_TCK } from "./procfs.js";
 import { killAll } from "./services.js";
+import { soak } from "./soak.js";
 import { startStack, tearDown, type Stack } from "./stack.js";
 import { printLevel, printSummary, printTable } from "./stats.js";
 
@@ -17,13 +19,19 @@ import { printLevel, printSummary, printTable } from "./stats.js";
  *   --rounds 2             BENCH_ROUNDS     turns per path at level c: max(rounds × c, samples)
  *   --samples 20           BENCH_SAMPLES    one-at-a-time samples (also a bare first argument);
  *                                           0 skips that table and the Nubabel internals
+ *   --pool 200             BENCH_POOL_TURNS new conversations, 50 at a time, through Nubabel with one
+ *                                           sidecar, then with two (SIDECAR_URLS), each over 20 new
+ *                                           organizations: turns/s of each and the ratio two / one; 0 skips it
+ *   --soak 500             BENCH_SOAK_ORGS  new organizations, one new conversation each, 8 at a time,
+ *                                           on one sidecar with its default engine bounds: the engine's
+ *                                           RSS and /health's instances, RSS and recycles every 50; 0 skips it
  *   --log-level warn       BENCH_LOG_LEVEL  LOG_LEVEL of Nubabel and the sidecar
  * With DATABASE_URL and REDIS_URL set, Nubabel and the sidecar run on them (a fresh database and
  * key prefix, removed afterwards) and PostgreSQL's and Redis's CPU is read too.
  */
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { levels: { type: "string" }, rounds: { type: "string" }, samples: { type: "string" }, "log-level": { type: "string" } },
+  options: { levels: { type: "string" }, rounds: { type: "string" }, samples: { type: "string" }, pool: { type: "string" }, soak: { type: "string" }, "log-level": { type: "string" } },
 });
 const env = process.env;
 const count = (name: string, text: string, min: number): number => {
@@ -37,6 +45,8 @@ const levels = (values.levels ?? env.BENCH_LEVELS ?? "1,50,100,200")
   .map((s) => count("--levels", s.trim(), 1));
 const rounds = count("--rounds", values.rounds ?? env.BENCH_ROUNDS ?? "2", 1);
 const samples = count("--samples", values.samples ?? positionals[0] ?? env.BENCH_SAMPLES ?? "20", 0);
+const poolTurns = count("--pool", values.pool ?? env.BENCH_POOL_TURNS ?? "200", 0);
+const soakOrgs = count("--soak", values.soak ?? env.BENCH_SOAK_ORGS ?? "500", 0);
 const logLevel = values["log-level"] ?? env.BENCH_LOG_LEVEL ?? "warn";
 
 let interrupted = false;
@@ -65,6 +75,9 @@ try {
     const rows = await benchLevels(stack, { levels, rounds, minTurns: Math.max(samples, 1) }, (c, level) => printLevel(c, level, stack.cpu.roles, idle.perSecond));
     printSummary(rows);
   }
+  // The pool first: the soak leaves the first sidecar's engine loaded with its organizations.
+  if (poolTurns > 0) await benchPool(stack, { turns: poolTurns, concurrency: Math.min(50, poolTurns), organizations: Math.min(20, poolTurns) });
+  if (soakOrgs > 0) await soak(stack, soakOrgs);
   for (const service of [stack.nubabel, stack.sidecar]) {
     const { count: lines, samples: examples } = service.logged();
     console.log(`\n${service.name} logged ${lines} line${lines === 1 ? "" : "s"} at warn or above${lines ? `, e.g. ${examples.join(" | ")}` : ""}`);

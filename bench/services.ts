@@ -31,7 +31,7 @@ export class Service {
   constructor(
     readonly name: string,
     entry: string,
-    env: Record<string, string>,
+    readonly env: Record<string, string>,
     readonly url: string,
   ) {
     const child = spawn(process.execPath, [...(process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), "--import", "tsx", entry], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });

@@ -20,10 +20,17 @@ export interface EngineClient {
   idle(sessionId: string): Promise<void>;
 }
 
+/** An organization and its API key. */
+export interface Organization {
+  organizationId: string;
+  apiKey: string;
+}
+
 /** Everything the bench measures on: one model, the sidecar and its engine, one Nubabel, one organization. */
 export interface Stack {
   model: ModelServer;
   sidecar: Service;
+  /** Replaced by `restartNubabel`; the CPU meter follows the first one only. */
   nubabel: Service;
   enginePid: number;
   /** `shared` with DATABASE_URL and REDIS_URL set, else `embedded` (PGlite, in-process bus). */
@@ -36,6 +43,12 @@ export interface Stack {
   breakerResetMs: number;
   engine: EngineClient;
   cpu: CpuMeter;
+  /** New organizations, each with its API key, made as the CLI makes them (on PostgreSQL, else through Nubabel). */
+  organizations(names: string[]): Promise<Organization[]>;
+  /** Another sidecar like the first (a port, folder and Redis prefix of its own), stopped by `tearDown`. */
+  addSidecar(name: string): Promise<Service>;
+  /** Stops Nubabel and starts it again, on the same port and storage, with `env` added (SIDECAR_URLS). */
+  restartNubabel(env: Record<string, string>): Promise<Service>;
 }
 
 /** What `tearDown` undoes, last first; filled as the stack comes up, so a failed start is undone too. */
@@ -71,39 +84,44 @@ export async function startStack(options: { logLevel: string; maxConcurrency: nu
   undo.push({ what: "stopping the model server", run: () => model.close() });
   const backend = await backendEnv("shared");
   undo.push({ what: "removing the database, Redis keys and Nubabel's folder", run: () => backend.cleanup() });
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "bench-sidecar-"));
-  undo.push({ what: "removing the sidecar's folder", run: () => rmSync(dataDir, { recursive: true, force: true }) });
+  const folders = mkdtempSync(path.join(os.tmpdir(), "bench-sidecar-"));
+  undo.push({ what: "removing the sidecars' folders", run: () => rmSync(folders, { recursive: true, force: true }) });
 
-  const [nubabelPort, sidecarPort] = [await freePort(), await freePort()];
+  const nubabelPort = await freePort();
   const nubabelUrl = `http://127.0.0.1:${nubabelPort}`;
-  const sidecarUrl = `http://127.0.0.1:${sidecarPort}`;
   const breakerResetMs = 10_000;
   const room = String(Math.max(1_000, 2 * options.maxConcurrency));
-  const sidecar = new Service(
-    "sidecar",
-    "apps/opencode-sidecar/src/main.ts",
-    {
-      ...systemEnv(),
-      SIDECAR_PORT: String(sidecarPort),
-      SIDECAR_SHARED_SECRET: secret,
-      SIDECAR_DATA_DIR: dataDir,
-      NUBABEL_CALLBACK_URL: nubabelUrl,
-      MODEL_BASE_URL: model.url,
-      MODEL_NAME: "scripted",
-      SHUTDOWN_GRACE_MS: "1000",
-      LOG_LEVEL: logLevel,
-      // Under Nubabel's prefix, so the backend's cleanup flushes the sidecar's keys as well.
-      ...(backend.env.REDIS_URL ? { REDIS_URL: backend.env.REDIS_URL, REDIS_PREFIX: `${backend.env.REDIS_KEY_PREFIX}sidecar:` } : {}),
-    },
-    sidecarUrl,
-  );
-  undo.push({ what: "stopping the sidecar", run: () => sidecar.stop() });
+  const startSidecar = async (name: string) => {
+    const port = await freePort();
+    const sidecar = new Service(
+      name,
+      "apps/opencode-sidecar/src/main.ts",
+      {
+        ...systemEnv(),
+        SIDECAR_PORT: String(port),
+        SIDECAR_SHARED_SECRET: secret,
+        SIDECAR_DATA_DIR: path.join(folders, name),
+        NUBABEL_CALLBACK_URL: nubabelUrl,
+        MODEL_BASE_URL: model.url,
+        MODEL_NAME: "scripted",
+        SHUTDOWN_GRACE_MS: "1000",
+        LOG_LEVEL: logLevel,
+        // Under Nubabel's prefix, so the backend's cleanup flushes the sidecar's keys as well.
+        ...(backend.env.REDIS_URL ? { REDIS_URL: backend.env.REDIS_URL, REDIS_PREFIX: `${backend.env.REDIS_KEY_PREFIX}${name}:` } : {}),
+      },
+      `http://127.0.0.1:${port}`,
+    );
+    undo.push({ what: `stopping ${name}`, run: () => sidecar.stop() });
+    await waitHealthy(sidecar, "/health");
+    return sidecar;
+  };
+  const sidecar = await startSidecar("sidecar");
   const nubabelEnv = {
     ...systemEnv(),
     ...backend.env,
     ...secrets,
     NUBABEL_PORT: String(nubabelPort),
-    SIDECAR_URL: sidecarUrl,
+    SIDECAR_URL: sidecar.url,
     ORG_MAX_RUNNING: room,
     ORG_MAX_QUEUED: room,
     API_RATE_LIMIT_PER_KEY: "1000000",
@@ -113,19 +131,27 @@ export async function startStack(options: { logLevel: string; maxConcurrency: nu
     SHUTDOWN_GRACE_MS: "1000",
     LOG_LEVEL: logLevel,
   };
-  const nubabel = new Service("nubabel", "apps/nubabel/src/main.ts", nubabelEnv, nubabelUrl);
-  undo.push({ what: "stopping Nubabel", run: () => nubabel.stop() });
-  await waitHealthy(sidecar, "/health");
-  // Ready means its database, Redis and the sidecar's engine answer.
-  await waitHealthy(nubabel, "/readyz");
+  const startNubabel = async (env: Record<string, string>) => {
+    const nubabel = new Service("nubabel", "apps/nubabel/src/main.ts", { ...nubabelEnv, ...env }, nubabelUrl);
+    undo.push({ what: "stopping Nubabel", run: () => nubabel.stop() });
+    // Ready means its database, Redis and the sidecar's engine answer.
+    await waitHealthy(nubabel, "/readyz");
+    return nubabel;
+  };
+  const nubabel = await startNubabel({});
+  const organizations = (names: string[]) =>
+    withOrganizations(parseEnv(nubabelEnv), async (api) => {
+      const made: Organization[] = [];
+      for (const name of names) made.push(await api.create(name));
+      return made;
+    });
 
-  // A fresh organization, made the way the CLI makes one (directly on PostgreSQL, else through the server).
-  const { organizationId, apiKey } = await withOrganizations(parseEnv(nubabelEnv), (api) => api.create("Bench"));
+  const [{ organizationId, apiKey }] = (await organizations(["Bench"])) as [Organization];
   const enginePid = findBelow(processTable(), sidecar.pid, "opencode");
   if (enginePid === undefined) throw new Error(`no opencode process below the sidecar (pid ${sidecar.pid})`);
-  const engine = await engineClient(enginePid, path.join(dataDir, "engine-alone"));
+  const engine = await engineClient(enginePid, path.join(folders, "sidecar", "engine-alone"));
   undo.push({ what: "closing the engine's event stream", run: () => engine.close() });
-  return {
+  const stack: Stack = {
     model,
     sidecar,
     nubabel,
@@ -138,7 +164,14 @@ export async function startStack(options: { logLevel: string; maxConcurrency: nu
     breakerResetMs,
     engine,
     cpu: new CpuMeter({ sidecar: sidecar.pid, nubabel: nubabel.pid }, backend.env.DATABASE_URL ? new URL(backend.env.DATABASE_URL).pathname.slice(1) : undefined),
+    organizations,
+    addSidecar: startSidecar,
+    restartNubabel: async (env) => {
+      await stack.nubabel.stop();
+      return (stack.nubabel = await startNubabel(env));
+    },
   };
+  return stack;
 }
 
 /**

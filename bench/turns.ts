@@ -74,7 +74,8 @@ export function sidecarTurn({ sidecar, secret, organizationId }: Stack): TurnFn 
   };
 }
 
-export function waitingTurn({ nubabel, apiKey }: Stack): TurnFn {
+/** Nubabel's `POST /api/delegate`, waiting for the answer; any Nubabel, any organization's key. */
+export function waitingTurn({ nubabel, apiKey }: { nubabel: { url: string }; apiKey: string }): TurnFn {
   return async (signal) => {
     const res = await post(nubabel.url, apiKey, {}, signal);
     if (!res.ok) throw new TurnError("http", `POST /api/delegate: ${res.status} ${await res.text()}`);
