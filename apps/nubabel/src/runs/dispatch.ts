@@ -71,7 +71,8 @@ export async function dispatch(deps: DispatchDeps, run: Run, log: Logger, newSes
       return { placed: { opencodeSessionId: accepted.opencodeSessionId, sidecarUrl } };
     }
     const { sidecarUrl } = mapped;
-    let why = deps.pool.isGone(sidecarUrl) ? "the sidecar that held this conversation stopped answering" : undefined;
+    // With nowhere else to go, the owner is tried even when it seemed gone: it may be back already.
+    let why = deps.pool.isGone(sidecarUrl) && deps.pool.hasOtherReady(sidecarUrl) ? "the sidecar that held this conversation stopped answering" : undefined;
     if (!why) {
       try {
         const delivery = new Webhooks.Outgoing(`msg_${run.id}`);
@@ -125,7 +126,9 @@ function movable(deps: DispatchDeps, sidecarUrl: string, err: unknown): string |
     deps.pool.sawDraining(sidecarUrl);
     return "the sidecar that held this conversation was drained";
   }
-  return deps.pool.isGone(sidecarUrl) ? "the sidecar that held this conversation stopped answering" : undefined;
+  // One outside the pool that does not answer was most likely taken out of SIDECAR_URLS.
+  const lost = deps.pool.isGone(sidecarUrl) || (!deps.pool.knows(sidecarUrl) && !err.data.transient);
+  return lost ? "the sidecar that held this conversation stopped answering" : undefined;
 }
 
 /**

@@ -84,11 +84,11 @@ describe("SidecarPool", () => {
     expect(pool.place(undefined, new Set([A, B]))).toBeUndefined();
   });
 
-  it("treats a URL outside the pool as gone, and a trailing slash as the same sidecar", async () => {
+  it("knows a URL with a trailing slash as the same sidecar, and one outside the pool as not its own (not gone)", async () => {
     const { pool } = poolOf({ [A]: healthy(0) });
     await pool.heartbeat();
-    expect(pool.isGone("http://elsewhere:3001")).toBe(true);
-    expect(pool.isGone(`${A}/`)).toBe(false);
+    expect([pool.knows("http://elsewhere:3001"), pool.isGone("http://elsewhere:3001")]).toEqual([false, false]);
+    expect([pool.knows(`${A}/`), pool.isGone(`${A}/`)]).toEqual([true, false]);
     expect(pool.place(undefined, new Set([`${A}/`]))).toBeUndefined();
   });
 });

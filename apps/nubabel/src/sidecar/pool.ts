@@ -118,10 +118,17 @@ export class SidecarPool {
     return chosen?.url;
   }
 
-  /** True when `url` cannot hold sessions any more: not in the pool (any more), or gone. */
+  /** True when `url` is in the pool and has not answered for the heartbeat timeout. */
   isGone(url: string): boolean {
-    const member = this.member(url);
-    return !member || member.state === "gone";
+    return this.member(url)?.state === "gone";
+  }
+
+  /**
+   * Whether `url` is in the pool. A mapping may name one that is not (another instance's, or one
+   * taken out of `SIDECAR_URLS`): it is still tried, and its sessions move only if it fails.
+   */
+  knows(url: string): boolean {
+    return this.member(url) !== undefined;
   }
 
   /** True when some sidecar other than `url` is ready for new sessions. */
