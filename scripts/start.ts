@@ -72,14 +72,13 @@ const sidecars = Array.from({ length: count }, (_, k): Service => {
     },
   };
 });
-const sidecarUrls = sidecars.map((sidecar) => sidecar.url);
 const nubabel: Service = {
   name: "nubabel",
   tint: 36,
   entry: "apps/nubabel/src/main.ts",
   url: nubabelUrl,
-  // SIDECAR_URLS wins where Nubabel knows it; SIDECAR_URL for a Nubabel that does not.
-  env: { NUBABEL_PORT: nubabelPort, SIDECAR_URL: sidecarUrls[0]!, SIDECAR_URLS: sidecarUrls.join(","), SIDECAR_SHARED_SECRET: secret },
+  // Set even for one sidecar: it wins over whatever SIDECAR_URL(S) the environment holds.
+  env: { NUBABEL_PORT: nubabelPort, SIDECAR_URLS: sidecars.map((sidecar) => sidecar.url).join(","), SIDECAR_SHARED_SECRET: secret },
 };
 const services = [nubabel, ...sidecars];
 
