@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -43,6 +43,23 @@ async function portIsFree(port: number): Promise<boolean> {
   const listening = await new Promise<boolean>((resolve) => server.once("error", () => resolve(false)).listen(port, "127.0.0.1", () => resolve(true)));
   if (listening) await new Promise<void>((resolve) => server.close(() => resolve()));
   return listening;
+}
+
+/**
+ * Every port can be listened on within a few seconds; else the failure says which sockets hold it.
+ * Not at once: a process already gone from /proc's view (its command line is empty while it exits)
+ * may still be closing its sockets.
+ */
+async function expectFree(ports: number[], withinMs = 10_000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  for (const port of ports) {
+    let free = await portIsFree(port);
+    while (!free && Date.now() < deadline) {
+      await sleep(100);
+      free = await portIsFree(port);
+    }
+    expect(free, free ? "" : `port ${port} of ${ports.join(", ")} is taken:\n${execFileSync("ss", ["-tanpH", `sport = :${port}`], { encoding: "utf8" })}`).toBe(true);
+  }
 }
 
 /** `n` free ports in a row: `SIDECARS=n` puts its sidecars on SIDECAR_PORT, SIDECAR_PORT+1, … */
@@ -169,7 +186,7 @@ describe.runIf(process.platform === "linux")("npm start", () => {
       const end = Date.now() + 40_000;
       while (ours().length && Date.now() < end) await sleep(100);
       expect(ours().map(cmdline), output().slice(-3000)).toEqual([]);
-      for (const port of [nubabelPort, ...sidecarPorts]) expect(await portIsFree(port), `port ${port}`).toBe(true);
+      await expectFree([nubabelPort, ...sidecarPorts]);
       if (child.exitCode === null) child.kill("SIGKILL");
     } finally {
       for (const pid of processesMentioning(data.dir)) {
@@ -222,7 +239,7 @@ describe.runIf(process.platform === "linux")("npm start", () => {
       const stopped = await Promise.race([exited.then(() => true), sleep(40_000).then(() => false)]);
       expect(stopped, `npm start did not exit after SIGTERM:\n${output().slice(-3000)}`).toBe(true);
       expect(processesMentioning(data.dir).map(cmdline), output().slice(-3000)).toEqual([]);
-      for (const port of [nubabelPort, ...sidecarPorts]) expect(await portIsFree(port), `port ${port}`).toBe(true);
+      await expectFree([nubabelPort, ...sidecarPorts]);
     } finally {
       for (const pid of processesMentioning(data.dir)) {
         try {
