@@ -147,6 +147,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       urls: env.SIDECAR_URLS,
       heartbeatMs: env.SIDECAR_HEARTBEAT_MS,
       timeoutMs: env.SIDECAR_HEARTBEAT_TIMEOUT_MS,
+      slowTimeoutMs: env.RUN_LOST_AFTER_MS,
       health: (url) => sidecar.health(url),
       logger,
     });

@@ -162,7 +162,7 @@ describe.skipIf(!hasInfra)("a pool of two sidecars (PostgreSQL + Redis)", () => 
     // Heartbeats every 0.5 s, gone after 3 s of silence: well within 10 s, long before RUN_LOST_AFTER_MS.
     expect(Date.now() - killedAt).toBeLessThan(10_000);
     expect(failed.error?.code).toBe("sidecar_lost");
-    expect(failed.reason).toMatch(/has not answered for 3 s while running this; its answer is lost/);
+    expect(failed.reason).toMatch(/has not answered for \d+ s while running this; its answer is lost/);
 
     // New sessions go to the survivor, the organization's preference notwithstanding.
     const fresh = await delegate(key, "a new conversation; say fresh", "pool-after-kill");

@@ -242,6 +242,9 @@ export type SidecarHealth = z.infer<typeof SidecarHealth>;
 export const DrainRequest = z.object({ drain: z.boolean() });
 export type DrainRequest = z.infer<typeof DrainRequest>;
 
-/** The sidecar's answer to `POST /drain`: `runs` still running here (0: it may stop). */
-export const DrainState = z.object({ draining: z.boolean(), runs: z.number().int().nonnegative() });
+/**
+ * The sidecar's answer to `POST /drain`: `runs` still running here, `deliveries` results not yet
+ * acknowledged by Nubabel (both 0: it may stop without losing an answer).
+ */
+export const DrainState = z.object({ draining: z.boolean(), runs: z.number().int().nonnegative(), deliveries: z.number().int().nonnegative() });
 export type DrainState = z.infer<typeof DrainState>;

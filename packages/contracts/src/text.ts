@@ -12,6 +12,7 @@ import { z } from "zod";
 /* eslint-disable no-control-regex */
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const CONTROL_BUT_WHITESPACE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+const CONTROLS_BUT_WHITESPACE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
 const NUL = /\u0000/;
 const NULS = /\u0000/g;
 /* eslint-enable no-control-regex */
@@ -32,6 +33,11 @@ export function free(max: number) {
  */
 export function output(max = 10_000_000) {
   return z.string().max(max).refine((s) => !NUL.test(s), "must not contain NUL characters");
+}
+
+/** Control characters but tab and line breaks removed (terminal escapes in an answer), so it passes `free`. */
+export function printable(s: string): string {
+  return s.replace(CONTROLS_BUT_WHITESPACE, "");
 }
 
 /** NUL replaced, so engine output that holds one can still be stored and sent. */

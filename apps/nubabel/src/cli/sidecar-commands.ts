@@ -59,9 +59,10 @@ export async function runSidecarCli(argv: string[], source: Record<string, strin
     out.write(`${JSON.stringify({ url, ...drained })}\n`);
     if (!values.wait || values.undo) return 0;
     const deadline = Date.now() + timeoutS * 1000;
-    while (drained.runs > 0) {
+    // Idle means no turn runs there and every answer reached Nubabel: stopping it then loses nothing.
+    while (drained.runs > 0 || drained.deliveries > 0) {
       if (Date.now() > deadline) {
-        err.write(`nubabel: ${drained.runs} run(s) still running on ${url} after ${timeoutS} s\n`);
+        err.write(`nubabel: ${drained.runs} run(s) still running and ${drained.deliveries} answer(s) undelivered on ${url} after ${timeoutS} s\n`);
         return 1;
       }
       await sleep(1_000);

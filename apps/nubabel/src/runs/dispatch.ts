@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type DelegateRequest, type HistoryMessage, MAX_HISTORY_MESSAGES, type RunAccepted, Webhooks } from "@nubabel/contracts";
+import { type DelegateRequest, type HistoryMessage, MAX_HISTORY_MESSAGES, type RunAccepted, Text, Webhooks } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import type { MappingRecord, SessionMapping } from "../mapping/session-mapping.js";
 import type { Message, SessionStore } from "../sessions/sessions.js";
@@ -26,8 +26,13 @@ export interface DispatchDeps {
 /** Time after a run's bound for its last callbacks (a queue ahead of it, the result's retries). */
 export const TOKEN_MARGIN_SECONDS = 10 * 60;
 
-/** The most history characters a moved session carries (the sidecar's body limit is 1 MiB). */
-const HISTORY_CHARS = 200_000;
+/**
+ * The most history a moved session carries, in bytes as sent: with a prompt of up to 100 000
+ * characters it stays under the sidecar's 1 MiB body limit.
+ */
+const HISTORY_BYTES = 400_000;
+/** A history message's longest content (the contract's bound); a longer answer keeps its end. */
+const MESSAGE_CHARS = 100_000;
 
 /** Where the sidecar runs it, or why it never started. */
 export type Placement = { placed: Placed } | { refused: Ending };
@@ -70,7 +75,8 @@ export async function dispatch(deps: DispatchDeps, run: Run, log: Logger, newSes
       }
       return { placed: { opencodeSessionId: accepted.opencodeSessionId, sidecarUrl } };
     }
-    const { sidecarUrl } = mapped;
+    // Mappings written before URLs were normalized may end in a slash; the pool's do not.
+    const sidecarUrl = mapped.sidecarUrl.replace(/\/+$/, "");
     // With nowhere else to go, the owner is tried even when it seemed gone: it may be back already.
     let why = deps.pool.isGone(sidecarUrl) && deps.pool.hasOtherReady(sidecarUrl) ? "the sidecar that held this conversation stopped answering" : undefined;
     if (!why) {
@@ -107,10 +113,11 @@ async function create(deps: DispatchDeps, run: Run, body: DelegateRequest, exclu
       const accepted = await again(() => deps.sidecar.delegate(sidecarUrl, body, log, delivery)).catch((err: unknown) => acceptedAnyway(deps, sidecarUrl, run.id, err, log));
       return { accepted, sidecarUrl };
     } catch (err) {
-      if (!(err instanceof SidecarUnavailable)) throw err;
+      // A hand-over that timed out may have started the turn there: sending it elsewhere could run it twice.
+      if (!(err instanceof SidecarUnavailable) || !(err.draining || err.unreached)) throw err;
       if (err.draining) deps.pool.sawDraining(sidecarUrl);
       exclude.add(sidecarUrl);
-      if (exclude.size >= urls.length) throw err;
+      if (urls.every((url) => exclude.has(url))) throw err;
       log.warn({ sidecarUrl, reason: err.data.reason }, "sidecar could not take the session; trying another");
     }
   }
@@ -126,8 +133,9 @@ function movable(deps: DispatchDeps, sidecarUrl: string, err: unknown): string |
     deps.pool.sawDraining(sidecarUrl);
     return "the sidecar that held this conversation was drained";
   }
-  // One outside the pool that does not answer was most likely taken out of SIDECAR_URLS.
-  const lost = deps.pool.isGone(sidecarUrl) || (!deps.pool.knows(sidecarUrl) && !err.data.transient);
+  // One outside the pool that cannot be reached was most likely taken out of SIDECAR_URLS. (One
+  // that timed out may be running the turn: it is not sent again elsewhere.)
+  const lost = err.unreached && (deps.pool.isGone(sidecarUrl) || !deps.pool.knows(sidecarUrl));
   return lost ? "the sidecar that held this conversation stopped answering" : undefined;
 }
 
@@ -163,15 +171,20 @@ async function move(deps: DispatchDeps, run: Run, mapped: MappingRecord, common:
   };
 }
 
-/** The conversation's latest messages that fit one request (oldest first; empty answers left out). */
-function latest(messages: Message[]): HistoryMessage[] {
+/**
+ * The conversation's latest messages that fit one request, oldest first, as the contract takes
+ * them: empty answers left out, terminal escapes removed, a very long answer cut to its end.
+ */
+export function latest(messages: Message[]): HistoryMessage[] {
   const out: HistoryMessage[] = [];
-  let chars = 0;
+  let bytes = 0;
   for (let i = messages.length - 1; i >= 0 && out.length < MAX_HISTORY_MESSAGES; i--) {
-    const { role, content } = messages[i]!;
+    const { role } = messages[i]!;
+    const content = Text.printable(messages[i]!.content).slice(-MESSAGE_CHARS);
     if (!content.trim()) continue;
-    if (chars + content.length > HISTORY_CHARS) break;
-    chars += content.length;
+    const size = Buffer.byteLength(JSON.stringify(content));
+    if (bytes + size > HISTORY_BYTES) break;
+    bytes += size;
     out.push({ role, content });
   }
   return out.reverse();

@@ -38,6 +38,9 @@ export interface SidecarClientOptions {
 /** Sidecar answers that mean "wait a moment" (its engine restarting, or it draining), not "broken". */
 const TRANSIENT = new Set(["engine_unavailable", "draining"]);
 
+/** Connection errors that mean the request never reached the sidecar, so nothing ran there. */
+const UNREACHED = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+
 /**
  * Speaks to sidecars, each by its base URL (a mapping names the one that owns a session). Every
  * request is signed with Standard Webhooks and bounded by one timeout: nothing waits for a turn
@@ -127,7 +130,7 @@ export class SidecarClient {
           });
         } catch (err) {
           if (signal.aborted) throw err;
-          throw new SidecarUnavailable(sidecarUrl, causeText(err));
+          throw new SidecarUnavailable(sidecarUrl, causeText(err), false, UNREACHED.has(errorCodeOf(err)) ? "unreached" : undefined);
         }
         const text = response.text;
         const code = response.status === 503 ? errorCode(text) : "";
@@ -166,7 +169,7 @@ export class SidecarClient {
   }
 
   private translate(sidecarUrl: string, err: unknown): Error {
-    if (err instanceof BrokenCircuitError) return new SidecarUnavailable(sidecarUrl, "circuit open after repeated failures");
+    if (err instanceof BrokenCircuitError) return new SidecarUnavailable(sidecarUrl, "circuit open after repeated failures", false, "unreached");
     if (err instanceof TaskCancelledError) return new SidecarUnavailable(sidecarUrl, `no answer within ${this.options.timeoutMs} ms`);
     if (err instanceof SyntaxError) return new SidecarProtocolError(sidecarUrl, "body is not JSON");
     return err instanceof Error ? err : new Error(String(err));
@@ -203,6 +206,12 @@ function errorCode(text: string): string {
   } catch {
     return "";
   }
+}
+
+/** The system error code (`ECONNREFUSED`…), where undici puts it: on the error, or on its cause. */
+function errorCodeOf(err: unknown): string {
+  const e = err as { code?: string; cause?: { code?: string } } | undefined;
+  return e?.code ?? e?.cause?.code ?? "";
 }
 
 function causeText(err: unknown): string {

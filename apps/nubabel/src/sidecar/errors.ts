@@ -3,7 +3,7 @@ import { NubabelError } from "../errors.js";
 /**
  * The sidecar could not be reached, timed out, failed with 5xx, or its circuit is open.
  * `transient`: it said to come back shortly (its engine is restarting, or it is draining), and
- * `code` is what it said (`engine_unavailable`, `draining`).
+ * `code` is what it said (`engine_unavailable`, `draining`), or `unreached`: no connection was made.
  */
 export class SidecarUnavailable extends NubabelError<{ sidecarUrl: string; reason: string; transient?: boolean; code?: string }> {
   override readonly name = "SidecarUnavailable";
@@ -14,6 +14,11 @@ export class SidecarUnavailable extends NubabelError<{ sidecarUrl: string; reaso
   /** The sidecar is drained or shutting down: it takes no new runs, so they go elsewhere. */
   get draining(): boolean {
     return this.data.code === "draining";
+  }
+
+  /** The request never reached it (connection refused, no route, circuit open): nothing ran there. */
+  get unreached(): boolean {
+    return this.data.code === "unreached";
   }
 }
 

@@ -16,12 +16,13 @@ function healthy(runs: number, capacity = 10, extra: Partial<SidecarHealth> = {}
 }
 
 /** A pool over sidecars whose health answers come from `answers` (an Error: no answer). */
-function poolOf(answers: Record<string, SidecarHealth | Error>, timeoutMs = 60_000) {
+function poolOf(answers: Record<string, SidecarHealth | Error>, timeoutMs = 60_000, slowTimeoutMs?: number) {
   const gone: string[] = [];
   const pool = new SidecarPool({
     urls: Object.keys(answers),
     heartbeatMs: 1_000,
     timeoutMs,
+    ...(slowTimeoutMs ? { slowTimeoutMs } : {}),
     health: async (url) => {
       const answer = answers[url]!;
       if (answer instanceof Error) throw answer;
@@ -57,10 +58,10 @@ describe("SidecarPool", () => {
     expect(pool.snapshot().find((m) => m.url === A)).toMatchObject({ state: "unready", draining: true, problem: "draining" });
   });
 
-  it("takes a silent sidecar out of placement at once, calls it gone after the timeout, once, and back when it answers", async () => {
-    const { pool, answers, gone } = poolOf({ [A]: healthy(0), [B]: healthy(5) }, 50);
+  it("takes a refusing sidecar out of placement at once, calls it gone after the timeout, once, and back when it answers", async () => {
+    const { pool, answers, gone } = poolOf({ [A]: healthy(0), [B]: healthy(5) }, 50, 60_000);
     await pool.heartbeat();
-    answers[A] = new Error("ECONNREFUSED");
+    answers[A] = refused();
     await pool.heartbeat();
     expect(pool.snapshot()[0]).toMatchObject({ state: "unready" });
     expect(pool.place()).toBe(B);
@@ -74,6 +75,20 @@ describe("SidecarPool", () => {
     await pool.heartbeat();
     expect(pool.isGone(A)).toBe(false);
     expect(pool.hasOtherReady(B)).toBe(true);
+  });
+
+  it("waits the longer slow timeout before calling a sidecar that only times out gone (slow under load is not dead)", async () => {
+    const { pool, answers, gone } = poolOf({ [A]: healthy(0), [B]: healthy(0) }, 20, 150);
+    await pool.heartbeat();
+    answers[A] = new Error("the sidecar did not answer within 2000 ms");
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    await pool.heartbeat();
+    expect([pool.isGone(A), pool.place(undefined, new Set([B]))]).toEqual([false, A]);
+    expect(pool.snapshot()[0]).toMatchObject({ state: "unready" });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await pool.heartbeat();
+    expect(pool.isGone(A)).toBe(true);
+    expect(gone).toEqual([A]);
   });
 
   it("still names a sidecar when none is ready (its own error then reaches the caller), and none when all are excluded", async () => {
@@ -92,3 +107,8 @@ describe("SidecarPool", () => {
     expect(pool.place(undefined, new Set([`${A}/`]))).toBeUndefined();
   });
 });
+
+/** What undici throws when nothing listens. */
+function refused(): Error {
+  return Object.assign(new Error("fetch failed"), { cause: { code: "ECONNREFUSED" } });
+}

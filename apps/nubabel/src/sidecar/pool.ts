@@ -5,8 +5,10 @@ import type { Logger } from "../log/logger.js";
  * - `ready`: answered its last heartbeat healthy, not draining: takes new sessions.
  * - `unready`: answers but cannot take new sessions now (engine restarting, drained), or missed
  *   heartbeats for less than the timeout; its sessions stay with it.
- * - `gone`: no answer for the heartbeat timeout. Its running runs fail, its sessions move on
- *   their next follow-up.
+ * - `gone`: refused connections for the heartbeat timeout (nothing listens: the process is dead),
+ *   or no answer at all for the longer `slowTimeoutMs` (a sidecar only slow under load, or cut
+ *   off from this instance alone, is not taken for dead so soon). Its running runs fail, its
+ *   sessions move on their next follow-up.
  * - `unknown`: not asked yet (just started).
  */
 export type MemberState = "unknown" | "ready" | "unready" | "gone";
@@ -28,8 +30,10 @@ export interface SidecarPoolOptions {
   urls: string[];
   /** How often each sidecar's `/health` is asked. */
   heartbeatMs: number;
-  /** No answer for this long: the sidecar is gone. */
+  /** Connections refused for this long: the sidecar is gone. */
   timeoutMs: number;
+  /** Requests unanswered (timing out) for this long: the sidecar is gone. At least `timeoutMs`. */
+  slowTimeoutMs?: number;
   health: (url: string) => Promise<SidecarHealth>;
   logger: Logger;
 }
@@ -178,14 +182,17 @@ export class SidecarPool {
     } catch (err) {
       member.answering = false;
       const silentMs = Date.now() - (member.lastSeenAt ?? this.startedAt);
-      member.problem = `no answer: ${err instanceof Error ? err.message : String(err)}`;
-      member.state = silentMs >= this.o.timeoutMs ? "gone" : member.state === "gone" ? "gone" : "unready";
+      const refused = isRefused(err);
+      const limit = refused ? this.o.timeoutMs : Math.max(this.o.timeoutMs, this.o.slowTimeoutMs ?? 0);
+      member.problem = `no answer: ${refused ? "connection refused" : err instanceof Error ? err.message : String(err)}`;
+      member.state = silentMs >= limit || member.state === "gone" ? "gone" : "unready";
     }
     if (member.state === before) return;
     const log = member.state === "ready" ? this.log.info.bind(this.log) : this.log.warn.bind(this.log);
     log({ sidecarUrl: member.url, from: before, to: member.state, problem: member.problem }, "sidecar state changed");
     if (member.state === "gone") {
-      const reason = `the sidecar at ${member.url} has not answered for ${Math.round(this.o.timeoutMs / 1000)} s`;
+      const silentS = Math.round((Date.now() - (member.lastSeenAt ?? this.startedAt)) / 1000);
+      const reason = `the sidecar at ${member.url} has not answered for ${silentS} s`;
       for (const listener of this.goneListeners) listener(member.url, reason);
     }
   }
@@ -193,6 +200,12 @@ export class SidecarPool {
 
 /** Which sidecar to try when none is ready: one that answers (though unready) first, a gone one last. */
 const RANK: Record<MemberState, number> = { ready: 0, unready: 1, unknown: 2, gone: 3 };
+
+/** Nothing listens there (undici puts the code on the error, or on its cause). */
+function isRefused(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } } | undefined;
+  return (e?.code ?? e?.cause?.code) === "ECONNREFUSED";
+}
 
 function plain(url: string): string {
   return url.replace(/\/+$/, "");

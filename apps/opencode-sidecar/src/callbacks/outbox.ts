@@ -37,6 +37,11 @@ export class Outbox {
     this.maxDelayMs = opts.maxDelayMs ?? 30_000;
   }
 
+  /** Deliveries not yet acknowledged (nor refused). */
+  get pending(): number {
+    return this.inFlight.size;
+  }
+
   /** Resolves true once acknowledged, false when refused (4xx) or abandoned at shutdown. */
   deliver(delivery: Delivery): Promise<boolean> {
     const attempt = this.attempt(delivery);

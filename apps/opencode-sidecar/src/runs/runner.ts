@@ -1,4 +1,4 @@
-import { type DelegateRequest, type ErrorInfo, type HistoryMessage, Ids, isFinished, type PromptRequest, type RunAccepted } from "@nubabel/contracts";
+import { type DelegateRequest, type DrainState, type ErrorInfo, type HistoryMessage, Ids, isFinished, type PromptRequest, type RunAccepted } from "@nubabel/contracts";
 import type { Binding, BindingStore } from "../bindings/binding.js";
 import type { CallbackClient } from "../callbacks/client.js";
 import type { Outbox } from "../callbacks/outbox.js";
@@ -96,10 +96,10 @@ export class Runner {
    * Drains for a deploy (`on`), or serves again: a drained sidecar refuses new runs (503
    * `draining`, so Nubabel places them elsewhere) and lets running ones finish.
    */
-  setDrained(on: boolean): { draining: boolean; runs: number } {
+  setDrained(on: boolean): DrainState {
     this.drainedForDeploy = on;
     this.o.log.info({ running: this.live.size }, on ? "drained: no new runs; running ones finish" : "serving again");
-    return { draining: this.draining, runs: this.live.size };
+    return { draining: this.draining, runs: this.live.size, deliveries: this.o.outbox.pending };
   }
 
   async delegate(req: DelegateRequest): Promise<RunHandle> {
