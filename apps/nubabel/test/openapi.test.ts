@@ -64,10 +64,12 @@ describe("OpenAPI: /openapi.json and /docs", () => {
   let doc: { openapi: string; paths: Record<string, Record<string, { security?: unknown[] }>> };
 
   beforeAll(async () => {
-    // Embedded: the admin routes exist too, so leaving them out is checked, not assumed.
+    // Embedded, and with Slack over HTTP (its API unreachable: the bot starts in the background), so
+    // the admin routes and Slack's events route exist too: leaving them out is checked, not assumed.
     backend = await backendEnv("embedded");
+    const slack = { SLACK_BOT_TOKEN: "xoxb-test", SLACK_SIGNING_SECRET: "signing", SLACK_API_URL: `http://127.0.0.1:${await freePort()}/api/` };
     nubabel = await startTestNubabel(
-      { ...secrets, ...backend.env, SIDECAR_URL: `http://127.0.0.1:${await freePort()}`, SIDECAR_HEALTH_TIMEOUT_MS: "500" },
+      { ...secrets, ...backend.env, ...slack, SIDECAR_URL: `http://127.0.0.1:${await freePort()}`, SIDECAR_HEALTH_TIMEOUT_MS: "500" },
       { onRoute: (route) => registered.push({ method: route.method, url: route.url }) },
     );
     const res = await nubabel.api("/openapi.json");
@@ -94,6 +96,7 @@ describe("OpenAPI: /openapi.json and /docs", () => {
     // Fastify adds a HEAD beside every GET by itself; it answers like the GET.
     const served = routes.filter((r) => r.method !== "HEAD");
     expect(served.some((r) => r.url.startsWith("/admin/"))).toBe(true);
+    expect(served.some((r) => r.url === "/slack/events")).toBe(true);
     const publicRoutes = served.filter((r) => !UNDOCUMENTED.some((pattern) => pattern.test(r.url))).map((r) => key(r.method, r.url));
     const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).filter((m) => METHODS.includes(m as never)).map((m) => key(m, path)));
     expect([...new Set(publicRoutes)].sort()).toEqual(documented.sort());
