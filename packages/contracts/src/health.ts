@@ -22,6 +22,7 @@ export const SidecarEntry = z.object({
 });
 export type SidecarEntry = z.infer<typeof SidecarEntry>;
 
+/** Each dependency's check, as `/readyz` and `/health` report them: `ok`, and `error` saying why when not. */
 export const HealthReport = z.object({
   database: z.object({ ok: z.boolean(), kind: z.string(), error: z.string().optional() }),
   redis: z.object({ ok: z.boolean(), mode: z.enum(["redis", "in-process"]), error: z.string().optional() }),
