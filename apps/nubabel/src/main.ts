@@ -33,6 +33,8 @@ export interface StartOptions {
   mcp?: McpGateway;
   /** Where logs go (tests capture them); stdout by default. */
   logDestination?: { write(line: string): void };
+  /** Told of every HTTP route as it is registered (the OpenAPI test lists them). */
+  onRoute?: (route: { method: string | string[]; url: string }) => void;
 }
 
 /** A running Nubabel. */
@@ -248,7 +250,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       : undefined;
     // Answers nobody here waited for (recovered after a restart, ended elsewhere) reach their thread.
     if (slack) runs.onFinished((run) => slack.handOver(run));
-    const app = createServer(deps);
+    const app = createServer(deps, { onRoute: options.onRoute });
     if (slack?.mode === "http") void app.register(slack.fastifyPlugin);
     cleanups.push(async () => {
       const closing = app.close();

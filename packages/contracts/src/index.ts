@@ -8,6 +8,8 @@ export * from "./progress.js";
 export * from "./errors.js";
 export * from "./connections.js";
 export * from "./runs.js";
+export * from "./sessions.js";
+export * from "./health.js";
 export { runScript, type ScriptRunner } from "./replay-guard.js";
 export * as Http from "./http.js";
 export * as Processes from "./processes.js";

@@ -99,6 +99,13 @@ export function eventsOf(post: ProgressPost): ProgressEvent[] {
   return post.events ?? (post.progress ? [post.progress] : []);
 }
 
+/**
+ * Nubabel's answer to a progress callback: the replay-log id of the last event appended, and of
+ * each when the callback carried several (`events`).
+ */
+export const ProgressAck = z.object({ success: z.literal(true), id: z.string(), ids: z.array(z.string()).optional() });
+export type ProgressAck = z.infer<typeof ProgressAck>;
+
 /** What an SSE client receives as `data:`: the event plus Nubabel's ordered id and the session. */
 export const StreamEvent = z.intersection(
   ProgressEvent,

@@ -1,6 +1,19 @@
 import { z } from "zod";
 import { RunId, SessionId } from "./ids.js";
-import { ContextRestored, ErrorInfo, RunState, Usage } from "./sidecar.js";
+import { ContextRestored, ErrorInfo, Name, Prompt, RunState, Usage, UserId } from "./sidecar.js";
+
+/**
+ * `POST /api/delegate` body: a prompt for a session (a new one when `sessionId` is absent, the
+ * caller's own id created on first use).
+ */
+export const ApiDelegateRequest = z.object({
+  prompt: Prompt,
+  sessionId: SessionId.optional(),
+  category: Name.optional(),
+  load_skills: z.array(Name).max(20).optional(),
+  userId: UserId.optional(),
+});
+export type ApiDelegateRequest = z.infer<typeof ApiDelegateRequest>;
 
 /** A run as Nubabel's API shows it (`GET /api/runs/:runId`, `GET /api/sessions/:id/runs`). */
 export const ApiRun = z.object({

@@ -1,4 +1,4 @@
-import type { Webhooks } from "@nubabel/contracts";
+import type { HealthReport, Webhooks } from "@nubabel/contracts";
 import type { RateLimiter } from "../limits/rate-limiter.js";
 import type { Logger } from "../log/logger.js";
 import type { SessionMapping } from "../mapping/session-mapping.js";
@@ -11,34 +11,8 @@ import type { Runs } from "../runs/index.js";
 import type { SessionStore } from "../sessions/index.js";
 import type { SidecarClient } from "../sidecar/index.js";
 
-/**
- * What `/health` and `/readyz` report, each check bounded in time. Nubabel is ready when the
- * database, Redis (when configured) and the sidecar are `ok`; Slack is shown but never gates it.
- */
-/** One sidecar in the health report; `runs`/`capacity` are its load, `draining` that it takes no new runs. */
-export interface SidecarEntry {
-  ok: boolean;
-  url: string;
-  status?: string;
-  engine?: string;
-  sandbox?: string;
-  draining?: boolean;
-  runs?: number;
-  capacity?: number;
-  error?: string;
-}
-
-export interface HealthReport {
-  database: { ok: boolean; kind: string; error?: string };
-  redis: { ok: boolean; mode: "redis" | "in-process"; error?: string };
-  /** `ok` only when the sidecar says `healthy`, i.e. its OpenCode engine runs; `engine` is its state. */
-  /** `sandbox`: what the agent's shell commands run in there (sandboxed, refused or unsandboxed). */
-  /** With several sidecars: the first that can take new sessions (else the first), and `sidecars` lists each. */
-  sidecar: SidecarEntry;
-  sidecars?: SidecarEntry[];
-  /** Present when the Slack bot is configured: a revoked token or an outage shows here, not only in logs. */
-  slack?: { ok: boolean; mode: "http" | "socket"; botUserId?: string; error?: string };
-}
+/** What `/health` and `/readyz` report (its shape lives in contracts, which the API document is built from). */
+export type { HealthReport, SidecarEntry } from "@nubabel/contracts";
 
 /** Everything the HTTP layer needs, built in `main.ts`. */
 export interface HttpDeps {

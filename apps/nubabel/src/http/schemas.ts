@@ -1,23 +1,14 @@
 import { z } from "zod";
-import { Ids, Name, Prompt, Text, UserId } from "@nubabel/contracts";
+import { Ids, Text } from "@nubabel/contracts";
 
 const { SessionId } = Ids;
 
-/**
- * `POST /api/delegate` body. Kept here rather than in contracts because only Nubabel's HTTP
- * clients send it; move it when a second package needs it.
- */
-export const ApiDelegateRequest = z.object({
-  prompt: Prompt,
-  sessionId: SessionId.optional(),
-  category: Name.optional(),
-  load_skills: z.array(Name).max(20).optional(),
-  userId: UserId.optional(),
-});
-export type ApiDelegateRequest = z.infer<typeof ApiDelegateRequest>;
-
 export const SessionPath = z.object({ sessionId: SessionId });
 export const RunPath = z.object({ runId: Ids.RunId });
+
+// Any one-line string: a malformed id is answered like a missing one (404), not as a 400 that
+// confirms a format; only control characters, which no store keeps, are a 400.
+export const ConnectionPath = z.object({ connectionId: Text.line(100) });
 
 /** SSE query: `token` for browsers' EventSource, `lastEventId` because EventSource cannot set headers on its first connect. */
 export const StreamQuery = z.object({

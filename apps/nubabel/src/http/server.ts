@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
 import { Text } from "@nubabel/contracts";
 import type { HttpDeps } from "./deps.js";
 import { handleError, InvalidRequest } from "./errors.js";
@@ -8,6 +8,7 @@ import { callbackRoutes } from "./routes/callbacks.js";
 import { connectionRoutes } from "./routes/connections.js";
 import { healthRoutes } from "./routes/health.js";
 import { publicRoutes } from "./routes/public.js";
+import { referenceRoutes } from "./routes/reference.js";
 import { streamRoutes } from "./routes/stream.js";
 
 /**
@@ -17,7 +18,7 @@ import { streamRoutes } from "./routes/stream.js";
 const QUIET = /^\/api\/sidecar\/sessions\/[^/?]+\/(progress|update)(\?|$)/;
 
 /** Builds the Fastify app with every route; the caller listens and closes. */
-export function createServer(deps: HttpDeps): FastifyInstance {
+export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteOptions) => void } = {}): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger.child({ module: "http" }) as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimit,
@@ -29,6 +30,9 @@ export function createServer(deps: HttpDeps): FastifyInstance {
     // A path Fastify cannot decode (`%C0%AE`) or a parameter too long: a 400 naming the path.
     frameworkErrors: (err, request, reply) => handleError(new InvalidRequest(`invalid path: ${err.message}`, ["path"]), request, reply),
   });
+  // Before any route, so whoever asks sees every one (the OpenAPI test compares them with the document).
+  const onRoute = options.onRoute;
+  if (onRoute) app.addHook("onRoute", (route) => onRoute(route));
   // While stopping, answers close their connection, so a keep-alive socket does not hold the
   // server open once its request in flight is done.
   let closing = false;
@@ -61,6 +65,7 @@ export function createServer(deps: HttpDeps): FastifyInstance {
   });
 
   healthRoutes(app, deps);
+  referenceRoutes(app);
   publicRoutes(app, deps);
   streamRoutes(app, deps);
   if (deps.connections) connectionRoutes(app, deps, deps.connections);

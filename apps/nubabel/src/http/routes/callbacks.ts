@@ -5,7 +5,10 @@ import {
   eventsOf,
   isTerminal,
   McpInvokeRequest,
+  type McpInvokeResponse,
   McpListRequest,
+  type McpListResponse,
+  type ProgressAck,
   ProgressPost,
   RunResult,
   type RunResultAck,
@@ -98,7 +101,7 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return { success: true };
   });
 
-  app.post("/api/sidecar/sessions/:sessionId/progress", async (request) => {
+  app.post("/api/sidecar/sessions/:sessionId/progress", async (request): Promise<ProgressAck> => {
     const cap = request.capability!;
     parse(SessionPath, request.params, "path");
     const events = eventsOf(parse(ProgressPost, request.body));
@@ -112,7 +115,7 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
       request.log.warn({ err: (err as Error).message, appended: ids.length }, "progress log append failed");
       throw new DependencyUnavailable("progress log");
     }
-    return { success: true as const, id: ids.at(-1)!, ...(ids.length > 1 ? { ids } : {}) };
+    return { success: true, id: ids.at(-1)!, ...(ids.length > 1 ? { ids } : {}) };
   });
 
   // The run's end: applied once by run id, however often it is delivered (never rate limited).
@@ -124,14 +127,14 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return { success: true, status: run.status };
   });
 
-  app.post("/api/sidecar/mcp/invoke", async (request) => {
+  app.post("/api/sidecar/mcp/invoke", async (request): Promise<McpInvokeResponse> => {
     const cap = request.capability!;
     const body = parse(McpInvokeRequest, request.body);
     await limit(request, cap);
     return deps.mcp.invoke({ organizationId: cap.org, sessionId: cap.sid, requestId: request.id }, body);
   });
 
-  app.post("/api/sidecar/mcp/list", async (request) => {
+  app.post("/api/sidecar/mcp/list", async (request): Promise<McpListResponse> => {
     const cap = request.capability!;
     const body = parse(McpListRequest, request.body);
     await limit(request, cap);

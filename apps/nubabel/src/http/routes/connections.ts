@@ -1,14 +1,17 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { z } from "zod";
-import { CreateConnectionRequest, Text, UpdateConnectionRequest, type ConnectionDeleted, type ConnectionList } from "@nubabel/contracts";
+import {
+  CreateConnectionRequest,
+  UpdateConnectionRequest,
+  type Connection,
+  type ConnectionDeleted,
+  type ConnectionList,
+  type ConnectionTools,
+} from "@nubabel/contracts";
 import type { Connections } from "../../mcp/connections.js";
 import { authorizeApiKey } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
 import { parse } from "../errors.js";
-
-// Any one-line string: a malformed id is answered like a missing one (404), not as a 400 that
-// confirms a format; only control characters, which no store keeps, are a 400.
-const ConnectionPath = z.object({ connectionId: Text.line(100) });
+import { ConnectionPath } from "../schemas.js";
 
 /**
  * `/api/connections`: the organization's MCP connections, by its API key. The organization is the
@@ -28,19 +31,19 @@ export function connectionRoutes(app: FastifyInstance, deps: HttpDeps, connectio
     return { connections: await connections.list(org.id) };
   });
 
-  app.get("/api/connections/:connectionId", async (request) => {
+  app.get("/api/connections/:connectionId", async (request): Promise<Connection> => {
     const org = await authorize(request);
     const { connectionId } = parse(ConnectionPath, request.params, "path");
     return connections.get(org.id, connectionId);
   });
 
-  app.get("/api/connections/:connectionId/tools", async (request) => {
+  app.get("/api/connections/:connectionId/tools", async (request): Promise<ConnectionTools> => {
     const org = await authorize(request);
     const { connectionId } = parse(ConnectionPath, request.params, "path");
     return connections.tools(org.id, connectionId);
   });
 
-  app.patch("/api/connections/:connectionId", async (request) => {
+  app.patch("/api/connections/:connectionId", async (request): Promise<Connection> => {
     const org = await authorize(request);
     const { connectionId } = parse(ConnectionPath, request.params, "path");
     const body = parse(UpdateConnectionRequest, request.body);

@@ -1,4 +1,4 @@
-import type { SidecarHealth } from "@nubabel/contracts";
+import { ReadinessGate, type Liveness, type NubabelHealth, type Readiness, type SidecarHealth } from "@nubabel/contracts";
 import type { FastifyInstance } from "fastify";
 import type { HealthReport, HttpDeps } from "../deps.js";
 
@@ -14,8 +14,6 @@ export interface HealthProbes {
   slack(): { mode: "http" | "socket"; ready: boolean; botUserId?: string; error?: string } | undefined;
 }
 
-/** The checks that gate readiness, in the order a person should fix them. */
-const GATES = ["database", "redis", "sidecar"] as const;
 
 /** Runs every probe at once, each within `timeoutMs`, and says what answered. */
 export function healthCheck(probes: HealthProbes): () => Promise<HealthReport> {
@@ -49,8 +47,8 @@ export function healthCheck(probes: HealthProbes): () => Promise<HealthReport> {
 }
 
 /** The gating checks that are not `ok`: empty means ready. */
-export function notReady(report: HealthReport): Array<(typeof GATES)[number]> {
-  return GATES.filter((gate) => !report[gate].ok);
+export function notReady(report: HealthReport): ReadinessGate[] {
+  return ReadinessGate.options.filter((gate) => !report[gate].ok);
 }
 
 /**
@@ -61,20 +59,20 @@ export function notReady(report: HealthReport): Array<(typeof GATES)[number]> {
  * The probes log at `warn` only: orchestrators poll them every few seconds.
  */
 export function healthRoutes(app: FastifyInstance, deps: HttpDeps): void {
-  app.get("/livez", { logLevel: "warn" }, async (_request, reply) => reply.send({ status: "alive" }));
+  app.get("/livez", { logLevel: "warn" }, async (_request, reply) => reply.send({ status: "alive" } satisfies Liveness));
 
   app.get("/readyz", { logLevel: "warn" }, async (_request, reply) => {
     const report = await deps.health();
     const missing = notReady(report);
-    if (missing.length) return reply.status(503).send({ status: "not_ready", missing, ...report });
-    return reply.send({ status: "ready", ...report });
+    if (missing.length) return reply.status(503).send({ status: "not_ready", missing, ...report } satisfies Readiness);
+    return reply.send({ status: "ready", ...report } satisfies Readiness);
   });
 
   app.get("/health", async (_request, reply) => {
     const report = await deps.health();
     const ready = notReady(report).length === 0;
     const status = ready ? "healthy" : report.database.ok ? "degraded" : "unhealthy";
-    return reply.status(ready ? 200 : 503).send({ status, ...report });
+    return reply.status(ready ? 200 : 503).send({ status, ...report } satisfies NubabelHealth);
   });
 }
 

@@ -1,12 +1,23 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { Capabilities, type ApiRunAbort, type ApiRunAccepted, type ApiRunList } from "@nubabel/contracts";
+import {
+  ApiDelegateRequest,
+  Capabilities,
+  type ApiRun,
+  type ApiRunAbort,
+  type ApiRunAccepted,
+  type ApiRunList,
+  type ApiSession,
+  type ApiSessionAbort,
+  type DelegateResponse,
+  type StreamToken,
+} from "@nubabel/contracts";
 import type { Logger } from "../../log/logger.js";
 import { toApi, toDelegateResponse, type Run } from "../../runs/index.js";
 import { Sessions } from "../../sessions/index.js";
 import { authorizeApiKey } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
 import { parse } from "../errors.js";
-import { ApiDelegateRequest, RunPath, SessionPath } from "../schemas.js";
+import { RunPath, SessionPath } from "../schemas.js";
 
 /** RFC 7240: the caller asks for a 202 and a run to follow rather than waiting for the answer. */
 function wantsAsync(request: FastifyRequest): boolean {
@@ -18,7 +29,7 @@ function wantsAsync(request: FastifyRequest): boolean {
 /** The API for people and programs, authorized by an organization's API key. */
 export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const authorize = (request: FastifyRequest) => authorizeApiKey(deps, request);
-  const show = async (run: Run) => toApi(run, await deps.runs.queuePosition(run));
+  const show = async (run: Run): Promise<ApiRun> => toApi(run, await deps.runs.queuePosition(run));
 
   // Every prompt becomes a run, stored before anything else happens. With `Prefer: respond-async`
   // the caller gets the run at once; without it the request waits for the answer, and a caller
@@ -37,10 +48,11 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
       };
       return reply.status(202).header("preference-applied", "respond-async").header("location", accepted.links.run).send(accepted);
     }
-    return toDelegateResponse(await deps.runs.wait(run));
+    const answer: DelegateResponse = toDelegateResponse(await deps.runs.wait(run));
+    return answer;
   });
 
-  app.get("/api/runs/:runId", async (request) => {
+  app.get("/api/runs/:runId", async (request): Promise<ApiRun> => {
     const org = await authorize(request);
     const { runId } = parse(RunPath, request.params, "path");
     return show(await deps.runs.get(org.id, runId));
@@ -60,7 +72,7 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return { runs: await Promise.all(runs.map(show)) };
   });
 
-  app.get("/api/sessions/:sessionId", async (request) => {
+  app.get("/api/sessions/:sessionId", async (request): Promise<ApiSession> => {
     const org = await authorize(request);
     const { sessionId } = parse(SessionPath, request.params, "path");
     const session = await Sessions.get(deps.sessions, org.id, sessionId);
@@ -77,7 +89,7 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
   });
 
   // Stops the session's runs: the running one in the engine, the waiting ones before they start.
-  app.post("/api/sessions/:sessionId/abort", async (request) => {
+  app.post("/api/sessions/:sessionId/abort", async (request): Promise<ApiSessionAbort> => {
     const org = await authorize(request);
     const { sessionId } = parse(SessionPath, request.params, "path");
     const session = await Sessions.get(deps.sessions, org.id, sessionId);
@@ -88,7 +100,7 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
   // Browsers' EventSource cannot send an Authorization header: they trade the key for a short-lived
   // token bound to one session. The session is opened (created on first use), so a client may
   // start listening before its first prompt.
-  app.post("/api/sessions/:sessionId/stream-token", async (request) => {
+  app.post("/api/sessions/:sessionId/stream-token", async (request): Promise<StreamToken> => {
     const org = await authorize(request);
     const { sessionId } = parse(SessionPath, request.params, "path");
     const session = await Sessions.open(deps.sessions, org.id, sessionId);

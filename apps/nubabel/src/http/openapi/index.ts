@@ -1,0 +1,2 @@
+export { document, paths, UNDOCUMENTED } from "./document.js";
+export { renderPage } from "./page.js";

@@ -1,0 +1,36 @@
+import { z } from "zod";
+import { SessionId } from "./ids.js";
+import { SessionState } from "./callbacks.js";
+
+/** One message of a session's history as Nubabel's API shows it. */
+export const ApiMessage = z.object({
+  id: z.string(),
+  role: z.enum(["user", "assistant"]),
+  content: z.string(),
+  metadata: z.record(z.string(), z.unknown()),
+  createdAt: z.iso.datetime(),
+});
+export type ApiMessage = z.infer<typeof ApiMessage>;
+
+/** `GET /api/sessions/:sessionId`: the session, which OpenCode session backs it, and its history, oldest first. */
+export const ApiSession = z.object({
+  id: SessionId,
+  organizationId: z.string(),
+  userId: z.string().nullable(),
+  state: z.object({ opencodeSessionId: z.string().nullable(), status: SessionState }),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+  messages: z.array(ApiMessage),
+});
+export type ApiSession = z.infer<typeof ApiSession>;
+
+/** `POST /api/sessions/:sessionId/abort`: `aborted` is false when nothing was running or queued. */
+export const ApiSessionAbort = z.object({ sessionId: SessionId, aborted: z.boolean() });
+export type ApiSessionAbort = z.infer<typeof ApiSessionAbort>;
+
+/**
+ * `POST /api/sessions/:sessionId/stream-token`: a short-lived token for one session's SSE stream,
+ * for browsers' EventSource (which cannot send an Authorization header); `url` carries it.
+ */
+export const StreamToken = z.object({ token: z.string(), expiresAt: z.iso.datetime(), url: z.string() });
+export type StreamToken = z.infer<typeof StreamToken>;
