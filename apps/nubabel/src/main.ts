@@ -17,6 +17,7 @@ import { resolveKeyring, Rotation } from "./crypto/index.js";
 import { openDatabase } from "./db/open.js";
 import type { HttpDeps } from "./http/deps.js";
 import { healthCheck } from "./http/routes/health.js";
+import { Tracing } from "@nubabel/telemetry";
 import { createServer } from "./http/server.js";
 import { createLogger, type Logger } from "./log/logger.js";
 import { SessionMapping } from "./mapping/session-mapping.js";
@@ -71,6 +72,8 @@ export async function startNubabel(source: Record<string, string | undefined>, o
   };
 
   try {
+    // Stopped last (cleanups run in reverse), so the spans of the shutdown itself are flushed.
+    cleanups.push(Tracing.start({ endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: env.OTEL_SERVICE_NAME }));
     const embedded = isEmbedded(env);
     if (!embedded && !env.NUBABEL_TOKEN_SECRET) {
       // Shared storage means several instances, or one that restarts: each must check the tokens
