@@ -95,9 +95,11 @@ export function fail(span: Span, err: unknown): void {
 }
 
 /** Headers carrying the active (or given) context to another service: `traceparent`, or nothing when off. */
-export function headers(from: Context = context.active()): Record<string, string> {
+export function headers(from?: Context): Record<string, string> {
+  // Off, the hot path (every call between the services) pays nothing.
+  if (!provider) return {};
   const carrier: Record<string, string> = {};
-  propagation.inject(from, carrier);
+  propagation.inject(from ?? context.active(), carrier);
   return carrier;
 }
 
@@ -107,7 +109,7 @@ export function extract(carrier: Record<string, string | string[] | undefined>):
 }
 
 /** The `traceparent` of the active (or given) context, to store with work that goes on later; undefined when off. */
-export function traceparentOf(from: Context = context.active()): string | undefined {
+export function traceparentOf(from?: Context): string | undefined {
   return headers(from).traceparent;
 }
 
@@ -131,8 +133,11 @@ export function active(): Context {
   return context.active();
 }
 
+const NO_FIELDS = Object.freeze({});
+
 /** Fields for every log line (a pino `mixin`): the active span's trace and span ids, none when off. */
 export function logFields(): { traceId?: string; spanId?: string } {
+  if (!provider) return NO_FIELDS;
   const span = trace.getSpan(context.active());
   if (!span) return {};
   const spanContext = span.spanContext();
