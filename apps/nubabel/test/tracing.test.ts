@@ -53,7 +53,8 @@ describe("tracing on: one run is one trace across Nubabel, the sidecar and the M
   let sidecar: ServiceProcess;
   let nubabel: TestNubabel | undefined;
   let backend: Awaited<ReturnType<typeof backendEnv>>;
-  let answer: DelegateResponse;
+  let first: { runId: string; status?: string; output?: string };
+  let second: DelegateResponse;
 
   beforeAll(async () => {
     receiver = await OtlpReceiver.start();
@@ -81,6 +82,8 @@ describe("tracing on: one run is one trace across Nubabel, the sidecar and the M
         SIDECAR_URL: `http://127.0.0.1:${sidecarPort}`,
         NUBABEL_MCP_CATALOG: await catalogWithEverything(data.dir),
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        // One run at a time: the second waits in the queue and is dispatched when the first ends.
+        ORG_MAX_RUNNING: "1",
         LOG_LEVEL: "info",
       },
       { logDestination: { write: (line: string) => void logs.push(line) } },
@@ -89,13 +92,18 @@ describe("tracing on: one run is one trace across Nubabel, the sidecar and the M
     const created = await nubabel.api("/api/connections", { apiKey: org.apiKey, body: { provider: "everything", credentials: { EVERYTHING_TOKEN: "ev-secret-token" } } });
     expect(created.status).toBe(201);
     script(model);
-    const res = await nubabel.api("/api/delegate", { apiKey: org.apiKey, body: { prompt: "echo something, privately" } });
-    answer = (await res.json()) as DelegateResponse;
+    model.script({ text: "second" });
+    const accepted = await nubabel.api("/api/delegate", { apiKey: org.apiKey, body: { prompt: "echo something, privately" }, headers: { prefer: "respond-async" } });
+    const { runId } = (await accepted.json()) as { runId: string };
+    const res = await nubabel.api("/api/delegate", { apiKey: org.apiKey, body: { prompt: "then this" } });
+    second = (await res.json()) as DelegateResponse;
+    first = { runId, ...((await (await nubabel.api(`/api/runs/${runId}`, { apiKey: org.apiKey })).json()) as { status: string; output: string }) };
     // Nubabel flushes its spans as it stops; the sidecar exports as it goes (its turn's spans end
     // around the result it sends), so wait for them before stopping it.
     await nubabel.close();
     nubabel = undefined;
-    await until(() => ["engine.turn", "bridge mcp invoke", "model.wait"].every((name) => receiver.spans.some((s) => s.name === name)));
+    const count = (name: string) => receiver.spans.filter((s) => s.name === name).length;
+    await until(() => count("engine.turn") === 2 && count("model.wait") === 2 && count("bridge mcp invoke") === 1);
     await sidecar.stop();
   }, 240_000);
 
@@ -108,15 +116,16 @@ describe("tracing on: one run is one trace across Nubabel, the sidecar and the M
     data.remove();
   });
 
-  it("the run used the tool", () => {
-    expect(answer).toMatchObject({ status: "success", output: "echoed" });
+  it("the first run used the tool; the second waited for it", () => {
+    expect(first).toMatchObject({ status: "completed", output: "echoed" });
+    expect(second).toMatchObject({ status: "success", output: "second" });
   });
 
   it("links the API request, the run, the sidecar's turn, the bridge and the tool call by parent ids", () => {
     const spans = receiver.spans;
-    const roots = spans.filter((s) => s.service === "nubabel" && s.name === "POST /api/delegate");
-    expect(roots).toHaveLength(1);
-    const root = roots[0]!;
+    const runSpan = spans.find((s) => s.name === "run" && s.attributes["nubabel.run.id"] === first.runId)!;
+    const root = spans.find((s) => s.spanId === runSpan.parentSpanId)!;
+    expect(root.name).toBe("POST /api/delegate");
     expect(root.parentSpanId).toBeUndefined();
     const trace = spans.filter((s) => s.traceId === root.traceId);
 
@@ -139,8 +148,22 @@ describe("tracing on: one run is one trace across Nubabel, the sidecar and the M
     const result = trace.find((s) => s.service === "nubabel" && s.name.includes("/result"));
     expect(result && ancestry(trace, result).slice(0, 2)).toEqual(["opencode-sidecar/engine.turn", "opencode-sidecar/POST /delegate"]);
     // Every span of the run went to that one trace.
-    const run = spans.find((s) => s.name === "run")!;
-    expect(spans.filter((s) => s.attributes["sidecar.run.id"] === run.attributes["nubabel.run.id"]).every((s) => s.traceId === root.traceId)).toBe(true);
+    const turns = spans.filter((s) => s.attributes["sidecar.run.id"] === first.runId);
+    expect(turns.length).toBe(1);
+    expect(turns[0]!.traceId).toBe(root.traceId);
+  });
+
+  it("a run that waited in the queue is dispatched in its own trace, from its stored traceparent", () => {
+    const spans = receiver.spans;
+    const runs = spans.filter((s) => s.name === "run");
+    expect(runs).toHaveLength(2);
+    expect(new Set(runs.map((s) => s.traceId)).size).toBe(2);
+    const queued = runs.find((s) => s.attributes["nubabel.run.id"] !== first.runId)!;
+    const dispatch = spans.find((s) => s.name === "run.dispatch" && s.traceId === queued.traceId)!;
+    // Started by the first run's result callback, yet a child of its own run, not of that callback.
+    expect(ancestry(spans, dispatch)).toEqual(["nubabel/run", "nubabel/POST /api/delegate"]);
+    const turn = spans.find((s) => s.name === "engine.turn" && s.traceId === queued.traceId)!;
+    expect(ancestry(spans, turn).slice(-3)).toEqual(["nubabel/run.dispatch", "nubabel/run", "nubabel/POST /api/delegate"]);
   });
 
   it("keeps prompts, arguments and credentials out of spans", () => {
@@ -152,9 +175,9 @@ describe("tracing on: one run is one trace across Nubabel, the sidecar and the M
   });
 
   it("log lines written during the run carry its trace id", () => {
-    const root = receiver.spans.find((s) => s.name === "POST /api/delegate")!;
-    const accepted = logs.map((l) => JSON.parse(l) as { msg: string; traceId?: string }).find((l) => l.msg === "run accepted");
-    expect(accepted?.traceId).toBe(root.traceId);
+    const run = receiver.spans.find((s) => s.name === "run" && s.attributes["nubabel.run.id"] === first.runId)!;
+    const lines = logs.map((l) => JSON.parse(l) as { msg: string; runId?: string; traceId?: string });
+    expect(lines.find((l) => l.msg === "run accepted" && l.runId === first.runId)?.traceId).toBe(run.traceId);
   });
 });
 
