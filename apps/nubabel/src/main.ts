@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { Webhooks } from "@nubabel/contracts";
+import { Tracing } from "@nubabel/telemetry";
 import { MemoryMappingCache } from "./adapters/memory/mapping-cache.js";
 import { MemoryProgressLog } from "./adapters/memory/progress-log.js";
 import { MemoryRateLimiter } from "./adapters/memory/rate-limiter.js";
@@ -17,7 +18,6 @@ import { resolveKeyring, Rotation } from "./crypto/index.js";
 import { openDatabase } from "./db/open.js";
 import type { HttpDeps } from "./http/deps.js";
 import { healthCheck } from "./http/routes/health.js";
-import { Tracing } from "@nubabel/telemetry";
 import { createServer } from "./http/server.js";
 import { createLogger, type Logger } from "./log/logger.js";
 import { SessionMapping } from "./mapping/session-mapping.js";
