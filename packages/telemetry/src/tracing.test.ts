@@ -19,6 +19,12 @@ describe("tracing", () => {
     expect(Tracing.traceparentOf(Tracing.extract({ traceparent: PARENT }))).toBeUndefined();
   });
 
+  it("gives pino a fresh object per line (pino merges the line's fields into it)", () => {
+    const first = Tracing.logFields();
+    Object.assign(first, { database: "pglite" });
+    expect(Tracing.logFields()).toEqual({});
+  });
+
   it("on, continues a caller's traceparent and exports the spans at stop", async () => {
     const bodies: string[] = [];
     const server = createServer((req, res) => {

@@ -133,11 +133,12 @@ export function active(): Context {
   return context.active();
 }
 
-const NO_FIELDS = Object.freeze({});
-
-/** Fields for every log line (a pino `mixin`): the active span's trace and span ids, none when off. */
+/**
+ * Fields for every log line (a pino `mixin`): the active span's trace and span ids, none when off.
+ * A new object each time: pino merges the line's own fields into what a mixin returns.
+ */
 export function logFields(): { traceId?: string; spanId?: string } {
-  if (!provider) return NO_FIELDS;
+  if (!provider) return {};
   const span = trace.getSpan(context.active());
   if (!span) return {};
   const spanContext = span.spanContext();
