@@ -10,6 +10,7 @@ import { CLK_TCK } from "./procfs.js";
 import { killAll } from "./services.js";
 import { soak } from "./soak.js";
 import { startStack, tearDown, type Stack } from "./stack.js";
+import { benchTracing } from "./tracing.js";
 import { printLevel, printSummary, printTable } from "./stats.js";
 
 /**
@@ -25,13 +26,16 @@ import { printLevel, printSummary, printTable } from "./stats.js";
  *   --soak 500             BENCH_SOAK_ORGS  new organizations, one new conversation each, 8 at a time,
  *                                           on one sidecar with its default engine bounds: the engine's
  *                                           RSS and /health's instances, RSS and recycles every 50; 0 skips it
+ *   --tracing 20           BENCH_TRACING    one-at-a-time delegations with OpenTelemetry tracing off, then
+ *                                           on (a new sidecar, Nubabel restarted, both exporting to a
+ *                                           local OTLP receiver): p50 off, p50 on, ratio; 0 skips it
  *   --log-level warn       BENCH_LOG_LEVEL  LOG_LEVEL of Nubabel and the sidecar
  * With DATABASE_URL and REDIS_URL set, Nubabel and the sidecar run on them (a fresh database and
  * key prefix, removed afterwards) and PostgreSQL's and Redis's CPU is read too.
  */
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { levels: { type: "string" }, rounds: { type: "string" }, samples: { type: "string" }, pool: { type: "string" }, soak: { type: "string" }, "log-level": { type: "string" } },
+  options: { levels: { type: "string" }, rounds: { type: "string" }, samples: { type: "string" }, pool: { type: "string" }, soak: { type: "string" }, tracing: { type: "string" }, "log-level": { type: "string" } },
 });
 const env = process.env;
 const count = (name: string, text: string, min: number): number => {
@@ -47,6 +51,7 @@ const rounds = count("--rounds", values.rounds ?? env.BENCH_ROUNDS ?? "2", 1);
 const samples = count("--samples", values.samples ?? positionals[0] ?? env.BENCH_SAMPLES ?? "20", 0);
 const poolTurns = count("--pool", values.pool ?? env.BENCH_POOL_TURNS ?? "200", 0);
 const soakOrgs = count("--soak", values.soak ?? env.BENCH_SOAK_ORGS ?? "500", 0);
+const tracingSamples = count("--tracing", values.tracing ?? env.BENCH_TRACING ?? "20", 0);
 const logLevel = values["log-level"] ?? env.BENCH_LOG_LEVEL ?? "warn";
 
 let interrupted = false;
@@ -75,6 +80,8 @@ try {
     const rows = await benchLevels(stack, { levels, rounds, minTurns: Math.max(samples, 1) }, (c, level) => printLevel(c, level, stack.cpu.roles, idle.perSecond));
     printSummary(rows);
   }
+  // After the tables above: it restarts Nubabel, which the CPU meter does not follow.
+  if (tracingSamples > 0) await benchTracing(stack, tracingSamples);
   // The pool first: the soak leaves the first sidecar's engine loaded with its organizations.
   if (poolTurns > 0) await benchPool(stack, { turns: poolTurns, concurrency: Math.min(50, poolTurns), organizations: Math.min(20, poolTurns) });
   if (soakOrgs > 0) await soak(stack, soakOrgs);

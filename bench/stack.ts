@@ -45,8 +45,8 @@ export interface Stack {
   cpu: CpuMeter;
   /** New organizations, each with its API key, made as the CLI makes them (on PostgreSQL, else through Nubabel). */
   organizations(names: string[]): Promise<Organization[]>;
-  /** Another sidecar like the first (a port, folder and Redis prefix of its own), stopped by `tearDown`. */
-  addSidecar(name: string): Promise<Service>;
+  /** Another sidecar like the first (a port, folder and Redis prefix of its own, `env` added), stopped by `tearDown`. */
+  addSidecar(name: string, env?: Record<string, string>): Promise<Service>;
   /** Stops Nubabel and starts it again, on the same port and storage, with `env` added (SIDECAR_URLS). */
   restartNubabel(env: Record<string, string>): Promise<Service>;
 }
@@ -91,7 +91,7 @@ export async function startStack(options: { logLevel: string; maxConcurrency: nu
   const nubabelUrl = `http://127.0.0.1:${nubabelPort}`;
   const breakerResetMs = 10_000;
   const room = String(Math.max(1_000, 2 * options.maxConcurrency));
-  const startSidecar = async (name: string) => {
+  const startSidecar = async (name: string, env: Record<string, string> = {}) => {
     const port = await freePort();
     const sidecar = new Service(
       name,
@@ -108,6 +108,7 @@ export async function startStack(options: { logLevel: string; maxConcurrency: nu
         LOG_LEVEL: logLevel,
         // Under Nubabel's prefix, so the backend's cleanup flushes the sidecar's keys as well.
         ...(backend.env.REDIS_URL ? { REDIS_URL: backend.env.REDIS_URL, REDIS_PREFIX: `${backend.env.REDIS_KEY_PREFIX}${name}:` } : {}),
+        ...env,
       },
       `http://127.0.0.1:${port}`,
     );

@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { Webhooks } from "@nubabel/contracts";
+import { Tracing } from "@nubabel/telemetry";
 import { MemoryMappingCache } from "./adapters/memory/mapping-cache.js";
 import { MemoryProgressLog } from "./adapters/memory/progress-log.js";
 import { MemoryRateLimiter } from "./adapters/memory/rate-limiter.js";
@@ -73,6 +74,8 @@ export async function startNubabel(source: Record<string, string | undefined>, o
   };
 
   try {
+    // Stopped last (cleanups run in reverse), so the spans of the shutdown itself are flushed.
+    cleanups.push(Tracing.start({ endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: env.OTEL_SERVICE_NAME }));
     const embedded = isEmbedded(env);
     if (!embedded && !env.NUBABEL_TOKEN_SECRET) {
       // Shared storage means several instances, or one that restarts: each must check the tokens

@@ -1,4 +1,5 @@
 import pino, { type Logger } from "pino";
+import { Tracing } from "@nubabel/telemetry";
 
 /** Paths never written to logs, whatever a caller passes in. */
 export const REDACT = [
@@ -18,6 +19,12 @@ export const REDACT = [
 ];
 
 export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: "opencode-sidecar" }, redact: { paths: REDACT, censor: "[redacted]" } });
+  return pino({
+    level,
+    base: { service: "opencode-sidecar" },
+    // Lines written inside a traced request or run carry its trace id.
+    mixin: Tracing.logFields,
+    redact: { paths: REDACT, censor: "[redacted]" },
+  });
 }
 export type { Logger };

@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { Webhooks } from "@nubabel/contracts";
+import { Tracing } from "@nubabel/telemetry";
 import { MemoryBindingStore } from "./adapters/memory/binding-store.js";
 import { MemoryRunStore } from "./adapters/memory/run-store.js";
 import { RedisBindingStore } from "./adapters/redis/binding-store.js";
@@ -66,6 +67,7 @@ const REDIS_PING_TIMEOUT_MS = 1_000;
 export async function startSidecar(source: Record<string, string | undefined>, opts: { signal?: AbortSignal } = {}): Promise<Sidecar> {
   const env = parseEnv(source);
   const logger = createLogger(env.LOG_LEVEL);
+  const stopTracing = Tracing.start({ endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: env.OTEL_SERVICE_NAME });
   if (env.SIDECAR_OMO === "on" && env.OPENCODE_URL) throw new Error("SIDECAR_OMO=on loads OhMyOpenCode into the engine the sidecar runs; an attached engine (OPENCODE_URL) loads its own plugins");
   const omo = env.SIDECAR_OMO === "on" ? omoPackage() : undefined;
   const catalog = Catalog.load({
@@ -188,7 +190,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     requirePlugin: !env.OPENCODE_URL,
     log: logger.child({ module: "runner" }),
   });
-  const bridge = new Bridge(bindings, driver, callbacks, env.MCP_TIMEOUT_MS);
+  const bridge = new Bridge(bindings, driver, callbacks, env.MCP_TIMEOUT_MS, (id) => runner.traceOf(id));
   const app = buildServer({
     logger,
     secret: env.SIDECAR_SHARED_SECRET,
@@ -227,6 +229,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     driver.close();
     await engine.stop();
     redis?.disconnect();
+    await stopTracing();
     throw err;
   } finally {
     opts.signal?.removeEventListener("abort", stopStarting);
@@ -243,6 +246,8 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     driver.close();
     await engine.stop();
     redis?.disconnect();
+    // Last, so the spans of the shutdown's own callbacks are exported too.
+    await stopTracing();
     logger.info("stopped");
   };
   return {

@@ -3,4 +3,5 @@
  * OpenTelemetry traces across the services (`tracing.ts`). Each service keeps its own metric names;
  * this package holds the mechanics, once.
  */
-export {};
+export * as Tracing from "./tracing.js";
+export { serverSpans } from "./server-spans.js";

@@ -102,6 +102,10 @@ const Schema = z.object({
   /** Least gap between two edits of one progress message (Slack allows about one per second). */
   SLACK_UPDATE_INTERVAL_MS: positiveInt.default(1_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** An OTLP/HTTP collector's base URL: traces are exported there; unset, tracing is off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  /** The `service.name` of this service's spans. */
+  OTEL_SERVICE_NAME: z.string().trim().min(1).default("nubabel"),
 });
 
 /**

@@ -117,6 +117,8 @@ export const runs = pgTable(
     /** Set when the run moved its session to another sidecar, seeded with the conversation's history. */
     contextRestored: jsonb("context_restored").$type<{ from: "history"; messages: number; reason: string }>(),
     abortRequested: boolean("abort_requested").notNull().default(false),
+    /** The W3C trace context the run was accepted in, so its dispatch (maybe elsewhere, later) continues that trace. */
+    traceparent: text("traceparent"),
     /** When its sidecar last confirmed the run (reconciliation gives up on a sidecar gone too long). */
     checkedAt: timestamp("checked_at", { withTimezone: true }),
     /** When its answer was handed to where it came from (a Slack thread), so that happens once. */

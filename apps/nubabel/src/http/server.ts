@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
 import { Text } from "@nubabel/contracts";
+import { serverSpans } from "@nubabel/telemetry";
 import type { HttpDeps } from "./deps.js";
 import { handleError, InvalidRequest } from "./errors.js";
 import { adminRoutes } from "./routes/admin.js";
@@ -59,6 +60,8 @@ export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteO
     }
     json(request, body, done);
   });
+  // Health checks and progress streams are not worth a span; everything else is one.
+  serverSpans(app, { tracer: "nubabel.http", skip: (route) => route === "/health" || route.endsWith("/stream") });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` } });

@@ -1,4 +1,5 @@
 import { pino, type Logger } from "pino";
+import { Tracing } from "@nubabel/telemetry";
 
 export type { Logger };
 
@@ -37,6 +38,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     {
       level,
       base: { service: "nubabel" },
+      // Lines written inside a traced request or run carry its trace id.
+      mixin: Tracing.logFields,
       redact: { paths: REDACT_PATHS, censor: "[Redacted]" },
       serializers: {
         req: (req: { method?: string; url?: string; id?: string }) => ({

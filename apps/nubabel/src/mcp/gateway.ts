@@ -1,6 +1,7 @@
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { McpInvokeRequest, McpListRequest } from "@nubabel/contracts";
 import type { Logger } from "pino";
+import { Tracing } from "@nubabel/telemetry";
 import type { McpCaller, McpGateway } from "../mcp-gateway.js";
 import { DecryptError, SealedCredentials, UnknownKeyError } from "../crypto/index.js";
 import type { Keyring } from "../crypto/keyring.js";
@@ -102,6 +103,19 @@ export function createMcpGateway(deps: McpGatewayDeps): OrganizationMcp {
   const summarize = (tools: Tool[]): McpToolSummary[] =>
     tools.map((t) => ({ name: t.name, ...(t.description ? { description: t.description } : {}), inputSchema: t.inputSchema }));
 
+  /** Runs the tool; an outage becomes a result the agent reads (it cannot fix one by retrying differently). */
+  const invokeOn = async (row: StoredConnection, toolName: string, args: Record<string, unknown>): Promise<ToolCallResult> => {
+    try {
+      return await deps.runner.callTool(resolve(row), toolName, args);
+    } catch (error) {
+      if (error instanceof McpTimeoutError || error instanceof McpConnectionError) {
+        deps.log?.warn({ connectionId: row.id, provider: row.provider, tool: toolName, error: error.name }, error.message);
+        return { result: { content: [{ type: "text", text: error.message }] }, isError: true };
+      }
+      throw error;
+    }
+  };
+
   return {
     async list({ organizationId }, { provider, tool }) {
       const rows = await deps.store.listEnabled(organizationId);
@@ -121,19 +135,15 @@ export function createMcpGateway(deps: McpGatewayDeps): OrganizationMcp {
     },
 
     async invoke({ organizationId }, { provider, toolName, args }) {
-      const rows = await deps.store.listEnabled(organizationId);
-      const row = pick(rows, provider)[0];
-      if (!row) throw notFound(rows, provider);
-      try {
-        return await deps.runner.callTool(resolve(row), toolName, args);
-      } catch (error) {
-        // The agent cannot fix an outage by retrying differently, but it can tell the person.
-        if (error instanceof McpTimeoutError || error instanceof McpConnectionError) {
-          deps.log?.warn({ connectionId: row.id, provider: row.provider, tool: toolName, error: error.name }, error.message);
-          return { result: { content: [{ type: "text", text: error.message }] }, isError: true };
-        }
-        throw error;
-      }
+      // Names only: arguments may hold what a person wrote, and credentials never go near a span.
+      const attributes = { "mcp.provider": provider, "mcp.tool.name": toolName };
+      return Tracing.inSpan("mcp.invoke", { tracer: "nubabel.mcp", attributes }, async (span) => {
+        const rows = await deps.store.listEnabled(organizationId);
+        const row = pick(rows, provider)[0];
+        if (!row) throw notFound(rows, provider);
+        span.setAttribute("mcp.connection.id", row.id);
+        return invokeOn(row, toolName, args);
+      });
     },
 
     async tools({ organizationId }, connectionId) {

@@ -3,6 +3,7 @@ import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamable
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, McpError, ToolListChangedNotificationSchema, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
+import { Tracing } from "@nubabel/telemetry";
 import { fingerprint, type McpConnection } from "./connection.js";
 import { createGuardedFetch, type GuardedFetch } from "./guarded-fetch.js";
 import { McpConnectionError, McpTimeoutError, McpToolNotFoundError, McpUrlRefusedError } from "./errors.js";
@@ -107,16 +108,23 @@ export class McpPool implements McpToolRunner {
     if (!tools.some((t) => t.name === name)) {
       throw new McpToolNotFoundError({ provider: conn.provider, tool: name, available: tools.map((t) => t.name) });
     }
-    const answer = await this.use(conn, `tools/call ${name}`, async (client) => {
-      try {
-        const raw = await client.callTool({ name, arguments: args }, undefined, { timeout: this.callTimeoutMs });
-        return fromCallResult(raw);
-      } catch (error) {
-        const toolError = asToolError(error);
-        if (toolError) return toolError;
-        throw error;
-      }
-    });
+    // The call to the server itself (a reconnect included), apart from the tool list read above.
+    const attributes = { "mcp.provider": conn.provider, "mcp.tool.name": name, "mcp.connection.id": conn.id };
+    const answer = await Tracing.inSpan(`mcp tools/call ${name}`, { tracer: "nubabel.mcp", kind: Tracing.SpanKind.CLIENT, attributes }, (span) =>
+      this.use(conn, `tools/call ${name}`, async (client) => {
+        try {
+          const raw = await client.callTool({ name, arguments: args }, undefined, { timeout: this.callTimeoutMs });
+          return fromCallResult(raw);
+        } catch (error) {
+          const toolError = asToolError(error);
+          if (toolError) return toolError;
+          throw error;
+        }
+      }).then((result) => {
+        if (result.isError) span.setAttribute("mcp.tool.is_error", true);
+        return result;
+      }),
+    );
     // Credentials never leave Nubabel, even when a server echoes one back (an environment dump,
     // an error quoting the token it refused): the agent and the sidecar see "[redacted]".
     return redactDeep(answer, secretsOf(conn.credentials));

@@ -17,6 +17,7 @@ export interface NewRun {
   category?: string;
   skills?: string[];
   origin: Origin;
+  traceparent?: string;
 }
 
 /** Per-organization admission limits. */

@@ -42,6 +42,8 @@ export interface Run {
   /** Set when the run moved its session to another sidecar, seeded with the conversation's history. */
   contextRestored: ContextRestored | null;
   abortRequested: boolean;
+  /** The W3C trace context the run was accepted in (null with tracing off). */
+  traceparent: string | null;
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;

@@ -10,6 +10,7 @@ import { RunNotFound, RunQueueFull } from "./errors.js";
 import { endingFrom, historyOf, terminalEvent } from "./outcome.js";
 import type { HistoryEntry, Limits, RunStore } from "./ports.js";
 import type { Ending, Origin, Run } from "./run.js";
+import { RunSpans } from "./run-spans.js";
 
 export interface SubmitInput {
   organizationId: string;
@@ -49,6 +50,7 @@ export class Runs {
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly listeners: Array<(run: Run) => void | Promise<void>> = [];
   private readonly log: Logger;
+  private readonly spans = new RunSpans();
   /** The one subscription to runs ending on any instance, made at the first wait. */
   private endings?: Promise<unknown>;
 
@@ -62,9 +64,11 @@ export class Runs {
     this.listen();
     // The store opens the session (created on first use) in the same round trip.
     const sessionId = input.sessionId ?? Ids.create(Ids.Prefix.session);
+    const id = Ids.create(Ids.Prefix.run);
+    const traceparent = this.spans.begin(id, sessionId);
     const admitted = await store.admit(
       {
-        id: Ids.create(Ids.Prefix.run),
+        id,
         organizationId: input.organizationId,
         sessionId,
         prompt: input.prompt,
@@ -72,10 +76,15 @@ export class Runs {
         ...(input.category ? { category: input.category } : {}),
         ...(input.load_skills ? { skills: input.load_skills } : {}),
         origin: input.origin ?? { kind: "api" },
+        ...(traceparent ? { traceparent } : {}),
       },
       limits,
-    );
+    ).catch((err: unknown) => {
+      this.spans.refused(id);
+      throw err;
+    });
     if ("refused" in admitted) {
+      this.spans.refused(id);
       throw new RunQueueFull({ ...admitted.refused, limit: limits.maxQueued, retryAfterSeconds: 5 });
     }
     this.known.set(admitted.run.id, admitted.run);
@@ -211,6 +220,7 @@ export class Runs {
     const ended = await this.deps.store.finish(run.id, ending, history);
     if (!ended) return undefined;
     this.known.set(ended.id, ended);
+    this.spans.ended(ended.id, ended.status);
     const log = logger ?? this.log;
     log.info({ runId: ended.id, sessionId: ended.sessionId, status: ended.status, reason: ended.reason ?? undefined }, "run ended");
     await this.deps.progress
@@ -257,10 +267,15 @@ export class Runs {
   /** Waits (up to `timeoutMs`) for dispatches in flight, at shutdown. */
   async drain(timeoutMs: number): Promise<void> {
     await Promise.race([Promise.allSettled([...this.inflight]), sleep(timeoutMs)]);
+    this.spans.close();
   }
 
   /** Hands `run` to a sidecar; `newSession`: its session was created with it, so has no mapping yet. */
-  private async start(run: Run, newSession = false): Promise<void> {
+  private start(run: Run, newSession = false): Promise<void> {
+    return this.spans.dispatching(run, () => this.handOver(run, newSession));
+  }
+
+  private async handOver(run: Run, newSession: boolean): Promise<void> {
     const log = this.log.child({ runId: run.id, sessionId: run.sessionId, organizationId: run.organizationId });
     const outcome = await dispatch(this.deps, run, log, newSession);
     if ("refused" in outcome) {
@@ -311,6 +326,7 @@ export class Runs {
       .watchEndings((runId) => {
         const seen = this.known.get(runId);
         if (seen && !isFinished(seen.status)) this.known.delete(runId);
+        this.spans.ended(runId);
         this.ended.emit(runId);
       })
       .catch((err: Error) => {

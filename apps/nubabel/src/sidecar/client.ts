@@ -24,6 +24,7 @@ import {
   type DelegateRequest,
   type PromptRequest,
 } from "@nubabel/contracts";
+import { Tracing } from "@nubabel/telemetry";
 import type { Logger } from "../log/logger.js";
 import { SidecarProtocolError, SidecarRejected, SidecarUnavailable } from "./errors.js";
 
@@ -125,6 +126,8 @@ export class SidecarClient {
             headers: {
               ...(method === "POST" ? { "content-type": "application/json", prefer: "respond-async" } : {}),
               ...message.sign(this.options.secret, route, body),
+              // The run's trace goes on in the sidecar (outside the signature, which covers the body).
+              ...Tracing.headers(),
             },
             signal,
           });

@@ -1,4 +1,5 @@
 import { McpInvokeResponse, McpListResponse } from "@nubabel/contracts";
+import { Tracing } from "@nubabel/telemetry";
 import type { Binding, BindingStore } from "../bindings/binding.js";
 import { CallbackRejectedError, type CallbackClient } from "../callbacks/client.js";
 import type { EngineDriver } from "../engine/driver.js";
@@ -25,13 +26,18 @@ export class Bridge {
     private readonly driver: EngineDriver,
     private readonly callbacks: CallbackClient,
     private readonly timeoutMs: number,
+    /** The trace of the turn running in a bound session: the plugin's request carries none. */
+    private readonly traceOf: (opencodeSessionId: string) => Tracing.Context | undefined = () => undefined,
   ) {}
 
   async invoke(sessionId: string, callId: string, call: { provider: string; toolName: string; args: Record<string, unknown> }): Promise<McpInvokeResponse> {
     const binding = await this.resolve(sessionId, callId);
     const body = { organizationId: binding.organizationId, provider: call.provider, toolName: call.toolName, args: call.args };
+    const parent = this.traceOf(binding.opencodeSessionId);
+    const attributes = { "mcp.provider": call.provider, "mcp.tool.name": call.toolName, "opencode.session.id": sessionId };
+    const options = { tracer: "sidecar.bridge", kind: Tracing.SpanKind.CLIENT, attributes, ...(parent ? { parent } : {}) };
     // No retries: a tool call is not idempotent, and a retry after a timeout could run it twice.
-    const answer = await this.post(binding, binding.callbacks!.mcpInvoke, body);
+    const answer = await Tracing.inSpan("bridge mcp invoke", options, () => this.post(binding, binding.callbacks!.mcpInvoke, body));
     return McpInvokeResponse.parse(answer);
   }
 

@@ -1,5 +1,6 @@
 import { ExponentialBackoff, handleWhen, retry } from "cockatiel";
 import { Http, Webhooks } from "@nubabel/contracts";
+import { Tracing } from "@nubabel/telemetry";
 
 /** A callback Nubabel answered with an error that retrying will not fix (4xx). */
 export class CallbackRejectedError extends Error {
@@ -81,6 +82,8 @@ export class CallbackClient {
           "content-type": "application/json",
           ...message.sign(this.opts.secret, { direction: "sidecar-to-nubabel", method: "POST", path: new URL(url).pathname }, body),
           ...(token ? { authorization: `Bearer ${token}` } : {}),
+          // The run's trace goes on in Nubabel (outside the signature, which covers the body).
+          ...Tracing.headers(),
         },
         signal: opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout,
       });

@@ -1,4 +1,5 @@
 import { MAX_PROGRESS_BATCH, type ProgressEvent, type RunResult, type SessionUpdate } from "@nubabel/contracts";
+import { Tracing } from "@nubabel/telemetry";
 import type { Logger } from "../logger.js";
 import type { Binding } from "../bindings/binding.js";
 import type { CallbackClient } from "./client.js";
@@ -7,7 +8,10 @@ import type { Outbox } from "./outbox.js";
 /** The most progress (serialized) that rides with a result; more goes in its own callback first. */
 const RIDE_ALONG_BYTES = 64 * 1024;
 
-type Pending = { kind: "progress"; event: ProgressEvent } | { kind: "update"; body: SessionUpdate } | { kind: "result"; body: RunResult };
+/** A callback waiting to go, with the trace of the run it belongs to (its request continues it). */
+type Pending = ({ kind: "progress"; event: ProgressEvent } | { kind: "update"; body: SessionUpdate } | { kind: "result"; body: RunResult }) & {
+  trace?: Tracing.Context;
+};
 
 /** A progress event as a run reports it: the reporter stamps time and order. */
 export type ProgressInput = Omit<ProgressEvent, "seq" | "timestamp"> & { timestamp?: string };
@@ -30,6 +34,8 @@ export class SessionReporter {
   private textTimer: NodeJS.Timeout | undefined;
   private batchTimer: NodeJS.Timeout | undefined;
   private lastTextAt = 0;
+  /** The running turn's trace: callbacks queued from now on continue it. */
+  private trace: Tracing.Context | undefined;
 
   /**
    * `textIntervalMs`: the least time between two `message_updated` of the session; `batchMs`: how
@@ -46,6 +52,11 @@ export class SessionReporter {
   /** A follow-up may bring new callbacks or a fresh token: later deliveries use them. */
   rebind(binding: Binding): void {
     this.binding = binding;
+  }
+
+  /** The session's next callbacks belong to the turn of this trace context. */
+  traceWith(trace: Tracing.Context): void {
+    this.trace = trace;
   }
 
   progress(event: ProgressInput): void {
@@ -111,6 +122,7 @@ export class SessionReporter {
   private enqueue(item: Pending): void {
     if (!this.binding.callbacks) return;
     if (item.kind === "progress") item.event.seq = this.seq++;
+    if (this.trace) item.trace = this.trace;
     this.queue.push(item);
     const batchMs = this.timing.batchMs ?? 0;
     // Progress waits a moment for company (a turn's steps often come close together, and its last
@@ -128,21 +140,26 @@ export class SessionReporter {
   private async send(): Promise<void> {
     while (this.queue.length) {
       const first = this.queue[0]!;
-      if (first.kind === "progress") {
-        let n = 1;
-        while (n < MAX_PROGRESS_BATCH && this.queue[n]?.kind === "progress") n++;
-        const events = this.queue.splice(0, n).map((p) => (p as { event: ProgressEvent }).event);
-        // One event keeps the seed's shape, which every Nubabel version reads.
-        await this.post("progress", this.binding.callbacks?.progress, events.length === 1 ? { progress: events[0] } : { events });
-      } else if (first.kind === "update") {
-        this.queue.shift();
-        await this.post("update", this.binding.callbacks?.sessionUpdate, first.body);
-      } else {
-        this.queue.shift();
-        const url = this.binding.callbacks?.runResult;
-        const body = first.body;
-        if (url) await this.outbox.deliver({ url, body, label: `${body.runId} result`, ...(this.binding.callbackToken ? { token: this.binding.callbackToken } : {}) });
-      }
+      await (first.trace ? Tracing.withContext(first.trace, () => this.sendFirst(first)) : this.sendFirst(first));
+    }
+  }
+
+  /** Sends the callback at the head of the queue (a batch of progress, an update, or a result). */
+  private async sendFirst(first: Pending): Promise<void> {
+    if (first.kind === "progress") {
+      let n = 1;
+      while (n < MAX_PROGRESS_BATCH && this.queue[n]?.kind === "progress") n++;
+      const events = this.queue.splice(0, n).map((p) => (p as { event: ProgressEvent }).event);
+      // One event keeps the seed's shape, which every Nubabel version reads.
+      await this.post("progress", this.binding.callbacks?.progress, events.length === 1 ? { progress: events[0] } : { events });
+    } else if (first.kind === "update") {
+      this.queue.shift();
+      await this.post("update", this.binding.callbacks?.sessionUpdate, first.body);
+    } else {
+      this.queue.shift();
+      const url = this.binding.callbacks?.runResult;
+      const body = first.body;
+      if (url) await this.outbox.deliver({ url, body, label: `${body.runId} result`, ...(this.binding.callbackToken ? { token: this.binding.callbackToken } : {}) });
     }
   }
 

@@ -94,6 +94,10 @@ export const Env = z.object({
   HTTP_PROXY: z.string().optional(),
   NO_PROXY: z.string().optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** An OTLP/HTTP collector's base URL: traces are exported there; unset, tracing is off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url().optional()),
+  /** The `service.name` of this service's spans. */
+  OTEL_SERVICE_NAME: z.string().trim().min(1).default("opencode-sidecar"),
 });
 export type Env = z.infer<typeof Env>;
 

@@ -1,5 +1,6 @@
 import Fastify from "fastify";
 import { Text, Webhooks } from "@nubabel/contracts";
+import { serverSpans } from "@nubabel/telemetry";
 import type { Logger } from "../logger.js";
 import { errorHandler, ValidationError } from "./errors.js";
 import { bridgeRoutes, type BridgeRouteDeps } from "./routes/bridge.js";
@@ -41,6 +42,8 @@ export function buildServer(deps: ServerDeps) {
       done(new ValidationError(`body: ${(err as Error).message}`, { fields: ["(body)"] }), undefined);
     }
   });
+  // The plugin's bridge calls carry no trace: the bridge continues the turn's itself.
+  serverSpans(app, { tracer: "sidecar.http", skip: (route) => route === "/health" || route.startsWith("/internal/") });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: "not_found", message: `no route ${req.method} ${req.url}` } });

@@ -1,4 +1,5 @@
 import type { ErrorInfo } from "@nubabel/contracts";
+import { Tracing } from "@nubabel/telemetry";
 import type { Binding } from "../bindings/binding.js";
 import type { SessionReporter } from "../callbacks/reporter.js";
 import type { Selection } from "../catalog/catalog.js";
@@ -26,6 +27,13 @@ export interface ExecutionDeps {
 export class RunExecution {
   private readonly stopper = new AbortController();
   private saving: Promise<void> = Promise.resolve();
+  /**
+   * The trace the run was started in (the request from Nubabel that handed it over): the turn
+   * may start later, from another request's async path, when the session's line reaches it.
+   */
+  private readonly started = Tracing.active();
+  /** The turn's span context while it runs, for the bridge's tool calls and the session's callbacks. */
+  private turn: Tracing.Context | undefined;
 
   constructor(
     public run: Run,
@@ -43,8 +51,28 @@ export class RunExecution {
     this.stopper.abort(reason);
   }
 
+  /** The trace context a tool call of this run continues: the turn's while it runs. */
+  get trace(): Tracing.Context {
+    return this.turn ?? this.started;
+  }
+
   /** Runs the turn once the session's line reaches it (`lane` aborts on a session abort). Never rejects. */
-  async execute(lane: AbortSignal): Promise<Run> {
+  execute(lane: AbortSignal): Promise<Run> {
+    const attributes = { "sidecar.run.id": this.run.runId, "opencode.session.id": this.run.opencodeSessionId };
+    return Tracing.inSpan("engine.turn", { tracer: "sidecar.runs", parent: this.started, attributes }, async (span) => {
+      this.turn = Tracing.contextOf(span);
+      this.reporter.traceWith(this.turn);
+      try {
+        const run = await this.executeTurn(lane);
+        span.setAttribute("sidecar.run.status", run.status);
+        return run;
+      } finally {
+        this.turn = undefined;
+      }
+    });
+  }
+
+  private async executeTurn(lane: AbortSignal): Promise<Run> {
     const signal = AbortSignal.any([lane, this.stopper.signal]);
     if (signal.aborted) {
       return this.end({ type: "abort", output: "", error: reasonOf(signal) });
@@ -52,6 +80,18 @@ export class RunExecution {
     this.move({ type: "start" });
     this.reporter.update("running", { runId: this.run.runId });
     let outcome: TurnOutcome;
+    // The model's first token (or tool call) is the first progress that is not a status: the time
+    // until then is the wait on the model (a fair proxy, since the engine starts the call at once).
+    const modelWait = Tracing.tracer("sidecar.runs").startSpan("model.wait", {}, this.turn);
+    let waiting = true;
+    const endWait = () => {
+      if (waiting) modelWait.end();
+      waiting = false;
+    };
+    const report = (event: Parameters<SessionReporter["progress"]>[0]) => {
+      if (event.type !== "status" && event.type !== "connected") endWait();
+      this.reporter.progress({ ...event, runId: this.run.runId });
+    };
     try {
       outcome = await runTurn(
         this.deps.driver,
@@ -66,7 +106,7 @@ export class RunExecution {
           timeoutMs: this.timeoutMs,
           signal,
         },
-        (event) => this.reporter.progress({ ...event, runId: this.run.runId }),
+        report,
         (listener) => {
           this.deps.engine.on("down", listener);
           return () => this.deps.engine.off("down", listener);
@@ -76,6 +116,9 @@ export class RunExecution {
       const engineDown = err instanceof EngineDownError;
       const message = engineDown ? err.message : `the engine failed the run: ${(err as Error).message}`;
       outcome = { status: "error", output: "", error: { code: engineDown ? "engine_unavailable" : "engine_error", message } };
+    } finally {
+      // A turn that ended before any output (an error, an abort) ends its wait with it.
+      endWait();
     }
     const ending = {
       output: outcome.output,

@@ -1,4 +1,5 @@
 import { type DelegateRequest, type DrainState, type ErrorInfo, type HistoryMessage, Ids, isFinished, type PromptRequest, type RunAccepted } from "@nubabel/contracts";
+import type { Tracing } from "@nubabel/telemetry";
 import type { Binding, BindingStore } from "../bindings/binding.js";
 import type { CallbackClient } from "../callbacks/client.js";
 import type { Outbox } from "../callbacks/outbox.js";
@@ -150,6 +151,14 @@ export class Runner {
       };
       return directory ? this.holding(directory, run) : run();
     });
+  }
+
+  /** The trace context of the run executing in `opencodeSessionId`, if one is (its tool calls continue it). */
+  traceOf(opencodeSessionId: string): Tracing.Context | undefined {
+    for (const { execution } of this.live.values()) {
+      if (execution.run.opencodeSessionId === opencodeSessionId && execution.run.status === "running") return execution.trace;
+    }
+    return undefined;
   }
 
   /** A run this sidecar knows. One stored as unfinished that no process here runs was lost in a restart. */

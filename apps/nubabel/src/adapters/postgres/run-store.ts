@@ -31,6 +31,7 @@ function toRun(row: Row): Run {
     model: row.model,
     contextRestored: row.contextRestored,
     abortRequested: row.abortRequested,
+    traceparent: row.traceparent,
     createdAt: row.createdAt,
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
@@ -54,14 +55,14 @@ export class PgRunStore implements RunStore {
   constructor(private readonly db: Db) {}
 
   async admit(run: NewRun, limits: Limits): Promise<{ run: Run; newSession: boolean } | { refused: { running: number; queued: number } }> {
-    // One round trip: drizzle/0004_admit_run.sql opens the session, locks the organization, checks
+    // One round trip: drizzle/0007_run_traceparent.sql (first 0004) opens the session, locks the organization, checks
     // its limits and inserts the run.
     const now = new Date();
     const [row] = await rowsOf<{ status: Run["status"] | null; new_session: boolean }>(
       this.db,
       sql`select * from nubabel_admit_run(${run.id}, ${run.organizationId}, ${run.sessionId}, ${run.userId ?? null}, ${run.prompt},
         ${run.category ?? null}, ${run.skills ? JSON.stringify(run.skills) : null}::jsonb, ${JSON.stringify(run.origin)}::jsonb,
-        ${now.toISOString()}::timestamptz, ${limits.maxRunning}::int, ${limits.maxQueued}::int)`,
+        ${now.toISOString()}::timestamptz, ${limits.maxRunning}::int, ${limits.maxQueued}::int, ${run.traceparent ?? null})`,
     );
     const status = row?.status;
     if (!status) return { refused: await this.counts(run.organizationId) };
@@ -87,6 +88,7 @@ export class PgRunStore implements RunStore {
         model: null,
         contextRestored: null,
         abortRequested: false,
+        traceparent: run.traceparent ?? null,
         createdAt: now,
         startedAt: starts ? now : null,
         finishedAt: null,
