@@ -1,4 +1,5 @@
 import pino, { type Logger } from "pino";
+import { Logs } from "@nubabel/telemetry";
 
 /** Paths never written to logs, whatever a caller passes in. */
 export const REDACT = [
@@ -17,7 +18,8 @@ export const REDACT = [
   "*.apiKey",
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: "opencode-sidecar" }, redact: { paths: REDACT, censor: "[redacted]" } });
+/** Pretty on a terminal, JSON elsewhere; `destination` for tests that capture lines. */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino({ level, base: { service: "opencode-sidecar" }, redact: { paths: REDACT, censor: "[redacted]" } }, destination ?? Logs.logDestination());
 }
 export type { Logger };

@@ -1,6 +1,7 @@
 import { timingSafeEqual, createHash } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { collectDefaultMetrics, Counter, Registry } from "prom-client";
+import { QuietRequests } from "./logs.js";
 
 /** A fresh registry (one per service instance, so tests may run several) with the process's own metrics. */
 export function createRegistry(): Registry {
@@ -56,7 +57,7 @@ export async function serveMetrics(app: FastifyInstance, opts: MetricsOptions, l
     log.info({ listener: "main" }, "metrics at GET /metrics (bearer token)");
     return { close: async () => undefined };
   }
-  const own = Fastify({ loggerInstance: app.log });
+  const own = Fastify({ loggerInstance: app.log, logController: new QuietRequests(() => true) });
   own.setNotFoundHandler((request, reply) => void reply.status(404).send({ error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` } }));
   metricsRoute(own, opts.registry, opts.token);
   const host = opts.host ?? "127.0.0.1";

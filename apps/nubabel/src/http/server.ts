@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { Text } from "@nubabel/contracts";
+import { Logs } from "@nubabel/telemetry";
 import type { HttpDeps } from "./deps.js";
 import { handleError, InvalidRequest } from "./errors.js";
 import { adminRoutes } from "./routes/admin.js";
@@ -11,10 +12,11 @@ import { publicRoutes } from "./routes/public.js";
 import { streamRoutes } from "./routes/stream.js";
 
 /**
- * Callbacks a run makes many of (progress, state updates) get no request lines: at info they cost
- * a sixth of the throughput under load. Their failures are still logged, by the error handler.
+ * Request lines at debug: the sidecar's callbacks (a busy run posts hundreds), probes and scrapes.
+ * At info they drowned what a person looks for and cost a sixth of the throughput under load.
+ * Failures are still logged, by the error handler. A client's SSE stream stays at info.
  */
-const QUIET = /^\/api\/sidecar\/sessions\/[^/?]+\/(progress|update)(\?|$)/;
+const QUIET = /^\/(api\/sidecar\/(?!sessions\/[^/?]+\/stream)|health|livez|readyz|metrics)/;
 
 /** Builds the Fastify app with every route; the caller listens and closes. */
 export function createServer(deps: HttpDeps): FastifyInstance {
@@ -22,13 +24,14 @@ export function createServer(deps: HttpDeps): FastifyInstance {
     loggerInstance: deps.logger.child({ module: "http" }) as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimit,
     requestIdHeader: "x-request-id",
-    logController: new LogController({ requestIdLogLabel: "requestId", disableRequestLogging: (request) => QUIET.test(request.url) }),
+    logController: new Logs.QuietRequests((url) => QUIET.test(url), "requestId"),
     genReqId: () => `req_${randomUUID().replace(/-/g, "")}`,
     // Idle keep-alive sockets close at once; requests in flight get `main.ts`'s grace period.
     forceCloseConnections: "idle",
     // A path Fastify cannot decode (`%C0%AE`) or a parameter too long: a 400 naming the path.
     frameworkErrors: (err, request, reply) => handleError(new InvalidRequest(`invalid path: ${err.message}`, ["path"]), request, reply),
   });
+  deps.instrument?.(app);
   // While stopping, answers close their connection, so a keep-alive socket does not hold the
   // server open once its request in flight is done.
   let closing = false;

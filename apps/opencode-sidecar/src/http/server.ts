@@ -1,5 +1,6 @@
 import Fastify from "fastify";
 import { Text, Webhooks } from "@nubabel/contracts";
+import { Logs } from "@nubabel/telemetry";
 import type { Logger } from "../logger.js";
 import { errorHandler, ValidationError } from "./errors.js";
 import { bridgeRoutes, type BridgeRouteDeps } from "./routes/bridge.js";
@@ -21,12 +22,19 @@ export interface ServerDeps extends SessionRouteDeps, RunRouteDeps, HealthDeps, 
 }
 
 /**
+ * Request lines at debug for what comes all the time: the engine plugin's bridge calls (one per
+ * tool call), Nubabel's heartbeats and run checks, scrapes. Errors are still logged.
+ */
+const QUIET = /^\/(internal\/bridge\/|health|runs\/|metrics)/;
+
+/**
  * The sidecar's HTTP surface. Everything but `/health` and the plugin's loopback bridge must
  * carry a valid Standard Webhooks signature from Nubabel.
  */
 export function buildServer(deps: ServerDeps) {
   const app = Fastify({
     loggerInstance: deps.logger,
+    logController: new Logs.QuietRequests((url) => QUIET.test(url)),
     bodyLimit: deps.bodyLimit,
     // A path Fastify cannot decode (`%C0%AE`) or a parameter too long: a 400 naming the path.
     frameworkErrors: (err, req, reply) => errorHandler(new ValidationError(`path: ${err.message}`, { fields: ["(path)"] }), req, reply),
