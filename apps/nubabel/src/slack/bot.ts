@@ -99,7 +99,11 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
   let botUserId: string | undefined;
   const api = webApi(app, options.observe);
   // The WebClient waits out a 429 itself; this is the only place that hears of the wait.
-  if (options.observe) app.client.on(slackWebApi.WebClientEvent.RATE_LIMITED, (retryAfterSeconds: number, { url }: { url: string }) => options.observe!.rateLimited(url, retryAfterSeconds));
+  // Its `url` is the whole request URL: the method is its last segment (`…/api/chat.update`).
+  if (options.observe) {
+    const observe = options.observe;
+    app.client.on(slackWebApi.WebClientEvent.RATE_LIMITED, (retryAfterSeconds: number, { url }: { url: string }) => observe.rateLimited(url.slice(url.lastIndexOf("/") + 1), retryAfterSeconds));
+  }
   const conversations = new Conversations({
     ports: options.ports,
     api,
