@@ -232,7 +232,10 @@ export async function startSidecar(
     ...(redis ? { pingRedis: () => pingRedis(redis, REDIS_PING_TIMEOUT_MS) } : {}),
   });
   const metricsServer = await Metrics.serveMetrics(app, { registry, token: env.METRICS_TOKEN, host: env.METRICS_HOST, port: env.METRICS_PORT }, logger);
-  await app.listen({ host: env.SIDECAR_HOST, port: env.SIDECAR_PORT });
+  await app.listen({ host: env.SIDECAR_HOST, port: env.SIDECAR_PORT }).catch(async (err: Error) => {
+    await metricsServer.close();
+    throw err;
+  });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : env.SIDECAR_PORT;
   engineEnv.NUBABEL_BRIDGE_URL = `http://127.0.0.1:${port}`;
