@@ -141,6 +141,21 @@ describe("metrics on both services, and a busy run's log", () => {
     expect((await scrape(real.sidecar.metricsUrl!, SIDECAR_TOKEN)).status).toBe(200);
   });
 
+  it("serves Nubabel's metrics on METRICS_PORT only, when set", async () => {
+    const own = await startTestNubabel({ ...backend.env, ...secrets, SIDECAR_URL: real.sidecar.url, METRICS_TOKEN: NUBABEL_TOKEN, METRICS_PORT: "0" });
+    try {
+      expect(own.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(own.metricsUrl).not.toBe(own.url);
+      expect((await scrape(own.url, NUBABEL_TOKEN)).status).toBe(404);
+      expect((await scrape(own.metricsUrl!)).status).toBe(401);
+      expect(Scrape.parse((await scrape(own.metricsUrl!, NUBABEL_TOKEN)).text).value("nubabel_sse_connections")).toBe(0);
+    } finally {
+      await own.close();
+    }
+    // Closed with the instance.
+    await expect(fetch(`${own.metricsUrl}/metrics`)).rejects.toThrow();
+  });
+
   it("is off without METRICS_TOKEN, and says so at start", async () => {
     const quiet: string[] = [];
     const off = await startTestNubabel(
