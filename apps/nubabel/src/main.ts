@@ -1,7 +1,7 @@
 import { rmSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { Webhooks } from "@nubabel/contracts";
-import { Tracing } from "@nubabel/telemetry";
+import { Metrics, Tracing } from "@nubabel/telemetry";
 import { MemoryMappingCache } from "./adapters/memory/mapping-cache.js";
 import { MemoryProgressLog } from "./adapters/memory/progress-log.js";
 import { MemoryRateLimiter } from "./adapters/memory/rate-limiter.js";
@@ -22,6 +22,7 @@ import { createServer } from "./http/server.js";
 import { createLogger, type Logger } from "./log/logger.js";
 import { SessionMapping } from "./mapping/session-mapping.js";
 import type { McpGateway } from "./mcp-gateway.js";
+import { instrumentHttp, nubabelMetrics, observedGateway, observedProgress, runObserver, slackObserver } from "./metrics/index.js";
 import { Connections, createMcpModule } from "./mcp/index.js";
 import { ensureDevOrganization, type DevOrganization } from "./organizations/dev-organization.js";
 import { streamOf } from "./progress/progress-log.js";
@@ -42,6 +43,8 @@ export interface StartOptions {
 export interface RunningNubabel {
   /** The URL it listens on (and builds callbacks from unless `NUBABEL_URL` says otherwise). */
   url: string;
+  /** Where `GET /metrics` is served when `METRICS_PORT` gives it a listener of its own. */
+  metricsUrl?: string;
   port: number;
   env: Env;
   storage: { database: "postgres" | "pglite"; redis: boolean };
@@ -158,12 +161,17 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     });
     let publicUrl = env.NUBABEL_URL ?? "";
     const runStore = new PgRunStore(database.db);
+    const registry = Metrics.createRegistry();
+    const metrics = nubabelMetrics(registry, { unfinished: () => runStore.unfinishedCounts(), circuits: () => sidecar.circuits(), sidecars: () => pool.snapshot() });
+    const runWatch = runObserver(metrics);
+    const progress = observedProgress(parts.progress, runWatch.progress);
     const runs = new Runs({
       store: runStore,
       sessions,
       mapping,
       sidecar,
-      progress: parts.progress,
+      progress,
+      events: runWatch.events,
       limits: { maxRunning: env.ORG_MAX_RUNNING, maxQueued: env.ORG_MAX_QUEUED },
       logger,
       tokenSecret,
@@ -198,12 +206,13 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       mapping,
       runs,
       sidecar,
-      progress: parts.progress,
+      progress,
       replayGuard: parts.replayGuard,
       rateLimiter: parts.rateLimiter,
-      mcp: options.mcp ?? mcp.gateway,
+      mcp: observedGateway(options.mcp ?? mcp.gateway, metrics),
       connections,
       health,
+      instrument: (app) => instrumentHttp(app, registry, metrics),
       admin: embedded
         ? {
             secret: keptSecret(dataPath(env.NUBABEL_DATA_DIR, "admin.secret")),
@@ -231,6 +240,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
           slackApiUrl: env.SLACK_API_URL,
           updateIntervalMs: env.SLACK_UPDATE_INTERVAL_MS,
           logger,
+          observe: slackObserver(metrics),
           ports: {
             links: new PgSlackLinks(database.db),
             threads: new PgSlackThreads(database.db),
@@ -255,6 +265,8 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     if (slack) runs.onFinished((run) => slack.handOver(run));
     const app = createServer(deps, { onRoute: options.onRoute });
     if (slack?.mode === "http") void app.register(slack.fastifyPlugin);
+    const metricsServer = await Metrics.serveMetrics(app, { registry, token: env.METRICS_TOKEN, host: env.METRICS_HOST, port: env.METRICS_PORT }, log);
+    cleanups.push(() => metricsServer.close());
     cleanups.push(async () => {
       const closing = app.close();
       const grace = setTimeout(() => {
@@ -296,6 +308,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     log.info({ url, publicUrl, database: database.kind, redis: Boolean(redisParts), sidecarUrls: env.SIDECAR_URLS }, "nubabel listening");
     return {
       url,
+      metricsUrl: metricsServer.url,
       port,
       env,
       storage: { database: database.kind, redis: Boolean(redisParts) },

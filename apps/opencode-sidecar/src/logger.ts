@@ -1,5 +1,5 @@
 import pino, { type Logger } from "pino";
-import { Tracing } from "@nubabel/telemetry";
+import { Logs, Tracing } from "@nubabel/telemetry";
 
 /** Paths never written to logs, whatever a caller passes in. */
 export const REDACT = [
@@ -18,13 +18,17 @@ export const REDACT = [
   "*.apiKey",
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({
-    level,
-    base: { service: "opencode-sidecar" },
-    // Lines written inside a traced request or run carry its trace id.
-    mixin: Tracing.logFields,
-    redact: { paths: REDACT, censor: "[redacted]" },
-  });
+/** Pretty on a terminal, JSON elsewhere; `destination` for tests that capture lines. */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: "opencode-sidecar" },
+      // Lines written inside a traced request or run carry its trace id.
+      mixin: Tracing.logFields,
+      redact: { paths: REDACT, censor: "[redacted]" },
+    },
+    destination ?? Logs.logDestination(),
+  );
 }
 export type { Logger };

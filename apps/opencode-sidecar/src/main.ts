@@ -4,7 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { Webhooks } from "@nubabel/contracts";
-import { Tracing } from "@nubabel/telemetry";
+import { Metrics, Tracing } from "@nubabel/telemetry";
 import { MemoryBindingStore } from "./adapters/memory/binding-store.js";
 import { MemoryRunStore } from "./adapters/memory/run-store.js";
 import { RedisBindingStore } from "./adapters/redis/binding-store.js";
@@ -25,6 +25,7 @@ import { buildEngineConfig } from "./engine/opencode-config.js";
 import { EngineSupervisor } from "./engine/supervisor.js";
 import { buildServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
+import { sidecarMetrics } from "./metrics/metrics.js";
 import { Runner } from "./runs/runner.js";
 import { Sandbox } from "./sandbox/sandbox.js";
 import { Workspaces } from "./workspaces/workspaces.js";
@@ -35,6 +36,8 @@ export const SHIPPED_SKILLS = path.join(appDir, "skills");
 
 export interface Sidecar {
   url: string;
+  /** Where `GET /metrics` is served when `METRICS_PORT` gives it a listener of its own. */
+  metricsUrl?: string;
   engine: Engine;
   runner: Runner;
   /** Shutdown: drains runs (see `Runner.close`), then stops listening and stops the engine. */
@@ -64,9 +67,12 @@ const REDIS_PING_TIMEOUT_MS = 1_000;
  * `signal` stops a start in progress (SIGTERM before it was ready): the engine is stopped and the
  * promise rejects.
  */
-export async function startSidecar(source: Record<string, string | undefined>, opts: { signal?: AbortSignal } = {}): Promise<Sidecar> {
+export async function startSidecar(
+  source: Record<string, string | undefined>,
+  opts: { signal?: AbortSignal; logDestination?: { write(line: string): void } } = {},
+): Promise<Sidecar> {
   const env = parseEnv(source);
-  const logger = createLogger(env.LOG_LEVEL);
+  const logger = createLogger(env.LOG_LEVEL, opts.logDestination);
   const stopTracing = Tracing.start({ endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: env.OTEL_SERVICE_NAME });
   if (env.SIDECAR_OMO === "on" && env.OPENCODE_URL) throw new Error("SIDECAR_OMO=on loads OhMyOpenCode into the engine the sidecar runs; an attached engine (OPENCODE_URL) loads its own plugins");
   const omo = env.SIDECAR_OMO === "on" ? omoPackage() : undefined;
@@ -125,7 +131,21 @@ export async function startSidecar(source: Record<string, string | undefined>, o
   if (replayGuard instanceof Webhooks.RedisReplayGuard) await replayGuard.start().catch(() => undefined);
 
   const bridgeSecret = randomBytes(32).toString("base64url");
-  const callbacks = new CallbackClient({ secret: env.SIDECAR_SHARED_SECRET, timeoutMs: env.CALLBACK_TIMEOUT_MS, retries: env.CALLBACK_RETRIES });
+  const registry = Metrics.createRegistry();
+  // The engine and its instances are made below; the gauges read them only at scrape time.
+  const metrics = sidecarMetrics(registry, {
+    state: () => engine.state,
+    restarts: () => engine.restarts,
+    recycles: () => (engine instanceof EngineSupervisor ? engine.recycles : 0),
+    rssBytes: () => (engine instanceof EngineSupervisor ? engine.rssBytes() : undefined),
+    instances: () => instances.count,
+  });
+  const callbacks = new CallbackClient({
+    secret: env.SIDECAR_SHARED_SECRET,
+    timeoutMs: env.CALLBACK_TIMEOUT_MS,
+    retries: env.CALLBACK_RETRIES,
+    observe: (attempt) => metrics.callbackAttempt(attempt),
+  });
   const outbox = new Outbox(callbacks, logger.child({ module: "outbox" }));
   const workspaces = new Workspaces(path.join(env.SIDECAR_DATA_DIR, "workspaces"), omoFile ? { "omo.jsonc": omoFile } : {});
 
@@ -189,6 +209,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     // An engine someone else runs (OPENCODE_URL) may not carry our plugin: its operator's choice.
     requirePlugin: !env.OPENCODE_URL,
     log: logger.child({ module: "runner" }),
+    onFinished: (run) => metrics.turnEnded(run),
   });
   const bridge = new Bridge(bindings, driver, callbacks, env.MCP_TIMEOUT_MS, (id) => runner.traceOf(id));
   const app = buildServer({
@@ -196,6 +217,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     secret: env.SIDECAR_SHARED_SECRET,
     replayGuard,
     bodyLimit: env.BODY_LIMIT_BYTES,
+    instrument: (app) => metrics.instrument(app),
     runner,
     callbackOrigin: env.NUBABEL_CALLBACK_URL,
     engine,
@@ -210,7 +232,11 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     omo: omo ? { enabled: true, version: omo.version } : { enabled: false },
     ...(redis ? { pingRedis: () => pingRedis(redis, REDIS_PING_TIMEOUT_MS) } : {}),
   });
-  await app.listen({ host: env.SIDECAR_HOST, port: env.SIDECAR_PORT });
+  const metricsServer = await Metrics.serveMetrics(app, { registry, token: env.METRICS_TOKEN, host: env.METRICS_HOST, port: env.METRICS_PORT }, logger);
+  await app.listen({ host: env.SIDECAR_HOST, port: env.SIDECAR_PORT }).catch(async (err: Error) => {
+    await metricsServer.close();
+    throw err;
+  });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : env.SIDECAR_PORT;
   engineEnv.NUBABEL_BRIDGE_URL = `http://127.0.0.1:${port}`;
@@ -226,6 +252,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
   } catch (err) {
     // A sidecar that cannot reach its engine at start fails whole, leaving nothing listening.
     await app.close();
+    await metricsServer.close();
     driver.close();
     await engine.stop();
     redis?.disconnect();
@@ -243,6 +270,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
     await runner.close({ graceMs: env.SHUTDOWN_GRACE_MS, deliveryWaitMs: SHUTDOWN_DELIVERY_MS });
     instances.stop();
     await app.close();
+    await metricsServer.close();
     driver.close();
     await engine.stop();
     redis?.disconnect();
@@ -252,6 +280,7 @@ export async function startSidecar(source: Record<string, string | undefined>, o
   };
   return {
     url,
+    metricsUrl: metricsServer.url,
     engine,
     runner,
     close: () => (closing ??= shutdown()),

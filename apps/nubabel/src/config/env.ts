@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { Webhooks } from "@nubabel/contracts";
+import { METRICS_ENV, metricsEnvProblem } from "@nubabel/telemetry";
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().positive();
@@ -106,6 +107,8 @@ const Schema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
   /** The `service.name` of this service's spans. */
   OTEL_SERVICE_NAME: z.string().trim().min(1).default("nubabel"),
+  /** `GET /metrics` behind this bearer token (off when unset); on `METRICS_HOST:METRICS_PORT` when a port is set. */
+  ...METRICS_ENV,
 });
 
 /**
@@ -140,6 +143,8 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     const missing = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"].filter((k) => !cleaned[k]);
     throw new ConfigError(missing, `invalid configuration:\n  ${missing.join(", ")}: the Slack bot needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET together`);
   }
+  const metrics = metricsEnvProblem(env);
+  if (metrics) throw new ConfigError(["METRICS_HOST"], `invalid configuration:\n  METRICS_HOST: ${metrics}`);
   if (env.SIDECAR_HEARTBEAT_TIMEOUT_MS <= env.SIDECAR_HEARTBEAT_MS) {
     throw new ConfigError(["SIDECAR_HEARTBEAT_TIMEOUT_MS"], "invalid configuration:\n  SIDECAR_HEARTBEAT_TIMEOUT_MS: must be longer than SIDECAR_HEARTBEAT_MS");
   }

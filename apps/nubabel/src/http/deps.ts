@@ -1,3 +1,4 @@
+import type { FastifyInstance } from "fastify";
 import type { HealthReport, Webhooks } from "@nubabel/contracts";
 import type { RateLimiter } from "../limits/rate-limiter.js";
 import type { Logger } from "../log/logger.js";
@@ -29,6 +30,8 @@ export interface HttpDeps {
   /** `/api/connections`; the routes are absent without it. */
   connections?: Connections;
   health(): Promise<HealthReport>;
+  /** Called on the app before any route or hook is added: metrics hook in here. */
+  instrument?(app: FastifyInstance): void;
   /** Present on the embedded default only: the CLI's door into the one process that may open PGlite. */
   admin?: {
     secret: string;

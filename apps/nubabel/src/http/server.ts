@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
 import { Text } from "@nubabel/contracts";
-import { serverSpans } from "@nubabel/telemetry";
+import { Logs, serverSpans } from "@nubabel/telemetry";
 import type { HttpDeps } from "./deps.js";
 import { handleError, InvalidRequest } from "./errors.js";
 import { adminRoutes } from "./routes/admin.js";
@@ -13,10 +13,11 @@ import { referenceRoutes } from "./routes/reference.js";
 import { streamRoutes } from "./routes/stream.js";
 
 /**
- * Callbacks a run makes many of (progress, state updates) get no request lines: at info they cost
- * a sixth of the throughput under load. Their failures are still logged, by the error handler.
+ * Request lines at debug: the sidecar's callbacks (a busy run posts hundreds), probes and scrapes.
+ * At info they drowned what a person looks for and cost a sixth of the throughput under load.
+ * Failures are still logged, by the error handler. A client's SSE stream stays at info.
  */
-const QUIET = /^\/api\/sidecar\/sessions\/[^/?]+\/(progress|update)(\?|$)/;
+const QUIET = /^\/(api\/sidecar\/(?!sessions\/[^/?]+\/stream)|health|livez|readyz|metrics)/;
 
 /** Builds the Fastify app with every route; the caller listens and closes. */
 export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteOptions) => void } = {}): FastifyInstance {
@@ -24,7 +25,7 @@ export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteO
     loggerInstance: deps.logger.child({ module: "http" }) as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimit,
     requestIdHeader: "x-request-id",
-    logController: new LogController({ requestIdLogLabel: "requestId", disableRequestLogging: (request) => QUIET.test(request.url) }),
+    logController: new Logs.QuietRequests((url) => QUIET.test(url), "requestId"),
     genReqId: () => `req_${randomUUID().replace(/-/g, "")}`,
     // Idle keep-alive sockets close at once; requests in flight get `main.ts`'s grace period.
     forceCloseConnections: "idle",
@@ -34,6 +35,7 @@ export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteO
   // Before any route, so whoever asks sees every one (the OpenAPI test compares them with the document).
   const onRoute = options.onRoute;
   if (onRoute) app.addHook("onRoute", (route) => onRoute(route));
+  deps.instrument?.(app);
   // While stopping, answers close their connection, so a keep-alive socket does not hold the
   // server open once its request in flight is done.
   let closing = false;

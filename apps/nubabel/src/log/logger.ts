@@ -1,5 +1,5 @@
 import { pino, type Logger } from "pino";
-import { Tracing } from "@nubabel/telemetry";
+import { Logs, Tracing } from "@nubabel/telemetry";
 
 export type { Logger };
 
@@ -32,7 +32,7 @@ export function redactUrl(url: string): string {
   return url.replace(/([?&](?:token|apiKey)=)[^&#]*/gi, "$1[Redacted]");
 }
 
-/** The root logger; modules take `logger.child({ module })` from it. */
+/** The root logger; modules take `logger.child({ module })` from it. Pretty on a terminal, JSON elsewhere. */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
     {
@@ -48,6 +48,6 @@ export function createLogger(level: string, destination?: pino.DestinationStream
         }),
       },
     },
-    destination,
+    destination ?? Logs.logDestination(),
   );
 }

@@ -80,6 +80,8 @@ export interface RunStore {
   touch(runId: string): Promise<void>;
   /** Running runs last confirmed before `before` (or never), for reconciliation. */
   stale(before: Date, limit: number): Promise<Array<Run & { checkedAt: Date | null }>>;
+  /** Running and queued runs of every organization (the metrics' gauges; `runs_status_idx` keeps it cheap). */
+  unfinishedCounts(): Promise<{ running: number; queued: number }>;
   /** Organizations with queued runs (a sweep starts what a lost wake-up left waiting). */
   organizationsWithQueued(limit: number): Promise<string[]>;
   /** Claims the right to hand the answer to its origin; true once per run. */
@@ -88,4 +90,14 @@ export interface RunStore {
   undelivered(before: Date, limit: number): Promise<Run[]>;
   /** Merges into the run's origin (a Slack progress message's ts, once posted). */
   updateOrigin(runId: string, patch: Partial<Extract<Origin, { kind: "slack" }>>): Promise<void>;
+}
+
+/**
+ * What a run's lifecycle tells whoever watches it (metrics): synchronous and cheap, never awaited,
+ * so a watcher cannot slow or fail a run. `ended` fires once per run, on the instance that ended it.
+ */
+export interface RunEvents {
+  /** The run is about to be handed to a sidecar. */
+  starting?(run: Run): void;
+  ended?(run: Run): void;
 }

@@ -8,7 +8,7 @@ import { Sessions, type SessionStore } from "../sessions/index.js";
 import { dispatch, type DispatchDeps } from "./dispatch.js";
 import { RunNotFound, RunQueueFull } from "./errors.js";
 import { endingFrom, historyOf, terminalEvent } from "./outcome.js";
-import type { HistoryEntry, Limits, RunStore } from "./ports.js";
+import type { HistoryEntry, Limits, RunEvents, RunStore } from "./ports.js";
 import type { Ending, Origin, Run } from "./run.js";
 import { RunSpans } from "./run-spans.js";
 
@@ -30,6 +30,7 @@ export interface RunsDeps extends DispatchDeps {
   logger: Logger;
   /** How often a waiting caller re-reads a run that may end on another instance. */
   pollMs?: number;
+  events?: RunEvents;
 }
 
 /**
@@ -221,6 +222,7 @@ export class Runs {
     if (!ended) return undefined;
     this.known.set(ended.id, ended);
     this.spans.ended(ended.id, ended.status);
+    this.deps.events?.ended?.(ended);
     const log = logger ?? this.log;
     log.info({ runId: ended.id, sessionId: ended.sessionId, status: ended.status, reason: ended.reason ?? undefined }, "run ended");
     await this.deps.progress
@@ -277,6 +279,7 @@ export class Runs {
 
   private async handOver(run: Run, newSession: boolean): Promise<void> {
     const log = this.log.child({ runId: run.id, sessionId: run.sessionId, organizationId: run.organizationId });
+    this.deps.events?.starting?.(run);
     const outcome = await dispatch(this.deps, run, log, newSession);
     if ("refused" in outcome) {
       log.warn({ reason: outcome.refused.reason }, "run not started");

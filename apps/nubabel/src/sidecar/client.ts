@@ -1,12 +1,14 @@
 import {
   BrokenCircuitError,
   circuitBreaker,
+  CircuitState,
   ConsecutiveBreaker,
   handleWhen,
   TaskCancelledError,
   timeout,
   TimeoutStrategy,
   wrap,
+  type CircuitBreakerPolicy,
   type IPolicy,
 } from "cockatiel";
 import type { z } from "zod";
@@ -49,7 +51,7 @@ const UNREACHED = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTF
  * circuit breaker: a dead one costs callers an immediate `SidecarUnavailable`, not a hang.
  */
 export class SidecarClient {
-  private readonly policies = new Map<string, IPolicy>();
+  private readonly policies = new Map<string, { policy: IPolicy; breaker: CircuitBreakerPolicy }>();
   private readonly log: Logger;
 
   constructor(
@@ -90,6 +92,11 @@ export class SidecarClient {
       if (err instanceof SidecarRejected && err.data.status === 404) return undefined;
       throw err;
     }
+  }
+
+  /** Each called sidecar's circuit, for metrics: `closed`, `open` or `half_open`. */
+  circuits(): Array<{ url: string; state: "closed" | "open" | "half_open" }> {
+    return [...this.policies].map(([url, { breaker }]) => ({ url, state: CIRCUIT[breaker.state] }));
   }
 
   /** The sidecar's own health, bypassing the breaker so `/health` shows the truth right away. */
@@ -179,20 +186,27 @@ export class SidecarClient {
   }
 
   private policy(sidecarUrl: string): IPolicy {
-    let policy = this.policies.get(sidecarUrl);
-    if (!policy) {
+    let entry = this.policies.get(sidecarUrl);
+    if (!entry) {
       // A 4xx is the caller's problem and an engine restart a short wait, not a broken sidecar:
       // neither trips the breaker (which would refuse every organization's runs for a while).
       const breaker = circuitBreaker(
         handleWhen((err) => !(err instanceof SidecarRejected) && !(err instanceof SidecarUnavailable && err.data.transient)),
         { halfOpenAfter: this.options.breakerResetMs, breaker: new ConsecutiveBreaker(this.options.breakerThreshold) },
       );
-      policy = wrap(breaker, timeout(this.options.timeoutMs, TimeoutStrategy.Aggressive));
-      this.policies.set(sidecarUrl, policy);
+      entry = { policy: wrap(breaker, timeout(this.options.timeoutMs, TimeoutStrategy.Aggressive)), breaker };
+      this.policies.set(sidecarUrl, entry);
     }
-    return policy;
+    return entry.policy;
   }
 }
+
+const CIRCUIT = {
+  [CircuitState.Closed]: "closed",
+  [CircuitState.Open]: "open",
+  [CircuitState.HalfOpen]: "half_open",
+  [CircuitState.Isolated]: "open",
+} as const;
 
 function rejected(status: number, text: string): SidecarRejected {
   try {

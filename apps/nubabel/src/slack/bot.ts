@@ -6,6 +6,7 @@ import { boltLogger } from "./bolt-logger.js";
 import { Conversations } from "./conversations.js";
 import { eventsEndpoint, fastifySlackEvents, type Delivery } from "./events-endpoint.js";
 import { registerListeners } from "./listeners.js";
+import type { SlackObserver } from "./web-api.js";
 import type { Clock } from "./live-message.js";
 import type { SlackPorts, TurnRun } from "./ports.js";
 import { webApi } from "./web-api.js";
@@ -30,6 +31,8 @@ export interface SlackBotOptions {
   clock?: Clock;
   /** Backoff of `startInBackground` between failed attempts: from `initialMs`, doubling up to `maxMs`. */
   startRetry?: { initialMs: number; maxMs: number };
+  /** Told of each Web API call the bot makes and of each rate-limit wait (metrics). */
+  observe?: SlackObserver;
 }
 
 /** A running Slack bot: the Bolt app, its events endpoint, and its lifecycle. */
@@ -94,7 +97,13 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
   });
 
   let botUserId: string | undefined;
-  const api = webApi(app);
+  const api = webApi(app, options.observe);
+  // The WebClient waits out a 429 itself; this is the only place that hears of the wait.
+  // Its `url` is the whole request URL: the method is its last segment (`…/api/chat.update`).
+  if (options.observe) {
+    const observe = options.observe;
+    app.client.on(slackWebApi.WebClientEvent.RATE_LIMITED, (retryAfterSeconds: number, { url }: { url: string }) => observe.rateLimited(url.slice(url.lastIndexOf("/") + 1), retryAfterSeconds));
+  }
   const conversations = new Conversations({
     ports: options.ports,
     api,

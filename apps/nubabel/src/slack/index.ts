@@ -1,6 +1,6 @@
 export { createSlackBot, type SlackBot, type SlackBotOptions } from "./bot.js";
 export type { IncomingMessage } from "./conversations.js";
-export type { SlackApi } from "./web-api.js";
+export type { SlackApi, SlackObserver } from "./web-api.js";
 export { SlackPayloadInvalid, SlackSignatureInvalid } from "./errors.js";
 export { eventsEndpoint, fastifySlackEvents, SIGNATURE_WINDOW_SECONDS, type Delivery, type EndpointResult } from "./events-endpoint.js";
 export { systemClock, type Clock } from "./live-message.js";

@@ -9,19 +9,37 @@ export interface SlackApi {
   threadOf(channelId: string, ts: string): Promise<string | undefined>;
 }
 
+/** Hears the bot's Web API calls (`method` is Slack's, e.g. `chat.update`) and its rate-limit waits. */
+export interface SlackObserver {
+  call(method: string, ok: boolean): void;
+  /** `method`: Slack's method name, taken from the call's URL. */
+  rateLimited(method: string, retryAfterSeconds: number): void;
+}
+
 /** `SlackApi` over Bolt's WebClient (its retries and timeouts are set in `bot.ts`). */
-export function webApi(app: App): SlackApi {
+export function webApi(app: App, observe?: SlackObserver): SlackApi {
+  const observed = async <T>(method: string, call: () => Promise<T>): Promise<T> => {
+    if (!observe) return call();
+    try {
+      const result = await call();
+      observe.call(method, true);
+      return result;
+    } catch (err) {
+      observe.call(method, false);
+      throw err;
+    }
+  };
   return {
     async post(channel, threadTs, text) {
-      const res = await app.client.chat.postMessage({ channel, thread_ts: threadTs, text, unfurl_links: false, unfurl_media: false });
+      const res = await observed("chat.postMessage", () => app.client.chat.postMessage({ channel, thread_ts: threadTs, text, unfurl_links: false, unfurl_media: false }));
       if (!res.ts) throw new Error("chat.postMessage answered without a ts");
       return res.ts;
     },
     async update(channel, ts, text) {
-      await app.client.chat.update({ channel, ts, text });
+      await observed("chat.update", () => app.client.chat.update({ channel, ts, text }));
     },
     async threadOf(channel, ts) {
-      const res = await app.client.conversations.replies({ channel, ts, limit: 1 });
+      const res = await observed("conversations.replies", () => app.client.conversations.replies({ channel, ts, limit: 1 }));
       const first = res.messages?.[0];
       return first?.thread_ts ?? first?.ts;
     },

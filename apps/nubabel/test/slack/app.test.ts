@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ModelServer } from "@nubabel/testkit";
+import { type ModelServer, Scrape } from "@nubabel/testkit";
 import { runCli } from "../../src/cli/main.js";
 import { backendEnv } from "../fixtures/backends.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "../fixtures/nubabel.js";
@@ -44,6 +44,8 @@ async function spawnNubabel(env: Record<string, string>, lines: string[]): Promi
   return { child, exited };
 }
 
+const METRICS_TOKEN = "slack-test-metrics-token-0123";
+
 /**
  * The Slack bot as `startNubabel` wires it: linked with the CLI, events signed like Slack's, the
  * answer produced by the real sidecar and engine, and the thread surviving a Nubabel restart.
@@ -75,6 +77,7 @@ for (const kind of ["shared", "embedded"] as const) describe(`Slack bot inside N
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_API_URL: slack.url,
       SLACK_UPDATE_INTERVAL_MS: "100",
+      METRICS_TOKEN: METRICS_TOKEN,
     };
     nubabel = await startInProcess();
   });
@@ -104,12 +107,17 @@ for (const kind of ["shared", "embedded"] as const) describe(`Slack bot inside N
   };
   const threadTexts = (threadTs: string) => [...slack.messages.values()].filter((m) => m.threadTs === threadTs || m.ts === threadTs).map((m) => m.text);
 
-  it("an unlinked workspace gets a polite reply, and nothing runs", async () => {
+  it("an unlinked workspace gets a polite reply, and nothing runs; the calls and a rate-limit wait are counted", async () => {
+    slack.rateLimit("chat.postMessage", 1, 1);
     const start = mention("hello?");
     expect(await deliver(start)).toBe(200);
     await until(() => threadTexts(start.ts as string).length > 0, 10_000, "the polite reply");
     expect(threadTexts(start.ts as string).join(" ")).toMatch(/link-slack/);
     expect(model.requests).toHaveLength(0);
+    const scrape = Scrape.parse(await (await nubabel.api("/metrics", { apiKey: METRICS_TOKEN })).text());
+    expect(scrape.value("nubabel_slack_api_calls_total", { method: "chat.postMessage", outcome: "ok" })).toBe(1);
+    expect(scrape.value("nubabel_slack_rate_limited_total", { method: "chat.postMessage" })).toBe(1);
+    expect(scrape.value("nubabel_slack_rate_limit_wait_seconds_total", { method: "chat.postMessage" })).toBe(1);
   });
 
   it("links with the CLI, answers a mention in its thread, and resumes the thread after a restart", async () => {

@@ -40,6 +40,11 @@ export interface CallbackClientOptions {
   secret: string;
   timeoutMs: number;
   retries: number;
+  /**
+   * Told of every attempt (metrics): its URL path, whether it repeats an earlier attempt of the same
+   * message, and how it went (`ok`, `rejected`: 4xx, `failed`: network, timeout or 5xx).
+   */
+  observe?: (attempt: { path: string; retry: boolean; outcome: "ok" | "rejected" | "failed" }) => void;
 }
 
 /**
@@ -47,6 +52,9 @@ export interface CallbackClientOptions {
  * a Bearer. Network errors and 5xx are retried with backoff; 4xx is final.
  */
 export class CallbackClient {
+  /** Messages attempted once already: a later attempt with one of them is a retry. */
+  private readonly attempted = new WeakSet<Webhooks.Outgoing>();
+
   constructor(private readonly opts: CallbackClientOptions) {}
 
   async post(url: string, payload: unknown, token: string | undefined, opts: { timeoutMs?: number; retries?: number } = {}): Promise<unknown> {
@@ -70,6 +78,23 @@ export class CallbackClient {
    * for what another attempt may fix, `CallbackRejectedError` for a 4xx.
    */
   async once(url: string, body: string, token: string | undefined, opts: AttemptOptions = {}): Promise<unknown> {
+    const observe = this.opts.observe;
+    if (!observe) return this.attempt(url, body, token, opts);
+    const message = opts.message ?? new Webhooks.Outgoing();
+    const retry = this.attempted.has(message);
+    this.attempted.add(message);
+    const path = new URL(url).pathname;
+    try {
+      const answer = await this.attempt(url, body, token, { ...opts, message });
+      observe({ path, retry, outcome: "ok" });
+      return answer;
+    } catch (err) {
+      observe({ path, retry, outcome: err instanceof CallbackRejectedError ? "rejected" : "failed" });
+      throw err;
+    }
+  }
+
+  private async attempt(url: string, body: string, token: string | undefined, opts: AttemptOptions): Promise<unknown> {
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
     const message = opts.message ?? new Webhooks.Outgoing();

@@ -2,6 +2,7 @@ import path from "node:path";
 import { z } from "zod";
 import { Webhooks } from "@nubabel/contracts";
 import { parseAllowList } from "@nubabel/net-policy";
+import { METRICS_ENV, metricsEnvProblem } from "@nubabel/telemetry";
 
 const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const optionalString = z
@@ -98,6 +99,8 @@ export const Env = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url().optional()),
   /** The `service.name` of this service's spans. */
   OTEL_SERVICE_NAME: z.string().trim().min(1).default("opencode-sidecar"),
+  /** `GET /metrics` behind this bearer token (off when unset); on `METRICS_HOST:METRICS_PORT` when a port is set. */
+  ...METRICS_ENV,
 });
 export type Env = z.infer<typeof Env>;
 
@@ -116,6 +119,8 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   if ((env.MODEL_BASE_URL && !env.MODEL_NAME) || (!env.MODEL_BASE_URL && env.MODEL_NAME)) {
     throw new ConfigError("Invalid sidecar configuration:\n  MODEL_BASE_URL and MODEL_NAME must be set together");
   }
+  const metrics = metricsEnvProblem(env);
+  if (metrics) throw new ConfigError(`Invalid sidecar configuration:\n  METRICS_HOST: ${metrics}`);
   // Relative to where npm was invoked (INIT_CWD), so `npm start` and `npm run sidecar` share one folder.
   const base = source.INIT_CWD ?? process.cwd();
   return { ...env, SIDECAR_DATA_DIR: path.resolve(base, env.SIDECAR_DATA_DIR) };

@@ -1,6 +1,6 @@
-import Fastify from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { Text, Webhooks } from "@nubabel/contracts";
-import { serverSpans } from "@nubabel/telemetry";
+import { Logs, serverSpans } from "@nubabel/telemetry";
 import type { Logger } from "../logger.js";
 import { errorHandler, ValidationError } from "./errors.js";
 import { bridgeRoutes, type BridgeRouteDeps } from "./routes/bridge.js";
@@ -19,7 +19,15 @@ export interface ServerDeps extends SessionRouteDeps, RunRouteDeps, HealthDeps, 
   secret: string;
   replayGuard: Webhooks.ReplayGuard;
   bodyLimit: number;
+  /** Called on the app before any route or hook is added: metrics hook in here. */
+  instrument?(app: FastifyInstance): void;
 }
+
+/**
+ * Request lines at debug for what comes all the time: the engine plugin's bridge calls (one per
+ * tool call), Nubabel's heartbeats and run checks, scrapes. Errors are still logged.
+ */
+const QUIET = /^\/(internal\/bridge\/|health|runs\/|metrics)/;
 
 /**
  * The sidecar's HTTP surface. Everything but `/health` and the plugin's loopback bridge must
@@ -27,11 +35,14 @@ export interface ServerDeps extends SessionRouteDeps, RunRouteDeps, HealthDeps, 
  */
 export function buildServer(deps: ServerDeps) {
   const app = Fastify({
-    loggerInstance: deps.logger,
+    // Typed as Fastify's base logger, so the app is a plain `FastifyInstance` shared helpers accept.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    logController: new Logs.QuietRequests((url) => QUIET.test(url)),
     bodyLimit: deps.bodyLimit,
     // A path Fastify cannot decode (`%C0%AE`) or a parameter too long: a 400 naming the path.
     frameworkErrors: (err, req, reply) => errorHandler(new ValidationError(`path: ${err.message}`, { fields: ["(path)"] }), req, reply),
   });
+  deps.instrument?.(app);
   // Signatures cover the exact bytes, so keep them before parsing; nesting is bounded before it.
   app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
     req.rawBody = body as string;

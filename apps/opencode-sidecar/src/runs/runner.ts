@@ -38,6 +38,8 @@ export interface RunnerOptions {
   /** Check that the bridge plugin is loaded in a workspace before its first session (our own engine). */
   requirePlugin: boolean;
   log: Logger;
+  /** Told of each run this process ends (metrics); synchronous and never awaited. */
+  onFinished?: (run: Runs.Run) => void;
 }
 
 /** A run as its caller holds it: how it stood when accepted, and its end. */
@@ -260,7 +262,10 @@ export class Runner {
     this.live.set(runId, { execution, finished });
     // Forget the run once stored as finished, and an idle session's reporter once its callbacks are out.
     void finished
-      .then(() => this.live.delete(runId))
+      .then((ended) => {
+        this.live.delete(runId);
+        this.o.onFinished?.(ended);
+      })
       .then(() => reporter.drained())
       .then(() => {
         if (!this.queue.busy(id) && this.reporters.get(id) === reporter) this.reporters.delete(id);

@@ -292,6 +292,17 @@ export class PgRunStore implements RunStore {
     return rows.map((row) => ({ ...toRun(row), checkedAt: row.checkedAt }));
   }
 
+  async unfinishedCounts(): Promise<{ running: number; queued: number }> {
+    const [counts] = await this.db
+      .select({
+        running: sql<number>`count(*) filter (where ${runs.status} = 'running')::int`,
+        queued: sql<number>`count(*) filter (where ${runs.status} = 'queued')::int`,
+      })
+      .from(runs)
+      .where(inArray(runs.status, [...UNFINISHED]));
+    return { running: Number(counts?.running ?? 0), queued: Number(counts?.queued ?? 0) };
+  }
+
   async organizationsWithQueued(limit: number): Promise<string[]> {
     const rows = await this.db.selectDistinct({ organizationId: runs.organizationId }).from(runs).where(eq(runs.status, "queued")).limit(limit);
     return rows.map((r) => r.organizationId);
