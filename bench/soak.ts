@@ -35,6 +35,7 @@ export async function soak(stack: Stack, total: number, { every = 50, concurrenc
   );
   const failures: Turn[] = [];
   let peak = 0;
+  let done = 0;
   const report = async (label: string, block?: { turns: Turn[]; wallMs: number }) => {
     // A recycle under way has no engine to read: the reading waits for the new one.
     const health = await sidecarHealth(stack);
@@ -49,13 +50,13 @@ export async function soak(stack: Stack, total: number, { every = 50, concurrenc
       String(health?.opencode.restarts ?? "n/a").padStart(8),
       String(failures.length).padStart(6),
       (block ? ((answered(block.turns).length * 1000) / block.wallMs).toFixed(1) : "").padStart(8),
-      (block ? (percentile(answered(block.turns), 50) / 1000).toFixed(1) : "").padStart(6),
+      (block && answered(block.turns).length ? (percentile(answered(block.turns), 50) / 1000).toFixed(1) : "").padStart(6),
     ];
     console.log(cells.join(" "));
   };
 
   await report("0");
-  for (let done = 0; done < total; ) {
+  while (done < total) {
     const size = Math.min(every, total - done);
     const made = await stack.organizations(Array.from({ length: size }, (_, k) => `Soak ${done + k + 1}`));
     const block = await drive(concurrency, size, eachOnce(stack, made));
@@ -64,12 +65,16 @@ export async function soak(stack: Stack, total: number, { every = 50, concurrenc
     // The engine's aftermath (titles) belongs to this block, not the next reading.
     await settle(stack.model);
     await report(String(done), block);
+    if (block.turns.every((t) => t.failure)) {
+      console.log("  Every turn of that block failed: the soak stops here.");
+      break;
+    }
   }
   // The engine is recycled only when idle at one of the sidecar's sweeps (every 30 s at most).
   await sleep(IDLE_MS);
   await report("idle");
   const examples = [...new Set(failures.map((t) => `${t.failure}: ${t.message?.slice(0, 160)}`))].slice(0, 3);
-  console.log(`  Largest engine RSS read ${mb(peak)} (${BEFORE}); ${failures.length} of ${total} turns failed${examples.length ? `, e.g. ${examples.join(" | ")}` : ""}.`);
+  console.log(`  Largest engine RSS read ${mb(peak)} (${BEFORE}); ${failures.length} of ${done} turns failed${examples.length ? `, e.g. ${examples.join(" | ")}` : ""}.`);
 }
 
 const answered = (turns: Turn[]) => turns.flatMap((t) => (t.ms === undefined ? [] : [t.ms]));
