@@ -51,9 +51,11 @@ describe("sidecar failure paths", () => {
     const created = await h.post("/delegate", delegateBody(h, "ses_serial", "start"));
     const ocId = created.body.metadata.opencodeSessionId as string;
     h.model.script({ text: "answer one", delayMs: 300 }, { text: "answer two" });
+    const before = h.model.requests.length;
     const [one, two] = await Promise.all([
       h.post(`/sessions/${ocId}/prompt`, { prompt: "question one" }),
-      new Promise((r) => setTimeout(r, 30)).then(() => h.post(`/sessions/${ocId}/prompt`, { prompt: "question two" })),
+      // Sent once the first turn reached the model (a fixed delay reorders them on a busy machine).
+      h.model.waitForRequests(before + 1, 60_000).then(() => h.post(`/sessions/${ocId}/prompt`, { prompt: "question two" })),
     ]);
     expect(one.body).toMatchObject({ status: "success", output: "answer one" });
     expect(two.body).toMatchObject({ status: "success", output: "answer two" });

@@ -38,6 +38,11 @@ export class EngineInstances {
 
   constructor(private readonly o: InstancesOptions) {}
 
+  /** Settles when the engine restart in progress (a recycle) is over; undefined when none is. */
+  get recycling(): Promise<void> | undefined {
+    return this.paused;
+  }
+
   /** How many instances are live. */
   get count(): number {
     return this.live.size;

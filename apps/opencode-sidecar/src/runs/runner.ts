@@ -353,6 +353,10 @@ export class Runner {
 
   /** An engine that is (re)starting is waited for, up to `engineWaitMs`; then 503. */
   private async waitForEngine(): Promise<void> {
+    // A planned restart is waited out whole, however long the engine takes to start (a loaded
+    // machine): a run never sees the recycle.
+    const recycling = this.o.instances.recycling;
+    if (recycling) await recycling;
     const engine = this.o.engine;
     if (engine.endpoint()) return;
     if (engine.state === "starting" || engine.state === "restarting") {
@@ -366,6 +370,8 @@ export class Runner {
         engine.on("up", done);
       });
     }
+    const recycleBegun = this.o.instances.recycling;
+    if (recycleBegun) await recycleBegun;
     if (!engine.endpoint()) throw new EngineDownError(`the OpenCode engine is ${engine.state}; try again shortly`);
   }
 }
