@@ -1,50 +1,11 @@
-import { spawn } from "node:child_process";
-import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { tempDir } from "./fixtures/backends.js";
 import { freePort, startService, type ServiceProcess } from "./fixtures/processes.js";
 import { testSecrets } from "./fixtures/nubabel.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
-
-/** `npm run <script>` under `script`, which gives it a pseudo-terminal as its stdout: as a person runs it. */
-function startOnTerminal(script: "nubabel" | "sidecar", env: Record<string, string>): ServiceProcess {
-  const child = spawn("script", ["-qfc", `npm run --silent ${script}`, "/dev/null"], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout.on("data", (c: Buffer) => (out = (out + c.toString()).slice(-50_000)));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const group = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, signal);
-    } catch {
-      // Already gone.
-    }
-  };
-  return {
-    name: script,
-    output: () => out,
-    exited,
-    async kill() {
-      group("SIGKILL");
-      await exited;
-      await sleep(200);
-    },
-    async stop() {
-      group("SIGTERM");
-      await Promise.race([exited, sleep(20_000)]);
-      group("SIGKILL");
-    },
-  };
-}
 
 /** The first output line that contains `text`, waiting for it. */
 async function lineWith(service: ServiceProcess, text: string, timeoutMs = 60_000): Promise<string> {
@@ -74,7 +35,7 @@ describe("log lines on a terminal and elsewhere", () => {
   };
 
   it("Nubabel on a terminal: one readable, coloured line per event, not JSON", async () => {
-    const service = startOnTerminal("nubabel", await nubabelEnv());
+    const service = startService("nubabel", await nubabelEnv(), { terminal: true });
     started.push(service);
     const line = await lineWith(service, "nubabel listening");
     expect(line).toMatch(ANSI);
@@ -94,12 +55,12 @@ describe("log lines on a terminal and elsewhere", () => {
   it("the sidecar on a terminal: readable lines too", async () => {
     const data = tempDir("sidecar");
     dirs.push(data);
-    const service = startOnTerminal("sidecar", {
+    const service = startService("sidecar", {
       SIDECAR_SHARED_SECRET: testSecrets().SIDECAR_SHARED_SECRET,
       SIDECAR_PORT: String(await freePort()),
       SIDECAR_DATA_DIR: data.dir,
       SANDBOX: "off",
-    });
+    }, { terminal: true });
     started.push(service);
     // Said before the engine starts, so the test need not wait for it.
     const line = (await lineWith(service, "metrics off")).replace(ANSI, "");
