@@ -68,11 +68,8 @@ export async function dispatch(deps: DispatchDeps, run: Run, log: Logger, newSes
         { sessionId: run.sessionId, opencodeSessionId: accepted.opencodeSessionId, organizationId: run.organizationId, sidecarUrl },
         log,
       );
-      if (kept.opencodeSessionId !== accepted.opencodeSessionId) {
-        // Only possible if two instances disagreed about which run comes first; keep the first.
-        log.warn({ orphan: accepted.opencodeSessionId, kept: kept.opencodeSessionId }, "session already mapped; aborting the new OpenCode session");
-        void deps.sidecar.abort(sidecarUrl, accepted.opencodeSessionId, log).catch(() => undefined);
-      }
+      // Only possible if two instances disagreed about which run comes first; the first is kept.
+      dropIfOrphan(deps, kept, accepted, sidecarUrl, log);
       return { placed: { opencodeSessionId: accepted.opencodeSessionId, sidecarUrl } };
     }
     // Mappings written before URLs were normalized may end in a slash; the pool's do not.
@@ -158,10 +155,7 @@ async function move(deps: DispatchDeps, run: Run, mapped: MappingRecord, common:
     mapped.opencodeSessionId,
     log,
   );
-  if (kept.opencodeSessionId !== accepted.opencodeSessionId) {
-    log.warn({ orphan: accepted.opencodeSessionId, kept: kept.opencodeSessionId }, "session moved meanwhile; aborting the new OpenCode session");
-    void deps.sidecar.abort(sidecarUrl, accepted.opencodeSessionId, log).catch(() => undefined);
-  }
+  dropIfOrphan(deps, kept, accepted, sidecarUrl, log);
   return {
     placed: {
       opencodeSessionId: accepted.opencodeSessionId,
@@ -169,6 +163,13 @@ async function move(deps: DispatchDeps, run: Run, mapped: MappingRecord, common:
       contextRestored: { from: "history", messages: history.length, reason: `${reason}; this run continues in a new session seeded with the conversation's history` },
     },
   };
+}
+
+/** Aborts the OpenCode session just created when the mapping in force names another one. */
+function dropIfOrphan(deps: DispatchDeps, kept: MappingRecord, accepted: RunAccepted, sidecarUrl: string, log: Logger): void {
+  if (kept.opencodeSessionId === accepted.opencodeSessionId) return;
+  log.warn({ orphan: accepted.opencodeSessionId, kept: kept.opencodeSessionId }, "the session is mapped to another OpenCode session; aborting the new one");
+  void deps.sidecar.abort(sidecarUrl, accepted.opencodeSessionId, log).catch(() => undefined);
 }
 
 /**
