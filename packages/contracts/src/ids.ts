@@ -13,6 +13,8 @@ export const Prefix = {
   apiKey: "nbk",
   message: "msg",
   run: "run",
+  approval: "apr",
+  audit: "aud",
 } as const;
 export type Prefix = (typeof Prefix)[keyof typeof Prefix];
 
@@ -51,6 +53,10 @@ export type OrganizationId = z.infer<typeof OrganizationId>;
 /** A run (one turn of a session, from acceptance to its answer): `run_…`. */
 export const RunId = schema(Prefix.run);
 export type RunId = z.infer<typeof RunId>;
+
+/** A person's yes or no to one tool call of a run: `apr_…`. */
+export const ApprovalId = schema(Prefix.approval);
+export type ApprovalId = z.infer<typeof ApprovalId>;
 
 /**
  * An OpenCode session id as the engine issues them (`ses_…`): anything else is refused with a 400

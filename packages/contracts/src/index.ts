@@ -10,6 +10,8 @@ export * from "./connections.js";
 export * from "./runs.js";
 export * from "./sessions.js";
 export * from "./health.js";
+export * from "./approvals.js";
+export * from "./audit.js";
 export { runScript, type ScriptRunner } from "./replay-guard.js";
 export * as Http from "./http.js";
 export * as Processes from "./processes.js";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Approval, PermissionAsked } from "./approvals.js";
 import { OpencodeSessionId, RunId } from "./ids.js";
 import { ErrorInfo, RunState, RunStatus, TerminalRunState, Usage } from "./sidecar.js";
 import { json, line, output } from "./text.js";
@@ -52,6 +53,12 @@ export const ProgressEvent = z.discriminatedUnion("type", [
     ...common,
   }),
   z.object({ type: z.literal("session_idle"), data: z.object({}).loose(), ...common }),
+  /** Sidecar → Nubabel only: a tool call waits for a decision. Nubabel streams it as `approval_requested`. */
+  z.object({ type: z.literal("permission_asked"), data: PermissionAsked, ...common }),
+  /** A tool call of the run waits for a person (`data` is the approval, `pending`). */
+  z.object({ type: z.literal("approval_requested"), data: Approval, ...common }),
+  /** An approval was decided or expired (`data` is the approval as decided). */
+  z.object({ type: z.literal("approval_resolved"), data: Approval, ...common }),
   z.object({
     type: z.literal("session_error"),
     /** `output`: what the agent had written before it failed, if anything. */

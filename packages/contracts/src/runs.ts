@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Approval } from "./approvals.js";
 import { RunId, SessionId } from "./ids.js";
 import { ContextRestored, ErrorInfo, Name, Prompt, RunState, Usage, UserId } from "./sidecar.js";
 
@@ -15,11 +16,18 @@ export const ApiDelegateRequest = z.object({
 });
 export type ApiDelegateRequest = z.infer<typeof ApiDelegateRequest>;
 
+/**
+ * A run's state as the API shows it: the lifecycle's states, and `waiting_approval` while a running
+ * run's tool call waits for a person.
+ */
+export const ApiRunState = z.enum([...RunState.options, "waiting_approval"]);
+export type ApiRunState = z.infer<typeof ApiRunState>;
+
 /** A run as Nubabel's API shows it (`GET /api/runs/:runId`, `GET /api/sessions/:id/runs`). */
 export const ApiRun = z.object({
   id: RunId,
   sessionId: SessionId,
-  status: RunState,
+  status: ApiRunState,
   /** Why a run failed or was aborted, in words a person can act on. */
   reason: z.string().optional(),
   output: z.string().optional(),
@@ -35,6 +43,8 @@ export const ApiRun = z.object({
   createdAt: z.iso.datetime(),
   startedAt: z.iso.datetime().optional(),
   finishedAt: z.iso.datetime().optional(),
+  /** The run's approvals, oldest first (`GET /api/runs/:runId` only; absent when it has none). */
+  approvals: z.array(Approval).optional(),
 });
 export type ApiRun = z.infer<typeof ApiRun>;
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { OpencodeSessionId, OrganizationId, RunId, SessionId } from "./ids.js";
+import { ApprovalRequirements } from "./approvals.js";
 import { free, line } from "./text.js";
 
 /** Where the sidecar reports back to Nubabel. Every URL must share `NUBABEL_CALLBACK_URL`'s origin. */
@@ -72,6 +73,8 @@ export const DelegateRequest = z.object({
    * or drained: the new OpenCode session gets it as context before the prompt runs.
    */
   history: z.array(HistoryMessage).max(MAX_HISTORY_MESSAGES).optional(),
+  /** Tool calls of this run that wait for a person's decision (absent: none do). */
+  approvals: ApprovalRequirements.optional(),
 });
 export type DelegateRequest = z.infer<typeof DelegateRequest>;
 
@@ -88,6 +91,7 @@ export const PromptRequest = z.object({
   callbackToken: CallbackToken.optional(),
   runId: RunId.optional(),
   timeoutMs: RunTimeout.optional(),
+  approvals: ApprovalRequirements.optional(),
 });
 export type PromptRequest = z.infer<typeof PromptRequest>;
 

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigserial, boolean, foreignKey, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigserial, boolean, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 export const organizations = pgTable("organizations", {
   id: text("id").primaryKey(),
@@ -195,4 +195,96 @@ export const slackThreads = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ name: "slack_threads_pk", columns: [t.teamId, t.channelId, t.threadTs] }), index("slack_threads_session_idx").on(t.sessionId)],
+);
+
+/**
+ * An organization's approval policy, every version kept (`PUT /api/policy` adds one); the highest
+ * version is in force. No row: the default policy, which asks for nothing.
+ */
+export const approvalPolicies = pgTable(
+  "approval_policies",
+  {
+    organizationId: text("organization_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    version: integer("version").notNull(),
+    policy: jsonb("policy").$type<{ approvals: { match: string; approvers?: "requester" | "workspace" | string[] }[]; timeoutSeconds?: number }>().notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: "approval_policies_pk", columns: [t.organizationId, t.version] })],
+);
+
+/**
+ * One tool call of a run waiting for (or decided by) a person. `(run_id, request_id)` is unique:
+ * the sidecar's ask may be delivered more than once and makes one approval. A decision is one
+ * conditional update from `pending`, so two people pressing at once decide it once.
+ */
+export const approvals = pgTable(
+  "approvals",
+  {
+    id: text("id").primaryKey(),
+    organizationId: text("organization_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    sessionId: text("session_id").notNull(),
+    /** The engine's permission request id, which the decision answers. */
+    requestId: text("request_id").notNull(),
+    tool: text("tool").notNull(),
+    provider: text("provider"),
+    arguments: jsonb("arguments").$type<Record<string, unknown>>().notNull(),
+    /** Who may decide, from the matching rule: "requester", "workspace" or Slack user ids. */
+    approvers: jsonb("approvers").$type<"requester" | "workspace" | string[]>().notNull(),
+    status: text("status").$type<"pending" | "approved" | "denied" | "expired">().notNull(),
+    requestedAt: timestamp("requested_at", { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    decidedBy: text("decided_by"),
+    decidedAt: timestamp("decided_at", { withTimezone: true }),
+    reason: text("reason"),
+    /** The decision reached the sidecar (or there was nothing left to answer): nothing more to send. */
+    repliedAt: timestamp("replied_at", { withTimezone: true }),
+    /** The Slack message carrying the buttons, once posted. */
+    slackChannel: text("slack_channel"),
+    slackTs: text("slack_ts"),
+  },
+  (t) => [
+    uniqueIndex("approvals_run_request_idx").on(t.runId, t.requestId),
+    index("approvals_org_run_idx").on(t.organizationId, t.runId, t.requestedAt),
+    index("approvals_pending_idx").on(t.status, t.expiresAt),
+  ],
+);
+
+/**
+ * The audit trail: tool calls, approval decisions, connection changes and key rotations. Never
+ * credentials or a call's arguments. `seq` orders entries and pages through them.
+ */
+export const auditEvents = pgTable(
+  "audit_events",
+  {
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    id: text("id").notNull(),
+    organizationId: text("organization_id").notNull(),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+    kind: text("kind").notNull(),
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    sessionId: text("session_id"),
+    runId: text("run_id"),
+    tool: text("tool"),
+    provider: text("provider"),
+    connectionId: text("connection_id"),
+    decision: text("decision"),
+    status: text("status"),
+    durationMs: integer("duration_ms"),
+    detail: text("detail"),
+  },
+  (t) => [
+    uniqueIndex("audit_events_id_idx").on(t.id),
+    index("audit_events_org_seq_idx").on(t.organizationId, t.seq),
+    index("audit_events_org_run_idx").on(t.organizationId, t.runId, t.seq),
+    index("audit_events_org_session_idx").on(t.organizationId, t.sessionId, t.seq),
+    index("audit_events_at_idx").on(t.at),
+  ],
 );

@@ -42,6 +42,11 @@ export function reduce(state: ProgressState, event: ProgressEvent): ProgressStat
       const draft = text.length > DRAFT_TAIL ? `…${text.slice(-DRAFT_TAIL)}` : text;
       return { ...state, activity: "Writing the answer…", draft };
     }
+    case "approval_requested":
+      return { ...state, activity: `Waiting for approval of ${code(event.data.provider ? `${event.data.provider}/${event.data.tool}` : event.data.tool)}…` };
+    case "approval_resolved":
+      return { ...state, activity: event.data.status === "approved" ? "Approved; going on…" : "Not approved; working around it…" };
+    case "permission_asked":
     case "session_idle":
     case "session_error":
     case "completed":

@@ -1,0 +1,56 @@
+import type { Approval, ApprovalDecision, ApprovalPolicy, ApiPolicy, Approvers } from "@nubabel/contracts";
+
+/** Who decides: the organization's API key, a person in Slack, or the clock. */
+export type Decider = { kind: "api" } | { kind: "slack"; teamId: string; userId: string } | { kind: "timeout" };
+
+/** An approval as stored: the API's shape plus what only Nubabel needs. */
+export interface StoredApproval extends Approval {
+  organizationId: string;
+  requestId: string;
+  approvers: Approvers;
+  repliedAt: string | null;
+  slack: { channel: string; ts: string } | null;
+}
+
+/** What happened to an approval, for whoever shows it (Slack, webhooks). */
+export type ApprovalNotice = { type: "requested" | "resolved"; approval: StoredApproval };
+
+/**
+ * Where approvals and policies are kept (PostgreSQL, or PGlite for `npm start`). `decide` is one
+ * conditional update from `pending`, so of two racing decisions exactly one returns the row.
+ */
+export interface ApprovalStore {
+  policy(organizationId: string): Promise<{ policy: ApprovalPolicy; version: number; updatedAt: Date | null }>;
+  /** Adds the next version and returns it. */
+  setPolicy(organizationId: string, policy: ApprovalPolicy): Promise<{ policy: ApprovalPolicy; version: number; updatedAt: Date }>;
+  /** Inserts, or returns the approval already made for `(runId, requestId)`; `created` says which. */
+  create(row: Omit<StoredApproval, "status" | "repliedAt" | "slack" | "decidedBy" | "decidedAt" | "reason">): Promise<{ approval: StoredApproval; created: boolean }>;
+  get(organizationId: string, approvalId: string): Promise<StoredApproval | undefined>;
+  listForRun(organizationId: string, runId: string): Promise<StoredApproval[]>;
+  /** Pending approvals of these runs (the API's `waiting_approval`). */
+  pendingRuns(organizationId: string, runIds: string[]): Promise<Set<string>>;
+  /** `pending` → `status`; undefined when it was no longer pending. */
+  decide(organizationId: string, approvalId: string, to: { status: "approved" | "denied" | "expired"; decidedBy: string; reason: string }): Promise<StoredApproval | undefined>;
+  /** Pending approvals past their `expiresAt`, any organization. */
+  expired(now: Date, limit: number): Promise<StoredApproval[]>;
+  /** Decided approvals whose answer has not reached the sidecar yet (sent again after a restart). */
+  unreplied(limit: number): Promise<StoredApproval[]>;
+  markReplied(approvalId: string): Promise<void>;
+  setSlackMessage(approvalId: string, channel: string, ts: string): Promise<void>;
+}
+
+/** The decision part of the domain the HTTP routes and the Slack bot share. */
+export interface ApprovalDecider {
+  /**
+   * Decides a pending approval: `ApprovalNotFound` (404, also another organization's),
+   * `ApprovalAlreadyDecided` (409), `NotAnApprover` (403) when a Slack user is not among the
+   * approvers. The decision reaches the engine before this returns when the sidecar answers.
+   */
+  decide(organizationId: string, runId: string, approvalId: string, decision: ApprovalDecision, by: Decider): Promise<Approval>;
+  /** Called for every approval requested or resolved on this instance. */
+  subscribe(listener: (notice: ApprovalNotice) => void | Promise<void>): void;
+  /** Remembers the Slack message carrying the approval's buttons, to update it once decided. */
+  setSlackMessage(approvalId: string, channel: string, ts: string): Promise<void>;
+}
+
+export type { ApiPolicy };
