@@ -5,6 +5,7 @@ import { Metrics, Tracing } from "@nubabel/telemetry";
 import { MemoryMappingCache } from "./adapters/memory/mapping-cache.js";
 import { MemoryProgressLog } from "./adapters/memory/progress-log.js";
 import { MemoryRateLimiter } from "./adapters/memory/rate-limiter.js";
+import { PgApprovalStore } from "./adapters/postgres/approval-store.js";
 import { PgConnectionStore } from "./adapters/postgres/connection-store.js";
 import { PgMappingStore } from "./adapters/postgres/mapping-store.js";
 import { PgOrganizationStore } from "./adapters/postgres/organization-store.js";
@@ -12,6 +13,7 @@ import { PgRunStore } from "./adapters/postgres/run-store.js";
 import { PgSessionStore } from "./adapters/postgres/session-store.js";
 import { PgSlackLinks, PgSlackThreads } from "./adapters/postgres/slack.js";
 import { connectRedisAdapters } from "./adapters/redis/index.js";
+import { Approvals } from "./approvals/index.js";
 import { ConfigError, isEmbedded, loadProcessEnv, parseEnv, retiredVariables, type Env } from "./config/env.js";
 import { dataPath, keptSecret, writePrivate } from "./config/files.js";
 import { resolveKeyring, Rotation } from "./crypto/index.js";
@@ -165,7 +167,18 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     const metrics = nubabelMetrics(registry, { unfinished: () => runStore.unfinishedCounts(), circuits: () => sidecar.circuits(), sidecars: () => pool.snapshot() });
     const runWatch = runObserver(metrics);
     const progress = observedProgress(parts.progress, runWatch.progress);
+    const slackLinks = new PgSlackLinks(database.db);
+    const approvals = new Approvals({
+      store: new PgApprovalStore(database.db),
+      run: (organizationId, runId) => runStore.get(organizationId, runId),
+      connections: (organizationId) => connectionStore.listEnabled(organizationId),
+      organizationOfTeam: (teamId) => slackLinks.organizationFor(teamId),
+      sidecar,
+      progress,
+      log: logger,
+    });
     const runs = new Runs({
+      approvals: (organizationId) => approvals.requirements(organizationId),
       store: runStore,
       sessions,
       mapping,
@@ -210,6 +223,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       replayGuard: parts.replayGuard,
       rateLimiter: parts.rateLimiter,
       mcp: observedGateway(options.mcp ?? mcp.gateway, metrics),
+      approvals,
       connections,
       health,
       instrument: (app) => instrumentHttp(app, registry, metrics),
@@ -289,7 +303,10 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     // A sidecar silent past the heartbeat timeout has lost what ran there: those runs fail now.
     pool.onGone((sidecarUrl, reason) => void runs.failOn(sidecarUrl, reason).catch((err: Error) => log.warn({ sidecarUrl, err: err.message }, "could not fail the runs of a gone sidecar")));
     pool.start();
-    cleanups.push(() => runs.drain(5_000), () => reconciler.stop(), () => pool.stop());
+    // Approvals past their time expire, and decisions a sidecar missed are sent again.
+    const sweeping = setInterval(() => void approvals.sweep().catch((err: Error) => log.warn({ err: err.message }, "approval sweep failed")), env.APPROVAL_SWEEP_MS);
+    sweeping.unref();
+    cleanups.push(() => runs.drain(5_000), () => reconciler.stop(), () => pool.stop(), () => clearInterval(sweeping));
     if (slack) {
       // In the background: a Slack outage delays the bot (its state shows in /health), not the API.
       slack.startInBackground();

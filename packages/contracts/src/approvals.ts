@@ -6,8 +6,8 @@ import { free, json, line } from "./text.js";
 export const ENGINE_TOOLS = ["bash", "edit", "write", "webfetch"] as const;
 export type EngineTool = (typeof ENGINE_TOOLS)[number];
 
-/** A `*`/`?` glob over one name: letters, digits and `_ . -`. */
-const GLOB_PART = /^[A-Za-z0-9_.*?-]{1,100}$/;
+/** A `*`/`?` glob over one name: letters, digits, spaces and `_ . -` (connection names may hold spaces). */
+const GLOB_PART = /^[A-Za-z0-9 _.*?-]{1,100}$/;
 
 /**
  * What a rule covers: an MCP `provider/tool` glob (`notion/*create*`, `github/*`) or one of the
@@ -21,7 +21,7 @@ export const ToolMatch = z
     const [provider, tool, extra] = s.split("/");
     if (tool === undefined) return (ENGINE_TOOLS as readonly string[]).includes(s);
     return extra === undefined && GLOB_PART.test(provider!) && GLOB_PART.test(tool);
-  }, `must be an MCP "provider/tool" glob (letters, digits, _ . - * ?) or one of ${ENGINE_TOOLS.join(", ")}`);
+  }, `must be an MCP "provider/tool" glob (letters, digits, spaces, _ . - * ?) or one of ${ENGINE_TOOLS.join(", ")}`);
 export type ToolMatch = z.infer<typeof ToolMatch>;
 
 /** A Slack user id (`U…` or `W…`). */

@@ -57,6 +57,8 @@ const Schema = z.object({
   /** How often running runs are checked with their sidecar, and how long a silent sidecar has lost one. */
   RUN_RECONCILE_INTERVAL_MS: positiveInt.default(10_000),
   RUN_LOST_AFTER_MS: positiveInt.default(45_000),
+  /** How often approvals past their time are expired (and decisions a sidecar missed sent again). */
+  APPROVAL_SWEEP_MS: positiveInt.default(1_000),
   /**
    * The longest one run may take (the sidecar stops it then, if its own bound is not shorter). A
    * run's callback token expires this long after the hand-over, plus a margin for delivering its end.

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { HealthReport, Webhooks } from "@nubabel/contracts";
+import type { Approvals } from "../approvals/index.js";
 import type { RateLimiter } from "../limits/rate-limiter.js";
 import type { Logger } from "../log/logger.js";
 import type { SessionMapping } from "../mapping/session-mapping.js";
@@ -27,6 +28,8 @@ export interface HttpDeps {
   replayGuard: Webhooks.ReplayGuard;
   rateLimiter: RateLimiter;
   mcp: McpGateway;
+  /** Tool-call approvals and the organization's policy (`/api/policy`, a run's approvals). */
+  approvals: Approvals;
   /** `/api/connections`; the routes are absent without it. */
   connections?: Connections;
   health(): Promise<HealthReport>;

@@ -82,6 +82,9 @@ const TABLE: Record<string, Row> = {
   DecryptError: { status: 500, code: "credentials_unreadable" },
   RunNotFound: { status: 404, code: "run_not_found" },
   RunQueueFull: { status: 429, code: "queue_full" },
+  ApprovalNotFound: { status: 404, code: "approval_not_found" },
+  ApprovalAlreadyDecided: { status: 409, code: "approval_decided" },
+  NotAnApprover: { status: 403, code: "not_an_approver" },
   OpencodeSessionLost: { status: 409, code: "opencode_session_lost" },
   RateLimited: { status: 429, code: "rate_limited" },
   SidecarRejected: {

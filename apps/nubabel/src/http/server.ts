@@ -6,6 +6,7 @@ import type { HttpDeps } from "./deps.js";
 import { handleError, InvalidRequest } from "./errors.js";
 import { adminRoutes } from "./routes/admin.js";
 import { callbackRoutes } from "./routes/callbacks.js";
+import { approvalRoutes } from "./routes/approvals.js";
 import { connectionRoutes } from "./routes/connections.js";
 import { healthRoutes } from "./routes/health.js";
 import { publicRoutes } from "./routes/public.js";
@@ -72,6 +73,7 @@ export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteO
   healthRoutes(app, deps);
   referenceRoutes(app);
   publicRoutes(app, deps);
+  approvalRoutes(app, deps);
   streamRoutes(app, deps);
   if (deps.connections) connectionRoutes(app, deps, deps.connections);
   void app.register(async (scope) => callbackRoutes(scope, deps));

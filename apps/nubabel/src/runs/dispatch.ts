@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type DelegateRequest, type HistoryMessage, MAX_HISTORY_MESSAGES, type RunAccepted, Text, Webhooks } from "@nubabel/contracts";
+import { type ApprovalRequirements, type DelegateRequest, type HistoryMessage, MAX_HISTORY_MESSAGES, type RunAccepted, Text, Webhooks } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import type { MappingRecord, SessionMapping } from "../mapping/session-mapping.js";
 import type { Message, SessionStore } from "../sessions/sessions.js";
@@ -21,6 +21,8 @@ export interface DispatchDeps {
   publicUrl: () => string;
   /** The longest a run may take; its callback token expires `TOKEN_MARGIN_SECONDS` after that. */
   runTimeoutMs: number;
+  /** The tool calls of the organization's runs that wait for a person (its approval policy). */
+  approvals?: (organizationId: string) => Promise<ApprovalRequirements | undefined>;
 }
 
 /** Time after a run's bound for its last callbacks (a queue ahead of it, the result's retries). */
@@ -51,13 +53,17 @@ export async function dispatch(deps: DispatchDeps, run: Run, log: Logger, newSes
   const ttlSeconds = Math.ceil(deps.runTimeoutMs / 1000) + TOKEN_MARGIN_SECONDS;
   const binding = bind(deps.publicUrl(), deps.tokenSecret, { id: run.sessionId, organizationId: run.organizationId }, ttlSeconds);
   // A session created with this run has no mapping: no need to look (a miss reads PostgreSQL).
-  const mapped = newSession ? undefined : await deps.mapping.bySession(run.organizationId, run.sessionId, log);
+  const [mapped, approvals] = await Promise.all([
+    newSession ? undefined : deps.mapping.bySession(run.organizationId, run.sessionId, log),
+    deps.approvals?.(run.organizationId),
+  ]);
   const common: Common = {
     prompt: run.prompt,
     session_id: run.sessionId,
     runId: run.id,
     timeoutMs: deps.runTimeoutMs,
     ...(run.userId ? { userId: run.userId } : {}),
+    ...(approvals ? { approvals } : {}),
     ...binding,
   };
   try {

@@ -18,12 +18,14 @@ import {
   DrainState,
   ErrorBody,
   Http,
+  PermissionReplyResult,
   RunAccepted,
   SidecarHealth,
   SidecarRun,
   Text,
   Webhooks,
   type DelegateRequest,
+  type PermissionReply,
   type PromptRequest,
 } from "@nubabel/contracts";
 import { Tracing } from "@nubabel/telemetry";
@@ -82,6 +84,15 @@ export class SidecarClient {
 
   abort(sidecarUrl: string, opencodeSessionId: string, logger?: Logger): Promise<AbortResponse> {
     return this.call(sidecarUrl, "POST", `/sessions/${encodeURIComponent(opencodeSessionId)}/abort`, {}, AbortResponse, logger);
+  }
+
+  /**
+   * Gives the engine a person's decision on a tool call of `runId`. `replied: false` when the engine
+   * no longer waits on it (the run ended, or the sidecar timed the ask out itself).
+   */
+  replyPermission(sidecarUrl: string, runId: string, requestId: string, reply: PermissionReply, logger?: Logger): Promise<PermissionReplyResult> {
+    const path = `/runs/${encodeURIComponent(runId)}/approvals/${encodeURIComponent(requestId)}`;
+    return this.call(sidecarUrl, "POST", path, reply, PermissionReplyResult, logger);
   }
 
   /** The sidecar's record of a run, or undefined when it does not know it (it restarted without it). */

@@ -10,6 +10,7 @@ import {
   Usage,
 } from "@nubabel/contracts";
 import { createDocument, type ZodOpenApiObject, type ZodOpenApiPathsObject } from "zod-openapi";
+import { approvalPaths } from "./paths-approvals.js";
 import { callbackPaths } from "./paths-callbacks.js";
 import { connectionPaths } from "./paths-connections.js";
 import { apiPaths } from "./paths-api.js";
@@ -24,7 +25,7 @@ import { probePaths } from "./paths-probes.js";
 export const UNDOCUMENTED = [/^\/slack\//, /^\/admin\//];
 
 /** Every operation, with the zod schemas and examples the document is built from (the OpenAPI test walks them too). */
-export const paths: ZodOpenApiPathsObject = { ...apiPaths, ...connectionPaths, ...probePaths, ...callbackPaths };
+export const paths: ZodOpenApiPathsObject = { ...apiPaths, ...approvalPaths, ...connectionPaths, ...probePaths, ...callbackPaths };
 
 export const spec: ZodOpenApiObject = {
   openapi: "3.1.0",
@@ -40,8 +41,9 @@ export const spec: ZodOpenApiObject = {
     ].join("\n"),
   },
   tags: [
-    { name: "runs", description: "Prompts and their runs: `queued → running → completed | failed | aborted`." },
+    { name: "runs", description: "Prompts and their runs: `queued → running → completed | failed | aborted`; a running run whose tool call waits for a person shows `waiting_approval`." },
     { name: "sessions", description: "Conversations: history, live progress (SSE), stopping." },
+    { name: "approvals", description: "Tool calls that wait for a person: the organization's policy and the decisions." },
     { name: "connections", description: "The organization's MCP servers (Notion, GitHub, custom), whose tools the agent may use." },
     { name: "probes", description: "For orchestrators and operators; no credentials." },
     { name: "reference", description: "This document." },

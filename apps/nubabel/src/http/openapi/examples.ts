@@ -1,4 +1,6 @@
 import type {
+  ApiPolicy,
+  Approval,
   ApiDelegateRequest,
   ApiRun,
   ApiRunAccepted,
@@ -124,4 +126,28 @@ export const runResult: RunResult = {
   model: "anthropic/claude-sonnet-4-5",
   durationMs: 8122,
   finishedAt: FINISHED,
+};
+
+export const APPROVAL_ID = "apr_5g7j9l1n3p";
+
+export const policy: ApiPolicy = {
+  approvals: [{ match: "notion/*create*" }, { match: "github/*", approvers: ["U024BE7LH", "U0G9QF9C6"] }, { match: "bash", approvers: "workspace" }],
+  timeoutSeconds: 600,
+  version: 3,
+  updatedAt: CREATED,
+};
+
+export const approval: Approval = {
+  id: APPROVAL_ID,
+  runId: RUN_ID,
+  sessionId: SESSION_ID,
+  tool: "create_page",
+  provider: "notion",
+  arguments: { parent: { page_id: "59833787-2cf9-4fdf-8782-e53db20768a5" }, title: "Q3 plan" },
+  status: "approved",
+  requestedAt: STARTED,
+  expiresAt: "2026-11-29T10:10:01.000Z",
+  decidedBy: "api",
+  decidedAt: "2026-11-29T10:00:20.000Z",
+  reason: "looks right",
 };

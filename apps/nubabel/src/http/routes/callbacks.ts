@@ -110,12 +110,18 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const ids: string[] = [];
     try {
       // In order: the log's ids are the order SSE clients replay.
-      for (const event of events) ids.push(await deps.progress.append(streamOf(cap.org, cap.sid), event));
+      for (const asked of events) {
+        // A tool call waiting for a person becomes a stored approval, streamed as `approval_requested`.
+        const event = asked.type === "permission_asked" ? await deps.approvals.request(cap.org, cap.sid, asked) : asked;
+        if (event) ids.push(await deps.progress.append(streamOf(cap.org, cap.sid), event));
+      }
     } catch (err) {
       request.log.warn({ err: (err as Error).message, appended: ids.length }, "progress log append failed");
       throw new DependencyUnavailable("progress log");
     }
-    return { success: true, id: ids.at(-1)!, ...(ids.length > 1 ? { ids } : {}) };
+    // An ask for a run that is not this session's is dropped: the ack still names the log's end.
+    const id = ids.at(-1) ?? (await deps.progress.lastId(streamOf(cap.org, cap.sid)));
+    return { success: true, id, ...(ids.length > 1 ? { ids } : {}) };
   });
 
   // The run's end: applied once by run id, however often it is delivered (never rate limited).

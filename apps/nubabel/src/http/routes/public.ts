@@ -29,7 +29,13 @@ function wantsAsync(request: FastifyRequest): boolean {
 /** The API for people and programs, authorized by an organization's API key. */
 export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const authorize = (request: FastifyRequest) => authorizeApiKey(deps, request);
-  const show = async (run: Run): Promise<ApiRun> => toApi(run, await deps.runs.queuePosition(run));
+  // A running run whose tool call waits for a person shows as `waiting_approval`.
+  const show = async (run: Run, waiting?: Set<string>): Promise<ApiRun> => {
+    const view = toApi(run, await deps.runs.queuePosition(run));
+    if (run.status !== "running") return view;
+    const pending = waiting ?? (await deps.approvals.waiting(run.organizationId, [run.id]));
+    return pending.has(run.id) ? { ...view, status: "waiting_approval" } : view;
+  };
 
   // Every prompt becomes a run, stored before anything else happens. With `Prefer: respond-async`
   // the caller gets the run at once; without it the request waits for the answer, and a caller
@@ -55,7 +61,10 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get("/api/runs/:runId", async (request): Promise<ApiRun> => {
     const org = await authorize(request);
     const { runId } = parse(RunPath, request.params, "path");
-    return show(await deps.runs.get(org.id, runId));
+    const run = await deps.runs.get(org.id, runId);
+    const approvals = await deps.approvals.forRun(org.id, run.id);
+    const view = await show(run, new Set(approvals.some((a) => a.status === "pending") ? [run.id] : []));
+    return approvals.length ? { ...view, approvals } : view;
   });
 
   app.post("/api/runs/:runId/abort", async (request): Promise<ApiRunAbort> => {
@@ -69,7 +78,8 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const org = await authorize(request);
     const { sessionId } = parse(SessionPath, request.params, "path");
     const runs = await deps.runs.listBySession(org.id, sessionId);
-    return { runs: await Promise.all(runs.map(show)) };
+    const waiting = await deps.approvals.waiting(org.id, runs.filter((r) => r.status === "running").map((r) => r.id));
+    return { runs: await Promise.all(runs.map((run) => show(run, waiting))) };
   });
 
   app.get("/api/sessions/:sessionId", async (request): Promise<ApiSession> => {

@@ -1,0 +1,147 @@
+import { and, asc, desc, eq, inArray, isNull, lt, ne } from "drizzle-orm";
+import type { ApprovalPolicy, Approvers } from "@nubabel/contracts";
+import type { Db } from "../../db/database.js";
+import { approvalPolicies, approvals } from "../../db/schema.js";
+import type { ApprovalStore, StoredApproval } from "../../approvals/ports.js";
+
+type Row = typeof approvals.$inferSelect;
+
+function toApproval(row: Row): StoredApproval {
+  return {
+    id: row.id,
+    organizationId: row.organizationId,
+    runId: row.runId,
+    sessionId: row.sessionId,
+    requestId: row.requestId,
+    tool: row.tool,
+    ...(row.provider ? { provider: row.provider } : {}),
+    arguments: row.arguments,
+    approvers: row.approvers as Approvers,
+    status: row.status,
+    requestedAt: row.requestedAt.toISOString(),
+    expiresAt: row.expiresAt.toISOString(),
+    ...(row.decidedBy ? { decidedBy: row.decidedBy } : {}),
+    ...(row.decidedAt ? { decidedAt: row.decidedAt.toISOString() } : {}),
+    ...(row.reason ? { reason: row.reason } : {}),
+    repliedAt: row.repliedAt?.toISOString() ?? null,
+    slack: row.slackChannel && row.slackTs ? { channel: row.slackChannel, ts: row.slackTs } : null,
+  };
+}
+
+/** `ApprovalStore` on PostgreSQL or PGlite. */
+export class PgApprovalStore implements ApprovalStore {
+  constructor(private readonly db: Db) {}
+
+  async policy(organizationId: string) {
+    const [row] = await this.db
+      .select()
+      .from(approvalPolicies)
+      .where(eq(approvalPolicies.organizationId, organizationId))
+      .orderBy(desc(approvalPolicies.version))
+      .limit(1);
+    return row ? { policy: row.policy as ApprovalPolicy, version: row.version, updatedAt: row.createdAt } : { policy: { approvals: [] }, version: 0, updatedAt: null };
+  }
+
+  async setPolicy(organizationId: string, policy: ApprovalPolicy) {
+    // Two writers racing for the same version: the primary key refuses one, which tries the next.
+    for (let attempt = 0; ; attempt++) {
+      const { version } = await this.policy(organizationId);
+      try {
+        const [row] = await this.db.insert(approvalPolicies).values({ organizationId, version: version + 1, policy }).returning();
+        return { policy: row!.policy as ApprovalPolicy, version: row!.version, updatedAt: row!.createdAt };
+      } catch (err) {
+        if (attempt >= 3 || !isUniqueViolation(err)) throw err;
+      }
+    }
+  }
+
+  async create(row: Parameters<ApprovalStore["create"]>[0]) {
+    const inserted = await this.db
+      .insert(approvals)
+      .values({
+        id: row.id,
+        organizationId: row.organizationId,
+        runId: row.runId,
+        sessionId: row.sessionId,
+        requestId: row.requestId,
+        tool: row.tool,
+        provider: row.provider ?? null,
+        arguments: row.arguments,
+        approvers: row.approvers,
+        status: "pending",
+        requestedAt: new Date(row.requestedAt),
+        expiresAt: new Date(row.expiresAt),
+      })
+      .onConflictDoNothing({ target: [approvals.runId, approvals.requestId] })
+      .returning();
+    if (inserted[0]) return { approval: toApproval(inserted[0]), created: true };
+    const [existing] = await this.db.select().from(approvals).where(and(eq(approvals.runId, row.runId), eq(approvals.requestId, row.requestId)));
+    return { approval: toApproval(existing!), created: false };
+  }
+
+  async get(organizationId: string, approvalId: string) {
+    const [row] = await this.db.select().from(approvals).where(and(eq(approvals.organizationId, organizationId), eq(approvals.id, approvalId)));
+    return row ? toApproval(row) : undefined;
+  }
+
+  async listForRun(organizationId: string, runId: string) {
+    const rows = await this.db
+      .select()
+      .from(approvals)
+      .where(and(eq(approvals.organizationId, organizationId), eq(approvals.runId, runId)))
+      .orderBy(asc(approvals.requestedAt), asc(approvals.id));
+    return rows.map(toApproval);
+  }
+
+  async pendingRuns(organizationId: string, runIds: string[]) {
+    if (runIds.length === 0) return new Set<string>();
+    const rows = await this.db
+      .selectDistinct({ runId: approvals.runId })
+      .from(approvals)
+      .where(and(eq(approvals.organizationId, organizationId), inArray(approvals.runId, runIds), eq(approvals.status, "pending")));
+    return new Set(rows.map((r) => r.runId));
+  }
+
+  async decide(organizationId: string, approvalId: string, to: { status: "approved" | "denied" | "expired"; decidedBy: string; reason: string }) {
+    const [row] = await this.db
+      .update(approvals)
+      .set({ status: to.status, decidedBy: to.decidedBy, decidedAt: new Date(), reason: to.reason })
+      .where(and(eq(approvals.organizationId, organizationId), eq(approvals.id, approvalId), eq(approvals.status, "pending")))
+      .returning();
+    return row ? toApproval(row) : undefined;
+  }
+
+  async expired(now: Date, limit: number) {
+    const rows = await this.db
+      .select()
+      .from(approvals)
+      .where(and(eq(approvals.status, "pending"), lt(approvals.expiresAt, now)))
+      .orderBy(asc(approvals.expiresAt))
+      .limit(limit);
+    return rows.map(toApproval);
+  }
+
+  async unreplied(limit: number) {
+    const rows = await this.db
+      .select()
+      .from(approvals)
+      .where(and(ne(approvals.status, "pending"), isNull(approvals.repliedAt)))
+      .orderBy(asc(approvals.decidedAt))
+      .limit(limit);
+    return rows.map(toApproval);
+  }
+
+  async markReplied(approvalId: string) {
+    await this.db.update(approvals).set({ repliedAt: new Date() }).where(eq(approvals.id, approvalId));
+  }
+
+  async setSlackMessage(approvalId: string, channel: string, ts: string) {
+    await this.db.update(approvals).set({ slackChannel: channel, slackTs: ts }).where(eq(approvals.id, approvalId));
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return e.code === "23505" || e.cause?.code === "23505";
+}
+
