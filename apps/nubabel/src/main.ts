@@ -277,6 +277,8 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       : undefined;
     // Answers nobody here waited for (recovered after a restart, ended elsewhere) reach their thread.
     if (slack) runs.onFinished((run) => slack.handOver(run));
+    // A run that ended with a tool call still waiting leaves nothing anyone could decide.
+    runs.onFinished((run) => void approvals.closeRun(run).catch((err: Error) => log.warn({ runId: run.id, err: err.message }, "could not close the run's approvals")));
     const app = createServer(deps, { onRoute: options.onRoute });
     if (slack?.mode === "http") void app.register(slack.fastifyPlugin);
     const metricsServer = await Metrics.serveMetrics(app, { registry, token: env.METRICS_TOKEN, host: env.METRICS_HOST, port: env.METRICS_PORT }, log);

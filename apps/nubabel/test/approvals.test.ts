@@ -247,4 +247,18 @@ describe("approvals on the real engine, an MCP server from the registry and Post
     await decide(held.runId, approval.id, { decision: "deny" });
     expect((await finished(held.runId)).status).toBe("completed");
   }, 90_000);
+
+  it("a run stopped while it waits closes its approval: nobody can decide it any more", async () => {
+    await setPolicy({ approvals: [{ match: "everything/echo" }] });
+    real.model.script(echoCall("never"));
+    const { runId } = await start("echo, then be stopped");
+    const approval = (await waiting(runId)).approvals![0]!;
+    expect((await nubabel.api(`/api/runs/${runId}/abort`, { method: "POST", apiKey: a.apiKey })).status).toBe(200);
+    const ended = await finished(runId);
+    expect(ended.status).toBe("aborted");
+    const closed = await poll(() => run(runId), (r) => r.approvals?.[0]?.status !== "pending");
+    expect(closed.approvals![0]).toMatchObject({ id: approval.id, status: "expired", decidedBy: "run", reason: "the run ended (aborted) before anyone decided" });
+    expect((await decide(runId, approval.id, { decision: "approve" })).status).toBe(409);
+    expect(toolResults(real).join("\n")).not.toContain("never");
+  }, 90_000);
 });

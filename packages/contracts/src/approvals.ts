@@ -75,7 +75,7 @@ export const Approval = z.object({
   status: ApprovalStatus,
   requestedAt: z.iso.datetime(),
   expiresAt: z.iso.datetime(),
-  /** `slack:<user id>`, `api` (the organization's key), or `timeout`. */
+  /** `slack:<user id>`, `api` (the organization's key), `timeout`, or `run` (the run ended first). */
   decidedBy: z.string().optional(),
   decidedAt: z.iso.datetime().optional(),
   reason: z.string().optional(),

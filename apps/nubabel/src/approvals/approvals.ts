@@ -189,6 +189,21 @@ export class Approvals implements ApprovalDecider {
     for (const approval of await this.deps.store.unreplied(100)) await this.reply(approval);
   }
 
+  /**
+   * Closes what a run that ended (aborted, failed, timed out) left pending: nobody can decide it
+   * any more, and its Slack buttons go. Safe to call more than once.
+   */
+  async closeRun(run: Pick<Run, "id" | "organizationId" | "status">): Promise<void> {
+    // Most organizations ask for nothing: no query per run for them (an approval left by a policy
+    // emptied meanwhile still expires on time).
+    if ((await this.policy(run.organizationId)).approvals.length === 0) return;
+    for (const approval of await this.deps.store.listForRun(run.organizationId, run.id)) {
+      if (approval.status !== "pending") continue;
+      const closed = await this.deps.store.decide(run.organizationId, approval.id, { status: "expired", decidedBy: "run", reason: `the run ended (${run.status}) before anyone decided` });
+      if (closed) await this.resolved(closed);
+    }
+  }
+
   private async resolved(approval: StoredApproval): Promise<void> {
     this.log.info({ organizationId: approval.organizationId, runId: approval.runId, approvalId: approval.id, status: approval.status, decidedBy: approval.decidedBy }, "approval decided");
     void this.deps.audit
