@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { HealthReport, Webhooks } from "@nubabel/contracts";
+import type { AuditLog } from "../audit/index.js";
 import type { RateLimiter } from "../limits/rate-limiter.js";
 import type { Logger } from "../log/logger.js";
 import type { SessionMapping } from "../mapping/session-mapping.js";
@@ -27,6 +28,11 @@ export interface HttpDeps {
   replayGuard: Webhooks.ReplayGuard;
   rateLimiter: RateLimiter;
   mcp: McpGateway;
+  /**
+   * The organizations' audit trail: `GET /api/audit` reads it; domains record into it (tool calls,
+   * connection changes, key rotations, approval decisions). `record` never throws.
+   */
+  audit: AuditLog;
   /** `/api/connections`; the routes are absent without it. */
   connections?: Connections;
   health(): Promise<HealthReport>;
