@@ -10,6 +10,7 @@ import {
   Usage,
 } from "@nubabel/contracts";
 import { createDocument, type ZodOpenApiObject, type ZodOpenApiPathsObject } from "zod-openapi";
+import { auditPaths } from "./paths-audit.js";
 import { callbackPaths } from "./paths-callbacks.js";
 import { connectionPaths } from "./paths-connections.js";
 import { apiPaths } from "./paths-api.js";
@@ -24,7 +25,7 @@ import { probePaths } from "./paths-probes.js";
 export const UNDOCUMENTED = [/^\/slack\//, /^\/admin\//];
 
 /** Every operation, with the zod schemas and examples the document is built from (the OpenAPI test walks them too). */
-export const paths: ZodOpenApiPathsObject = { ...apiPaths, ...connectionPaths, ...probePaths, ...callbackPaths };
+export const paths: ZodOpenApiPathsObject = { ...apiPaths, ...connectionPaths, ...auditPaths, ...probePaths, ...callbackPaths };
 
 export const spec: ZodOpenApiObject = {
   openapi: "3.1.0",
@@ -43,6 +44,7 @@ export const spec: ZodOpenApiObject = {
     { name: "runs", description: "Prompts and their runs: `queued → running → completed | failed | aborted`." },
     { name: "sessions", description: "Conversations: history, live progress (SSE), stopping." },
     { name: "connections", description: "The organization's MCP servers (Notion, GitHub, custom), whose tools the agent may use." },
+    { name: "audit", description: "Who did what with the organization's tools and credentials, and how it went." },
     { name: "probes", description: "For orchestrators and operators; no credentials." },
     { name: "reference", description: "This document." },
     { name: "sidecar callbacks", description: "Signed calls from the OpenCode sidecar; not for API callers." },
