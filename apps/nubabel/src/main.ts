@@ -6,6 +6,7 @@ import { MemoryMappingCache } from "./adapters/memory/mapping-cache.js";
 import { MemoryProgressLog } from "./adapters/memory/progress-log.js";
 import { MemoryRateLimiter } from "./adapters/memory/rate-limiter.js";
 import { PgApprovalStore } from "./adapters/postgres/approval-store.js";
+import { PgAuditLog } from "./adapters/postgres/audit-log.js";
 import { PgConnectionStore } from "./adapters/postgres/connection-store.js";
 import { PgMappingStore } from "./adapters/postgres/mapping-store.js";
 import { PgOrganizationStore } from "./adapters/postgres/organization-store.js";
@@ -14,6 +15,7 @@ import { PgSessionStore } from "./adapters/postgres/session-store.js";
 import { PgSlackLinks, PgSlackThreads } from "./adapters/postgres/slack.js";
 import { connectRedisAdapters } from "./adapters/redis/index.js";
 import { Approvals } from "./approvals/index.js";
+import { startRetention } from "./audit/index.js";
 import { ConfigError, isEmbedded, loadProcessEnv, parseEnv, retiredVariables, type Env } from "./config/env.js";
 import { dataPath, keptSecret, writePrivate } from "./config/files.js";
 import { resolveKeyring, Rotation } from "./crypto/index.js";
@@ -119,6 +121,11 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     const sessions = new PgSessionStore(database.db);
     const mapping = new SessionMapping(new PgMappingStore(database.db), parts.cache, logger, env.MAPPING_CACHE_TTL_SECONDS);
     const connectionStore = new PgConnectionStore(database.db);
+    const audit = new PgAuditLog(database.db, logger.child({ module: "audit" }));
+    const retention = startRetention({ audit, days: env.AUDIT_RETENTION_DAYS, log: logger.child({ module: "audit" }) });
+    cleanups.push(() => retention.stop());
+    // Declared below; asked only once tool calls arrive, after the server listens.
+    const currentRun = (organizationId: string, sessionId: string) => runs.runningIn(organizationId, sessionId);
     const mcp = await createMcpModule({
       store: connectionStore,
       keyring,
@@ -131,18 +138,24 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       idleTimeoutMs: env.NUBABEL_MCP_IDLE_TIMEOUT_MS,
       toolsTtlMs: env.NUBABEL_MCP_TOOLS_TTL_MS,
       maxStdioServers: env.NUBABEL_MCP_MAX_STDIO_SERVERS,
+      audit,
+      currentRun,
       log: logger,
     });
     cleanups.push(() => mcp.close());
-    const connections = new Connections({
+    const connectionsDeps = {
       repository: connectionStore,
       keyring,
       catalog: mcp.catalog,
       allowPrivateUrls: env.NUBABEL_MCP_ALLOW_PRIVATE_URLS,
-      drop: (id) => mcp.pool.drop(id),
-      tools: (organizationId, id) => mcp.gateway.tools({ organizationId }, id),
+      drop: (id: string) => mcp.pool.drop(id),
+      tools: (organizationId: string, id: string) => mcp.gateway.tools({ organizationId }, id),
+      audit,
       log: logger.child({ module: "connections" }),
-    });
+    };
+    // One per door, so the audit says who made a change: an API key, or the operator's CLI.
+    const connections = new Connections({ ...connectionsDeps, actor: "api" });
+    const operatorConnections = new Connections({ ...connectionsDeps, actor: "operator" });
     const sidecar = new SidecarClient(
       {
         secret: env.SIDECAR_SHARED_SECRET,
@@ -175,6 +188,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       organizationOfTeam: (teamId) => slackLinks.organizationFor(teamId),
       sidecar,
       progress,
+      audit,
       log: logger,
     });
     const runs = new Runs({
@@ -224,15 +238,16 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       rateLimiter: parts.rateLimiter,
       mcp: observedGateway(options.mcp ?? mcp.gateway, metrics),
       approvals,
+      audit,
       connections,
       health,
       instrument: (app) => instrumentHttp(app, registry, metrics),
       admin: embedded
         ? {
             secret: keptSecret(dataPath(env.NUBABEL_DATA_DIR, "admin.secret")),
-            connections,
-            slackLinks: new PgSlackLinks(database.db),
-            rotation: { keyId: keyring.current, rotate: () => Rotation.rotateAll(keyring, connectionStore) },
+            connections: operatorConnections,
+            slackLinks,
+            rotation: { keyId: keyring.current, rotate: () => Rotation.rotateAll(keyring, connectionStore, audit) },
           }
         : undefined,
       config: {

@@ -206,8 +206,7 @@ export class Approvals implements ApprovalDecider {
 
   private async resolved(approval: StoredApproval): Promise<void> {
     this.log.info({ organizationId: approval.organizationId, runId: approval.runId, approvalId: approval.id, status: approval.status, decidedBy: approval.decidedBy }, "approval decided");
-    void this.deps.audit
-      ?.record({
+    await this.deps.audit?.record({
         organizationId: approval.organizationId,
         kind: "approval",
         actor: approval.decidedBy ?? "timeout",
@@ -220,8 +219,7 @@ export class Approvals implements ApprovalDecider {
         status: approval.status,
         durationMs: Math.max(0, Date.parse(approval.decidedAt ?? new Date().toISOString()) - Date.parse(approval.requestedAt)),
         ...(approval.reason ? { detail: approval.reason.slice(0, 500) } : {}),
-      })
-      .catch(() => undefined);
+      });
     await this.reply(approval);
     try {
       const event: ProgressEvent = { type: "approval_resolved", data: toApiApproval(approval), timestamp: new Date().toISOString(), runId: approval.runId };

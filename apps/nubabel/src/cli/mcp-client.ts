@@ -1,4 +1,5 @@
 import type { Connection, CreateConnectionRequest } from "@nubabel/contracts";
+import { PgAuditLog } from "../adapters/postgres/audit-log.js";
 import { PgConnectionStore } from "../adapters/postgres/connection-store.js";
 import { isEmbedded, type Env } from "../config/env.js";
 import { resolveKeyring, Rotation } from "../crypto/index.js";
@@ -30,6 +31,7 @@ async function direct<T>(env: Env, keyring: Keyring, fn: (api: McpAdminApi) => P
   const database = await openDatabase(env);
   try {
     const store = new PgConnectionStore(database.db);
+    const audit = new PgAuditLog(database.db);
     const connections = new Connections({
       repository: store,
       keyring,
@@ -37,9 +39,11 @@ async function direct<T>(env: Env, keyring: Keyring, fn: (api: McpAdminApi) => P
       allowPrivateUrls: env.NUBABEL_MCP_ALLOW_PRIVATE_URLS,
       // No pool here; a running server's pool notices the changed definition by its fingerprint.
       drop: async () => undefined,
+      audit,
+      actor: "operator",
     });
     return await fn({
-      rotate: async () => ({ keyId: keyring.current, ...(await Rotation.rotateAll(keyring, store)) }),
+      rotate: async () => ({ keyId: keyring.current, ...(await Rotation.rotateAll(keyring, store, audit)) }),
       createConnection: (org, input) => connections.create(org, input),
       listConnections: (org) => connections.list(org),
     });

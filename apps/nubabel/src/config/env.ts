@@ -104,6 +104,8 @@ const Schema = z.object({
   SLACK_API_URL: optionalUrl,
   /** Least gap between two edits of one progress message (Slack allows about one per second). */
   SLACK_UPDATE_INTERVAL_MS: positiveInt.default(1_000),
+  /** Audit entries older than this many days are pruned (hourly); 0 keeps them forever. */
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().nonnegative().max(36_500).default(90),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** An OTLP/HTTP collector's base URL: traces are exported there; unset, tracing is off. */
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,

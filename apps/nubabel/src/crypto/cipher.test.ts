@@ -4,6 +4,7 @@ import { open, reseal, seal } from "./credentials.js";
 import { DecryptError, UnknownKeyError } from "./errors.js";
 import { generateKey, parse } from "./keyring.js";
 import { rotateAll } from "./rotation.js";
+import type { AuditRecord } from "../audit/index.js";
 
 const k1 = generateKey();
 const k2 = generateKey();
@@ -74,16 +75,21 @@ describe("SealedCredentials", () => {
       ["conn_c", seal(rotated, "conn_c", { C: "3" })],
     ]);
     const concurrent = seal(rotated, "conn_b", { B: "new" });
+    const audited: AuditRecord[] = [];
     const report = await rotateAll(rotated, {
-      listSealed: () => [...rows].map(([id, sealed]) => ({ id, sealed })),
+      listSealed: () => [...rows].map(([id, sealed]) => ({ id, organizationId: id === "conn_c" ? "org_b" : "org_a", sealed })),
       replace: async (id, previous, next) => {
         if (id === "conn_b") rows.set(id, concurrent); // a PATCH lands mid-rotation
         if (rows.get(id) !== previous) return false;
         rows.set(id, next);
         return true;
       },
-    });
+    }, { record: async (entry) => void audited.push(entry) });
     expect(report).toEqual({ rotated: 1, alreadyCurrent: 1, skipped: 1 });
+    // One entry per organization touched; org_b's row was already current.
+    expect(audited).toEqual([
+      { organizationId: "org_a", kind: "key_rotation", actor: "operator", action: "rotate", status: "ok", detail: "1 connection re-encrypted under key k2, 1 skipped (changed meanwhile)" },
+    ]);
     const onlyNew = parse(`k2:${k2}`);
     expect(open(onlyNew, "conn_a", rows.get("conn_a")!)).toEqual({ A: "1" });
     expect(open(onlyNew, "conn_b", rows.get("conn_b")!)).toEqual({ B: "new" });

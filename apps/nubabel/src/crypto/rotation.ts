@@ -1,6 +1,9 @@
 import { needsRotation } from "./cipher.js";
 import { reseal } from "./credentials.js";
+import type { AuditLog } from "../audit/index.js";
 import type { Keyring } from "./keyring.js";
+
+type SealedRow = { id: string; organizationId: string; sealed: string };
 
 /**
  * What `keys rotate` needs from storage. `replace` is a compare-and-swap: it writes `next` only if
@@ -9,7 +12,7 @@ import type { Keyring } from "./keyring.js";
  */
 export interface SealedCredentialRows {
   /** Every connection of every organization, with its sealed credentials. */
-  listSealed(): AsyncIterable<{ id: string; sealed: string }> | Iterable<{ id: string; sealed: string }>;
+  listSealed(): AsyncIterable<SealedRow> | Iterable<SealedRow>;
   /** Writes `next` where the row still holds `previous`; false when it changed meanwhile. */
   replace(id: string, previous: string, next: string): Promise<boolean>;
 }
@@ -24,18 +27,35 @@ export interface RotationReport {
 /**
  * Re-encrypts every credential blob under the keyring's current key. Run it after deploying a
  * keyring with the new key first and the old ones after it; remove the old keys once it reports
- * nothing left. Idempotent: a second run rotates nothing.
+ * nothing left. Idempotent: a second run rotates nothing. Each organization whose credentials it
+ * touched gets one `key_rotation` entry in `audit` (by the operator), saying how many.
  */
-export async function rotateAll(keyring: Keyring, rows: SealedCredentialRows): Promise<RotationReport> {
+export async function rotateAll(keyring: Keyring, rows: SealedCredentialRows, audit?: Pick<AuditLog, "record">): Promise<RotationReport> {
   const report: RotationReport = { rotated: 0, alreadyCurrent: 0, skipped: 0 };
+  const touched = new Map<string, { rotated: number; skipped: number }>();
   for await (const row of rows.listSealed()) {
     if (!needsRotation(keyring, row.sealed)) {
       report.alreadyCurrent++;
       continue;
     }
     const next = reseal(keyring, row.id, row.sealed);
-    if (await rows.replace(row.id, row.sealed, next)) report.rotated++;
+    const done = await rows.replace(row.id, row.sealed, next);
+    if (done) report.rotated++;
     else report.skipped++;
+    const counts = touched.get(row.organizationId) ?? { rotated: 0, skipped: 0 };
+    counts[done ? "rotated" : "skipped"]++;
+    touched.set(row.organizationId, counts);
+  }
+  for (const [organizationId, counts] of touched) {
+    const skipped = counts.skipped ? `, ${counts.skipped} skipped (changed meanwhile)` : "";
+    await audit?.record({
+      organizationId,
+      kind: "key_rotation",
+      actor: "operator",
+      action: "rotate",
+      status: "ok",
+      detail: `${counts.rotated} connection${counts.rotated === 1 ? "" : "s"} re-encrypted under key ${keyring.current}${skipped}`,
+    });
   }
   return report;
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { HealthReport, Webhooks } from "@nubabel/contracts";
 import type { Approvals } from "../approvals/index.js";
+import type { AuditLog } from "../audit/index.js";
 import type { RateLimiter } from "../limits/rate-limiter.js";
 import type { Logger } from "../log/logger.js";
 import type { SessionMapping } from "../mapping/session-mapping.js";
@@ -30,6 +31,11 @@ export interface HttpDeps {
   mcp: McpGateway;
   /** Tool-call approvals and the organization's policy (`/api/policy`, a run's approvals). */
   approvals: Approvals;
+  /**
+   * The organizations' audit trail: `GET /api/audit` reads it; domains record into it (tool calls,
+   * connection changes, key rotations, approval decisions). `record` never throws.
+   */
+  audit: AuditLog;
   /** `/api/connections`; the routes are absent without it. */
   connections?: Connections;
   health(): Promise<HealthReport>;

@@ -80,6 +80,7 @@ const TABLE: Record<string, Row> = {
   // Stored credentials that the configured keys cannot open: an operator's problem, said plainly.
   UnknownKeyError: { status: 500, code: "credentials_unreadable" },
   DecryptError: { status: 500, code: "credentials_unreadable" },
+  AuditCursorInvalid: { status: 400, code: "invalid_request" },
   RunNotFound: { status: 404, code: "run_not_found" },
   RunQueueFull: { status: 429, code: "queue_full" },
   ApprovalNotFound: { status: 404, code: "approval_not_found" },

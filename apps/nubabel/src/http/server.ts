@@ -5,6 +5,7 @@ import { Logs, serverSpans } from "@nubabel/telemetry";
 import type { HttpDeps } from "./deps.js";
 import { handleError, InvalidRequest } from "./errors.js";
 import { adminRoutes } from "./routes/admin.js";
+import { auditRoutes } from "./routes/audit.js";
 import { callbackRoutes } from "./routes/callbacks.js";
 import { approvalRoutes } from "./routes/approvals.js";
 import { connectionRoutes } from "./routes/connections.js";
@@ -76,6 +77,7 @@ export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteO
   approvalRoutes(app, deps);
   streamRoutes(app, deps);
   if (deps.connections) connectionRoutes(app, deps, deps.connections);
+  auditRoutes(app, deps);
   void app.register(async (scope) => callbackRoutes(scope, deps));
   if (deps.admin) {
     const secret = deps.admin.secret;

@@ -2,6 +2,7 @@ import { Ids, type Connection, type ConnectionTools, type CreateConnectionReques
 import type { Resolve } from "@nubabel/net-policy";
 import type { Logger } from "pino";
 import { SealedCredentials } from "../crypto/index.js";
+import type { AuditLog } from "../audit/index.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Catalog } from "./catalog.js";
 import { validateConnection } from "./connection-input.js";
@@ -18,6 +19,10 @@ export interface ConnectionsDeps {
   /** Forgets a connection's running client (stops its stdio server). */
   drop(connectionId: string): Promise<void>;
   resolve?: Resolve;
+  /** Where every change is recorded (never a credential). */
+  audit?: Pick<AuditLog, "record">;
+  /** Who the changes are by, in the audit: `api` (an API key, the default) or `operator` (the CLI). */
+  actor?: "api" | "operator";
   log?: Logger;
 }
 
@@ -25,7 +30,8 @@ export interface ConnectionsDeps {
  * Managing an organization's MCP connections: every definition is validated against the catalog
  * and the URL policy before it is stored, credentials are sealed under the current key (bound to
  * the connection id), and what comes back shows credential names only. A connection of another
- * organization is indistinguishable from a missing one (`ConnectionNotFound`).
+ * organization is indistinguishable from a missing one (`ConnectionNotFound`). Every change leaves
+ * a `connection` entry in the audit trail.
  */
 export class Connections {
   constructor(private readonly deps: ConnectionsDeps) {}
@@ -44,6 +50,7 @@ export class Connections {
       credentialNames: Object.keys(valid.credentials).sort(),
     });
     this.deps.log?.info({ organizationId, connectionId: id, provider: valid.provider }, "mcp connection created");
+    await this.audit(organizationId, "create", record, `provider ${record.provider}${record.enabled ? "" : ", disabled"}`);
     return view(record);
   }
 
@@ -68,6 +75,7 @@ export class Connections {
       const toggled = await this.deps.repository.update(organizationId, id, patch.enabled === undefined ? {} : { enabled: patch.enabled });
       if (!toggled) throw new ConnectionNotFound(id);
       await this.deps.drop(id);
+      await this.audit(organizationId, "update", toggled, changes(current, patch));
       return view(toggled);
     }
     const credentials = patch.credentials ?? SealedCredentials.open(this.deps.keyring, id, current.sealedCredentials);
@@ -87,6 +95,7 @@ export class Connections {
     if (!updated) throw new ConnectionNotFound(id);
     await this.deps.drop(id);
     this.deps.log?.info({ organizationId, connectionId: id, credentialsReplaced: Boolean(patch.credentials) }, "mcp connection updated");
+    await this.audit(organizationId, "update", updated, changes(current, patch));
     return view(updated);
   }
 
@@ -103,9 +112,11 @@ export class Connections {
 
   /** Deletes the connection and stops its server; its credentials are gone with the row. */
   async remove(organizationId: string, id: string): Promise<void> {
+    const current = await this.find(organizationId, id);
     if (!(await this.deps.repository.remove(organizationId, id))) throw new ConnectionNotFound(id);
     await this.deps.drop(id);
     this.deps.log?.info({ organizationId, connectionId: id }, "mcp connection deleted");
+    await this.audit(organizationId, "delete", current);
   }
 
   private async find(organizationId: string, id: string): Promise<ConnectionRecord> {
@@ -116,9 +127,32 @@ export class Connections {
     return record;
   }
 
+  private async audit(organizationId: string, action: "create" | "update" | "delete", record: ConnectionRecord, detail?: string): Promise<void> {
+    await this.deps.audit?.record({
+      organizationId,
+      kind: "connection",
+      actor: this.deps.actor ?? "api",
+      action,
+      connectionId: record.id,
+      provider: record.name,
+      status: "ok",
+      ...(detail ? { detail } : {}),
+    });
+  }
+
   private policy() {
     return { allowPrivateUrls: this.deps.allowPrivateUrls, resolve: this.deps.resolve };
   }
+}
+
+/** What a PATCH changed, in words for the audit: names of things, never their values. */
+function changes(current: ConnectionRecord, patch: UpdateConnectionRequest): string {
+  const said: string[] = [];
+  if (patch.enabled !== undefined && patch.enabled !== current.enabled) said.push(patch.enabled ? "enabled" : "disabled");
+  if (patch.name !== undefined && patch.name !== current.name) said.push(`renamed from ${current.name}`);
+  if (patch.transport !== undefined) said.push("transport replaced");
+  if (patch.credentials !== undefined) said.push(`credentials replaced (${Object.keys(patch.credentials).sort().join(", ")})`);
+  return said.join(", ") || "unchanged";
 }
 
 /** The response shape: everything but the credentials' values. */

@@ -2,6 +2,8 @@ import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { McpInvokeRequest, McpListRequest } from "@nubabel/contracts";
 import type { Logger } from "pino";
 import { Tracing } from "@nubabel/telemetry";
+import type { AuditLog } from "../audit/index.js";
+import { NubabelError } from "../errors.js";
 import type { McpCaller, McpGateway } from "../mcp-gateway.js";
 import { DecryptError, SealedCredentials, UnknownKeyError } from "../crypto/index.js";
 import type { Keyring } from "../crypto/keyring.js";
@@ -47,8 +49,9 @@ export interface OrganizationMcp extends McpGateway {
    * then its provider (the oldest enabled connection wins). Throws `McpProviderNotFoundError` or
    * `McpToolNotFoundError` (404, listing what exists). Everything the agent should read and react
    * to is a result with `isError: true`: the tool's own failure, a timeout, an unreachable server.
+   * Every call, whatever its outcome, leaves one `tool_call` entry in the audit trail.
    */
-  invoke(caller: Pick<McpCaller, "organizationId">, request: McpInvokeRequest): Promise<ToolCallResult>;
+  invoke(caller: Pick<McpCaller, "organizationId"> & Partial<Pick<McpCaller, "sessionId">>, request: McpInvokeRequest): Promise<ToolCallResult>;
   /**
    * The tools of one connection, enabled or not (a "test connection" action); undefined when the
    * connection is not the organization's. Throws `McpTimeoutError` / `McpConnectionError`.
@@ -63,8 +66,15 @@ export interface McpGatewayDeps {
   catalog: Catalog;
   /** Operator setting: may custom servers live on private networks? Also re-enforced at connect time. */
   allowPrivateUrls: boolean;
+  /** Where every tool call is recorded (names, outcome and duration; never arguments or credentials). */
+  audit?: Pick<AuditLog, "record">;
+  /** The run a session is running now, for the audit entry (the sidecar's call does not name it). */
+  currentRun?(organizationId: string, sessionId: string): Promise<string | undefined>;
   log?: Logger;
 }
+
+/** Recorded for a tool's own error: its text may quote the call's arguments or what the tool read. */
+const TOOL_REPORTED_ERROR = "the tool reported an error";
 
 export function createMcpGateway(deps: McpGatewayDeps): OrganizationMcp {
   const resolve = (row: StoredConnection): McpConnection => {
@@ -103,14 +113,18 @@ export function createMcpGateway(deps: McpGatewayDeps): OrganizationMcp {
   const summarize = (tools: Tool[]): McpToolSummary[] =>
     tools.map((t) => ({ name: t.name, ...(t.description ? { description: t.description } : {}), inputSchema: t.inputSchema }));
 
-  /** Runs the tool; an outage becomes a result the agent reads (it cannot fix one by retrying differently). */
-  const invokeOn = async (row: StoredConnection, toolName: string, args: Record<string, unknown>): Promise<ToolCallResult> => {
+  /**
+   * Runs the tool; an outage becomes a result the agent reads (it cannot fix one by retrying
+   * differently). `detail` is what the audit may keep of a failure: Nubabel's own words only.
+   */
+  const invokeOn = async (row: StoredConnection, toolName: string, args: Record<string, unknown>): Promise<{ answer: ToolCallResult; detail?: string }> => {
     try {
-      return await deps.runner.callTool(resolve(row), toolName, args);
+      const answer = await deps.runner.callTool(resolve(row), toolName, args);
+      return answer.isError ? { answer, detail: TOOL_REPORTED_ERROR } : { answer };
     } catch (error) {
       if (error instanceof McpTimeoutError || error instanceof McpConnectionError) {
         deps.log?.warn({ connectionId: row.id, provider: row.provider, tool: toolName, error: error.name }, error.message);
-        return { result: { content: [{ type: "text", text: error.message }] }, isError: true };
+        return { answer: { result: { content: [{ type: "text", text: error.message }] }, isError: true }, detail: error.message };
       }
       throw error;
     }
@@ -134,16 +148,43 @@ export function createMcpGateway(deps: McpGatewayDeps): OrganizationMcp {
       return tool === undefined ? compact(providers) : onlyTool(providers, tool, provider);
     },
 
-    async invoke({ organizationId }, { provider, toolName, args }) {
-      // Names only: arguments may hold what a person wrote, and credentials never go near a span.
+    async invoke({ organizationId, sessionId }, { provider, toolName, args }) {
+      const started = performance.now();
+      // Asked beside the call rather than before it, so the audit costs the tool no time.
+      const runId = sessionId && deps.currentRun ? deps.currentRun(organizationId, sessionId).catch(() => undefined) : undefined;
+      let row: StoredConnection | undefined;
+      // Names only, here as in the span: arguments may hold what a person wrote, and credentials never go near either.
+      const audit = async (status: "ok" | "error", detail?: string) =>
+        deps.audit?.record({
+          organizationId,
+          kind: "tool_call",
+          actor: "agent",
+          action: "invoke",
+          ...(sessionId ? { sessionId } : {}),
+          ...((await runId) ? { runId: await runId } : {}),
+          tool: toolName,
+          provider: row?.name ?? provider,
+          ...(row ? { connectionId: row.id } : {}),
+          status,
+          durationMs: Math.round(performance.now() - started),
+          ...(detail ? { detail } : {}),
+        });
       const attributes = { "mcp.provider": provider, "mcp.tool.name": toolName };
-      return Tracing.inSpan("mcp.invoke", { tracer: "nubabel.mcp", attributes }, async (span) => {
-        const rows = await deps.store.listEnabled(organizationId);
-        const row = pick(rows, provider)[0];
-        if (!row) throw notFound(rows, provider);
-        span.setAttribute("mcp.connection.id", row.id);
-        return invokeOn(row, toolName, args);
-      });
+      try {
+        const { answer, detail } = await Tracing.inSpan("mcp.invoke", { tracer: "nubabel.mcp", attributes }, async (span) => {
+          const rows = await deps.store.listEnabled(organizationId);
+          row = pick(rows, provider)[0];
+          if (!row) throw notFound(rows, provider);
+          span.setAttribute("mcp.connection.id", row.id);
+          return invokeOn(row, toolName, args);
+        });
+        await audit(answer.isError ? "error" : "ok", detail);
+        return answer;
+      } catch (error) {
+        // Our typed errors say what went wrong in our own words; anything else only by its name.
+        await audit("error", error instanceof NubabelError ? error.message : (error as Error).name);
+        throw error;
+      }
     },
 
     async tools({ organizationId }, connectionId) {

@@ -21,8 +21,8 @@ export class MemoryConnectionStore implements ConnectionStore, SealedCredentialR
     return row && row.organizationId === organizationId ? structuredClone(row) : undefined;
   }
 
-  *listSealed(): Iterable<{ id: string; sealed: string }> {
-    for (const row of [...this.rows.values()]) yield { id: row.id, sealed: row.sealedCredentials };
+  *listSealed(): Iterable<{ id: string; organizationId: string; sealed: string }> {
+    for (const row of [...this.rows.values()]) yield { id: row.id, organizationId: row.organizationId, sealed: row.sealedCredentials };
   }
 
   async replace(id: string, previous: string, next: string): Promise<boolean> {

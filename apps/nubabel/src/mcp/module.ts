@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { Keyring } from "../crypto/keyring.js";
 import { loadCatalog, type Catalog } from "./catalog.js";
 import type { ConnectionStore } from "./connection-store.js";
-import { createMcpGateway, type OrganizationMcp } from "./gateway.js";
+import { createMcpGateway, type McpGatewayDeps, type OrganizationMcp } from "./gateway.js";
 import { McpPool } from "./pool.js";
 
 export interface McpModuleOptions {
@@ -23,6 +23,10 @@ export interface McpModuleOptions {
   idleTimeoutMs?: number;
   toolsTtlMs?: number;
   maxStdioServers?: number;
+  /** Every tool call is recorded here. */
+  audit?: McpGatewayDeps["audit"];
+  /** The run a session is running now, for the audit (see `McpGatewayDeps`). */
+  currentRun?: McpGatewayDeps["currentRun"];
   log?: Logger;
 }
 
@@ -55,6 +59,8 @@ export async function createMcpModule(options: McpModuleOptions): Promise<McpMod
     runner: pool,
     catalog,
     allowPrivateUrls: options.allowPrivateUrls,
+    audit: options.audit,
+    currentRun: options.currentRun,
     log,
   });
   return { gateway, catalog, pool, close: () => pool.close() };

@@ -128,6 +128,15 @@ export class Runs {
     return this.stop(run, logger ?? this.log);
   }
 
+  /**
+   * The id of the session's running run, if any (a session runs one turn at a time). For callers
+   * that act within a run but are not told which, such as the sidecar's MCP tool calls.
+   */
+  async runningIn(organizationId: string, sessionId: string): Promise<string | undefined> {
+    const unfinished = await this.deps.store.unfinished(organizationId, sessionId);
+    return unfinished.find((run) => run.status === "running")?.id;
+  }
+
   /** Stops every unfinished run of a session (the waiting ones first); false when none was. */
   async abortSession(organizationId: string, sessionId: string, logger?: Logger): Promise<boolean> {
     const unfinished = await this.deps.store.unfinished(organizationId, sessionId);

@@ -76,11 +76,11 @@ export function sealedRowsContract(
       const { rows, insert } = await fresh();
       await insert(base("conn_x1", "org_x", "k1:AAAA"));
       await insert(base("conn_y1", "org_y", "k1:BBBB", false));
-      const listed: Array<{ id: string; sealed: string }> = [];
+      const listed: Array<{ id: string; organizationId: string; sealed: string }> = [];
       for await (const r of rows.listSealed()) listed.push(r);
       expect(listed.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
-        { id: "conn_x1", sealed: "k1:AAAA" },
-        { id: "conn_y1", sealed: "k1:BBBB" },
+        { id: "conn_x1", organizationId: "org_x", sealed: "k1:AAAA" },
+        { id: "conn_y1", organizationId: "org_y", sealed: "k1:BBBB" },
       ]);
     });
 

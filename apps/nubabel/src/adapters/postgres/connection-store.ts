@@ -98,12 +98,12 @@ export class PgConnectionStore implements ConnectionRepository, SealedCredential
   }
 
   /** Every organization's rows, in pages, so a large table is not read into memory at once. */
-  async *listSealed(): AsyncIterable<{ id: string; sealed: string }> {
+  async *listSealed(): AsyncIterable<{ id: string; organizationId: string; sealed: string }> {
     const page = 500;
     let after = "";
     for (;;) {
       const rows = await this.db
-        .select({ id: mcpConnections.id, sealed: mcpConnections.sealedCredentials })
+        .select({ id: mcpConnections.id, organizationId: mcpConnections.organizationId, sealed: mcpConnections.sealedCredentials })
         .from(mcpConnections)
         .where(after ? gt(mcpConnections.id, after) : undefined)
         .orderBy(asc(mcpConnections.id))

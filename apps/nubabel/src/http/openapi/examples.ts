@@ -5,6 +5,7 @@ import type {
   ApiRun,
   ApiRunAccepted,
   ApiSession,
+  AuditPage,
   Connection,
   DelegateResponse,
   HealthReport,
@@ -150,4 +151,36 @@ export const approval: Approval = {
   decidedBy: "api",
   decidedAt: "2026-11-29T10:00:20.000Z",
   reason: "looks right",
+};
+
+/** The audit trail of the same conversation: the Notion search the agent ran, and the connection it used. */
+export const auditPage: AuditPage = {
+  entries: [
+    {
+      id: "aud_01jd8k3a9c5e7g1j3l5n7q9s2u",
+      at: "2026-11-28T09:30:00.012Z",
+      kind: "connection",
+      actor: "api",
+      action: "create",
+      provider: "notion",
+      connectionId: CONNECTION_ID,
+      status: "ok",
+      detail: "provider notion",
+    },
+    {
+      id: "aud_01jd8k4y2b4d6f8h0k2m4p6r8t",
+      at: "2026-11-29T21:14:05.734Z",
+      kind: "tool_call",
+      actor: "agent",
+      action: "invoke",
+      sessionId: SESSION_ID,
+      runId: RUN_ID,
+      tool: "API-post-search",
+      provider: "notion",
+      connectionId: CONNECTION_ID,
+      status: "ok",
+      durationMs: 712,
+    },
+  ],
+  nextCursor: "YTE6MTA0Mg",
 };
