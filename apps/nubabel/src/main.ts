@@ -277,6 +277,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
             nubabel: {
               submit: (turn) => runs.submit(turn),
               wait: (run, signal) => runs.wait(run, signal),
+              run: (organizationId, runId) => runs.get(organizationId, runId),
               state: async (run) => {
                 const now = await runs.get(run.organizationId, run.id);
                 return { status: now.status, queuePosition: await runs.queuePosition(now) };

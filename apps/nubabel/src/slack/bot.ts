@@ -2,6 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { App, type Receiver, webApi as slackWebApi } from "@slack/bolt";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "../log/logger.js";
+import { registerActions } from "./actions.js";
+import { ApprovalPrompts } from "./approval-prompts.js";
 import { boltLogger } from "./bolt-logger.js";
 import { Conversations } from "./conversations.js";
 import { eventsEndpoint, fastifySlackEvents, type Delivery } from "./events-endpoint.js";
@@ -115,6 +117,12 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     clock: options.clock,
   });
   registerListeners(app, { conversations, dedupe: options.ports.dedupe, dedupeTtlSeconds: options.dedupeTtlSeconds ?? 3_600, botUserId: () => botUserId, log });
+  const decider = options.ports.approvals;
+  const approvals = decider
+    ? new ApprovalPrompts({ decider, nubabel: options.ports.nubabel, links: options.ports.links, api, ready: () => start(), logger: options.logger })
+    : undefined;
+  approvals?.subscribe();
+  registerActions(app, { conversations, approvals, api, log });
   app.error(async (err) => void log.error({ err: err.message, code: err.code }, "Slack listener failed"));
 
   // The token check without the WebClient's own retries (about 80 s of them): an outage fails one
@@ -196,7 +204,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
       stopped = true;
       stopping.abort();
       if (socket && ready) await app.stop().catch((err: Error) => log.warn({ err: err.message }, "Socket Mode stop failed"));
-      await conversations.shutdown(drainMs);
+      await Promise.all([conversations.shutdown(drainMs), approvals?.close(drainMs)]);
     },
   };
 }

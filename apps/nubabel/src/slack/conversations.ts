@@ -99,7 +99,17 @@ export class Conversations {
   /** An `:x:` reaction on the thread's root, the prompt or the progress message stops the thread's runs. */
   async reaction(input: { teamId: string; channelId: string; itemTs: string; reaction: string }): Promise<void> {
     if (input.reaction !== "x") return;
-    let thread = this.turnMessages.get(`${input.channelId}:${input.itemTs}`);
+    await this.stopAt(input);
+  }
+
+  /** The Stop button of a progress message: the same as `stop` in the message's thread. */
+  async stopPressed(input: { teamId: string; channelId: string; itemTs: string; threadTs?: string }): Promise<void> {
+    await this.stopAt(input);
+  }
+
+  /** Stops the runs of the thread the message `itemTs` is in (when the bot knows that thread). */
+  private async stopAt(input: { teamId: string; channelId: string; itemTs: string; threadTs?: string }): Promise<void> {
+    let thread = input.threadTs ? { teamId: input.teamId, channelId: input.channelId, threadTs: input.threadTs } : this.turnMessages.get(`${input.channelId}:${input.itemTs}`);
     if (!thread) {
       // The turn may run on another instance: ask Slack which thread the message is in.
       const threadTs = await this.options.api.threadOf(input.channelId, input.itemTs).catch(() => undefined);

@@ -1,10 +1,11 @@
 export { createSlackBot, type SlackBot, type SlackBotOptions } from "./bot.js";
 export type { IncomingMessage } from "./conversations.js";
-export type { SlackApi, SlackObserver } from "./web-api.js";
+export type { Blocks, SlackApi, SlackObserver } from "./web-api.js";
+export { ActionIds } from "./action-ids.js";
 export { SlackPayloadInvalid, SlackSignatureInvalid } from "./errors.js";
 export { eventsEndpoint, fastifySlackEvents, SIGNATURE_WINDOW_SECONDS, type Delivery, type EndpointResult } from "./events-endpoint.js";
 export { systemClock, type Clock } from "./live-message.js";
 export { watchProgressLog, type ProgressEntry, type ProgressSource } from "./progress-feed.js";
 export { MemoryEventDedupe, MemorySlackLinks, MemorySlackThreads } from "./memory.js";
-export type { EventDedupe, NubabelPort, SlackLinks, SlackOrigin, SlackPorts, SlackThreads, ThreadKey, ThreadRecord, TurnRequest, TurnRun } from "./ports.js";
+export type { ApprovalDecider, ApprovalNotice, Decider, EventDedupe, NubabelPort, StoredApproval, SlackLinks, SlackOrigin, SlackPorts, SlackThreads, ThreadKey, ThreadRecord, TurnRequest, TurnRun } from "./ports.js";
 export { SlackTeamId } from "./team-id.js";

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "../log/logger.js";
+import type { Blocks } from "./web-api.js";
 
 /** Time, injectable so the update budget can be tested without waiting on wall-clock time. */
 export interface Clock {
@@ -16,15 +17,17 @@ export const systemClock: Clock = {
 /** The two Slack calls a live message needs, bound to one channel and thread. */
 export interface MessageWriter {
   /** Posts a new message in the thread; resolves with its `ts`. */
-  post(text: string): Promise<string>;
-  update(ts: string, text: string): Promise<void>;
+  post(text: string, blocks?: Blocks): Promise<string>;
+  /** Makes the message `text` (and `blocks`; none when absent, so earlier buttons go). */
+  update(ts: string, text: string, blocks?: Blocks): Promise<void>;
 }
 
 /**
  * One progress message, updated in place. Updates are coalesced: at most one request is in flight,
  * request starts are at least `intervalMs` apart, and whatever was shown last is what gets sent
  * next (intermediate states are dropped, never queued). `finish` waits for an update still in
- * flight (one held up by a 429 included) so the answer is always the last write.
+ * flight (one held up by a 429 included) so the answer is always the last write. Progress
+ * writes carry the blocks `controls` makes of their text (a Stop button); the answer carries none.
  */
 export class LiveMessage {
   private ts: string | undefined;
@@ -41,6 +44,7 @@ export class LiveMessage {
     private readonly intervalMs: number,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
+    private readonly controls: (text: string) => Blocks | undefined = () => undefined,
   ) {}
 
   /** The posted message's `ts`, once `open` succeeded. */
@@ -60,7 +64,7 @@ export class LiveMessage {
   private async post(text: string): Promise<void> {
     this.lastStart = this.clock.now();
     try {
-      this.ts = await this.writer.post(text);
+      this.ts = await this.writer.post(text, this.controls(text));
       this.shown = text;
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, "could not post the progress message");
@@ -106,7 +110,7 @@ export class LiveMessage {
       this.pending = undefined;
       this.lastStart = this.clock.now();
       try {
-        await this.writer.update(this.ts, text);
+        await this.writer.update(this.ts, text, this.controls(text));
         this.shown = text;
       } catch (err) {
         // A lost progress update is harmless: the next one (or the answer) carries the whole state.

@@ -1,4 +1,5 @@
 import type { DelegateResponse, ProgressEvent, RunState } from "@nubabel/contracts";
+import type { ApprovalDecider } from "../approvals/ports.js";
 
 /** A Slack thread: the workspace, the channel, and the `ts` of the thread's first message. */
 export interface ThreadKey {
@@ -99,6 +100,8 @@ export interface NubabelPort {
   submit(turn: TurnRequest): Promise<TurnRun>;
   /** Resolves with the run once it has ended, wherever it ended; rejects once `signal` aborts. */
   wait(run: TurnRun, signal?: AbortSignal): Promise<TurnRun>;
+  /** The run with this id (rejects with `RunNotFound` for none, or another organization's). */
+  run(organizationId: string, runId: string): Promise<TurnRun>;
   /** The run's state now, and its 1-based place among its organization's waiting runs while queued. */
   state(run: TurnRun): Promise<{ status: RunState; queuePosition?: number | undefined }>;
   /**
@@ -126,4 +129,11 @@ export interface SlackPorts {
   threads: SlackThreads;
   dedupe: EventDedupe;
   nubabel: NubabelPort;
+  /**
+   * Approvals, when Nubabel asks for them: requested ones get a message with Approve / Deny
+   * buttons in their run's thread, and a press decides through here.
+   */
+  approvals?: ApprovalDecider;
 }
+
+export type { ApprovalDecider, ApprovalNotice, Decider, StoredApproval } from "../approvals/ports.js";

@@ -1,5 +1,7 @@
 import type { ProgressEvent } from "@nubabel/contracts";
+import { ActionIds } from "./action-ids.js";
 import { escapeSlack } from "./text.js";
+import type { Blocks } from "./web-api.js";
 
 /** What the progress message shows: the latest activity, not a log (the last state wins). */
 export interface ProgressState {
@@ -66,6 +68,24 @@ export function render(state: ProgressState): string {
   if (state.draft) lines.push(`> ${escapeSlack(state.draft).replace(/\n/g, "\n> ")}`);
   lines.push("_Say `stop` in this thread to cancel._");
   return lines.join("\n");
+}
+
+/** Slack's limit for a section's text. */
+export const SECTION_LIMIT = 3_000;
+
+/**
+ * The progress message as Block Kit: its text (which stays the message's `text` too, for
+ * notifications) and a Stop button beside it while the run goes on.
+ */
+export function progressBlocks(text: string, runId: string): Blocks {
+  return [
+    { type: "section", text: { type: "mrkdwn", text: text.length > SECTION_LIMIT ? `${text.slice(0, SECTION_LIMIT - 1)}…` : text } },
+    {
+      type: "actions",
+      block_id: "run_controls",
+      elements: [{ type: "button", action_id: ActionIds.stop, text: { type: "plain_text", text: "Stop" }, value: runId }],
+    },
+  ];
 }
 
 /** `nubabel_mcp_invoke` is one tool for every connected service; people care which service and tool. */

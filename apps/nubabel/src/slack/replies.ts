@@ -22,6 +22,12 @@ export const Replies = {
   queueFull: (queued: number) =>
     `:hourglass: Your organization already has ${queued} requests waiting, as many as it may. Please try again in a few minutes, once some have finished.`,
   stopFailed: ":warning: I couldn't stop the running task just now. Please try `stop` again in a moment.",
+  /** Ephemeral, to someone who pressed Approve / Deny but is not among the approvers. */
+  notYours: (whoMay: string) => `:no_entry: This one is not yours to approve: only ${whoMay} may decide it.`,
+  alreadyDecided: ":information_source: This request was already decided (or expired); your press changed nothing.",
+  approvalGone: ":information_source: I can't find this approval any more; nothing was decided.",
+  decisionFailed: ":warning: I couldn't record your decision just now. Please press the button again in a moment.",
+  approvalsUnavailable: ":information_source: Approvals can't be decided from Slack on this Nubabel right now; nothing was decided.",
   otherOrganization:
     ":warning: This thread was started for a different Nubabel organization than the one this workspace is linked to now. Please start a new thread.",
 } as const;

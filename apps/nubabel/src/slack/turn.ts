@@ -4,7 +4,7 @@ import type { Logger } from "../log/logger.js";
 import { answerFor } from "./delivery.js";
 import { LiveMessage, type Clock } from "./live-message.js";
 import type { NubabelPort, TurnRequest, TurnRun } from "./ports.js";
-import { INITIAL, reduce, render } from "./progress-view.js";
+import { INITIAL, progressBlocks, reduce, render } from "./progress-view.js";
 import { failureMessage, Replies } from "./replies.js";
 import type { SlackApi } from "./web-api.js";
 
@@ -78,10 +78,12 @@ export class Turn {
     this.log = deps.log;
     this.submitted = new Promise((resolve) => (this.markSubmitted = resolve));
     this.live = new LiveMessage(
-      { post: (text) => deps.api.post(channelId, threadTs, text), update: (ts, text) => deps.api.update(channelId, ts, text) },
+      { post: (text, blocks) => deps.api.post(channelId, threadTs, text, blocks), update: (ts, text, blocks) => deps.api.update(channelId, ts, text, blocks) },
       deps.updateIntervalMs,
       deps.log,
       deps.clock,
+      // Progress is shown once the request is a run: the Stop button names it.
+      (text) => (this.run ? progressBlocks(text, this.run.id) : undefined),
     );
   }
 

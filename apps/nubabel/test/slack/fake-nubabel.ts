@@ -77,6 +77,12 @@ export class FakeNubabel implements NubabelPort {
     ]);
   }
 
+  async run(organizationId: string, runId: string): Promise<TurnRun> {
+    const entry = this.entry(runId);
+    if (entry.run.organizationId !== organizationId) throw Object.assign(new Error(`run ${runId} not found`), { name: "RunNotFound" });
+    return { ...entry.run, origin: { ...entry.run.origin } };
+  }
+
   async state(run: TurnRun): Promise<{ status: RunState; queuePosition?: number }> {
     const { status } = this.entry(run.id).run;
     const queued = this.runs.filter((r) => r.run.status === "queued");

@@ -16,6 +16,16 @@ export interface StoredMessage {
   ts: string;
   threadTs?: string;
   text: string;
+  /** Block Kit blocks, as Slack keeps them: an update naming none leaves them, `[]` removes them. */
+  blocks?: any[];
+}
+
+/** A message shown to one person only (`chat.postEphemeral`). */
+export interface EphemeralMessage {
+  channel: string;
+  user: string;
+  threadTs?: string;
+  text: string;
 }
 
 /**
@@ -28,6 +38,7 @@ export interface FakeSlackApi {
   url: string;
   calls: ApiCall[];
   messages: Map<string, StoredMessage>;
+  ephemerals: EphemeralMessage[];
   /** When set, `auth.test` fails with this Slack error (`invalid_auth`, …). */
   authError?: string;
   /** The next `times` calls of `method` answer 429 with `Retry-After: retryAfterSeconds`. */
@@ -44,6 +55,7 @@ export const BOT_ID = "BBOT000001";
 export async function startFakeSlackApi(teamId = "T0000LINKED"): Promise<FakeSlackApi> {
   const calls: ApiCall[] = [];
   const messages = new Map<string, StoredMessage>();
+  const ephemerals: EphemeralMessage[] = [];
   const limits = new Map<string, { times: number; retryAfter: number }>();
   let clock = 1_700_000_000;
   let seq = 0;
@@ -56,15 +68,21 @@ export async function startFakeSlackApi(teamId = "T0000LINKED"): Promise<FakeSla
         return { ok: true, user_id: BOT_USER_ID, bot_id: BOT_ID, team_id: teamId, user: "nubabel", team: "Test" };
       case "chat.postMessage": {
         const ts = nextTs();
-        messages.set(ts, { channel: args.channel, ts, threadTs: args.thread_ts, text: args.text ?? "" });
+        const blocks = blocksOf(args);
+        messages.set(ts, { channel: args.channel, ts, threadTs: args.thread_ts, text: args.text ?? "", ...(blocks?.length ? { blocks } : {}) });
         return { ok: true, channel: args.channel, ts, message: { text: args.text, ts } };
       }
       case "chat.update": {
         const m = messages.get(args.ts);
         if (!m || m.channel !== args.channel) return { ok: false, error: "message_not_found" };
         m.text = args.text ?? "";
+        const blocks = blocksOf(args);
+        if (blocks) m.blocks = blocks.length ? blocks : undefined;
         return { ok: true, channel: args.channel, ts: args.ts, text: args.text };
       }
+      case "chat.postEphemeral":
+        ephemerals.push({ channel: args.channel, user: args.user, threadTs: args.thread_ts, text: args.text ?? "" });
+        return { ok: true, message_ts: nextTs() };
       case "conversations.replies": {
         const m = messages.get(args.ts);
         return { ok: true, messages: m ? [{ ts: m.threadTs ?? m.ts, thread_ts: m.threadTs ?? m.ts }] : [] };
@@ -99,6 +117,7 @@ export async function startFakeSlackApi(teamId = "T0000LINKED"): Promise<FakeSla
     url: `http://127.0.0.1:${port}/api/`,
     calls,
     messages,
+    ephemerals,
     rateLimit: (method, times, retryAfter) => void limits.set(method, { times, retryAfter }),
     thread: (channel, threadTs) => [...messages.values()].filter((m) => m.channel === channel && m.threadTs === threadTs),
     callsOf: (method) => calls.filter((c) => c.method === method),
@@ -109,6 +128,18 @@ export async function startFakeSlackApi(teamId = "T0000LINKED"): Promise<FakeSla
       }),
   };
   return fake;
+}
+
+/** `blocks` as sent: a JSON string in a form-encoded call, an array in a JSON one; undefined when absent. */
+function blocksOf(args: Record<string, any>): any[] | undefined {
+  const blocks: unknown = args.blocks;
+  if (blocks === undefined) return undefined;
+  return typeof blocks === "string" ? JSON.parse(blocks) : (blocks as any[]);
+}
+
+/** The action ids of a message's buttons, in order (none for a plain message). */
+export function buttonsOf(message: StoredMessage | undefined): string[] {
+  return (message?.blocks ?? []).filter((b) => b.type === "actions").flatMap((b) => (b.elements ?? []).map((e: { action_id: string }) => e.action_id));
 }
 
 /** The WebClient posts form-encoded arguments (JSON for some methods); both are accepted. */

@@ -8,12 +8,13 @@ import {
   MemoryEventDedupe,
   MemorySlackLinks,
   MemorySlackThreads,
+  type ApprovalDecider,
   type NubabelPort,
   type SlackBot,
   type SlackThreads,
 } from "../../src/slack/index.js";
 import { FakeNubabel } from "./fake-nubabel.js";
-import { BOT_USER_ID, startFakeSlackApi, type FakeSlackApi } from "./fake-slack-api.js";
+import { BOT_USER_ID, startFakeSlackApi, type FakeSlackApi, type StoredMessage } from "./fake-slack-api.js";
 
 export const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
 export const TEAM = "T0000LINKED";
@@ -31,6 +32,11 @@ export interface Harness {
   url: string;
   /** Signs and POSTs an Events API body; returns the HTTP answer. */
   post(body: unknown, options?: SignOptions): Promise<{ status: number; body: string; ms: number }>;
+  /**
+   * Signs and POSTs an interactivity payload (a button press) as Slack does: form-encoded, its JSON
+   * in the `payload` field, to the same `/slack/events`.
+   */
+  interact(payload: unknown, options?: SignOptions): Promise<{ status: number; body: string }>;
   /** Wraps `event` in an `event_callback` envelope and posts it. */
   deliver(event: Record<string, unknown>, options?: SignOptions & { eventId?: string; teamId?: string }): Promise<{ status: number; eventId: string }>;
   close(): Promise<void>;
@@ -53,6 +59,8 @@ export interface HarnessOptions {
   nubabel?: FakeNubabel;
   queuePollMs?: number;
   handOverGraceMs?: number;
+  /** The approvals domain the bot decides through (none by default). */
+  approvals?: ApprovalDecider;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -65,7 +73,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     botToken: "xoxb-test-token",
     signingSecret: SECRET,
     slackApiUrl: slack.url,
-    ports: { links, threads, dedupe: new MemoryEventDedupe(), nubabel: options.port ?? nubabel },
+    ports: { links, threads, dedupe: new MemoryEventDedupe(), nubabel: options.port ?? nubabel, ...(options.approvals ? { approvals: options.approvals } : {}) },
     logger: pino({ level: process.env.SLACK_TEST_LOG ?? "silent" }),
     updateIntervalMs: options.updateIntervalMs ?? 200,
     queuePollMs: options.queuePollMs ?? 100,
@@ -101,6 +109,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     bot,
     url,
     post,
+    async interact(payload, sign = {}) {
+      const raw = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+      const timestamp = sign.timestamp ?? Math.floor(Date.now() / 1000);
+      const res = await fetch(`${url}/slack/events`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", ...signatureHeaders(raw, timestamp, sign.secret), ...sign.headers },
+        body: raw,
+      });
+      return { status: res.status, body: await res.text() };
+    },
     async deliver(event, opts = {}) {
       const eventId = opts.eventId ?? `Ev${randomUUID().replace(/-/g, "").slice(0, 12).toUpperCase()}`;
       const teamId = opts.teamId ?? TEAM;
@@ -136,6 +154,28 @@ export function mention(text: string, extra: Record<string, unknown> = {}): Reco
 
 export function threadMessage(threadTs: string, text: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { type: "message", channel_type: "channel", user: USER, text, ts: ts(), thread_ts: threadTs, channel: CHANNEL, ...extra };
+}
+
+/** A `block_actions` payload: `user` pressed the button `actionId` of `message` (as the fake Web API keeps it). */
+export function buttonPress(message: StoredMessage, actionId: string, options: { user?: string; teamId?: string } = {}): Record<string, unknown> {
+  const teamId = options.teamId ?? TEAM;
+  const user = options.user ?? USER;
+  const button = (message.blocks ?? []).flatMap((b: { elements?: Array<{ action_id: string }> }) => b.elements ?? []).find((e) => e.action_id === actionId) as
+    | { action_id: string; value?: string; text: unknown }
+    | undefined;
+  if (!button) throw new Error(`message ${message.ts} has no ${actionId} button`);
+  return {
+    type: "block_actions",
+    team: { id: teamId, domain: "test" },
+    user: { id: user, username: "person", name: "person", team_id: teamId },
+    api_app_id: "A0000APP",
+    token: "unused-verification-token",
+    container: { type: "message", message_ts: message.ts, channel_id: message.channel, is_ephemeral: false, thread_ts: message.threadTs },
+    trigger_id: "1.2.3",
+    channel: { id: message.channel, name: "general" },
+    message: { type: "message", user: BOT_USER_ID, ts: message.ts, thread_ts: message.threadTs, text: message.text, blocks: message.blocks },
+    actions: [{ type: "button", action_id: button.action_id, block_id: "b", text: button.text, value: button.value, action_ts: String(Date.now() / 1000) }],
+  };
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
