@@ -274,6 +274,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
             links: new PgSlackLinks(database.db),
             threads: new PgSlackThreads(database.db),
             dedupe: parts.replayGuard,
+            approvals,
             nubabel: {
               submit: (turn) => runs.submit(turn),
               wait: (run, signal) => runs.wait(run, signal),
