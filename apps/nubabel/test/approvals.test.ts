@@ -170,6 +170,19 @@ describe("approvals on the real engine, an MCP server from the registry and Post
       expect(JSON.stringify(stream.events)).not.toContain(SECRET_TOKEN);
       const resolved = stream.events.find((e) => e.type === "approval_resolved") as Extract<StreamEvent, { type: "approval_resolved" }>;
       expect(resolved.data).toMatchObject({ id: approval.id, status: "approved" });
+
+      // The audit: the decision, then the tool call it let through, and never the credential.
+      const auditRes = await nubabel.api(`/api/audit?runId=${runId}`, { apiKey: a.apiKey });
+      const auditText = await auditRes.text();
+      const entries = (JSON.parse(auditText) as { entries: Array<Record<string, unknown>> }).entries;
+      expect(entries.map((e) => [e.kind, e.action, e.actor, e.status])).toEqual([
+        ["approval", "approve", "api", "approved"],
+        ["tool_call", "invoke", "agent", "ok"],
+      ]);
+      expect(entries[1]).toMatchObject({ runId, sessionId, tool: "echo", provider: "everything" });
+      expect(auditText).not.toContain(SECRET_TOKEN);
+      expect(auditText).not.toContain("approve me");
+      expect(await (await nubabel.api(`/api/audit?runId=${runId}`, { apiKey: b.apiKey })).json()).toEqual({ entries: [] });
     } finally {
       stream.close();
     }
