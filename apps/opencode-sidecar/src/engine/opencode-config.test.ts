@@ -36,6 +36,18 @@ describe("buildEngineConfig", () => {
     expect(content.plugin).toEqual(["their-plugin", "file:///p.ts"]);
   });
 
+  it("makes the gated permissions ask, webfetch only where the operator lets the agent fetch", () => {
+    expect(buildEngineConfig(env({}), "/p.ts").content.permission).toMatchObject({ "*": "allow", bash: "ask", edit: "ask", nubabel_mcp: "ask", webfetch: "deny" });
+    expect(buildEngineConfig(env({ AGENT_WEBFETCH: "allow" }), "/p.ts").content.permission).toMatchObject({ webfetch: "ask" });
+  });
+
+  it("holds the operator's agents to the same terms and a stricter '*' over our keys", () => {
+    const file = userFile({ permission: { "*": "deny" }, agent: { build: { permission: { bash: "allow", edit: { "*.md": "allow", "*": "deny" }, read: "ask" } } } });
+    const { content } = buildEngineConfig(env({ OPENCODE_CONFIG: file }), "/p.ts");
+    expect(content.permission).toMatchObject({ "*": "deny", bash: "deny", nubabel_mcp: "deny", external_directory: "deny" });
+    expect((content.agent as Record<string, { permission: unknown }>).build!.permission).toEqual({ bash: "ask", edit: { "*.md": "ask", "*": "deny" }, read: "deny" });
+  });
+
   it("names the file when it cannot be read", () => {
     expect(() => buildEngineConfig(env({ OPENCODE_CONFIG: "/nope/opencode.json" }), "/p.ts")).toThrow(/OPENCODE_CONFIG \(\/nope\/opencode.json\)/);
   });

@@ -5,9 +5,14 @@ import type { Env } from "../config/env.js";
 export const CUSTOM_PROVIDER = "nubabel-model";
 
 /**
- * A session never waits for a person: everything inside the workspace is allowed, anything
- * that would ask (or leave the workspace, or fetch the web) is denied outright. The engine's own
- * checks are lexical; the nubabel-bridge plugin adds real-path checks and the URL policy.
+ * Nothing waits for a person unless Nubabel asked for it: everything inside the workspace is
+ * allowed, anything that would leave the workspace (or search the web) is denied outright. The
+ * tools a run's approvals may cover (`bash`; `edit`, which the engine's write, edit and patch
+ * tools all ask; and `nubabel_mcp`, which the bridge plugin asks before each MCP call) "ask":
+ * the sidecar's permission gate answers every ask at once unless the run's approvals cover it
+ * (src/approvals/). Later keys win over `"*"` (the engine's last matching rule wins). The
+ * engine's own checks are lexical; the nubabel-bridge plugin adds real-path checks and the URL
+ * policy.
  */
 export const PERMISSION = {
   "*": "allow",
@@ -16,7 +21,42 @@ export const PERMISSION = {
   question: "deny",
   webfetch: "deny",
   websearch: "deny",
+  bash: "ask",
+  edit: "ask",
+  nubabel_mcp: "ask",
 } as const;
+
+/** The permissions the sidecar's gate answers (see `PERMISSION`); any other ask is refused. */
+export const GATED_PERMISSIONS: ReadonlySet<string> = new Set(["bash", "edit", "webfetch", "nubabel_mcp"]);
+
+type Action = "allow" | "ask" | "deny";
+const STRICTNESS: Record<Action, number> = { allow: 0, ask: 1, deny: 2 };
+
+/**
+ * The operator's value for a permission where ours is `ours`: it may tighten (an "ask" of ours
+ * may become "deny") but never loosen, and an "ask" of its own, which nobody would answer,
+ * becomes "deny". An object (pattern → action) is judged pattern by pattern.
+ */
+function tighten(ours: Action, theirs: unknown): unknown {
+  if (theirs && typeof theirs === "object" && !Array.isArray(theirs)) {
+    return Object.fromEntries(Object.entries(theirs as Record<string, unknown>).map(([pattern, value]) => [pattern, tighten(ours, value)]));
+  }
+  if (theirs !== "allow" && theirs !== "ask" && theirs !== "deny") return ours;
+  const wanted: Action = theirs === "ask" ? "deny" : theirs;
+  return STRICTNESS[wanted] >= STRICTNESS[ours] ? wanted : ours;
+}
+
+/** The operator's permission block over ours (`base`), tightened key by key. */
+function mergePermissions(base: Record<string, Action>, user: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(user)) merged[key] = tighten(base[key] ?? base["*"] ?? "allow", value);
+  // Our own keys come after "*": an operator's stricter "*" must still hold for them.
+  const all = merged["*"];
+  if (typeof all === "string" && all in STRICTNESS) {
+    for (const key of Object.keys(base)) if (!(key in user)) merged[key] = tighten(base[key]!, all);
+  }
+  return merged;
+}
 
 export interface EngineConfig {
   /** `OPENCODE_CONFIG_CONTENT` for the child. */
@@ -40,8 +80,9 @@ function readUserConfig(file: string): Record<string, unknown> {
 /**
  * Builds the engine's configuration. Precedence for the model: `MODEL_BASE_URL`+`MODEL_NAME`,
  * then `ANTHROPIC_API_KEY`, then the `model` of the `OPENCODE_CONFIG` file. Safety settings
- * (sharing, updates, our plugin, our denied permissions) win over the user's file; its own
- * permissions apply where they are stricter, and "ask" (nobody would answer) becomes "deny".
+ * (sharing, updates, our plugin, our permissions) win over the user's file; its own permissions
+ * (top-level and its agents') apply where they are stricter, and its "ask" (nobody would answer
+ * it: only the asks Nubabel's approvals make reach a person) becomes "deny".
  */
 export function buildEngineConfig(env: Env, pluginFile: string, opts: { shell?: string; plugins?: string[]; categoryModels?: string[] } = {}): EngineConfig {
   const user = env.OPENCODE_CONFIG ? readUserConfig(env.OPENCODE_CONFIG) : {};
@@ -77,9 +118,20 @@ export function buildEngineConfig(env: Env, pluginFile: string, opts: { shell?: 
   const userPlugins = Array.isArray(user.plugin) ? (user.plugin as unknown[]) : [];
   // The operator may tighten permissions (deny `bash`, say) but not loosen what we deny.
   const userPermission = typeof user.permission === "object" && user.permission ? (user.permission as Record<string, unknown>) : {};
-  const permission: Record<string, unknown> = { ...PERMISSION, ...(env.AGENT_WEBFETCH === "allow" ? { webfetch: "allow" } : {}) };
-  for (const [key, value] of Object.entries(userPermission)) {
-    if (permission[key] !== "deny") permission[key] = value === "ask" ? "deny" : value;
+  // Web fetches ask too where the operator lets the agent fetch at all.
+  const ours: Record<string, Action> = { ...PERMISSION, ...(env.AGENT_WEBFETCH === "allow" ? { webfetch: "ask" } : {}) };
+  const permission = mergePermissions(ours, userPermission);
+  // An agent's own rules come after these in the engine: the operator's agents are held to the
+  // same terms, so that an agent's "allow" cannot skip an approval nor its "ask" hang a session.
+  if (user.agent && typeof user.agent === "object") {
+    user.agent = Object.fromEntries(
+      Object.entries(user.agent as Record<string, unknown>).map(([name, agent]) => {
+        const a = agent as Record<string, unknown> | null;
+        if (!a || typeof a !== "object" || !a.permission || typeof a.permission !== "object") return [name, agent];
+        const tightened = mergePermissions(ours, a.permission as Record<string, unknown>);
+        return [name, { ...a, permission: Object.fromEntries(Object.keys(a.permission).map((k) => [k, tightened[k]])) }];
+      }),
+    );
   }
   const content: Record<string, unknown> = {
     ...user,
