@@ -111,6 +111,14 @@ export const NubabelBridge: Plugin = async ({ directory }) => ({
         args: z.record(z.string(), z.unknown()).optional().describe("Arguments matching the tool's input schema"),
       },
       async execute(args, ctx) {
+        // The sidecar answers at once unless the run's approvals cover this tool; then a person
+        // decides. A refusal throws, and the agent reads its message as the tool's error.
+        await ctx.ask({
+          permission: "nubabel_mcp",
+          patterns: [`${args.provider}/${args.toolName}`],
+          always: [],
+          metadata: { provider: args.provider, toolName: args.toolName, args: args.args ?? {} },
+        });
         const data = (await callSidecar(
           "/internal/bridge/mcp/invoke",
           { sessionID: ctx.sessionID, callID: callIdOf(ctx), provider: args.provider, toolName: args.toolName, args: args.args ?? {} },
