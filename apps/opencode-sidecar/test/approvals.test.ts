@@ -2,6 +2,8 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Ids, type ProgressEvent, SidecarRun } from "@nubabel/contracts";
+import { EngineDriver } from "../src/engine/driver.js";
+import { createLogger } from "../src/logger.js";
 import { delegateBody, type Harness, ORG, useHarness } from "./fixtures.js";
 import { waitFor } from "./processes.js";
 
@@ -44,6 +46,15 @@ describe("approvals", () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(existsSync(workspaceFile("approved.txt"))).toBe(false);
     expect(h.model.requests).toHaveLength(1);
+    // What a reconnect would read: the engine lists the ask as waiting.
+    const driver = new EngineDriver(h.sidecar.engine, createLogger("silent"), 5_000);
+    driver.init();
+    try {
+      const waiting = await driver.pendingPermissions(path.join(h.dataDir, "workspaces", ORG));
+      expect(waiting).toMatchObject([{ requestId: ask.data.requestId, permission: "bash", callId: ask.data.callId }]);
+    } finally {
+      driver.close();
+    }
 
     const reply = await h.post(`/runs/${runId}/approvals/${ask.data.requestId}`, { reply: "once" });
     expect(reply).toMatchObject({ status: 200, body: { replied: true } });
@@ -102,6 +113,16 @@ describe("approvals", () => {
     expect((await h.post(`/runs/${runId}/approvals/${ask.data.requestId}`, { reply: "once" })).body).toEqual({ replied: true });
     expect(await settled(runId)).toMatchObject({ status: "completed", output: "Echoed." });
     expect(invoked).toMatchObject([{ provider: "everything", toolName: "echo", args }]);
+  });
+
+  it("drops a waiting ask when its run is aborted", async () => {
+    h.model.script(bash("echo never > aborted.txt"), { text: "unused" });
+    const { runId, ask } = await startAsking("ses_ap_abort", { approvals: { match: ["bash"], timeoutMs: 60_000 } });
+    const run = SidecarRun.parse((await h.get(`/runs/${runId}`)).body);
+    expect((await h.post(`/sessions/${run.opencodeSessionId}/abort`)).body).toMatchObject({ aborted: true });
+    expect(await settled(runId)).toMatchObject({ status: "aborted" });
+    expect((await h.post(`/runs/${runId}/approvals/${ask.data.requestId}`, { reply: "once" })).body).toEqual({ replied: false });
+    expect(existsSync(workspaceFile("aborted.txt"))).toBe(false);
   });
 
   it("answers 400 naming the bad field", async () => {
