@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Env } from "../config/env.js";
+import { type Action, mergePermissions, tightenAgents } from "./permissions.js";
 
 /** The provider id under which `MODEL_BASE_URL` is registered with the engine. */
 export const CUSTOM_PROVIDER = "nubabel-model";
@@ -28,35 +29,6 @@ export const PERMISSION = {
 
 /** The permissions the sidecar's gate answers (see `PERMISSION`); any other ask is refused. */
 export const GATED_PERMISSIONS: ReadonlySet<string> = new Set(["bash", "edit", "webfetch", "nubabel_mcp"]);
-
-type Action = "allow" | "ask" | "deny";
-const STRICTNESS: Record<Action, number> = { allow: 0, ask: 1, deny: 2 };
-
-/**
- * The operator's value for a permission where ours is `ours`: it may tighten (an "ask" of ours
- * may become "deny") but never loosen, and an "ask" of its own, which nobody would answer,
- * becomes "deny". An object (pattern → action) is judged pattern by pattern.
- */
-function tighten(ours: Action, theirs: unknown): unknown {
-  if (theirs && typeof theirs === "object" && !Array.isArray(theirs)) {
-    return Object.fromEntries(Object.entries(theirs as Record<string, unknown>).map(([pattern, value]) => [pattern, tighten(ours, value)]));
-  }
-  if (theirs !== "allow" && theirs !== "ask" && theirs !== "deny") return ours;
-  const wanted: Action = theirs === "ask" ? "deny" : theirs;
-  return STRICTNESS[wanted] >= STRICTNESS[ours] ? wanted : ours;
-}
-
-/** The operator's permission block over ours (`base`), tightened key by key. */
-function mergePermissions(base: Record<string, Action>, user: Record<string, unknown>): Record<string, unknown> {
-  const merged: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(user)) merged[key] = tighten(base[key] ?? base["*"] ?? "allow", value);
-  // Our own keys come after "*": an operator's stricter "*" must still hold for them.
-  const all = merged["*"];
-  if (typeof all === "string" && all in STRICTNESS) {
-    for (const key of Object.keys(base)) if (!(key in user)) merged[key] = tighten(base[key]!, all);
-  }
-  return merged;
-}
 
 export interface EngineConfig {
   /** `OPENCODE_CONFIG_CONTENT` for the child. */
@@ -123,16 +95,7 @@ export function buildEngineConfig(env: Env, pluginFile: string, opts: { shell?: 
   const permission = mergePermissions(ours, userPermission);
   // An agent's own rules come after these in the engine: the operator's agents are held to the
   // same terms, so that an agent's "allow" cannot skip an approval nor its "ask" hang a session.
-  if (user.agent && typeof user.agent === "object") {
-    user.agent = Object.fromEntries(
-      Object.entries(user.agent as Record<string, unknown>).map(([name, agent]) => {
-        const a = agent as Record<string, unknown> | null;
-        if (!a || typeof a !== "object" || !a.permission || typeof a.permission !== "object") return [name, agent];
-        const tightened = mergePermissions(ours, a.permission as Record<string, unknown>);
-        return [name, { ...a, permission: Object.fromEntries(Object.keys(a.permission).map((k) => [k, tightened[k]])) }];
-      }),
-    );
-  }
+  if (user.agent && typeof user.agent === "object") user.agent = tightenAgents(ours, user.agent as Record<string, unknown>);
   const content: Record<string, unknown> = {
     ...user,
     $schema: "https://opencode.ai/config.json",
