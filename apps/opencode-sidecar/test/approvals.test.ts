@@ -115,6 +115,26 @@ describe("approvals", () => {
     expect(invoked).toMatchObject([{ provider: "everything", toolName: "echo", args }]);
   });
 
+  it("asks in a follow-up that carries approvals, though its delegation carried none", async () => {
+    h.model.script({ text: "Hello." });
+    const first = await h.post("/delegate", delegateBody(h, "ses_ap_follow", "hi"));
+    expect(first.body).toMatchObject({ status: "success" });
+    h.model.script(bash("echo later > follow.txt"), { text: "Done later." });
+    const runId = Ids.create(Ids.Prefix.run);
+    const res = await h.post(
+      `/sessions/${first.body.metadata.opencodeSessionId}/prompt`,
+      { prompt: "now run it", runId, approvals: { match: ["bash"], timeoutMs: 60_000 } },
+      { headers: ASYNC },
+    );
+    expect(res.status).toBe(202);
+    await h.receiver.until(() => asked("ses_ap_follow").length > 0, 30_000);
+    const ask = asked("ses_ap_follow")[0]!;
+    expect(ask).toMatchObject({ runId, data: { tool: "bash" } });
+    expect((await h.post(`/runs/${runId}/approvals/${ask.data.requestId}`, { reply: "once" })).body).toEqual({ replied: true });
+    expect(await settled(runId)).toMatchObject({ status: "completed", output: "Done later." });
+    expect(existsSync(workspaceFile("follow.txt"))).toBe(true);
+  });
+
   it("drops a waiting ask when its run is aborted", async () => {
     h.model.script(bash("echo never > aborted.txt"), { text: "unused" });
     const { runId, ask } = await startAsking("ses_ap_abort", { approvals: { match: ["bash"], timeoutMs: 60_000 } });
