@@ -66,7 +66,7 @@ describe("approvals in Slack, end to end (real sidecar and engine, PostgreSQL, f
     expect(await runCli(["org", "link-slack", "--org", org.organizationId, "--team", TEAM], env, sink, sink)).toBe(0);
     expect((await nubabel.api("/api/connections", { apiKey, body: { provider: "everything", credentials: { EVERYTHING_TOKEN: "slack-e2e-secret" } } })).status).toBe(201);
     expect((await nubabel.api("/api/policy", { method: "PUT", apiKey, body: { approvals: [{ match: "everything/echo" }] } })).status).toBe(200);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await nubabel?.close();
