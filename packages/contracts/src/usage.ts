@@ -1,15 +1,8 @@
 import { z } from "zod";
+import { Usage } from "./sidecar.js";
 
-/** Token and cost sums, as the engine reports them per message (tokens count input + output for budgets). */
-export const UsageTotals = z.object({
-  runs: z.number().int().nonnegative(),
-  inputTokens: z.number().int().nonnegative(),
-  outputTokens: z.number().int().nonnegative(),
-  reasoningTokens: z.number().int().nonnegative(),
-  cacheReadTokens: z.number().int().nonnegative(),
-  cacheWriteTokens: z.number().int().nonnegative(),
-  cost: z.number().nonnegative(),
-});
+/** A run count and the sums of its `Usage` (tokens count input + output for budgets). */
+export const UsageTotals = Usage.extend({ runs: z.number().int().nonnegative() });
 export type UsageTotals = z.infer<typeof UsageTotals>;
 
 export const UsageGroupBy = z.enum(["day", "user", "model", "session"]);
