@@ -12,6 +12,7 @@ import { healthRoutes } from "./routes/health.js";
 import { publicRoutes } from "./routes/public.js";
 import { referenceRoutes } from "./routes/reference.js";
 import { streamRoutes } from "./routes/stream.js";
+import { webhookRoutes } from "./routes/webhooks.js";
 
 /**
  * Request lines at debug: the sidecar's callbacks (a busy run posts hundreds), probes and scrapes.
@@ -76,6 +77,7 @@ export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteO
   approvalRoutes(app, deps);
   streamRoutes(app, deps);
   if (deps.connections) connectionRoutes(app, deps, deps.connections);
+  if (deps.webhooks) webhookRoutes(app, deps, deps.webhooks);
   void app.register(async (scope) => callbackRoutes(scope, deps));
   if (deps.admin) {
     const secret = deps.admin.secret;
