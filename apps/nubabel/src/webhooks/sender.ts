@@ -58,7 +58,7 @@ export class DeliverySender {
     else this.schedule(0);
   }
 
-  /** Stops polling and cuts attempts in flight: their leases lapse and another sender (or the next start) sends them. */
+  /** Stops polling and cuts attempts in flight (recorded as failed, retried by whichever instance runs next). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -98,8 +98,8 @@ export class DeliverySender {
   }
 
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
+    // An attempt cut by a shutdown is settled like any failed one, so the next start need not wait for its lease.
     const result = await this.send(delivery);
-    if (this.stopped && !result.ok) return; // cut by the shutdown: the lease lapses and it is sent again
     const retryInMs = retryDelay(delivery.attempts, this.options.retryBaseMs);
     try {
       const settled = await this.options.store.settle(delivery.id, result, { retryInMs, disableAfterMs: this.options.retryForMs });
