@@ -6,6 +6,7 @@ import { WebhookDeliveryList, WebhookEndpoint, WebhookEndpointCreated, WebhookEv
 import { backendEnv, hasInfra } from "./fixtures/backends.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
 import { createOrganization } from "./fixtures/organizations.js";
+import { startService, waitHealthy } from "./fixtures/processes.js";
 import { startRealSidecar, type RealSidecar } from "./fixtures/real-sidecar.js";
 
 /** One request the receiver got, and what it answered. */
@@ -230,6 +231,45 @@ for (const kind of ["shared", "embedded"] as const) {
         expect(events(ok).filter((e) => e.data.id === runId).map((e) => e.type)).toEqual(["run.queued", "run.started", "run.completed"]);
       }
     });
+
+    it.runIf(kind === "shared" && hasInfra)("delivers, once each, what a Nubabel killed with SIGKILL left pending", async () => {
+      real.model.respond(() => ({ text: "after a crash" }));
+      const tyrell = await organization("Tyrell");
+      receiver.on((path) => (path === "/tyrell" ? 503 : 200));
+      await nubabel.close();
+      const child = startService("nubabel", { ...env(), LOG_LEVEL: "warn", NUBABEL_HOST: "127.0.0.1" });
+      try {
+        await waitHealthy(`http://127.0.0.1:${real.nubabelPort}/health`, child);
+        const api = (path: string, body?: unknown) =>
+          fetch(`http://127.0.0.1:${real.nubabelPort}${path}`, {
+            method: body === undefined ? "GET" : "POST",
+            headers: { authorization: `Bearer ${tyrell.apiKey}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          });
+        const hook = WebhookEndpointCreated.parse(await (await api("/api/webhooks", { url: receiver.url("/tyrell") })).json());
+        expect((await api("/api/delegate", { prompt: "crash" })).status).toBe(200);
+        await vi.waitFor(async () => {
+          const log = WebhookDeliveryList.parse(await (await api(`/api/webhooks/${hook.id}/deliveries`)).json()).deliveries;
+          // The run's later events wait behind its first, which keeps failing.
+          expect(log.map((d) => d.status)).toEqual(["pending", "pending", "pending"]);
+          expect(receiver.at("/tyrell").length).toBeGreaterThanOrEqual(2);
+        }, { timeout: 10_000, interval: 50 });
+        await child.kill();
+      } finally {
+        await child.kill();
+      }
+      receiver.on(() => 200);
+      nubabel = await startTestNubabel(env());
+      const [hook] = (await (await nubabel.api("/api/webhooks", { apiKey: tyrell.apiKey })).json() as { webhooks: Array<{ id: string }> }).webhooks;
+      // An attempt cut by the kill keeps its lease (the timeout plus 10 s) before it is sent again.
+      await vi.waitFor(async () => expect((await deliveries(tyrell.apiKey, hook!.id)).map((d) => d.status)).toEqual(["delivered", "delivered", "delivered"]), {
+        timeout: 30_000,
+        interval: 100,
+      });
+      const ok = receiver.at("/tyrell").filter((r) => r.answered === 200);
+      expect(ok.map((r) => r.headers["webhook-id"]).sort()).toEqual((await deliveries(tyrell.apiKey, hook!.id)).map((d) => d.id).sort());
+      expect(events(ok).map((e) => e.type)).toEqual(["run.queued", "run.started", "run.completed"]);
+    }, 120_000);
 
     it("refuses loopback, private and metadata URLs (400 saying why), and does not deliver to a name that resolves to one", async () => {
       const wayne = await organization("Wayne");
