@@ -15,7 +15,7 @@ import { callbackPaths } from "./paths-callbacks.js";
 import { connectionPaths } from "./paths-connections.js";
 import { apiPaths } from "./paths-api.js";
 import { probePaths } from "./paths-probes.js";
-import { webhookPaths } from "./paths-webhooks.js";
+import { webhookEvents, webhookPaths } from "./paths-webhooks.js";
 
 /**
  * Routes left out of the document on purpose. `/slack/*` is Slack's to call, described by Slack's
@@ -27,6 +27,9 @@ export const UNDOCUMENTED = [/^\/slack\//, /^\/admin\//];
 
 /** Every operation, with the zod schemas and examples the document is built from (the OpenAPI test walks them too). */
 export const paths: ZodOpenApiPathsObject = { ...apiPaths, ...approvalPaths, ...connectionPaths, ...webhookPaths, ...probePaths, ...callbackPaths };
+
+/** What Nubabel sends to organizations' webhook endpoints (OpenAPI 3.1 `webhooks`). */
+export const webhooks = webhookEvents;
 
 export const spec: ZodOpenApiObject = {
   openapi: "3.1.0",
@@ -52,6 +55,7 @@ export const spec: ZodOpenApiObject = {
     { name: "sidecar callbacks", description: "Signed calls from the OpenCode sidecar; not for API callers." },
   ],
   paths,
+  webhooks,
   components: {
     securitySchemes: {
       apiKey: { type: "http", scheme: "bearer", bearerFormat: "nbk_…", description: "The organization's API key." },

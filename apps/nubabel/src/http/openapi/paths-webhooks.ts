@@ -6,10 +6,12 @@ import {
   WebhookDeliveryList,
   WebhookEndpoint,
   WebhookEndpointCreated,
+  WebhookEvent,
+  WebhookEventType,
   WebhookList,
   WebhookSecretRotated,
 } from "@nubabel/contracts";
-import type { ZodOpenApiPathsObject } from "zod-openapi";
+import type { ZodOpenApiObject, ZodOpenApiPathsObject } from "zod-openapi";
 import { DeliveryPath, WebhookPath } from "../schemas.js";
 import * as Example from "./examples.js";
 import { answer, Auth, body, errors, notFound } from "./responses.js";
@@ -132,3 +134,28 @@ export const webhookPaths: ZodOpenApiPathsObject = {
     },
   },
 };
+
+/**
+ * What Nubabel sends to an endpoint (OpenAPI 3.1 `webhooks`): one entry per event type, each the
+ * same signed `{type, timestamp, data}` body.
+ */
+const { output: _output, usage: _usage, finishedAt: _finished, ...running } = Example.run;
+
+export const webhookEvents: NonNullable<ZodOpenApiObject["webhooks"]> = Object.fromEntries(
+  WebhookEventType.options.map((type) => [
+    type,
+    {
+      post: {
+        tags: ["webhooks"],
+        summary: `\`${type}\` reaches the organization's endpoint`,
+        description: DELIVERY_DESCRIPTION,
+        requestBody: body(WebhookEvent, {
+          type,
+          timestamp: "2026-11-29T21:14:11.540Z",
+          data: type === "run.completed" ? Example.run : { ...running, status: type === "run.queued" ? "queued" : "running" },
+        }),
+        responses: { 200: { description: "Any 2xx acknowledges it; anything else (or no answer within the timeout) is retried." } },
+      },
+    },
+  ]),
+);
