@@ -1,6 +1,6 @@
 import { rmSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { Webhooks } from "@nubabel/contracts";
+import { Webhooks, type ApiRun } from "@nubabel/contracts";
 import { Metrics, Tracing } from "@nubabel/telemetry";
 import { MemoryMappingCache } from "./adapters/memory/mapping-cache.js";
 import { MemoryProgressLog } from "./adapters/memory/progress-log.js";
@@ -13,6 +13,7 @@ import { PgOrganizationStore } from "./adapters/postgres/organization-store.js";
 import { PgRunStore } from "./adapters/postgres/run-store.js";
 import { PgSessionStore } from "./adapters/postgres/session-store.js";
 import { PgSlackLinks, PgSlackThreads } from "./adapters/postgres/slack.js";
+import { PgWebhookStore } from "./adapters/postgres/webhook-store.js";
 import { connectRedisAdapters } from "./adapters/redis/index.js";
 import { Approvals } from "./approvals/index.js";
 import { startRetention } from "./audit/index.js";
@@ -30,9 +31,10 @@ import { instrumentHttp, nubabelMetrics, observedGateway, observedProgress, runO
 import { Connections, createMcpModule } from "./mcp/index.js";
 import { ensureDevOrganization, type DevOrganization } from "./organizations/dev-organization.js";
 import { streamOf } from "./progress/progress-log.js";
-import { Reconciler, Runs, toDelegateResponse } from "./runs/index.js";
+import { Reconciler, Runs, toDelegateResponse, viewRun } from "./runs/index.js";
 import { SidecarClient, SidecarPool } from "./sidecar/index.js";
 import { createSlackBot, watchProgressLog } from "./slack/index.js";
+import { DeliverySender, WebhookEndpoints, WebhookOutbox } from "./webhooks/index.js";
 
 export interface StartOptions {
   /** Runs MCP tools for the agent; defaults to the MCP module over the organizations' connections. */
@@ -191,7 +193,36 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       audit,
       log: logger,
     });
-    const runs = new Runs({
+    const webhookStore = new PgWebhookStore(database.db);
+    const sender = new DeliverySender({
+      store: webhookStore,
+      keyring,
+      allowPrivateUrls: env.NUBABEL_WEBHOOKS_ALLOW_PRIVATE_URLS,
+      timeoutMs: env.NUBABEL_WEBHOOKS_TIMEOUT_MS,
+      retryBaseMs: env.NUBABEL_WEBHOOKS_RETRY_BASE_MS,
+      retryForMs: env.NUBABEL_WEBHOOKS_RETRY_FOR_MS,
+      pollMs: env.NUBABEL_WEBHOOKS_POLL_MS,
+      log: logger,
+    });
+    const webhooks = new WebhookEndpoints({
+      store: webhookStore,
+      keyring,
+      allowPrivateUrls: env.NUBABEL_WEBHOOKS_ALLOW_PRIVATE_URLS,
+      retryForMs: env.NUBABEL_WEBHOOKS_RETRY_FOR_MS,
+      wake: () => sender.wake(),
+    });
+    const outbox: WebhookOutbox = new WebhookOutbox({
+      store: webhookStore,
+      // `runs` is read when an event comes, by then it exists.
+      view: (run): Promise<ApiRun> => viewRun(run, { queuePosition: (r): Promise<number | undefined> => runs.queuePosition(r), approvals }),
+      run: (organizationId, runId) => runStore.get(organizationId, runId),
+      retryForMs: env.NUBABEL_WEBHOOKS_RETRY_FOR_MS,
+      wake: () => sender.wake(),
+      log: logger,
+    });
+    approvals.subscribe((notice) => outbox.approval(notice));
+    const runs: Runs = new Runs({
+      outbox,
       approvals: (organizationId) => approvals.requirements(organizationId),
       store: runStore,
       sessions,
@@ -240,6 +271,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       approvals,
       audit,
       connections,
+      webhooks,
       health,
       instrument: (app) => instrumentHttp(app, registry, metrics),
       admin: embedded
@@ -322,6 +354,9 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     // A sidecar silent past the heartbeat timeout has lost what ran there: those runs fail now.
     pool.onGone((sidecarUrl, reason) => void runs.failOn(sidecarUrl, reason).catch((err: Error) => log.warn({ sidecarUrl, err: err.message }, "could not fail the runs of a gone sidecar")));
     pool.start();
+    // Deliveries this or a stopped instance left pending are sent, now and as they come due.
+    sender.start();
+    cleanups.push(() => sender.stop());
     // Approvals past their time expire, and decisions a sidecar missed are sent again.
     const sweeping = setInterval(() => void approvals.sweep().catch((err: Error) => log.warn({ err: err.message }, "approval sweep failed")), env.APPROVAL_SWEEP_MS);
     sweeping.unref();

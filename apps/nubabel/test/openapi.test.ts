@@ -3,7 +3,7 @@ import { ErrorBody } from "@nubabel/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import type { ZodOpenApiMediaTypeObject, ZodOpenApiOperationObject, ZodOpenApiPathsObject } from "zod-openapi";
-import { paths, UNDOCUMENTED } from "../src/http/openapi/index.js";
+import { paths, UNDOCUMENTED, webhooks } from "../src/http/openapi/index.js";
 import { backendEnv } from "./fixtures/backends.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
 import { freePort } from "./fixtures/processes.js";
@@ -35,7 +35,8 @@ function examples(): Array<{ where: string; schema: z.ZodType; example: unknown 
       out.push({ where: `${where} ${type}`, schema: media.schema as z.ZodType, example: media.example });
     }
   };
-  for (const { key: k, op } of operations(paths)) {
+  // The webhooks Nubabel sends carry examples too.
+  for (const { key: k, op } of [...operations(paths), ...operations(webhooks as ZodOpenApiPathsObject)]) {
     visit(`${k} request`, op.requestBody?.content);
     for (const [status, response] of Object.entries(op.responses)) {
       if (!response || typeof response !== "object" || !("description" in response)) continue;

@@ -15,6 +15,8 @@ export const Prefix = {
   run: "run",
   approval: "apr",
   audit: "aud",
+  webhook: "whk",
+  delivery: "dlv",
 } as const;
 export type Prefix = (typeof Prefix)[keyof typeof Prefix];
 
@@ -53,6 +55,14 @@ export type OrganizationId = z.infer<typeof OrganizationId>;
 /** A run (one turn of a session, from acceptance to its answer): `run_…`. */
 export const RunId = schema(Prefix.run);
 export type RunId = z.infer<typeof RunId>;
+
+/** An organization's webhook endpoint: `whk_…`. */
+export const WebhookId = schema(Prefix.webhook);
+export type WebhookId = z.infer<typeof WebhookId>;
+
+/** One event for one webhook endpoint, across its attempts; also its `webhook-id` header: `dlv_…`. */
+export const DeliveryId = schema(Prefix.delivery);
+export type DeliveryId = z.infer<typeof DeliveryId>;
 
 /** A person's yes or no to one tool call of a run: `apr_…`. */
 export const ApprovalId = schema(Prefix.approval);

@@ -95,6 +95,19 @@ const Schema = z.object({
   NUBABEL_MCP_MAX_STDIO_SERVERS: positiveInt.default(64),
   /** What stdio MCP servers get as PATH (they get none of Nubabel's other variables). */
   PATH: z.string().default("/usr/local/bin:/usr/bin:/bin"),
+  /** Lets webhook endpoints point at loopback, private and link-local addresses (single-tenant hosts only). */
+  NUBABEL_WEBHOOKS_ALLOW_PRIVATE_URLS: z
+    .enum(["true", "false", "1", "0"], { error: "must be true or false" })
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
+  /** Bounds each webhook attempt, connection to last byte read. */
+  NUBABEL_WEBHOOKS_TIMEOUT_MS: positiveInt.default(10_000),
+  /** The first retry's delay; each next one doubles (up to an hour), with jitter. */
+  NUBABEL_WEBHOOKS_RETRY_BASE_MS: positiveInt.default(5_000),
+  /** How long a delivery is retried, and how long an endpoint may fail every delivery before it is disabled. */
+  NUBABEL_WEBHOOKS_RETRY_FOR_MS: positiveInt.default(24 * 3_600_000),
+  /** How often each instance looks for deliveries due (events recorded here are sent at once). */
+  NUBABEL_WEBHOOKS_POLL_MS: positiveInt.default(1_000),
   /** The Slack bot runs when both are set (HTTP events at `POST /slack/events`). */
   SLACK_BOT_TOKEN: z.string().regex(/^xoxb-/, "must be a bot token (xoxb-…)").optional(),
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),

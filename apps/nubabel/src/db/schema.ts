@@ -288,3 +288,75 @@ export const auditEvents = pgTable(
     index("audit_events_at_idx").on(t.at),
   ],
 );
+
+/**
+ * An organization's webhook endpoints. Secrets are sealed with the keyring (bound to the row's id)
+ * since signing needs them in the clear; the one replaced by a rotation keeps signing until
+ * `previous_secret_expires_at`. `failing_since` is the first failure since the last success: a day
+ * of that disables the endpoint, with `disabled_reason` saying why.
+ */
+export const webhookEndpoints = pgTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    organizationId: text("organization_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    events: jsonb("events").$type<string[]>().notNull(),
+    enabled: boolean("enabled").notNull().default(true),
+    secret: text("secret").notNull(),
+    previousSecret: text("previous_secret"),
+    previousSecretExpiresAt: timestamp("previous_secret_expires_at", { withTimezone: true }),
+    failingSince: timestamp("failing_since", { withTimezone: true }),
+    disabledReason: text("disabled_reason"),
+    disabledAt: timestamp("disabled_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("webhook_endpoints_org_idx").on(t.organizationId, t.createdAt)],
+);
+
+/**
+ * The outbox and the delivery log at once: a row is written before its first attempt and is the
+ * only record of it. `seq` orders a run's events; a delivery is sent only once every earlier one of
+ * its run to its endpoint is settled. `lease_until` claims a row for one sender at a time (taken
+ * with `FOR UPDATE SKIP LOCKED`); a sender that dies lets its lease lapse and another sends again.
+ * `(endpoint, run, type, event_key)` is unique, so an event recorded twice is delivered once.
+ */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    seq: bigserial("seq", { mode: "number" }).notNull(),
+    id: text("id").primaryKey(),
+    organizationId: text("organization_id").notNull(),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    runId: text("run_id").notNull(),
+    type: text("type").notNull(),
+    /** What makes one event of a type unique for its run: "" for run events, the approval id and status for approval ones. */
+    eventKey: text("event_key").notNull().default(""),
+    /** The exact JSON sent, so every attempt signs the same bytes. */
+    payload: text("payload").notNull(),
+    status: text("status").$type<"pending" | "delivered" | "failed">().notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().defaultNow(),
+    leaseUntil: timestamp("lease_until", { withTimezone: true }),
+    /** Retries stop here (a day after creation, or after a manual retry). */
+    retryUntil: timestamp("retry_until", { withTimezone: true }).notNull(),
+    lastStatusCode: integer("last_status_code"),
+    lastResponse: text("last_response"),
+    lastError: text("last_error"),
+    lastAttemptAt: timestamp("last_attempt_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_seq_idx").on(t.seq),
+    uniqueIndex("webhook_deliveries_event_idx").on(t.endpointId, t.runId, t.type, t.eventKey),
+    index("webhook_deliveries_due_idx").on(t.status, t.nextAttemptAt),
+    index("webhook_deliveries_endpoint_idx").on(t.endpointId, t.seq),
+    index("webhook_deliveries_run_idx").on(t.endpointId, t.runId, t.seq),
+  ],
+);

@@ -13,6 +13,7 @@ import type { ProgressLog } from "../progress/progress-log.js";
 import type { Runs } from "../runs/index.js";
 import type { SessionStore } from "../sessions/index.js";
 import type { SidecarClient } from "../sidecar/index.js";
+import type { WebhookEndpoints } from "../webhooks/index.js";
 
 /** What `/health` and `/readyz` report (its shape lives in contracts, which the API document is built from). */
 export type { HealthReport, SidecarEntry } from "@nubabel/contracts";
@@ -38,6 +39,8 @@ export interface HttpDeps {
   audit: AuditLog;
   /** `/api/connections`; the routes are absent without it. */
   connections?: Connections;
+  /** `/api/webhooks`; the routes are absent without it. */
+  webhooks?: WebhookEndpoints;
   health(): Promise<HealthReport>;
   /** Called on the app before any route or hook is added: metrics hook in here. */
   instrument?(app: FastifyInstance): void;

@@ -86,6 +86,13 @@ const TABLE: Record<string, Row> = {
   ApprovalNotFound: { status: 404, code: "approval_not_found" },
   ApprovalAlreadyDecided: { status: 409, code: "approval_decided" },
   NotAnApprover: { status: 403, code: "not_an_approver" },
+  WebhookNotFound: { status: 404, code: "webhook_not_found" },
+  WebhookDeliveryNotFound: { status: 404, code: "delivery_not_found" },
+  WebhookUrlRefused: {
+    status: 400,
+    code: "invalid_request",
+    details: (e) => ({ field: "url", fields: ["url"], reason: (e.data as { reason: string }).reason }),
+  },
   OpencodeSessionLost: { status: 409, code: "opencode_session_lost" },
   RateLimited: { status: 429, code: "rate_limited" },
   SidecarRejected: {

@@ -17,3 +17,7 @@ export const StreamQuery = z.object({
 });
 
 export const CreateOrganization = z.object({ name: z.string().trim().pipe(Text.line(200)) });
+
+// Like connections: a malformed id is a 404 like a missing one (another organization's is too).
+export const WebhookPath = z.object({ webhookId: Text.line(100) });
+export const DeliveryPath = WebhookPath.extend({ deliveryId: Text.line(100) });

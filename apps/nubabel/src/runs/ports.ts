@@ -101,3 +101,16 @@ export interface RunEvents {
   starting?(run: Run): void;
   ended?(run: Run): void;
 }
+
+/** The moves of a run that programs outside may hear of (webhooks name them so). */
+export type RunEventType = "run.queued" | "run.started" | "run.completed" | "run.failed" | "run.aborted";
+
+/**
+ * Whoever must keep a durable note of a run's moves (the webhook outbox). Unlike `RunEvents` it is
+ * awaited, so what it records for one run is recorded in the run's order (`run.started` before the
+ * end, even when the end comes first through another path). It must not throw; a failure is its
+ * to log, never the run's. Each terminal move is told once, on the instance that made it.
+ */
+export interface RunOutbox {
+  record(type: RunEventType, run: Run): Promise<void>;
+}

@@ -8,7 +8,7 @@ import { Sessions, type SessionStore } from "../sessions/index.js";
 import { dispatch, type DispatchDeps } from "./dispatch.js";
 import { RunNotFound, RunQueueFull } from "./errors.js";
 import { endingFrom, historyOf, terminalEvent } from "./outcome.js";
-import type { HistoryEntry, Limits, RunEvents, RunStore } from "./ports.js";
+import type { HistoryEntry, Limits, RunEvents, RunOutbox, RunStore } from "./ports.js";
 import type { Ending, Origin, Run } from "./run.js";
 import { RunSpans } from "./run-spans.js";
 
@@ -31,6 +31,8 @@ export interface RunsDeps extends DispatchDeps {
   /** How often a waiting caller re-reads a run that may end on another instance. */
   pollMs?: number;
   events?: RunEvents;
+  /** Told of each move durably (webhooks); awaited, never failing a run. */
+  outbox?: RunOutbox;
 }
 
 /**
@@ -91,6 +93,7 @@ export class Runs {
     this.known.set(admitted.run.id, admitted.run);
     const log = logger ?? this.log;
     log.info({ runId: admitted.run.id, sessionId, status: admitted.run.status }, "run accepted");
+    await this.deps.outbox?.record("run.queued", admitted.run);
     if (admitted.run.status === "running") {
       this.track(this.start(admitted.run, admitted.newSession));
       return admitted.run;
@@ -232,6 +235,8 @@ export class Runs {
     this.known.set(ended.id, ended);
     this.spans.ended(ended.id, ended.status);
     this.deps.events?.ended?.(ended);
+    // Before anyone waiting hears of it: whoever then reads the deliveries finds this one there.
+    await this.deps.outbox?.record(`run.${ended.status as "completed" | "failed" | "aborted"}`, ended);
     const log = logger ?? this.log;
     log.info({ runId: ended.id, sessionId: ended.sessionId, status: ended.status, reason: ended.reason ?? undefined }, "run ended");
     await this.deps.progress
@@ -289,6 +294,8 @@ export class Runs {
   private async handOver(run: Run, newSession: boolean): Promise<void> {
     const log = this.log.child({ runId: run.id, sessionId: run.sessionId, organizationId: run.organizationId });
     this.deps.events?.starting?.(run);
+    // Recorded before the hand-over, so it precedes the run's end however fast that comes.
+    await this.deps.outbox?.record("run.started", run);
     const outcome = await dispatch(this.deps, run, log, newSession);
     if ("refused" in outcome) {
       log.warn({ reason: outcome.refused.reason }, "run not started");

@@ -16,6 +16,7 @@ import { callbackPaths } from "./paths-callbacks.js";
 import { connectionPaths } from "./paths-connections.js";
 import { apiPaths } from "./paths-api.js";
 import { probePaths } from "./paths-probes.js";
+import { webhookEvents, webhookPaths } from "./paths-webhooks.js";
 
 /**
  * Routes left out of the document on purpose. `/slack/*` is Slack's to call, described by Slack's
@@ -26,7 +27,10 @@ import { probePaths } from "./paths-probes.js";
 export const UNDOCUMENTED = [/^\/slack\//, /^\/admin\//];
 
 /** Every operation, with the zod schemas and examples the document is built from (the OpenAPI test walks them too). */
-export const paths: ZodOpenApiPathsObject = { ...apiPaths, ...approvalPaths, ...connectionPaths, ...auditPaths, ...probePaths, ...callbackPaths };
+export const paths: ZodOpenApiPathsObject = { ...apiPaths, ...approvalPaths, ...connectionPaths, ...auditPaths, ...webhookPaths, ...probePaths, ...callbackPaths };
+
+/** What Nubabel sends to organizations' webhook endpoints (OpenAPI 3.1 `webhooks`). */
+export const webhooks = webhookEvents;
 
 export const spec: ZodOpenApiObject = {
   openapi: "3.1.0",
@@ -47,11 +51,13 @@ export const spec: ZodOpenApiObject = {
     { name: "approvals", description: "Tool calls that wait for a person: the organization's policy and the decisions." },
     { name: "connections", description: "The organization's MCP servers (Notion, GitHub, custom), whose tools the agent may use." },
     { name: "audit", description: "Who did what with the organization's tools and credentials, and how it went." },
+    { name: "webhooks", description: "Endpoints told of the organization's runs as signed Standard Webhooks, retried for a day, with a delivery log." },
     { name: "probes", description: "For orchestrators and operators; no credentials." },
     { name: "reference", description: "This document." },
     { name: "sidecar callbacks", description: "Signed calls from the OpenCode sidecar; not for API callers." },
   ],
   paths,
+  webhooks,
   components: {
     securitySchemes: {
       apiKey: { type: "http", scheme: "bearer", bearerFormat: "nbk_…", description: "The organization's API key." },

@@ -1,2 +1,2 @@
-export { document, paths, UNDOCUMENTED } from "./document.js";
+export { document, paths, UNDOCUMENTED, webhooks } from "./document.js";
 export { renderPage } from "./page.js";

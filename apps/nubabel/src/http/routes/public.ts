@@ -12,7 +12,7 @@ import {
   type StreamToken,
 } from "@nubabel/contracts";
 import type { Logger } from "../../log/logger.js";
-import { toApi, toDelegateResponse, type Run } from "../../runs/index.js";
+import { toApi, toDelegateResponse, viewRun, type Run } from "../../runs/index.js";
 import { Sessions } from "../../sessions/index.js";
 import { authorizeApiKey } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
@@ -62,9 +62,7 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const org = await authorize(request);
     const { runId } = parse(RunPath, request.params, "path");
     const run = await deps.runs.get(org.id, runId);
-    const approvals = await deps.approvals.forRun(org.id, run.id);
-    const view = await show(run, new Set(approvals.some((a) => a.status === "pending") ? [run.id] : []));
-    return approvals.length ? { ...view, approvals } : view;
+    return viewRun(run, { queuePosition: (r) => deps.runs.queuePosition(r), approvals: deps.approvals });
   });
 
   app.post("/api/runs/:runId/abort", async (request): Promise<ApiRunAbort> => {
