@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ApiPolicy, ApiRun, StreamEvent } from "@nubabel/contracts";
+import { Capabilities, Webhooks, type ApiPolicy, type ApiRun, type StreamEvent } from "@nubabel/contracts";
 import { backendEnv, tempDir } from "./fixtures/backends.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
 import { createOrganization } from "./fixtures/organizations.js";
@@ -274,4 +274,26 @@ describe("approvals on the real engine, an MCP server from the registry and Post
     expect((await decide(runId, approval.id, { decision: "approve" })).status).toBe(409);
     expect(toolResults(real).join("\n")).not.toContain("never");
   }, 90_000);
+
+  it("Nubabel runs a covered MCP call only if a person approved that very call, whatever the sidecar sends", async () => {
+    // Rules are matched however the connection's name is spelled.
+    await setPolicy({ approvals: [{ match: "EveryThing/ECHO" }] });
+    const forged = async (body: Record<string, unknown>) => {
+      const token = Capabilities.issue(secrets.NUBABEL_TOKEN_SECRET, { aud: "callback", sessionId: "forged-thread", organizationId: a.organizationId, ttlSeconds: 60 });
+      const raw = JSON.stringify(body);
+      const url = `${nubabel.url}/api/sidecar/mcp/invoke`;
+      const route = { direction: "sidecar-to-nubabel", method: "POST", path: new URL(url).pathname } as const;
+      const res = await fetch(url, { method: "POST", body: raw, headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...Webhooks.sign(secrets.SIDECAR_SHARED_SECRET, route, raw) } });
+      return { status: res.status, body: (await res.json()) as { isError?: boolean; result?: { content?: Array<{ text: string }> } } };
+    };
+    const unasked = await forged({ provider: "everything", toolName: "echo", args: { message: "forged-marker" }, callId: "call_never_asked" });
+    expect(unasked.status).toBe(200);
+    expect(unasked.body.isError).toBe(true);
+    expect(unasked.body.result?.content?.[0]?.text).toContain("was not run");
+    expect(JSON.stringify(unasked.body)).not.toContain("Echo: forged-marker");
+    // Without a call id, and by the connection's other spelling: refused alike. An uncovered tool runs.
+    expect((await forged({ provider: "EVERYTHING", toolName: "echo", args: { message: "x" } })).body.isError).toBe(true);
+    const other = await forged({ provider: "everything", toolName: "get-sum", args: { a: 1, b: 2 } });
+    expect(other.body.isError).toBeFalsy();
+  });
 });

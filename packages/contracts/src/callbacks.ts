@@ -24,6 +24,8 @@ export const McpInvokeRequest = z.object({
   provider: line(100),
   toolName: line(200),
   args: record().default({}),
+  /** The engine's id of the tool call: a call the policy covers runs only if this call was approved. */
+  callId: line(200).optional(),
 });
 export type McpInvokeRequest = z.infer<typeof McpInvokeRequest>;
 

@@ -74,6 +74,7 @@ export class Approvals implements ApprovalDecider {
   private readonly listeners: Array<(notice: ApprovalNotice) => void | Promise<void>> = [];
   private readonly policies = new LRUCache<string, ApiPolicy>({ max: 10_000, ttl: POLICY_TTL_MS });
   private readonly log: Logger;
+  private sweeping = false;
 
   constructor(private readonly deps: ApprovalsDeps) {
     this.log = deps.log.child({ module: "approvals" });
@@ -107,8 +108,8 @@ export class Approvals implements ApprovalDecider {
    */
   async request(organizationId: string, sessionId: string, event: PermissionAskedEvent): Promise<ProgressEvent | undefined> {
     const run = event.runId ? await this.deps.run(organizationId, event.runId) : undefined;
-    if (!run || run.sessionId !== sessionId) {
-      this.log.warn({ organizationId, sessionId, runId: event.runId }, "permission ask for an unknown run; dropped");
+    if (!run || run.sessionId !== sessionId || isFinished(run.status)) {
+      this.log.warn({ organizationId, sessionId, runId: event.runId }, "permission ask for an unknown or finished run; dropped");
       return undefined;
     }
     const policy = await this.policy(organizationId);
@@ -123,6 +124,7 @@ export class Approvals implements ApprovalDecider {
       runId: run.id,
       sessionId,
       requestId: ask.requestId,
+      callId: ask.callId ?? null,
       tool: ask.tool,
       ...(ask.provider ? { provider: ask.provider } : {}),
       arguments: ask.arguments as Record<string, unknown>,
@@ -130,10 +132,10 @@ export class Approvals implements ApprovalDecider {
       requestedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + policy.timeoutSeconds * 1000).toISOString(),
     });
-    if (created) {
-      this.log.info({ organizationId, runId: run.id, approvalId: approval.id, tool: approval.tool, provider: approval.provider }, "approval requested");
-      this.announce({ type: "requested", approval });
-    }
+    // A redelivered ask was streamed the first time: once is enough.
+    if (!created) return undefined;
+    this.log.info({ organizationId, runId: run.id, approvalId: approval.id, tool: approval.tool, provider: approval.provider }, "approval requested");
+    this.announce({ type: "requested", approval });
     return { type: "approval_requested", data: toApiApproval(approval), timestamp: event.timestamp, runId: run.id, ...(event.seq !== undefined ? { seq: event.seq } : {}) };
   }
 
@@ -150,6 +152,25 @@ export class Approvals implements ApprovalDecider {
     }
     await this.resolved(decided);
     return toApiApproval(decided);
+  }
+
+  /**
+   * Whether Nubabel's MCP gateway may run this call of the session's agent: yes when the policy in
+   * force does not cover it, else only if a person approved this very call. The sidecar asks first;
+   * this holds even when it did not (a connection added mid-run, a policy tightened, a forged call).
+   * Returns why not, or undefined.
+   */
+  async refusal(organizationId: string, sessionId: string, call: { provider: string; toolName: string; callId?: string }): Promise<string | undefined> {
+    const policy = await this.policy(organizationId);
+    if (policy.approvals.length === 0) return undefined;
+    const connection = await this.connectionNamed(organizationId, call.provider);
+    if (!ruleFor(policy, { tool: call.toolName, provider: call.provider, ...(connection ? { connection } : {}) })) return undefined;
+    const asked = call.callId ? await this.deps.store.forCall(organizationId, sessionId, call.callId) : [];
+    const approved = asked.some((a) => a.status === "approved" && a.tool.toLowerCase() === call.toolName.toLowerCase());
+    if (approved) return undefined;
+    const why = asked[0] ? refusal(asked[0]) : "it needs a person's approval and none was asked for this call (the policy or the connection changed during this run; ask again in a new message)";
+    this.log.warn({ organizationId, sessionId, provider: call.provider, tool: call.toolName, callId: call.callId }, "MCP call refused: not approved");
+    return `${call.provider}/${call.toolName} was not run: ${asked[0]?.status === "pending" ? "its approval is still pending" : why}`;
   }
 
   /** The run's approvals, oldest first. */
@@ -177,6 +198,17 @@ export class Approvals implements ApprovalDecider {
    * answered `replied: false`).
    */
   async sweep(now = new Date()): Promise<void> {
+    // An interval may fire while the last sweep still waits on a slow sidecar: one at a time.
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      await this.sweepOnce(now);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private async sweepOnce(now: Date): Promise<void> {
     for (const approval of await this.deps.store.expired(now, 100)) {
       const seconds = Math.round((Date.parse(approval.expiresAt) - Date.parse(approval.requestedAt)) / 1000);
       const expired = await this.deps.store.decide(approval.organizationId, approval.id, {
@@ -220,21 +252,41 @@ export class Approvals implements ApprovalDecider {
         durationMs: Math.max(0, Date.parse(approval.decidedAt ?? new Date().toISOString()) - Date.parse(approval.requestedAt)),
         ...(approval.reason ? { detail: approval.reason.slice(0, 500) } : {}),
       });
-    await this.reply(approval);
+    // Streamed before the engine hears it, so the tool's own events follow the decision.
     try {
       const event: ProgressEvent = { type: "approval_resolved", data: toApiApproval(approval), timestamp: new Date().toISOString(), runId: approval.runId };
       await this.deps.progress.append(streamOf(approval.organizationId, approval.sessionId), event);
     } catch (err) {
       this.log.warn({ approvalId: approval.id, err: (err as Error).message }, "could not stream the decision");
     }
+    await this.reply(approval);
     this.announce({ type: "resolved", approval });
+    if (approval.status !== "approved") await this.dropSiblings(approval);
+  }
+
+  /**
+   * The engine refuses every call of a session still waiting when one is refused: their approvals
+   * can no longer let anything run, so they are closed too rather than left to be "approved".
+   */
+  private async dropSiblings(refused: StoredApproval): Promise<void> {
+    for (const other of await this.deps.store.listForRun(refused.organizationId, refused.runId)) {
+      if (other.status !== "pending" || other.id === refused.id) continue;
+      const closed = await this.deps.store.decide(refused.organizationId, other.id, {
+        status: "expired",
+        decidedBy: "run",
+        reason: `refused with ${refused.provider ? `${refused.provider}/` : ""}${refused.tool}: the engine refuses every waiting call of a run at once`,
+      });
+      if (closed) await this.resolved(closed);
+    }
   }
 
   /** Gives the engine the decision; left for the next sweep when the sidecar cannot be reached. */
   private async reply(approval: StoredApproval): Promise<void> {
     try {
       const run = await this.deps.run(approval.organizationId, approval.runId);
-      if (run?.sidecarUrl && !isFinished(run.status)) {
+      if (run && !isFinished(run.status)) {
+        // The ask can arrive before the dispatch recorded where the run is: the next sweep sends it.
+        if (!run.sidecarUrl) return;
         const answer = approval.status === "approved" ? { reply: "once" as const } : { reply: "reject" as const, message: refusal(approval) };
         const { replied } = await this.deps.sidecar.replyPermission(run.sidecarUrl, run.id, approval.requestId, answer, this.log);
         if (!replied) this.log.info({ approvalId: approval.id, runId: run.id }, "the engine no longer waited on this approval");

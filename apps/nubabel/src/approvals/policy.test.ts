@@ -39,4 +39,11 @@ describe("approval policy", () => {
     // An engine tool's name is not an MCP tool's: `edit` does not cover an MCP tool called edit.
     expect(ruleFor(policy([{ match: "edit" }]), { tool: "edit", provider: "docs" })).toBeUndefined();
   });
+
+  it("matches names whatever their case, as the sidecar does", () => {
+    const p = policy([{ match: "Notion/*" }]);
+    expect(requirements(p, [{ name: "work", provider: "notion" }])!.match.sort()).toEqual(["Notion/*", "notion/*", "work/*"].sort());
+    expect(ruleFor(p, { tool: "create", provider: "work", connection: { name: "work", provider: "notion" } })).toBeDefined();
+    expect(requirements(policy([{ match: "*/delete*" }]), [{ name: "a", provider: "b" }])!.match).toEqual(["*/delete*"]);
+  });
 });

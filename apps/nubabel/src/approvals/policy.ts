@@ -29,10 +29,13 @@ export function toApiPolicy(stored: { policy: ApprovalPolicy; version: number; u
   };
 }
 
-/** A `*`/`?` glob as an anchored, case-sensitive regular expression. */
+/**
+ * A `*`/`?` glob as an anchored regular expression. Case-insensitive, as the sidecar matches: a rule
+ * written `Notion/*` must hold however the agent spells the connection's name.
+ */
 export function glob(pattern: string): RegExp {
   const body = pattern.replace(/[.+^${}()|[\]\\-]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${body}$`);
+  return new RegExp(`^${body}$`, "i");
 }
 
 const split = (match: string): { provider: string; tool: string } | undefined => {
@@ -42,6 +45,8 @@ const split = (match: string): { provider: string; tool: string } | undefined =>
 
 /** The names the agent could give for the connections a provider glob covers (their names and providers). */
 function namesFor(providerGlob: string, connections: NamedConnection[]): string[] {
+  // A glob covering every name needs no widening (and widening it could outgrow what one run carries).
+  if (/^\**$/.test(providerGlob)) return [providerGlob];
   const re = glob(providerGlob);
   const names = new Set<string>([providerGlob]);
   for (const c of connections) {

@@ -7,6 +7,8 @@ export type Decider = { kind: "api" } | { kind: "slack"; teamId: string; userId:
 export interface StoredApproval extends Approval {
   organizationId: string;
   requestId: string;
+  /** The engine's id of the tool call, when the sidecar said it. */
+  callId: string | null;
   approvers: Approvers;
   repliedAt: string | null;
   slack: { channel: string; ts: string } | null;
@@ -27,6 +29,8 @@ export interface ApprovalStore {
   create(row: Omit<StoredApproval, "status" | "repliedAt" | "slack" | "decidedBy" | "decidedAt" | "reason">): Promise<{ approval: StoredApproval; created: boolean }>;
   get(organizationId: string, approvalId: string): Promise<StoredApproval | undefined>;
   listForRun(organizationId: string, runId: string): Promise<StoredApproval[]>;
+  /** The approvals asked for one tool call of a session (normally one). */
+  forCall(organizationId: string, sessionId: string, callId: string): Promise<StoredApproval[]>;
   /** Pending approvals of these runs (the API's `waiting_approval`). */
   pendingRuns(organizationId: string, runIds: string[]): Promise<Set<string>>;
   /** `pending` → `status`; undefined when it was no longer pending. */

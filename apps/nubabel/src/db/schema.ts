@@ -232,6 +232,8 @@ export const approvals = pgTable(
     sessionId: text("session_id").notNull(),
     /** The engine's permission request id, which the decision answers. */
     requestId: text("request_id").notNull(),
+    /** The engine's id of the tool call, which Nubabel's MCP gateway checks before running a covered call. */
+    callId: text("call_id"),
     tool: text("tool").notNull(),
     provider: text("provider"),
     arguments: jsonb("arguments").$type<Record<string, unknown>>().notNull(),
@@ -253,6 +255,8 @@ export const approvals = pgTable(
     uniqueIndex("approvals_run_request_idx").on(t.runId, t.requestId),
     index("approvals_org_run_idx").on(t.organizationId, t.runId, t.requestedAt),
     index("approvals_pending_idx").on(t.status, t.expiresAt),
+    index("approvals_org_session_call_idx").on(t.organizationId, t.sessionId, t.callId),
+    index("approvals_unreplied_idx").on(t.decidedAt).where(sql`${t.status} <> 'pending' and ${t.repliedAt} is null`),
   ],
 );
 

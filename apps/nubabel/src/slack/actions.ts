@@ -71,7 +71,9 @@ function parse(body: unknown, contextTeamId: string | undefined, log: Logger): {
     log.warn({ issues: parsed.error.issues.length }, "button press without the expected fields ignored");
     return undefined;
   }
-  const teamId = contextTeamId ?? parsed.data.team?.id ?? parsed.data.user.team_id;
+  // The presser's own workspace first: in a channel shared with another workspace (Slack Connect),
+  // a guest from there must not count as a member of the linked one.
+  const teamId = parsed.data.user.team_id ?? contextTeamId ?? parsed.data.team?.id;
   if (!teamId) return undefined;
   return { body: parsed.data, teamId, value: parsed.data.actions[0]!.value ?? "" };
 }

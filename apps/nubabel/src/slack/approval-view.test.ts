@@ -9,6 +9,7 @@ const base: StoredApproval = {
   sessionId: "ses_1",
   organizationId: "org_1",
   requestId: "per_1",
+  callId: null,
   tool: "bash",
   arguments: { command: "rm -rf ./build && echo ```done```", env: { A: "1" } },
   status: "pending",

@@ -102,14 +102,17 @@ function argumentsBlock(args: Record<string, unknown>): string {
   const entries = Object.entries(args);
   if (entries.length === 0) return "_(no arguments)_";
   const lines = entries.slice(0, MAX_ARGUMENTS).map(([key, value]) => `${cut(key, 60)}: ${cut(typeof value === "string" ? value : JSON.stringify(value) ?? String(value), MAX_VALUE)}`);
-  if (entries.length > MAX_ARGUMENTS) lines.push(`… and ${entries.length - MAX_ARGUMENTS} more`);
+  if (entries.length > MAX_ARGUMENTS) lines.push(`… and ${entries.length - MAX_ARGUMENTS} more (the whole call: GET /api/runs/<run>)`);
   // A ``` inside would close the block early.
   return `\`\`\`${escapeSlack(lines.join("\n")).replace(/`{3,}/g, "'''")}\`\`\``;
 }
 
+/** One line, its start and its end kept: what a long command does last is often what matters. */
 function cut(text: string, max: number): string {
   const oneLine = text.replace(/\s*\n\s*/g, " ⏎ ");
-  return oneLine.length > max ? `${oneLine.slice(0, max - 1)}…` : oneLine;
+  if (oneLine.length <= max) return oneLine;
+  const tail = Math.floor(max / 3);
+  return `${oneLine.slice(0, max - tail)} …[${oneLine.length - max} characters left out]… ${oneLine.slice(-tail)}`;
 }
 
 function bounded(text: string): string {

@@ -43,6 +43,7 @@ class FakeDecider implements ApprovalDecider {
       sessionId,
       organizationId: ORG,
       requestId: `per_${this.seq}`,
+      callId: null,
       tool: "create_page",
       provider: "notion",
       arguments: { title: "Q3 <plan> & notes", parent: { id: "abc" }, token: "[redacted]" },

@@ -1,12 +1,12 @@
 /** Keys whose values are credentials or secrets, whatever the tool calls them. */
 const SECRET_KEY = /token|secret|passw|pwd|key|authori[sz]|^auth$|cookie|credential|session|signature/i;
-const STRING_LIMIT = 500;
+const STRING_LIMIT = 2_000;
 const DEPTH_LIMIT = 6;
 const ITEMS_LIMIT = 50;
 
 /**
  * A tool call's arguments as a person may see them: values under keys that look secret replaced
- * by "[redacted]", strings cut to 500 characters, nesting and the number of keys or items bounded.
+ * by "[redacted]", strings over 2,000 characters cut in the middle, nesting and the number of keys or items bounded.
  */
 export function redactArguments(args: unknown): Record<string, unknown> {
   const value = redact(args, 0);
@@ -14,7 +14,12 @@ export function redactArguments(args: unknown): Record<string, unknown> {
 }
 
 function redact(value: unknown, depth: number): unknown {
-  if (typeof value === "string") return value.length > STRING_LIMIT ? `${value.slice(0, STRING_LIMIT)}… (${value.length} characters)` : value;
+  // The start and the end: a command padded to hide what it does last still shows it.
+  if (typeof value === "string") {
+    if (value.length <= STRING_LIMIT) return value;
+    const tail = Math.floor(STRING_LIMIT / 3);
+    return `${value.slice(0, STRING_LIMIT - tail)} …[${value.length - STRING_LIMIT} characters left out]… ${value.slice(-tail)}`;
+  }
   if (value === null || typeof value === "number" || typeof value === "boolean") return value;
   if (typeof value !== "object") return value === undefined ? null : String(value);
   if (depth >= DEPTH_LIMIT) return "[nested too deep]";

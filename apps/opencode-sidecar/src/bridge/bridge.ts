@@ -32,7 +32,7 @@ export class Bridge {
 
   async invoke(sessionId: string, callId: string, call: { provider: string; toolName: string; args: Record<string, unknown> }): Promise<McpInvokeResponse> {
     const binding = await this.resolve(sessionId, callId);
-    const body = { organizationId: binding.organizationId, provider: call.provider, toolName: call.toolName, args: call.args };
+    const body = { organizationId: binding.organizationId, provider: call.provider, toolName: call.toolName, args: call.args, callId };
     const parent = this.traceOf(binding.opencodeSessionId);
     const attributes = { "mcp.provider": call.provider, "mcp.tool.name": call.toolName, "opencode.session.id": sessionId };
     const options = { tracer: "sidecar.bridge", kind: Tracing.SpanKind.CLIENT, attributes, ...(parent ? { parent } : {}) };

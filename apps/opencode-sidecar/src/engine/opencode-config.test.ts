@@ -66,6 +66,15 @@ describe("buildEngineConfig", () => {
     expect(tightenAgents(base, { a: { permission: { bash: "ask", edit: "allow" } } }, "ours-kept")).toEqual({ a: { permission: { bash: "ask", edit: "ask" } } });
   });
 
+  it("puts our rules after a wildcard key of theirs that would loosen them (the last match wins)", () => {
+    const base = buildEngineConfig(env({}), "/p.ts").content.permission as Record<string, unknown>;
+    const merged = mergePermissions(base, { "ba*": "allow", "nubabel*": "allow", "we?fetch": "deny" });
+    const keys = Object.keys(merged);
+    expect(keys.indexOf("bash")).toBeGreaterThan(keys.indexOf("ba*"));
+    expect(keys.indexOf("nubabel_mcp")).toBeGreaterThan(keys.indexOf("nubabel*"));
+    expect(merged).toMatchObject({ bash: "ask", nubabel_mcp: "ask", webfetch: "deny" });
+  });
+
   it("names the file when it cannot be read", () => {
     expect(() => buildEngineConfig(env({ OPENCODE_CONFIG: "/nope/opencode.json" }), "/p.ts")).toThrow(/OPENCODE_CONFIG \(\/nope\/opencode.json\)/);
   });

@@ -51,7 +51,18 @@ export function mergePermissions(base: Record<string, unknown>, theirs: Record<s
   if (isAction(all) && "*" in theirs) {
     for (const key of Object.keys(base)) if (!(key in theirs)) merged[key] = tighten(actionOf(base, key), all);
   }
-  return merged;
+  // The engine reads keys as wildcards and the last match wins: a key of theirs such as "ba*" would
+  // loosen our "bash". Our keys go last again, each as strict as anything of theirs matching it.
+  const wild = Object.keys(theirs).filter((k) => k !== "*" && /[*?]/.test(k));
+  if (wild.length === 0) return merged;
+  const out: Record<string, unknown> = Object.fromEntries(Object.entries(merged).filter(([k]) => !(k in base) || k === "*"));
+  for (const key of Object.keys(base)) {
+    if (key === "*") continue;
+    let value = merged[key];
+    for (const w of wild) if (wildcard(w).test(key)) value = strictest(value, merged[w]);
+    out[key] = value;
+  }
+  return out;
 }
 
 /** Agents (name → definition) whose own `permission` is tightened against the top-level `base`. */
@@ -66,4 +77,14 @@ export function tightenAgents(base: Record<string, unknown>, agents: Record<stri
       return [name, { ...a, permission: "*" in own ? tightened : Object.fromEntries(Object.keys(own).map((k) => [k, tightened[k]])) }];
     }),
   );
+}
+
+function wildcard(pattern: string): RegExp {
+  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+}
+
+/** The stricter of two values (an object counts as its strictest pattern). */
+function strictest(a: unknown, b: unknown): unknown {
+  const rank = (v: unknown) => (isAction(v) ? STRICTNESS[v] : v && typeof v === "object" ? Math.max(...Object.values(v).filter(isAction).map((x) => STRICTNESS[x]), 0) : 0);
+  return rank(b) > rank(a) ? b : a;
 }

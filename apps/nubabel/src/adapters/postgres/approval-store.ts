@@ -13,6 +13,7 @@ function toApproval(row: Row): StoredApproval {
     runId: row.runId,
     sessionId: row.sessionId,
     requestId: row.requestId,
+    callId: row.callId,
     tool: row.tool,
     ...(row.provider ? { provider: row.provider } : {}),
     arguments: row.arguments,
@@ -64,6 +65,7 @@ export class PgApprovalStore implements ApprovalStore {
         runId: row.runId,
         sessionId: row.sessionId,
         requestId: row.requestId,
+        callId: row.callId,
         tool: row.tool,
         provider: row.provider ?? null,
         arguments: row.arguments,
@@ -90,6 +92,14 @@ export class PgApprovalStore implements ApprovalStore {
       .from(approvals)
       .where(and(eq(approvals.organizationId, organizationId), eq(approvals.runId, runId)))
       .orderBy(asc(approvals.requestedAt), asc(approvals.id));
+    return rows.map(toApproval);
+  }
+
+  async forCall(organizationId: string, sessionId: string, callId: string) {
+    const rows = await this.db
+      .select()
+      .from(approvals)
+      .where(and(eq(approvals.organizationId, organizationId), eq(approvals.sessionId, sessionId), eq(approvals.callId, callId)));
     return rows.map(toApproval);
   }
 

@@ -137,6 +137,9 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const cap = request.capability!;
     const body = parse(McpInvokeRequest, request.body);
     await limit(request, cap);
+    // A call the policy covers runs only once a person approved it, whatever the sidecar did.
+    const refused = await deps.approvals.refusal(cap.org, cap.sid, body);
+    if (refused) return { result: { content: [{ type: "text", text: refused }] }, isError: true };
     return deps.mcp.invoke({ organizationId: cap.org, sessionId: cap.sid, requestId: request.id }, body);
   });
 
