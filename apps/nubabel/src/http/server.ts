@@ -13,6 +13,7 @@ import { healthRoutes } from "./routes/health.js";
 import { publicRoutes } from "./routes/public.js";
 import { referenceRoutes } from "./routes/reference.js";
 import { streamRoutes } from "./routes/stream.js";
+import { usageRoutes } from "./routes/usage.js";
 
 /**
  * Request lines at debug: the sidecar's callbacks (a busy run posts hundreds), probes and scrapes.
@@ -78,6 +79,7 @@ export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteO
   streamRoutes(app, deps);
   if (deps.connections) connectionRoutes(app, deps, deps.connections);
   auditRoutes(app, deps);
+  usageRoutes(app, deps);
   void app.register(async (scope) => callbackRoutes(scope, deps));
   if (deps.admin) {
     const secret = deps.admin.secret;

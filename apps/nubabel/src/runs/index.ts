@@ -3,4 +3,4 @@ export { Reconciler, type ReconcilerOptions } from "./reconciler.js";
 export { RunNotFound, RunQueueFull, OpencodeSessionLost } from "./errors.js";
 export { toApi, type Run, type Origin, type Ending } from "./run.js";
 export { toDelegateResponse } from "./outcome.js";
-export type { RunStore, Limits } from "./ports.js";
+export type { RunStore, Limits, SpendGate } from "./ports.js";

@@ -16,6 +16,7 @@ import { callbackPaths } from "./paths-callbacks.js";
 import { connectionPaths } from "./paths-connections.js";
 import { apiPaths } from "./paths-api.js";
 import { probePaths } from "./paths-probes.js";
+import { usagePaths } from "./paths-usage.js";
 
 /**
  * Routes left out of the document on purpose. `/slack/*` is Slack's to call, described by Slack's
@@ -26,7 +27,7 @@ import { probePaths } from "./paths-probes.js";
 export const UNDOCUMENTED = [/^\/slack\//, /^\/admin\//];
 
 /** Every operation, with the zod schemas and examples the document is built from (the OpenAPI test walks them too). */
-export const paths: ZodOpenApiPathsObject = { ...apiPaths, ...approvalPaths, ...connectionPaths, ...auditPaths, ...probePaths, ...callbackPaths };
+export const paths: ZodOpenApiPathsObject = { ...apiPaths, ...approvalPaths, ...connectionPaths, ...auditPaths, ...usagePaths, ...probePaths, ...callbackPaths };
 
 export const spec: ZodOpenApiObject = {
   openapi: "3.1.0",
@@ -38,7 +39,7 @@ export const spec: ZodOpenApiObject = {
       "",
       "**Auth.** Every `/api/…` route for callers takes the organization's API key as `Authorization: Bearer nbk_…`; the session stream also takes a short-lived `?token=` for browsers. The probes and this reference are public.",
       "",
-      "**Errors.** Every error has the body `{\"error\": {\"code\", \"message\", \"details\"}}`: `code` is stable and machine-readable, `message` is for people, `details` (optional) names the fields at fault. `400` invalid request, `401` no or a refused credential, `403` bound elsewhere, `404` not found (also for another organization's resources), `409` conflict, `429` rate limited (`Retry-After`), `502`/`504` an MCP server or the sidecar failed, `503` a dependency is down.",
+      "**Errors.** Every error has the body `{\"error\": {\"code\", \"message\", \"details\"}}`: `code` is stable and machine-readable, `message` is for people, `details` (optional) names the fields at fault. `400` invalid request, `401` no or a refused credential, `403` bound elsewhere, `404` not found (also for another organization's resources), `402` the organization's monthly budget is spent, `409` conflict, `429` rate limited (`Retry-After`), `502`/`504` an MCP server or the sidecar failed, `503` a dependency is down.",
     ].join("\n"),
   },
   tags: [
@@ -47,6 +48,7 @@ export const spec: ZodOpenApiObject = {
     { name: "approvals", description: "Tool calls that wait for a person: the organization's policy and the decisions." },
     { name: "connections", description: "The organization's MCP servers (Notion, GitHub, custom), whose tools the agent may use." },
     { name: "audit", description: "Who did what with the organization's tools and credentials, and how it went." },
+    { name: "usage", description: "Tokens and cost of the organization's runs, and its monthly budget." },
     { name: "probes", description: "For orchestrators and operators; no credentials." },
     { name: "reference", description: "This document." },
     { name: "sidecar callbacks", description: "Signed calls from the OpenCode sidecar; not for API callers." },
