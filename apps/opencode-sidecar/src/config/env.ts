@@ -32,6 +32,15 @@ export const Env = z.object({
   MODEL_BASE_URL: optionalString.pipe(z.url().optional()),
   MODEL_NAME: optionalString,
   MODEL_API_KEY: optionalString,
+  /**
+   * What the `MODEL_BASE_URL` model costs, in USD per million tokens, so the engine reports a cost
+   * for its runs (it knows no price for a custom provider and says 0 otherwise). A price left
+   * unset is 0, as the engine counts it.
+   */
+  MODEL_COST_INPUT: optionalString.pipe(z.coerce.number().nonnegative().optional()),
+  MODEL_COST_OUTPUT: optionalString.pipe(z.coerce.number().nonnegative().optional()),
+  MODEL_COST_CACHE_READ: optionalString.pipe(z.coerce.number().nonnegative().optional()),
+  MODEL_COST_CACHE_WRITE: optionalString.pipe(z.coerce.number().nonnegative().optional()),
   ANTHROPIC_API_KEY: optionalString,
   /** Redis for bindings, runs and replay ids across sidecar restarts; unset → in-process. */
   REDIS_URL: optionalString.pipe(z.url().optional()),
