@@ -178,7 +178,7 @@ for (const kind of ["shared", "embedded"] as const) {
 
       // The next one is refused before anything is stored: the budget, the spend, the reset.
       const before = real.model.requests.length;
-      for (const headers of [{}, { prefer: "respond-async" }]) {
+      for (const headers of [{}, { prefer: "respond-async" }] as Array<Record<string, string>>) {
         const refused = await nubabel.api("/api/delegate", { apiKey: initech.apiKey, body: { prompt: "please initech-2", sessionId: "s-refused" }, headers });
         expect(refused.status).toBe(402);
         const body = ErrorBody.parse(await refused.json());

@@ -10,6 +10,9 @@ const optionalString = z
   .optional()
   .transform((v) => (v && v.trim() ? v.trim() : undefined));
 
+/** A price in USD per million tokens; blank is unset, and a word is refused (NaN is not a number). */
+const price = optionalString.transform((v) => (v === undefined ? undefined : Number(v))).pipe(z.number().nonnegative().optional());
+
 /**
  * Every setting of the sidecar, read once at start. Names are the environment variables a user
  * sets; errors name them.
@@ -37,10 +40,10 @@ export const Env = z.object({
    * for its runs (it knows no price for a custom provider and says 0 otherwise). A price left
    * unset is 0, as the engine counts it.
    */
-  MODEL_COST_INPUT: optionalString.pipe(z.coerce.number().nonnegative().optional()),
-  MODEL_COST_OUTPUT: optionalString.pipe(z.coerce.number().nonnegative().optional()),
-  MODEL_COST_CACHE_READ: optionalString.pipe(z.coerce.number().nonnegative().optional()),
-  MODEL_COST_CACHE_WRITE: optionalString.pipe(z.coerce.number().nonnegative().optional()),
+  MODEL_COST_INPUT: price,
+  MODEL_COST_OUTPUT: price,
+  MODEL_COST_CACHE_READ: price,
+  MODEL_COST_CACHE_WRITE: price,
   ANTHROPIC_API_KEY: optionalString,
   /** Redis for bindings, runs and replay ids across sidecar restarts; unset → in-process. */
   REDIS_URL: optionalString.pipe(z.url().optional()),
