@@ -7,6 +7,7 @@ import { MemoryProgressLog } from "./adapters/memory/progress-log.js";
 import { MemoryRateLimiter } from "./adapters/memory/rate-limiter.js";
 import { PgApprovalStore } from "./adapters/postgres/approval-store.js";
 import { PgAuditLog } from "./adapters/postgres/audit-log.js";
+import { PgBudgetStore } from "./adapters/postgres/budget-store.js";
 import { PgConnectionStore } from "./adapters/postgres/connection-store.js";
 import { PgMappingStore } from "./adapters/postgres/mapping-store.js";
 import { PgOrganizationStore } from "./adapters/postgres/organization-store.js";
@@ -14,9 +15,11 @@ import { PgRunStore } from "./adapters/postgres/run-store.js";
 import { PgSessionStore } from "./adapters/postgres/session-store.js";
 import { PgSlackLinks, PgSlackThreads } from "./adapters/postgres/slack.js";
 import { PgWebhookStore } from "./adapters/postgres/webhook-store.js";
+import { PgUsageStore } from "./adapters/postgres/usage-store.js";
 import { connectRedisAdapters } from "./adapters/redis/index.js";
 import { Approvals } from "./approvals/index.js";
 import { startRetention } from "./audit/index.js";
+import { Budgets } from "./budgets/index.js";
 import { ConfigError, isEmbedded, loadProcessEnv, parseEnv, retiredVariables, type Env } from "./config/env.js";
 import { dataPath, keptSecret, writePrivate } from "./config/files.js";
 import { resolveKeyring, Rotation } from "./crypto/index.js";
@@ -221,6 +224,17 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       log: logger,
     });
     approvals.subscribe((notice) => outbox.approval(notice));
+    const usage = new PgUsageStore(database.db);
+    const budgets = new Budgets({
+      store: new PgBudgetStore(database.db),
+      usage,
+      defaults: {
+        monthlyCost: env.NUBABEL_DEFAULT_MONTHLY_COST,
+        monthlyTokens: env.NUBABEL_DEFAULT_MONTHLY_TOKENS,
+        warnAtPercent: env.NUBABEL_DEFAULT_BUDGET_WARN_PERCENT,
+      },
+      logger,
+    });
     const runs: Runs = new Runs({
       outbox,
       approvals: (organizationId) => approvals.requirements(organizationId),
@@ -231,6 +245,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       progress,
       events: runWatch.events,
       limits: { maxRunning: env.ORG_MAX_RUNNING, maxQueued: env.ORG_MAX_QUEUED },
+      spend: budgets,
       logger,
       tokenSecret,
       publicUrl: () => publicUrl,
@@ -270,6 +285,8 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       mcp: observedGateway(options.mcp ?? mcp.gateway, metrics),
       approvals,
       audit,
+      usage,
+      budgets,
       connections,
       webhooks,
       health,

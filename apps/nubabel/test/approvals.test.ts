@@ -118,7 +118,7 @@ describe("approvals on the real engine, an MCP server from the registry and Post
       expect(res.status).toBe(400);
       const error = ((await res.json()) as { error: { code: string; message: string; details: { fields: string[] } } }).error;
       expect(error.code).toBe("invalid_request");
-      // An unknown key is named in the message (it has no path of its own).
+      // The field, or the array holding the bad entry; an unknown key is named itself.
       expect(`${error.details.fields.join(" ")} ${error.message}`).toContain(field);
     });
 

@@ -39,11 +39,13 @@ describe("streaming text", () => {
     expect(all.at(-2).choices[0].finish_reason).toBe("stop");
     expect(all.at(-1).choices).toEqual([]);
     expect(all.at(-1).usage.total_tokens).toBeGreaterThan(0);
+    expect(server.requests.at(-1)!.usage).toEqual(all.at(-1).usage);
   });
 
   it("omits the usage chunk unless asked", async () => {
     const all = await chunks(await post({ ...user("hi"), stream: true }));
     expect(all.some((c) => "usage" in c)).toBe(false);
+    expect(server.requests.at(-1)!.usage).toBeUndefined();
     expect(all.map((c) => c.choices[0].delta.content ?? "").join("")).toBe("ok");
   });
 });

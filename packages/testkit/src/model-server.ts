@@ -168,8 +168,10 @@ export class ModelServer {
       if (aborted) return;
     }
     if ("error" in reply) return sendError(res, reply.error);
-    if (record.stream) return sendStream(res, reply, record.model, promptChars, record.body?.stream_options?.include_usage === true);
-    sendCompletion(res, reply, record.model, promptChars);
+    const usage = record.stream
+      ? sendStream(res, reply, record.model, promptChars, record.body?.stream_options?.include_usage === true)
+      : sendCompletion(res, reply, record.model, promptChars);
+    if (usage) record.usage = usage;
   }
 }
 

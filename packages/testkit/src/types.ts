@@ -39,4 +39,9 @@ export interface RecordedRequest {
   auxiliary: boolean;
   /** `Date.now()` when the body had been read. */
   receivedAt: number;
+  /**
+   * The usage the server reported for this call, once answered (a stream reports one only when
+   * asked with `stream_options.include_usage`): what an engine's token counts are checked against.
+   */
+  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 }

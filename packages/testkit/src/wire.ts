@@ -24,8 +24,11 @@ function errorType(status: number): string {
   return "invalid_request_error";
 }
 
-/** Sends a whole `chat.completion` object (the `stream: false` case). */
-export function sendCompletion(res: ServerResponse, reply: Answer, model: string, promptChars: number): void {
+/** The usage a reply reports, as OpenAI spells it. */
+export type WireUsage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+
+/** Sends a whole `chat.completion` object (the `stream: false` case); returns the usage it reported. */
+export function sendCompletion(res: ServerResponse, reply: Answer, model: string, promptChars: number): WireUsage {
   const calls = toolCalls(reply);
   const text = reply.text ?? "";
   const message = { role: "assistant", content: calls.length && !text ? null : text, ...(calls.length ? { tool_calls: calls } : {}) };
@@ -38,10 +41,14 @@ export function sendCompletion(res: ServerResponse, reply: Answer, model: string
     usage: usage(promptChars, text, calls),
   };
   res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+  return body.usage;
 }
 
-/** Streams a reply as SSE `chat.completion.chunk`s ending in `data: [DONE]`, the way OpenAI does. */
-export function sendStream(res: ServerResponse, reply: Answer, model: string, promptChars: number, includeUsage: boolean): void {
+/**
+ * Streams a reply as SSE `chat.completion.chunk`s ending in `data: [DONE]`, the way OpenAI does;
+ * returns the usage it reported (only with `includeUsage`, as OpenAI).
+ */
+export function sendStream(res: ServerResponse, reply: Answer, model: string, promptChars: number, includeUsage: boolean): WireUsage | undefined {
   const id = completionId();
   const created = nowSeconds();
   const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
@@ -63,8 +70,10 @@ export function sendStream(res: ServerResponse, reply: Answer, model: string, pr
   });
   delta({}, calls.length ? "tool_calls" : "stop");
   // With include_usage OpenAI sends one more chunk: empty choices, the usage of the whole call.
-  if (includeUsage) chunk([], { usage: usage(promptChars, text, calls) });
+  const reported = includeUsage ? usage(promptChars, text, calls) : undefined;
+  if (reported) chunk([], { usage: reported });
   res.end("data: [DONE]\n\n");
+  return reported;
 }
 
 function toolCalls(reply: Answer): ToolCall[] {
@@ -88,7 +97,7 @@ export function split(text: string, n: number): string[] {
 }
 
 // Rough token counts (4 characters a token): engines only need plausible, non-zero numbers.
-function usage(promptChars: number, text: string, calls: ToolCall[]) {
+function usage(promptChars: number, text: string, calls: ToolCall[]): WireUsage {
   const completionChars = text.length + calls.reduce((n, c) => n + c.function.name.length + c.function.arguments.length, 0);
   const prompt_tokens = Math.max(1, Math.ceil(promptChars / 4));
   const completion_tokens = Math.max(1, Math.ceil(completionChars / 4));

@@ -52,6 +52,15 @@ describe("parseEnv", () => {
     expect(config.message).toMatch(/SIDECAR_SHARED_SECRET: must be a Standard Webhooks secret/);
   });
 
+  it("reads the default monthly budget, refusing a cap that is not positive", () => {
+    const none = parseEnv({ SIDECAR_SHARED_SECRET: secret });
+    expect([none.NUBABEL_DEFAULT_MONTHLY_COST, none.NUBABEL_DEFAULT_MONTHLY_TOKENS, none.NUBABEL_DEFAULT_BUDGET_WARN_PERCENT]).toEqual([undefined, undefined, 80]);
+    const env = parseEnv({ SIDECAR_SHARED_SECRET: secret, NUBABEL_DEFAULT_MONTHLY_COST: "25.5", NUBABEL_DEFAULT_MONTHLY_TOKENS: "2000000", NUBABEL_DEFAULT_BUDGET_WARN_PERCENT: "90" });
+    expect(env).toMatchObject({ NUBABEL_DEFAULT_MONTHLY_COST: 25.5, NUBABEL_DEFAULT_MONTHLY_TOKENS: 2_000_000, NUBABEL_DEFAULT_BUDGET_WARN_PERCENT: 90 });
+    expect(() => parseEnv({ SIDECAR_SHARED_SECRET: secret, NUBABEL_DEFAULT_MONTHLY_COST: "-1" })).toThrow(/NUBABEL_DEFAULT_MONTHLY_COST/);
+    expect(() => parseEnv({ SIDECAR_SHARED_SECRET: secret, NUBABEL_DEFAULT_BUDGET_WARN_PERCENT: "120" })).toThrow(/NUBABEL_DEFAULT_BUDGET_WARN_PERCENT/);
+  });
+
   it("explains a missing shared secret", () => {
     expect(() => parseEnv({})).toThrow(/SIDECAR_SHARED_SECRET: is required/);
   });

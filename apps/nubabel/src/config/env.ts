@@ -117,6 +117,14 @@ const Schema = z.object({
   SLACK_API_URL: optionalUrl,
   /** Least gap between two edits of one progress message (Slack allows about one per second). */
   SLACK_UPDATE_INTERVAL_MS: positiveInt.default(1_000),
+  /**
+   * The operator's default monthly budget for every organization without one of its own (`PUT
+   * /api/budget`): a cap on cost (USD, as the engine reports it) and/or on tokens (input + output).
+   */
+  NUBABEL_DEFAULT_MONTHLY_COST: z.coerce.number().positive().max(1e9).optional(),
+  NUBABEL_DEFAULT_MONTHLY_TOKENS: positiveInt.max(1e15).optional(),
+  /** Past this percentage of a cap the budget shows `warning` (an organization's own setting wins). */
+  NUBABEL_DEFAULT_BUDGET_WARN_PERCENT: z.coerce.number().int().min(1).max(100).default(80),
   /** Audit entries older than this many days are pruned (hourly); 0 keeps them forever. */
   AUDIT_RETENTION_DAYS: z.coerce.number().int().nonnegative().max(36_500).default(90),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

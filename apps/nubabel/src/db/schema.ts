@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigserial, boolean, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, bigserial, boolean, doublePrecision, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 export const organizations = pgTable("organizations", {
   id: text("id").primaryKey(),
@@ -132,6 +132,8 @@ export const runs = pgTable(
     index("runs_session_idx").on(t.organizationId, t.sessionId, t.seq),
     index("runs_org_status_idx").on(t.organizationId, t.status, t.seq),
     index("runs_status_idx").on(t.status),
+    // Usage reports and the budget's month sum finished runs of one organization by time.
+    index("runs_org_finished_idx").on(t.organizationId, t.finishedAt),
     foreignKey({ name: "runs_session_fk", columns: [t.organizationId, t.sessionId], foreignColumns: [sessions.organizationId, sessions.id] }).onDelete("cascade"),
   ],
 );
@@ -364,3 +366,17 @@ export const webhookDeliveries = pgTable(
     index("webhook_deliveries_run_idx").on(t.endpointId, t.runId, t.seq),
   ],
 );
+
+/**
+ * An organization's own monthly budget (`PUT /api/budget`); without a row the operator's default
+ * applies. A null cap is no cap of that kind.
+ */
+export const budgets = pgTable("budgets", {
+  organizationId: text("organization_id")
+    .primaryKey()
+    .references(() => organizations.id, { onDelete: "cascade" }),
+  monthlyCost: doublePrecision("monthly_cost"),
+  monthlyTokens: bigint("monthly_tokens", { mode: "number" }),
+  warnAtPercent: integer("warn_at_percent"),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});

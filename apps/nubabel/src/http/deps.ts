@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { HealthReport, Webhooks } from "@nubabel/contracts";
 import type { Approvals } from "../approvals/index.js";
 import type { AuditLog } from "../audit/index.js";
+import type { Budgets } from "../budgets/index.js";
 import type { RateLimiter } from "../limits/rate-limiter.js";
 import type { Logger } from "../log/logger.js";
 import type { SessionMapping } from "../mapping/session-mapping.js";
@@ -14,6 +15,7 @@ import type { Runs } from "../runs/index.js";
 import type { SessionStore } from "../sessions/index.js";
 import type { SidecarClient } from "../sidecar/index.js";
 import type { WebhookEndpoints } from "../webhooks/index.js";
+import type { UsageStore } from "../usage/index.js";
 
 /** What `/health` and `/readyz` report (its shape lives in contracts, which the API document is built from). */
 export type { HealthReport, SidecarEntry } from "@nubabel/contracts";
@@ -37,6 +39,10 @@ export interface HttpDeps {
    * connection changes, key rotations, approval decisions). `record` never throws.
    */
   audit: AuditLog;
+  /** `GET /api/usage` sums the organization's runs through it. */
+  usage: UsageStore;
+  /** `/api/budget`: the organization's monthly cap and this month's spend. */
+  budgets: Budgets;
   /** `/api/connections`; the routes are absent without it. */
   connections?: Connections;
   /** `/api/webhooks`; the routes are absent without it. */

@@ -83,6 +83,8 @@ const TABLE: Record<string, Row> = {
   AuditCursorInvalid: { status: 400, code: "invalid_request" },
   RunNotFound: { status: 404, code: "run_not_found" },
   RunQueueFull: { status: 429, code: "queue_full" },
+  // 402: the request is fine and may succeed later, once the month turns or the cap is raised.
+  BudgetExceeded: { status: 402, code: "budget_exceeded" },
   ApprovalNotFound: { status: 404, code: "approval_not_found" },
   ApprovalAlreadyDecided: { status: 409, code: "approval_decided" },
   NotAnApprover: { status: 403, code: "not_an_approver" },

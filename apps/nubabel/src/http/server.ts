@@ -14,6 +14,7 @@ import { publicRoutes } from "./routes/public.js";
 import { referenceRoutes } from "./routes/reference.js";
 import { streamRoutes } from "./routes/stream.js";
 import { webhookRoutes } from "./routes/webhooks.js";
+import { usageRoutes } from "./routes/usage.js";
 
 /**
  * Request lines at debug: the sidecar's callbacks (a busy run posts hundreds), probes and scrapes.
@@ -80,6 +81,7 @@ export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteO
   if (deps.connections) connectionRoutes(app, deps, deps.connections);
   auditRoutes(app, deps);
   if (deps.webhooks) webhookRoutes(app, deps, deps.webhooks);
+  usageRoutes(app, deps);
   void app.register(async (scope) => callbackRoutes(scope, deps));
   if (deps.admin) {
     const secret = deps.admin.secret;

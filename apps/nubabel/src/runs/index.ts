@@ -3,5 +3,5 @@ export { Reconciler, type ReconcilerOptions } from "./reconciler.js";
 export { RunNotFound, RunQueueFull, OpencodeSessionLost } from "./errors.js";
 export { toApi, type Run, type Origin, type Ending } from "./run.js";
 export { toDelegateResponse } from "./outcome.js";
-export type { RunStore, Limits, RunOutbox, RunEventType } from "./ports.js";
+export type { RunStore, Limits, RunOutbox, RunEventType, SpendGate } from "./ports.js";
 export { viewRun, type RunViewSources } from "./view.js";

@@ -20,6 +20,14 @@ export interface NewRun {
   traceparent?: string;
 }
 
+/**
+ * Whether the organization may submit another run at all, asked before admission (the budget).
+ * Rejects with a typed error (`BudgetExceeded`) saying why; never asked again for a queued run.
+ */
+export interface SpendGate {
+  check(organizationId: string): Promise<void>;
+}
+
 /** Per-organization admission limits. */
 export interface Limits {
   maxRunning: number;

@@ -8,7 +8,7 @@ import { Sessions, type SessionStore } from "../sessions/index.js";
 import { dispatch, type DispatchDeps } from "./dispatch.js";
 import { RunNotFound, RunQueueFull } from "./errors.js";
 import { endingFrom, historyOf, terminalEvent } from "./outcome.js";
-import type { HistoryEntry, Limits, RunEvents, RunOutbox, RunStore } from "./ports.js";
+import type { HistoryEntry, Limits, RunEvents, RunOutbox, RunStore, SpendGate } from "./ports.js";
 import type { Ending, Origin, Run } from "./run.js";
 import { RunSpans } from "./run-spans.js";
 
@@ -27,6 +27,8 @@ export interface RunsDeps extends DispatchDeps {
   sessions: SessionStore;
   progress: ProgressLog;
   limits: Limits;
+  /** Asked before each submission; absent, nothing is refused for spending. */
+  spend?: SpendGate;
   logger: Logger;
   /** How often a waiting caller re-reads a run that may end on another instance. */
   pollMs?: number;
@@ -61,9 +63,14 @@ export class Runs {
     this.log = deps.logger.child({ module: "runs" });
   }
 
-  /** Accepts a prompt; throws `RunQueueFull` when the organization may queue no more. */
+  /**
+   * Accepts a prompt; throws `RunQueueFull` when the organization may queue no more, and what the
+   * spend gate throws (`BudgetExceeded`) when it may start no more this month.
+   */
   async submit(input: SubmitInput, logger?: Logger): Promise<Run> {
     const { store, limits } = this.deps;
+    // Before anything is stored: a refused prompt leaves no run behind.
+    await this.deps.spend?.check(input.organizationId);
     this.listen();
     // The store opens the session (created on first use) in the same round trip.
     const sessionId = input.sessionId ?? Ids.create(Ids.Prefix.session);

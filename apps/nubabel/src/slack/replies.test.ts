@@ -35,6 +35,12 @@ describe("replies", () => {
     const full = Object.assign(named("RunQueueFull"), { data: { running: 8, queued: 100, limit: 100, retryAfterSeconds: 5 } });
     expect(failureMessage(full, "r")).toContain("already has 100 requests waiting");
     expect(failureMessage(named("SessionNotFound"), "r")).toContain("start a new thread");
+    const broke = Object.assign(named("BudgetExceeded"), {
+      data: { budget: { monthlyCost: 0.0001, monthlyTokens: 50_000 }, spent: { cost: 0.000123, tokens: 51_000 }, resetsAt: "2026-12-01T00:00:00.000Z" },
+    });
+    const budget = failureMessage(broke, "r");
+    expect(budget).toContain("monthly budget (0.000123 of 0.0001 USD spent, 51,000 of 50,000 tokens used)");
+    expect(budget).toContain("resets on December 1, 2026 (UTC)");
     expect(failureMessage(named("SidecarRejected", "unknown category <x>"), "r")).toContain("unknown category &lt;x&gt;");
     const other = failureMessage(named("TypeError", "secret internals"), "slk_1234");
     expect(other).toContain("slk_1234");

@@ -1,4 +1,5 @@
 import type { DelegateResponse } from "@nubabel/contracts";
+import { money, type BudgetExceededData } from "../budgets/index.js";
 import { escapeSlack, markdownToMrkdwn, splitMessage } from "./text.js";
 
 /** Everything the bot says that is not the agent's answer, in one place so the voice stays one. */
@@ -21,6 +22,10 @@ export const Replies = {
   restarting: ":arrows_counterclockwise: I'm restarting. The work goes on, and the answer will follow here.",
   queueFull: (queued: number) =>
     `:hourglass: Your organization already has ${queued} requests waiting, as many as it may. Please try again in a few minutes, once some have finished.`,
+  /** The organization spent its monthly cap; `resetsAt` is an ISO time (the first of next month, UTC). */
+  budgetExceeded: (spent: string, resetsAt: string) =>
+    `:no_entry: Your organization reached its monthly budget (${spent}), so I didn't start this. ` +
+    `The budget resets on ${day(resetsAt)}; until then an admin can raise it through Nubabel's API (\`PUT /api/budget\`).`,
   stopFailed: ":warning: I couldn't stop the running task just now. Please try `stop` again in a moment.",
   /** Ephemeral, to someone who pressed Approve / Deny but is not among the approvers. */
   notYours: (whoMay: string) => `:no_entry: This one is not yours to approve: only ${whoMay} may decide it.`,
@@ -80,6 +85,10 @@ export function failureMessage(err: unknown, ref: string): string {
       const queued = (err as { data?: { queued?: number } }).data?.queued;
       return Replies.queueFull(typeof queued === "number" ? queued : 0);
     }
+    case "BudgetExceeded": {
+      const data = (err as { data?: Partial<BudgetExceededData> }).data;
+      return Replies.budgetExceeded(data?.spent && data.budget ? spentOf(data as BudgetExceededData) : "its cap is spent", data?.resetsAt ?? "");
+    }
     case "OpencodeSessionLost":
       return ":warning: My worker lost this thread's conversation, so I can't continue it. Please start a new thread by mentioning me.";
     case "SessionNotFound":
@@ -91,4 +100,19 @@ export function failureMessage(err: unknown, ref: string): string {
     default:
       return `:warning: Something went wrong on my side and nothing was answered. Please try again; if it keeps happening, tell whoever runs Nubabel (reference \`${ref}\`).`;
   }
+}
+
+/** "1.02 of 1 USD, 52,000 of 50,000 tokens": each cap in force with what was spent against it. */
+function spentOf({ budget, spent }: BudgetExceededData): string {
+  const parts: string[] = [];
+  if (budget.monthlyCost !== undefined) parts.push(`${money(spent.cost)} of ${money(budget.monthlyCost)} USD spent`);
+  if (budget.monthlyTokens !== undefined) parts.push(`${spent.tokens.toLocaleString("en")} of ${budget.monthlyTokens.toLocaleString("en")} tokens used`);
+  return parts.join(", ");
+}
+
+/** "December 1, 2026 (UTC)", or the words for an unknown time. */
+function day(iso: string): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return "the first of next month (UTC)";
+  return `${at.toLocaleDateString("en", { timeZone: "UTC", month: "long", day: "numeric", year: "numeric" })} (UTC)`;
 }

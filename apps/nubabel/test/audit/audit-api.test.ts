@@ -181,10 +181,11 @@ describe.runIf(hasInfra)("the audit trail (PostgreSQL + Redis)", () => {
       expect(bad.status, JSON.stringify(query)).toBe(400);
       expect(bad.body.error).toMatchObject({ code: "invalid_request", details: { fields: expect.arrayContaining([field]) } });
     }
-    // An unknown parameter is refused too (the shared issue formatter names it in the message only).
+    // An unknown parameter is refused too, named as the field at fault.
     const unknown = await audit({ colour: "blue" });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error?.message).toContain("colour");
+    expect(unknown.body.error?.details?.fields).toEqual(["colour"]);
     expect((await nubabel.api("/api/audit")).status).toBe(401);
   });
 

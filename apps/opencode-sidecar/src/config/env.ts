@@ -10,6 +10,9 @@ const optionalString = z
   .optional()
   .transform((v) => (v && v.trim() ? v.trim() : undefined));
 
+/** A price in USD per million tokens; blank is unset, and a word is refused (NaN is not a number). */
+const price = optionalString.transform((v) => (v === undefined ? undefined : Number(v))).pipe(z.number().nonnegative().optional());
+
 /**
  * Every setting of the sidecar, read once at start. Names are the environment variables a user
  * sets; errors name them.
@@ -32,6 +35,15 @@ export const Env = z.object({
   MODEL_BASE_URL: optionalString.pipe(z.url().optional()),
   MODEL_NAME: optionalString,
   MODEL_API_KEY: optionalString,
+  /**
+   * What the `MODEL_BASE_URL` model costs, in USD per million tokens, so the engine reports a cost
+   * for its runs (it knows no price for a custom provider and says 0 otherwise). A price left
+   * unset is 0, as the engine counts it.
+   */
+  MODEL_COST_INPUT: price,
+  MODEL_COST_OUTPUT: price,
+  MODEL_COST_CACHE_READ: price,
+  MODEL_COST_CACHE_WRITE: price,
   ANTHROPIC_API_KEY: optionalString,
   /** Redis for bindings, runs and replay ids across sidecar restarts; unset → in-process. */
   REDIS_URL: optionalString.pipe(z.url().optional()),

@@ -23,6 +23,14 @@ describe("buildEngineConfig", () => {
     expect(built.content.plugin).toEqual(["file:///p.ts"]);
   });
 
+  it("prices the custom model from MODEL_COST_* (USD per million tokens), and leaves it unpriced without them", () => {
+    const models = (extra: Record<string, string>) =>
+      (buildEngineConfig(env({ MODEL_BASE_URL: "http://m.local/v1", MODEL_NAME: "big", ...extra }), "/p.ts").content.provider as Record<string, { models: Record<string, { cost?: unknown }> }>)[CUSTOM_PROVIDER]!.models;
+    expect(models({ MODEL_COST_INPUT: "3", MODEL_COST_OUTPUT: "15", MODEL_COST_CACHE_READ: "0.3" }).big!.cost).toEqual({ input: 3, output: 15, cache_read: 0.3, cache_write: 0 });
+    expect(models({}).big!.cost).toBeUndefined();
+    expect(() => env({ MODEL_COST_OUTPUT: "-1" })).toThrow(/MODEL_COST_OUTPUT/);
+  });
+
   it("falls back to Anthropic, then to the operator's file, then to none", () => {
     expect(buildEngineConfig(env({ ANTHROPIC_API_KEY: "sk-ant" }), "/p.ts").model).toBe("anthropic/claude-sonnet-4-5");
     expect(buildEngineConfig(env({ OPENCODE_CONFIG: userFile({ model: "x/y" }) }), "/p.ts").model).toBe("x/y");

@@ -65,6 +65,7 @@ export function buildEngineConfig(env: Env, pluginFile: string, opts: { shell?: 
   delete user.shell;
 
   if (env.MODEL_BASE_URL && env.MODEL_NAME) {
+    const cost = modelCost(env);
     provider[CUSTOM_PROVIDER] = {
       npm: "@ai-sdk/openai-compatible",
       name: "Configured model",
@@ -76,7 +77,7 @@ export function buildEngineConfig(env: Env, pluginFile: string, opts: { shell?: 
       // Categories may name other models of the same server (`nubabel-model/<name>`).
       models: Object.fromEntries(
         [env.MODEL_NAME, ...(opts.categoryModels ?? []).flatMap((m) => (m.startsWith(`${CUSTOM_PROVIDER}/`) ? [m.slice(CUSTOM_PROVIDER.length + 1)] : []))].map(
-          (name) => [name, { name, tool_call: true }],
+          (name) => [name, { name, tool_call: true, ...(cost ? { cost } : {}) }],
         ),
       ),
     };
@@ -113,4 +114,15 @@ export function buildEngineConfig(env: Env, pluginFile: string, opts: { shell?: 
     plugin: [...userPlugins, ...(opts.plugins ?? []).map((file) => `file://${file}`), `file://${pluginFile}`],
   };
   return { content, model, providerEnv };
+}
+
+/**
+ * The engine's price of the custom provider's models (USD per million tokens), from
+ * `MODEL_COST_*`; undefined when none is set, so the engine keeps reporting a cost of 0.
+ */
+function modelCost(env: Env): { input: number; output: number; cache_read: number; cache_write: number } | undefined {
+  const prices = [env.MODEL_COST_INPUT, env.MODEL_COST_OUTPUT, env.MODEL_COST_CACHE_READ, env.MODEL_COST_CACHE_WRITE];
+  if (prices.every((p) => p === undefined)) return undefined;
+  const [input = 0, output = 0, cache_read = 0, cache_write = 0] = prices;
+  return { input, output, cache_read, cache_write };
 }

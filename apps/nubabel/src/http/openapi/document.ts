@@ -17,6 +17,7 @@ import { connectionPaths } from "./paths-connections.js";
 import { apiPaths } from "./paths-api.js";
 import { probePaths } from "./paths-probes.js";
 import { webhookEvents, webhookPaths } from "./paths-webhooks.js";
+import { usagePaths } from "./paths-usage.js";
 
 /**
  * Routes left out of the document on purpose. `/slack/*` is Slack's to call, described by Slack's
@@ -27,7 +28,16 @@ import { webhookEvents, webhookPaths } from "./paths-webhooks.js";
 export const UNDOCUMENTED = [/^\/slack\//, /^\/admin\//];
 
 /** Every operation, with the zod schemas and examples the document is built from (the OpenAPI test walks them too). */
-export const paths: ZodOpenApiPathsObject = { ...apiPaths, ...approvalPaths, ...connectionPaths, ...auditPaths, ...webhookPaths, ...probePaths, ...callbackPaths };
+export const paths: ZodOpenApiPathsObject = {
+  ...apiPaths,
+  ...approvalPaths,
+  ...connectionPaths,
+  ...auditPaths,
+  ...usagePaths,
+  ...webhookPaths,
+  ...probePaths,
+  ...callbackPaths,
+};
 
 /** What Nubabel sends to organizations' webhook endpoints (OpenAPI 3.1 `webhooks`). */
 export const webhooks = webhookEvents;
@@ -42,7 +52,7 @@ export const spec: ZodOpenApiObject = {
       "",
       "**Auth.** Every `/api/…` route for callers takes the organization's API key as `Authorization: Bearer nbk_…`; the session stream also takes a short-lived `?token=` for browsers. The probes and this reference are public.",
       "",
-      "**Errors.** Every error has the body `{\"error\": {\"code\", \"message\", \"details\"}}`: `code` is stable and machine-readable, `message` is for people, `details` (optional) names the fields at fault. `400` invalid request, `401` no or a refused credential, `403` bound elsewhere, `404` not found (also for another organization's resources), `409` conflict, `429` rate limited (`Retry-After`), `502`/`504` an MCP server or the sidecar failed, `503` a dependency is down.",
+      "**Errors.** Every error has the body `{\"error\": {\"code\", \"message\", \"details\"}}`: `code` is stable and machine-readable, `message` is for people, `details` (optional) names the fields at fault. `400` invalid request, `401` no or a refused credential, `403` bound elsewhere, `404` not found (also for another organization's resources), `402` the organization's monthly budget is spent, `409` conflict, `429` rate limited (`Retry-After`), `502`/`504` an MCP server or the sidecar failed, `503` a dependency is down.",
     ].join("\n"),
   },
   tags: [
@@ -52,6 +62,7 @@ export const spec: ZodOpenApiObject = {
     { name: "connections", description: "The organization's MCP servers (Notion, GitHub, custom), whose tools the agent may use." },
     { name: "audit", description: "Who did what with the organization's tools and credentials, and how it went." },
     { name: "webhooks", description: "Endpoints told of the organization's runs as signed Standard Webhooks, retried for a day, with a delivery log." },
+    { name: "usage", description: "Tokens and cost of the organization's runs, and its monthly budget." },
     { name: "probes", description: "For orchestrators and operators; no credentials." },
     { name: "reference", description: "This document." },
     { name: "sidecar callbacks", description: "Signed calls from the OpenCode sidecar; not for API callers." },

@@ -1,4 +1,5 @@
 import type {
+  ApiBudget,
   ApiPolicy,
   Approval,
   ApiDelegateRequest,
@@ -6,6 +7,7 @@ import type {
   ApiRunAccepted,
   ApiSession,
   AuditPage,
+  BudgetSettings,
   Connection,
   DelegateResponse,
   HealthReport,
@@ -13,6 +15,7 @@ import type {
   RunResult,
   StreamEvent,
   StreamToken,
+  UsageReport,
 } from "@nubabel/contracts";
 
 /**
@@ -183,4 +186,40 @@ export const auditPage: AuditPage = {
     },
   ],
   nextCursor: "YTE6MTA0Mg",
+};
+
+/** November's usage so far by day: the run above on the 29th, and two earlier ones. */
+export const usageReport: UsageReport = {
+  from: "2026-11-01T00:00:00.000Z",
+  to: "2026-11-30T00:00:00.000Z",
+  groupBy: "day",
+  rows: [
+    { key: "2026-11-28", runs: 2, inputTokens: 8120, outputTokens: 640, reasoningTokens: 0, cacheReadTokens: 7300, cacheWriteTokens: 410, cost: 0.0112 },
+    { key: "2026-11-29", runs: 1, ...USAGE },
+  ],
+  total: { runs: 3, inputTokens: 12330, outputTokens: 822, reasoningTokens: 0, cacheReadTokens: 11200, cacheWriteTokens: 410, cost: 0.0153 },
+};
+
+export const budgetSettings: BudgetSettings = { monthlyCost: 50, monthlyTokens: 20_000_000, warnAtPercent: 80 };
+
+export const budget: ApiBudget = {
+  monthlyCost: 50,
+  monthlyTokens: 20_000_000,
+  warnAtPercent: 80,
+  source: "organization",
+  spent: { cost: 41.37, tokens: 9_412_004 },
+  periodStart: "2026-11-01T00:00:00.000Z",
+  resetsAt: "2026-12-01T00:00:00.000Z",
+  state: "warning",
+};
+
+/** The same organization without a budget of its own: the operator's default applies. */
+export const defaultBudget: ApiBudget = {
+  monthlyCost: 100,
+  warnAtPercent: 80,
+  source: "default",
+  spent: budget.spent,
+  periodStart: budget.periodStart,
+  resetsAt: budget.resetsAt,
+  state: "ok",
 };

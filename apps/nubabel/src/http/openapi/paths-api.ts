@@ -15,6 +15,7 @@ import { z } from "zod";
 import type { ZodOpenApiPathsObject } from "zod-openapi";
 import { RunPath, SessionPath, StreamQuery } from "../schemas.js";
 import * as Example from "./examples.js";
+import { budgetExceeded } from "./paths-usage.js";
 import { answer, Auth, body, errors, notFound } from "./responses.js";
 
 const sessionNotFound = notFound("session_not_found", `session ${Example.SESSION_ID} not found`);
@@ -45,6 +46,7 @@ export const apiPaths: ZodOpenApiPathsObject = {
           }),
         }),
         ...errors([400, 401, 429, 503], {
+          ...budgetExceeded,
           502: answer("The sidecar answered with something Nubabel could not read (`sidecar_protocol_error`).", ErrorBody, {
             error: { code: "sidecar_protocol_error", message: "the sidecar's answer is not a DelegateResponse" },
           }),

@@ -1,0 +1,3 @@
+export * as UsageReports from "./reports.js";
+export type { UsageRow, UsageStore } from "./ports.js";
+export { monthOf } from "./period.js";
