@@ -87,7 +87,7 @@ describe("approvals on the real engine, an MCP server from the registry and Post
     b = await createOrganization(nubabel, "Approvals B");
     const created = await nubabel.api("/api/connections", { apiKey: a.apiKey, body: { provider: "everything", credentials: { EVERYTHING_TOKEN: SECRET_TOKEN } } });
     expect(created.status).toBe(201);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await nubabel?.close();
@@ -246,7 +246,7 @@ describe("approvals on the real engine, an MCP server from the registry and Post
     expect((await decide(runId, approval.id, { decision: "approve" })).status).toBe(200);
     expect(await finished(runId)).toMatchObject({ status: "completed", output: "finished after the restart" });
     expect(toolResults(real).join("\n")).toContain("across a restart");
-  }, 120_000);
+  }, 240_000);
 
   it("other organizations and sessions are not held up while a run waits", async () => {
     await setPolicy({ approvals: [{ match: "everything/echo" }] });

@@ -11,6 +11,7 @@ import { RedisBindingStore } from "./adapters/redis/binding-store.js";
 import { pingRedis } from "./adapters/redis/ping.js";
 import { RedisRunStore } from "./adapters/redis/run-store.js";
 import { TokenSeal } from "./adapters/redis/sealed-token.js";
+import { PermissionGate } from "./approvals/permission-gate.js";
 import { Bridge } from "./bridge/bridge.js";
 import { CallbackClient } from "./callbacks/client.js";
 import { Outbox } from "./callbacks/outbox.js";
@@ -21,7 +22,7 @@ import { EngineDriver } from "./engine/driver.js";
 import { EngineInstances } from "./engine/instances.js";
 import type { Engine } from "./engine/engine.js";
 import { OMO_CATEGORY_AGENT, OMO_ENV, omoCategoryPrompts, omoConfig, omoPackage } from "./engine/omo.js";
-import { buildEngineConfig } from "./engine/opencode-config.js";
+import { buildEngineConfig, GATED_PERMISSIONS } from "./engine/opencode-config.js";
 import { EngineSupervisor } from "./engine/supervisor.js";
 import { buildServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
@@ -170,13 +171,19 @@ export async function startSidecar(
         logger: logger.child({ module: "engine" }),
       });
   const driver = new EngineDriver(engine, logger.child({ module: "driver" }), env.ENGINE_REQUEST_TIMEOUT_MS);
+  // Only the asks a run's approvals cover wait for a person (the gate answers every other); a question never does.
+  const permissions = new PermissionGate({
+    engine: driver,
+    runOf: (sessionId) => runner.runFor(sessionId),
+    directories: () => runner.runningDirectories(),
+    gated: GATED_PERMISSIONS,
+    observe: (outcome) => metrics.permissionAsk(outcome),
+    log: logger.child({ module: "permissions" }),
+  });
   driver.onEvent((event) => {
-    // Nothing may wait for a person: refuse whatever asks.
-    if (event.type === "permission") {
-      void driver.rejectPermission(event.requestId, event.directory, `"${event.permission}" is not allowed in a Nubabel session`).catch(() => undefined);
-    } else if (event.type === "question") {
-      void driver.rejectQuestion(event.requestId, event.directory).catch(() => undefined);
-    }
+    if (event.type === "permission") void permissions.handle(event);
+    else if (event.type === "resync") void permissions.resync();
+    else if (event.type === "question") void driver.rejectQuestion(event.requestId, event.directory).catch(() => undefined);
   });
   const instances = new EngineInstances({
     max: env.ENGINE_MAX_INSTANCES,
@@ -209,7 +216,10 @@ export async function startSidecar(
     // An engine someone else runs (OPENCODE_URL) may not carry our plugin: its operator's choice.
     requirePlugin: !env.OPENCODE_URL,
     log: logger.child({ module: "runner" }),
-    onFinished: (run) => metrics.turnEnded(run),
+    onFinished: (run) => {
+      metrics.turnEnded(run);
+      permissions.forgetRun(run.runId);
+    },
   });
   const bridge = new Bridge(bindings, driver, callbacks, env.MCP_TIMEOUT_MS, (id) => runner.traceOf(id));
   const app = buildServer({
@@ -219,6 +229,7 @@ export async function startSidecar(
     bodyLimit: env.BODY_LIMIT_BYTES,
     instrument: (app) => metrics.instrument(app),
     runner,
+    permissions,
     callbackOrigin: env.NUBABEL_CALLBACK_URL,
     engine,
     model: engineConfig.model,

@@ -229,6 +229,20 @@ describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", 
     expect(h.model.requests.some((r) => r.model === "quick-model" && JSON.stringify(r.messages).includes("do it later"))).toBe(false);
   });
 
+  it("holds its agents to the sidecar's permissions: none allows what the sidecar gates or denies", async () => {
+    const endpoint = h.sidecar.engine.endpoint()!;
+    const engine = createOpencodeClient({ baseUrl: endpoint.url, headers: { authorization: `Basic ${Buffer.from(`opencode:${endpoint.password}`).toString("base64")}` } });
+    const agents = (await engine.app.agents({ directory: path.join(h.dataDir, "workspaces", ORG) }, { throwOnError: true })).data;
+    // Its planner allows bash, edit and webfetch in its own rules, which the engine applies after ours.
+    expect(agents.length).toBeGreaterThan(5);
+    const lastRule = (rules: Array<{ permission: string; pattern: string; action: string }>, permission: string) =>
+      rules.findLast((r) => (r.permission === permission || r.permission === "*") && r.pattern === "*")?.action;
+    const loose = agents.flatMap((agent) =>
+      ["bash", "edit", "nubabel_mcp", "webfetch", "external_directory"].flatMap((p) => (lastRule(agent.permission, p) === "allow" ? [`${agent.name}: ${p}`] : [])),
+    );
+    expect(loose).toEqual([]);
+  });
+
   // Last: by now every other test of this file has run its turns through the plugin.
   it("made no outbound connection but the one its agent was asked to make", async () => {
     const fetchId = `call_fetch_${randomBytes(3).toString("hex")}`;

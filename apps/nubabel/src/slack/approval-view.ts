@@ -79,6 +79,9 @@ export function decidedByText(decidedBy: string | undefined): string {
 
 function outcomeOf(approval: StoredApproval): { mrkdwn: string; plain: string } {
   const when = approval.decidedAt ? ` (${slackDate(approval.decidedAt)})` : "";
+  if (approval.decidedBy === "run") {
+    return { mrkdwn: `:hourglass: *Not approved:* the run ended before anyone decided${when}.`, plain: "Not approved (the run ended first)" };
+  }
   if (approval.status === "expired" || approval.decidedBy === "timeout") {
     return { mrkdwn: `:hourglass: *Not approved:* nobody answered in time${when}.`, plain: "Not approved (nobody answered in time)" };
   }

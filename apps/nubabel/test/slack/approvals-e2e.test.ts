@@ -66,7 +66,7 @@ describe("approvals in Slack, end to end (real sidecar and engine, PostgreSQL, f
     expect(await runCli(["org", "link-slack", "--org", org.organizationId, "--team", TEAM], env, sink, sink)).toBe(0);
     expect((await nubabel.api("/api/connections", { apiKey, body: { provider: "everything", credentials: { EVERYTHING_TOKEN: "slack-e2e-secret" } } })).status).toBe(201);
     expect((await nubabel.api("/api/policy", { method: "PUT", apiKey, body: { approvals: [{ match: "everything/echo" }] } })).status).toBe(200);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await nubabel?.close();
@@ -105,13 +105,14 @@ describe("approvals in Slack, end to end (real sidecar and engine, PostgreSQL, f
     // The requester approves: the message says who and when, without buttons; the answer arrives.
     expect(await press(buttonPress(message, "approval_approve", { user: USER, teamId: TEAM }))).toBe(200);
     const decided = await until(
-      () => slack.thread(CHANNEL, threadTs).find((m: StoredMessage) => m.ts === message.ts && /Approved by/.test(m.text + JSON.stringify(m.blocks ?? []))),
+      () => slack.thread(CHANNEL, threadTs).find((m: StoredMessage) => m.ts === message.ts && /Approved\* by/.test(m.text + JSON.stringify(m.blocks ?? []))),
       10_000,
       "the decided message",
     );
     expect(buttonsOf(decided)).toEqual([]);
     expect(JSON.stringify(decided.blocks ?? []) + decided.text).toContain(`<@${USER}>`);
-    await until(() => slack.thread(CHANNEL, threadTs).some((m) => m.text.includes("Echoed, with your approval.")), 60_000, "the answer");
+    // The progress message shows the draft first; the answer replaces it, without the Stop button.
+    await until(() => slack.thread(CHANNEL, threadTs).some((m) => m.text.startsWith("Echoed, with your approval.") && buttonsOf(m).length === 0), 60_000, "the answer");
     expect(slack.thread(CHANNEL, threadTs).every((m) => !buttonsOf(m).includes("run_stop"))).toBe(true);
     const done = (await (await nubabel.api(`/api/runs/${runId}`, { apiKey })).json()) as ApiRun;
     expect(done).toMatchObject({ status: "completed", approvals: [{ status: "approved", decidedBy: `slack:${USER}` }] });

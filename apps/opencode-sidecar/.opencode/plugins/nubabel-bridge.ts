@@ -11,6 +11,7 @@
  */
 import { checkUrl, parseAllowList } from "@nubabel/net-policy";
 import { type Plugin, tool } from "@opencode-ai/plugin";
+import { mergePermissions, tightenAgents } from "../../src/engine/permissions.js";
 import { instructionPaths, outsideReason, pathsOf, reservedReason } from "../../src/sandbox/confine.js";
 
 const z = tool.schema;
@@ -46,6 +47,16 @@ function callIdOf(ctx: object): string | undefined {
   return (ctx as { callID?: string }).callID;
 }
 
+/** The permissions the sidecar configured the engine with (absent in an engine it did not start). */
+function sidecarPermission(): Record<string, unknown> | undefined {
+  try {
+    const permission = (JSON.parse(process.env.OPENCODE_CONFIG_CONTENT ?? "{}") as { permission?: unknown }).permission;
+    return permission && typeof permission === "object" ? (permission as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function render(value: unknown): string {
   // The engine needs a string: a tool that answered nothing says so.
   if (value === undefined) return "(the tool returned nothing)";
@@ -60,6 +71,18 @@ const WRITES = new Set(["write", "edit", "multiedit", "apply_patch", "patch"]);
 const allowedUrls = parseAllowList(process.env.NUBABEL_AGENT_ALLOW_URLS ?? "");
 
 export const NubabelBridge: Plugin = async ({ directory }) => ({
+  // Other plugins edit the permissions the sidecar gave the engine (OhMyOpenCode puts "allow"s for
+  // webfetch and external_directory ahead of our "*", where our denials no longer win, and its
+  // planner's own rules allow bash, edit and webfetch). This plugin is loaded last, so its hook
+  // sees their edits: it puts ours back first and holds every agent to the same terms, so no rule
+  // of theirs skips an approval or a denial.
+  config: async (config) => {
+    const ours = sidecarPermission();
+    if (!ours) return;
+    // The config holds our rules already (and the operator's agents, merged by the sidecar): those stay.
+    config.permission = mergePermissions(ours, (config.permission ?? {}) as Record<string, unknown>, "ours-kept") as typeof config.permission;
+    if (config.agent) config.agent = tightenAgents(ours, config.agent as Record<string, unknown>, "ours-kept") as typeof config.agent;
+  },
   // Blanked rather than deleted: whether the shell's environment starts from ours or is merged
   // over it, an empty value wins.
   "shell.env": async (_input, output) => {
@@ -111,6 +134,14 @@ export const NubabelBridge: Plugin = async ({ directory }) => ({
         args: z.record(z.string(), z.unknown()).optional().describe("Arguments matching the tool's input schema"),
       },
       async execute(args, ctx) {
+        // The sidecar answers at once unless the run's approvals cover this tool; then a person
+        // decides. A refusal throws, and the agent reads its message as the tool's error.
+        await ctx.ask({
+          permission: "nubabel_mcp",
+          patterns: [`${args.provider}/${args.toolName}`],
+          always: [],
+          metadata: { provider: args.provider, toolName: args.toolName, args: args.args ?? {} },
+        });
         const data = (await callSidecar(
           "/internal/bridge/mcp/invoke",
           { sessionID: ctx.sessionID, callID: callIdOf(ctx), provider: args.provider, toolName: args.toolName, args: args.args ?? {} },

@@ -28,6 +28,14 @@ describe.each([
     await store.save(running);
     expect(await store.get(queued.runId)).toEqual(running);
   });
+
+  it("keeps a run's approval requirements through its moves", async () => {
+    const store = make();
+    const queued = { ...run(), approvals: { match: ["bash", "notion/*"], timeoutMs: 60_000 } };
+    await store.create(queued);
+    await store.save(transition(queued, { type: "start" }));
+    expect((await store.get(queued.runId))?.approvals).toEqual(queued.approvals);
+  });
 });
 
 describe("RedisRunStore without Redis", () => {

@@ -23,3 +23,17 @@ export interface BindingStore {
   get(opencodeSessionId: string): Promise<Binding | undefined>;
   set(binding: Binding): Promise<void>;
 }
+
+/**
+ * The binding of the session, or of its nearest bound ancestor (a subagent's session is a child
+ * of the one that started it), looking up at most 8 levels.
+ */
+export async function boundAncestor(store: BindingStore, parentOf: (sessionId: string) => Promise<string | undefined>, sessionId: string): Promise<Binding | undefined> {
+  let id: string | undefined = sessionId;
+  for (let depth = 0; id && depth < 8; depth++) {
+    const binding = await store.get(id);
+    if (binding) return binding;
+    id = await parentOf(id);
+  }
+  return undefined;
+}

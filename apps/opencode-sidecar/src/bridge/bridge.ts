@@ -1,6 +1,6 @@
 import { McpInvokeResponse, McpListResponse } from "@nubabel/contracts";
 import { Tracing } from "@nubabel/telemetry";
-import type { Binding, BindingStore } from "../bindings/binding.js";
+import { type Binding, type BindingStore, boundAncestor } from "../bindings/binding.js";
 import { CallbackRejectedError, type CallbackClient } from "../callbacks/client.js";
 import type { EngineDriver } from "../engine/driver.js";
 
@@ -63,18 +63,12 @@ export class Bridge {
    * shell (which could name any session) has no such tool call behind it.
    */
   private async resolve(sessionId: string, callId: string): Promise<Binding> {
-    let id: string | undefined = sessionId;
-    for (let depth = 0; id && depth < 8; depth++) {
-      const binding = await this.bindings.get(id);
-      if (binding) {
-        if (!binding.callbacks) throw new BridgeError("this session was delegated without callbacks, so it has no tools", 400);
-        if (!(await this.driver.isToolCallRunning(sessionId, binding.directory, callId))) {
-          throw new BridgeError(`no tool call ${callId} is running in session ${sessionId}`, 403);
-        }
-        return binding;
-      }
-      id = (await this.driver.getSession(id))?.parentId;
+    const binding = await boundAncestor(this.bindings, async (id) => (await this.driver.getSession(id))?.parentId, sessionId);
+    if (!binding) throw new BridgeError(`session ${sessionId} is not bound to a Nubabel delegation`, 404);
+    if (!binding.callbacks) throw new BridgeError("this session was delegated without callbacks, so it has no tools", 400);
+    if (!(await this.driver.isToolCallRunning(sessionId, binding.directory, callId))) {
+      throw new BridgeError(`no tool call ${callId} is running in session ${sessionId}`, 403);
     }
-    throw new BridgeError(`session ${sessionId} is not bound to a Nubabel delegation`, 404);
+    return binding;
   }
 }

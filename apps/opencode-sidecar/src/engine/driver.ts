@@ -3,8 +3,8 @@ import { LRUCache } from "lru-cache";
 import type { Usage } from "@nubabel/contracts";
 import type { Logger } from "../logger.js";
 import { type Engine, EngineDownError, type EngineEndpoint } from "./engine.js";
-import { toEngineEvent } from "./translate.js";
-import type { EngineEvent, TurnResult } from "./events.js";
+import { toEngineEvent, toPermissionAsk } from "./translate.js";
+import type { EngineEvent, PermissionAsk, TurnResult } from "./events.js";
 
 export interface PromptInput {
   sessionId: string;
@@ -173,9 +173,33 @@ export class EngineDriver {
     return res.data.some((m) => m.parts.some((p) => p.type === "tool" && p.callID === callId && p.state.status === "running"));
   }
 
-  /** Answers a permission request with a refusal: a headless session must never wait for a person. */
-  async rejectPermission(requestId: string, directory: string, message: string): Promise<void> {
-    await this.api().permission.reply({ requestID: requestId, directory, reply: "reject", message }, { signal: this.timeout() });
+  /**
+   * Answers a permission request: `once` lets that call run, `reject` fails it (the agent reads
+   * `message` as the tool's error, and the turn goes on). False when the engine no longer waits on it.
+   */
+  async replyPermission(requestId: string, directory: string, reply: "once" | "reject", message?: string): Promise<boolean> {
+    const res = await this.api().permission.reply(
+      { requestID: requestId, directory, reply, ...(message !== undefined ? { message } : {}) },
+      { signal: this.timeout() },
+    );
+    if (res.response && res.response.status >= 500) throw new Error(`engine answered ${res.response.status}`);
+    return res.response?.ok === true && res.data !== false;
+  }
+
+  /** The permission requests the engine's instance for `directory` is waiting on (asked while we were not listening). */
+  async pendingPermissions(directory: string): Promise<PermissionAsk[]> {
+    const res = await this.api().permission.list({ directory }, { throwOnError: true, signal: this.timeout() });
+    return (res.data ?? []).map((request) => toPermissionAsk(request, directory));
+  }
+
+  /** A tool call of the session by its id: the tool's name and the input the model gave it. */
+  async toolCall(sessionId: string, directory: string, callId: string): Promise<{ tool: string; input: Record<string, unknown> } | undefined> {
+    const res = await this.api().session.messages({ sessionID: sessionId, directory, limit: 4 }, { throwOnError: true, signal: this.timeout() });
+    for (const message of [...res.data].reverse()) {
+      const part = message.parts.find((p) => p.type === "tool" && p.callID === callId);
+      if (part?.type === "tool") return { tool: part.tool, input: part.state.input ?? {} };
+    }
+    return undefined;
   }
 
   async rejectQuestion(requestId: string, directory: string): Promise<void> {

@@ -31,10 +31,23 @@ export type EngineEvent =
   | { type: "session"; sessionId: string; parentId?: string; title: string }
   /** A tool call in a subagent's session, delivered to its top-most followed ancestor. */
   | { type: "subagent"; sessionId: string; subagent: string; event: Extract<EngineEvent, { type: "tool" }> }
-  | { type: "permission"; sessionId: string; requestId: string; directory: string; permission: string }
+  | ({ type: "permission" } & PermissionAsk)
   | { type: "question"; sessionId: string; requestId: string; directory: string }
   /** The stream was re-established: events in between are lost; followers must re-read state. */
   | { type: "resync" };
+
+/** An engine permission request (`permission.asked`), waiting for a reply. */
+export interface PermissionAsk {
+  sessionId: string;
+  requestId: string;
+  directory: string;
+  permission: string;
+  /** What the ask is about (a command, a path, `provider/tool`). */
+  patterns: string[];
+  metadata: Record<string, unknown>;
+  /** The tool call that asks, when a tool does. */
+  callId?: string;
+}
 
 /** A session's final assistant answer as stored by the engine. */
 export interface TurnResult {

@@ -1,13 +1,19 @@
 import { readFileSync } from "node:fs";
 import type { Env } from "../config/env.js";
+import { type Action, mergePermissions, tightenAgents } from "./permissions.js";
 
 /** The provider id under which `MODEL_BASE_URL` is registered with the engine. */
 export const CUSTOM_PROVIDER = "nubabel-model";
 
 /**
- * A session never waits for a person: everything inside the workspace is allowed, anything
- * that would ask (or leave the workspace, or fetch the web) is denied outright. The engine's own
- * checks are lexical; the nubabel-bridge plugin adds real-path checks and the URL policy.
+ * Nothing waits for a person unless Nubabel asked for it: everything inside the workspace is
+ * allowed, anything that would leave the workspace (or search the web) is denied outright. The
+ * tools a run's approvals may cover (`bash`; `edit`, which the engine's write, edit and patch
+ * tools all ask; and `nubabel_mcp`, which the bridge plugin asks before each MCP call) "ask":
+ * the sidecar's permission gate answers every ask at once unless the run's approvals cover it
+ * (src/approvals/). Later keys win over `"*"` (the engine's last matching rule wins). The
+ * engine's own checks are lexical; the nubabel-bridge plugin adds real-path checks and the URL
+ * policy.
  */
 export const PERMISSION = {
   "*": "allow",
@@ -16,7 +22,13 @@ export const PERMISSION = {
   question: "deny",
   webfetch: "deny",
   websearch: "deny",
+  bash: "ask",
+  edit: "ask",
+  nubabel_mcp: "ask",
 } as const;
+
+/** The permissions the sidecar's gate answers (see `PERMISSION`); any other ask is refused. */
+export const GATED_PERMISSIONS: ReadonlySet<string> = new Set(["bash", "edit", "webfetch", "nubabel_mcp"]);
 
 export interface EngineConfig {
   /** `OPENCODE_CONFIG_CONTENT` for the child. */
@@ -40,8 +52,9 @@ function readUserConfig(file: string): Record<string, unknown> {
 /**
  * Builds the engine's configuration. Precedence for the model: `MODEL_BASE_URL`+`MODEL_NAME`,
  * then `ANTHROPIC_API_KEY`, then the `model` of the `OPENCODE_CONFIG` file. Safety settings
- * (sharing, updates, our plugin, our denied permissions) win over the user's file; its own
- * permissions apply where they are stricter, and "ask" (nobody would answer) becomes "deny".
+ * (sharing, updates, our plugin, our permissions) win over the user's file; its own permissions
+ * (top-level and its agents') apply where they are stricter, and its "ask" (nobody would answer
+ * it: only the asks Nubabel's approvals make reach a person) becomes "deny".
  */
 export function buildEngineConfig(env: Env, pluginFile: string, opts: { shell?: string; plugins?: string[]; categoryModels?: string[] } = {}): EngineConfig {
   const user = env.OPENCODE_CONFIG ? readUserConfig(env.OPENCODE_CONFIG) : {};
@@ -77,10 +90,12 @@ export function buildEngineConfig(env: Env, pluginFile: string, opts: { shell?: 
   const userPlugins = Array.isArray(user.plugin) ? (user.plugin as unknown[]) : [];
   // The operator may tighten permissions (deny `bash`, say) but not loosen what we deny.
   const userPermission = typeof user.permission === "object" && user.permission ? (user.permission as Record<string, unknown>) : {};
-  const permission: Record<string, unknown> = { ...PERMISSION, ...(env.AGENT_WEBFETCH === "allow" ? { webfetch: "allow" } : {}) };
-  for (const [key, value] of Object.entries(userPermission)) {
-    if (permission[key] !== "deny") permission[key] = value === "ask" ? "deny" : value;
-  }
+  // Web fetches ask too where the operator lets the agent fetch at all.
+  const ours: Record<string, Action> = { ...PERMISSION, ...(env.AGENT_WEBFETCH === "allow" ? { webfetch: "ask" } : {}) };
+  const permission = mergePermissions(ours, userPermission);
+  // An agent's own rules come after these in the engine: the operator's agents are held to the
+  // same terms, so that an agent's "allow" cannot skip an approval nor its "ask" hang a session.
+  if (user.agent && typeof user.agent === "object") user.agent = tightenAgents(ours, user.agent as Record<string, unknown>);
   const content: Record<string, unknown> = {
     ...user,
     $schema: "https://opencode.ai/config.json",

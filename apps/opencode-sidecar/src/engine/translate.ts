@@ -1,5 +1,5 @@
-import type { Event } from "@opencode-ai/sdk/v2";
-import type { EngineEvent, ErrorInfo } from "./events.js";
+import type { Event, PermissionRequest } from "@opencode-ai/sdk/v2";
+import type { EngineEvent, ErrorInfo, PermissionAsk } from "./events.js";
 
 function errorInfo(err: { name: string; data?: unknown } | undefined): ErrorInfo {
   const message = (err?.data as { message?: unknown } | undefined)?.message;
@@ -57,10 +57,23 @@ export function toEngineEvent(raw: Event, directory: string): EngineEvent | unde
       };
     }
     case "permission.asked":
-      return { type: "permission", sessionId: raw.properties.sessionID, requestId: raw.properties.id, directory, permission: raw.properties.permission };
+      return { type: "permission", ...toPermissionAsk(raw.properties, directory) };
     case "question.asked":
       return { type: "question", sessionId: raw.properties.sessionID, requestId: raw.properties.id, directory };
     default:
       return undefined;
   }
+}
+
+/** An engine permission request (from its event or its pending list) in our words. */
+export function toPermissionAsk(request: PermissionRequest, directory: string): PermissionAsk {
+  return {
+    sessionId: request.sessionID,
+    requestId: request.id,
+    directory,
+    permission: request.permission,
+    patterns: request.patterns ?? [],
+    metadata: request.metadata ?? {},
+    ...(request.tool?.callID ? { callId: request.tool.callID } : {}),
+  };
 }

@@ -85,8 +85,17 @@ export function sidecarMetrics(registry: Registry, engine: EngineSources) {
     labelNames: ["kind", "result"],
     registers,
   });
+  const asks = new Counter({
+    name: "sidecar_permission_asks_total",
+    help: "The engine's permission asks, by outcome (allowed: let run at once, asked: held for a person, refused: no run behind it)",
+    labelNames: ["outcome"],
+    registers,
+  });
 
   return {
+    permissionAsk(outcome: "allowed" | "asked" | "refused"): void {
+      asks.inc({ outcome });
+    },
     turnEnded(run: Run): void {
       turns.inc({ status: run.status });
       if (run.durationMs !== undefined) turnDuration.observe({ status: run.status }, run.durationMs / 1000);

@@ -51,6 +51,16 @@ export class RunExecution {
     this.stopper.abort(reason);
   }
 
+  /** The workspace the run's session lives in. */
+  get directory(): string {
+    return this.binding.directory;
+  }
+
+  /** Reports progress outside the turn's own events (a permission ask), in order with them. */
+  progress(event: Parameters<SessionReporter["progress"]>[0]): void {
+    this.reporter.progress({ ...event, runId: this.run.runId });
+  }
+
   /** The trace context a tool call of this run continues: the turn's while it runs. */
   get trace(): Tracing.Context {
     return this.turn ?? this.started;

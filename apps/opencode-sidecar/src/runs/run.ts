@@ -1,4 +1,5 @@
 import {
+  type ApprovalRequirements,
   type DelegateResponse,
   type ErrorInfo,
   isFinished,
@@ -20,6 +21,8 @@ export interface Run {
   nubabelSessionId: string;
   organizationId: string;
   category?: string;
+  /** The tool calls of this run that wait for a person (Nubabel's policy when the run was asked). */
+  approvals?: ApprovalRequirements;
   status: RunState;
   output?: string;
   error?: ErrorInfo;

@@ -1,6 +1,7 @@
-import { type DelegateRequest, type DrainState, type ErrorInfo, type HistoryMessage, Ids, isFinished, type PromptRequest, type RunAccepted } from "@nubabel/contracts";
+import { type ApprovalRequirements, type DelegateRequest, type DrainState, type ErrorInfo, type HistoryMessage, Ids, isFinished, type PromptRequest, type RunAccepted } from "@nubabel/contracts";
 import type { Tracing } from "@nubabel/telemetry";
-import type { Binding, BindingStore } from "../bindings/binding.js";
+import type { GatedRun } from "../approvals/permission-gate.js";
+import { type Binding, type BindingStore, boundAncestor } from "../bindings/binding.js";
 import type { CallbackClient } from "../callbacks/client.js";
 import type { Outbox } from "../callbacks/outbox.js";
 import { SessionReporter } from "../callbacks/reporter.js";
@@ -134,7 +135,7 @@ export class Runner {
         this.o.log.info({ opencodeSessionId, nubabelSessionId: req.session_id, category: selection.category, runId }, "session created");
         this.reporter(binding).update("created", { runId });
         const context = req.history?.length ? restoredContext(req.history) : undefined;
-        return this.submit(binding, selection, { text: req.prompt, ...(context ? { context } : {}) }, runId, req.timeoutMs);
+        return this.submit(binding, selection, { text: req.prompt, ...(context ? { context } : {}) }, runId, req.timeoutMs, req.approvals);
       });
     });
   }
@@ -149,7 +150,7 @@ export class Runner {
         await this.requirePlugin(binding.directory);
         const selection = this.o.catalog.select(binding.category, binding.skills);
         this.requireModel(selection);
-        return this.submit(binding, selection, { text: req.prompt }, runId, req.timeoutMs);
+        return this.submit(binding, selection, { text: req.prompt }, runId, req.timeoutMs, req.approvals);
       };
       return directory ? this.holding(directory, run) : run();
     });
@@ -161,6 +162,26 @@ export class Runner {
       if (execution.run.opencodeSessionId === opencodeSessionId && execution.run.status === "running") return execution.trace;
     }
     return undefined;
+  }
+
+  /**
+   * The run running in the session bound to `sessionId` or to its nearest bound parent, for a
+   * permission ask made there; "unbound" when no delegation is bound to any of them.
+   */
+  async runFor(sessionId: string): Promise<GatedRun | "unbound" | undefined> {
+    const binding = await boundAncestor(this.o.bindings, async (id) => (await this.o.driver.getSession(id))?.parentId, sessionId);
+    if (!binding) return "unbound";
+    for (const { execution } of this.live.values()) {
+      const run = execution.run;
+      if (run.opencodeSessionId !== binding.opencodeSessionId || run.status !== "running") continue;
+      return { runId: run.runId, ...(run.approvals ? { approvals: run.approvals } : {}), report: (data) => execution.progress({ type: "permission_asked", data }) };
+    }
+    return undefined;
+  }
+
+  /** The workspaces of the runs running now. */
+  runningDirectories(): string[] {
+    return [...this.live.values()].flatMap(({ execution }) => (execution.run.status === "running" ? [execution.directory] : []));
   }
 
   /** A run this sidecar knows. One stored as unfinished that no process here runs was lost in a restart. */
@@ -238,10 +259,24 @@ export class Runner {
     }
   }
 
-  private async submit(binding: Binding, selection: Selection, prompt: { text: string; context?: string }, runId: string, timeoutMs?: number): Promise<RunHandle> {
+  private async submit(
+    binding: Binding,
+    selection: Selection,
+    prompt: { text: string; context?: string },
+    runId: string,
+    timeoutMs?: number,
+    approvals?: ApprovalRequirements,
+  ): Promise<RunHandle> {
     const id = binding.opencodeSessionId;
     this.queue.assertRoom(id);
-    const run = Runs.create({ runId, opencodeSessionId: id, nubabelSessionId: binding.nubabelSessionId, organizationId: binding.organizationId, category: selection.category });
+    const run = Runs.create({
+      runId,
+      opencodeSessionId: id,
+      nubabelSessionId: binding.nubabelSessionId,
+      organizationId: binding.organizationId,
+      category: selection.category,
+      ...(approvals ? { approvals } : {}),
+    });
     if (!(await this.o.runs.create(run))) {
       // Another sidecar sharing the store took this id meanwhile.
       const other = await this.get(runId);
