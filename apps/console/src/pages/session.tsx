@@ -1,5 +1,5 @@
 import type { ApiRun, ApiRunAccepted, ApiRunList, Approval, StreamEvent } from "@nubabel/contracts";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api.js";
 import { Problem } from "../components.js";
 import { cost, duration, tokens, when } from "../format.js";
@@ -14,8 +14,11 @@ const RELOAD = new Set<StreamEvent["type"]>(["status", "approval_requested", "ap
 export function SessionPage(props: { sessionId: string }) {
   const { sessionId } = props;
   const runs = useLoad(() => api<ApiRunList>(`/api/sessions/${encodeURIComponent(sessionId)}/runs`), [sessionId]);
-  const live = useProgress(sessionId, (event) => RELOAD.has(event.type) && runs.reload());
   const list = runs.data?.runs ?? [];
+  const known = useRef(new Set<string>());
+  known.current = new Set(list.map((r) => r.id));
+  // A run this page has not listed yet (started elsewhere: the API, Slack) shows up at its first event.
+  const live = useProgress(sessionId, (event) => (RELOAD.has(event.type) || (event.runId !== undefined && !known.current.has(event.runId))) && runs.reload());
   const active = list.some((r) => ACTIVE.has(r.status));
   // A light poll while something runs keeps durations and queue positions current.
   useEffect(() => {
@@ -87,11 +90,11 @@ function RunCard(props: { run: ApiRun; progress: RunProgress | undefined; onChan
         <dt>Started</dt>
         <dd>{when(run.startedAt ?? run.createdAt)}</dd>
         <dt>Duration</dt>
-        <dd>{duration(run.startedAt, run.finishedAt)}</dd>
+        <dd>{duration(run.startedAt, run.finishedAt) || "–"}</dd>
         <dt>Tokens</dt>
-        <dd>{tokens(run.usage)}</dd>
+        <dd>{tokens(run.usage) || "–"}</dd>
         <dt>Cost</dt>
-        <dd>{cost(run.usage?.cost)}</dd>
+        <dd>{cost(run.usage?.cost) || "–"}</dd>
         {run.queuePosition !== undefined && (
           <>
             <dt>Queue position</dt>

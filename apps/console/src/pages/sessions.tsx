@@ -41,8 +41,8 @@ export function SessionsPage() {
               <tr>
                 <th scope="col">Session</th>
                 <th scope="col">Status</th>
-                <th scope="col">User</th>
-                <th scope="col">Started</th>
+                <th scope="col" class="narrow-hide">User</th>
+                <th scope="col" class="narrow-hide">Started</th>
                 <th scope="col">Last activity</th>
               </tr>
             </thead>
@@ -55,8 +55,8 @@ export function SessionsPage() {
                   <td>
                     <span class={`status ${s.state.status}`}>{s.state.status}</span>
                   </td>
-                  <td>{s.userId ?? ""}</td>
-                  <td>{when(s.createdAt)}</td>
+                  <td class="narrow-hide">{s.userId ?? ""}</td>
+                  <td class="narrow-hide">{when(s.createdAt)}</td>
                   <td>{when(s.updatedAt)}</td>
                 </tr>
               ))}
