@@ -26,6 +26,7 @@ if (upToDate && !process.argv.includes("--force")) {
   console.log("console: up to date (apps/console/dist)");
 } else {
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  const result = spawnSync(npm, ["run", "build", "-w", "@nubabel/console"], { cwd: root, stdio: "inherit" });
+  // A production build whatever the caller's NODE_ENV (vitest sets `test`, which Vite would honour).
+  const result = spawnSync(npm, ["run", "build", "-w", "@nubabel/console"], { cwd: root, stdio: "inherit", env: { ...process.env, NODE_ENV: "production" } });
   process.exit(result.status ?? 1);
 }
