@@ -68,7 +68,7 @@ export function App() {
       </header>
       <main id="main" tabIndex={-1}>
         {page === "session" && arg ? (
-          <SessionPage sessionId={decodeURIComponent(arg)} />
+          <SessionPage sessionId={decodeSegment(arg)} />
         ) : page === "connections" ? (
           <ConnectionsPage />
         ) : page === "usage" ? (
@@ -81,4 +81,13 @@ export function App() {
       </main>
     </>
   );
+}
+
+/** A path segment of the hash as written by the console; a mangled one is taken as it stands. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
