@@ -16,7 +16,7 @@ const GAP = 8;
  */
 export function BarChart(props: { title: string; bars: Bar[] }) {
   const { bars } = props;
-  if (bars.length === 0) return <p>Nothing to chart yet.</p>;
+  if (bars.length === 0) return <p class="chart-empty">Nothing to chart yet.</p>;
   const max = Math.max(...bars.map((b) => b.value), Number.EPSILON);
   const width = bars.length * (BAR + GAP) + GAP;
   const summary = `${props.title}: ${bars.map((b) => `${b.label} ${b.text}`).join(", ")}`;

@@ -4,7 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ApiRun, ApiRunAccepted } from "@nubabel/contracts";
+import type { ApiBudget, ApiRun, ApiRunAccepted, UsageReport } from "@nubabel/contracts";
 import { backendEnv, tempDir } from "./fixtures/backends.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
 import { createOrganization } from "./fixtures/organizations.js";
@@ -200,16 +200,35 @@ describe.skipIf(!hasChromium && process.env.CI !== "true").each(["shared", "embe
     await row.getByText("disabled").waitFor();
     await shot("connections");
 
-    // Usage and the budget are another change's routes: before it lands they say "not available".
-    for (const [link, heading] of [
-      ["Usage", "Usage"],
-      ["Budget", "Budget"],
-    ] as const) {
+    // Usage and the budget are another change's routes: until it lands they say "not available".
+    for (const link of ["Usage", "Budget"]) {
       await nav(link).click();
-      await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
-      await page.locator(".chart, .notice, dl.facts").first().waitFor();
+      await page.getByRole("heading", { name: link, level: 1 }).waitFor();
+      await page.locator(".chart, .chart-empty, .notice, dl.facts").first().waitFor();
       await shot(link.toLowerCase());
     }
+    // The chart and the budget as drawn from answers of the contracts' shapes, whatever this server has.
+    const day = (key: string, cost: number, runs: number) => ({ key, runs, inputTokens: 1000 * runs, outputTokens: 50 * runs, reasoningTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, cost });
+    const rows = [day("2026-11-01", 0.42, 3), day("2026-11-02", 1.1, 7), day("2026-11-03", 0.05, 1)];
+    const total = { ...day("total", 1.57, 11) } as Record<string, unknown>;
+    delete total.key;
+    const report: UsageReport = { from: "2026-11-01T00:00:00.000Z", to: "2026-12-01T00:00:00.000Z", groupBy: "day", rows, total: total as UsageReport["total"] };
+    const budget: ApiBudget = { monthlyCost: 2, warnAtPercent: 80, source: "organization", spent: { cost: 1.57, tokens: 11_550 }, periodStart: "2026-11-01T00:00:00.000Z", resetsAt: "2026-12-01T00:00:00.000Z", state: "ok" };
+    await page.route(/\/api\/usage\?/, (route) => route.fulfill({ json: report }));
+    await page.route(/\/api\/budget$/, (route) => route.fulfill({ json: budget }));
+    await nav("Sessions").click();
+    await nav("Usage").click();
+    const chart = page.getByRole("img", { name: /^Cost by day: 2026-11-01 \$0\.42, 2026-11-02 \$1\.10, 2026-11-03 \$0\.05$/ });
+    await chart.waitFor();
+    expect(await chart.locator("rect.bar").count()).toBe(3);
+    expect(await page.getByRole("table", { name: "Usage by day" }).locator("tbody tr").count()).toBe(3);
+    await shot("usage-chart");
+    await nav("Budget").click();
+    await page.getByLabel("Monthly cost cap (USD)").waitFor();
+    expect(await page.getByLabel("Monthly cost cap (USD)").inputValue()).toBe("2");
+    expect(await page.locator("dl.facts").textContent()).toContain("$1.57");
+    await shot("budget-set");
+    await page.unrouteAll();
 
     await page.setViewportSize({ width: 390, height: 844 });
     await nav("Sessions").click();
