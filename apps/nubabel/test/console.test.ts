@@ -130,7 +130,7 @@ describe.skipIf(!hasChromium && process.env.CI !== "true").each(["shared", "embe
     await page.getByText("No runs in this session yet.").waitFor();
     real.model.script(
       { toolCalls: [{ name: "bash", arguments: { command: "echo console-live", description: "print a word" } }] },
-      { text: "The shell said console-live, and this answer streams in.", chunks: 8, delayMs: 1_500 },
+      { text: "The shell said console-live, and this answer streams in.", chunks: 8, delayMs: 3_000 },
     );
     const res = await nubabel.api("/api/delegate", { apiKey: org.apiKey, body: { prompt: "run a command, then tell me", sessionId }, headers: { prefer: "respond-async" } });
     const live = (await res.json()) as ApiRunAccepted;
