@@ -200,6 +200,7 @@ async function announce(): Promise<void> {
     try {
       const dev = JSON.parse(readFileSync(path.join(dataDir, "dev-organization.json"), "utf8")) as { organizationId: string; apiKey: string };
       lines.push(`Development organization ${dev.organizationId}`, `API key  ${dev.apiKey}`);
+      lines.push(`Console  ${nubabelUrl}/console/ (sign in with the API key)`);
       lines.push(`Try: curl -s ${nubabelUrl}/api/delegate -H 'authorization: Bearer ${dev.apiKey}' -H 'content-type: application/json' -d '{"prompt":"hello"}'`);
     } catch {
       lines.push("(no development organization file found)");

@@ -139,6 +139,12 @@ describe.runIf(process.platform === "linux")("npm start", () => {
     const apiKey = /API key\s+(\S+)/.exec(started.output())?.[1];
     expect(apiKey, started.output()).toMatch(/^nbk_/);
 
+    // The web console, built by `npm start` itself (prestart) on a fresh clone, is served.
+    expect(started.output()).toMatch(/Console\s+http:\/\/127\.0\.0\.1:\d+\/console\//);
+    const page = await fetch(`http://127.0.0.1:${nubabelPort}/console/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<script type="module" crossorigin src="\/console\/assets\/index-[\w-]+\.js">/);
+
     const engineUp = started.output().indexOf('"msg":"engine running"');
     expect(engineUp, "the sidecar logs its engine's start").toBeGreaterThan(-1);
     expect(engineUp).toBeLessThan(started.output().indexOf("[start] ready"));

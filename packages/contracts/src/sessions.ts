@@ -34,3 +34,18 @@ export type ApiSessionAbort = z.infer<typeof ApiSessionAbort>;
  */
 export const StreamToken = z.object({ token: z.string(), expiresAt: z.iso.datetime(), url: z.string() });
 export type StreamToken = z.infer<typeof StreamToken>;
+
+/** `GET /api/sessions` query: `limit` (50 by default, at most 200), `cursor` the previous page's `nextCursor`. */
+export const SessionListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).optional(),
+  cursor: z.string().max(200).optional(),
+});
+export type SessionListQuery = z.infer<typeof SessionListQuery>;
+
+/** One session as `GET /api/sessions` lists it: `ApiSession` without its history. */
+export const ApiSessionSummary = ApiSession.omit({ messages: true });
+export type ApiSessionSummary = z.infer<typeof ApiSessionSummary>;
+
+/** `GET /api/sessions`: the organization's sessions, newest first; `nextCursor` is set while more follow. */
+export const ApiSessionList = z.object({ sessions: z.array(ApiSessionSummary), nextCursor: z.string().optional() });
+export type ApiSessionList = z.infer<typeof ApiSessionList>;

@@ -81,6 +81,7 @@ const TABLE: Record<string, Row> = {
   UnknownKeyError: { status: 500, code: "credentials_unreadable" },
   DecryptError: { status: 500, code: "credentials_unreadable" },
   AuditCursorInvalid: { status: 400, code: "invalid_request" },
+  SessionCursorInvalid: { status: 400, code: "invalid_request" },
   RunNotFound: { status: 404, code: "run_not_found" },
   RunQueueFull: { status: 429, code: "queue_full" },
   // 402: the request is fine and may succeed later, once the month turns or the cap is raised.

@@ -9,6 +9,7 @@ import { auditRoutes } from "./routes/audit.js";
 import { callbackRoutes } from "./routes/callbacks.js";
 import { approvalRoutes } from "./routes/approvals.js";
 import { connectionRoutes } from "./routes/connections.js";
+import { consoleRoutes } from "./routes/console.js";
 import { healthRoutes } from "./routes/health.js";
 import { publicRoutes } from "./routes/public.js";
 import { referenceRoutes } from "./routes/reference.js";
@@ -75,6 +76,7 @@ export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteO
 
   healthRoutes(app, deps);
   referenceRoutes(app);
+  consoleRoutes(app);
   publicRoutes(app, deps);
   approvalRoutes(app, deps);
   streamRoutes(app, deps);

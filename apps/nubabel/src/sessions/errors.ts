@@ -7,3 +7,11 @@ export class SessionNotFound extends NubabelError<{ sessionId: string }> {
     super(`session ${sessionId} not found`, { sessionId });
   }
 }
+
+/** A `cursor` that no page of `GET /api/sessions` handed out (400, naming `cursor`). */
+export class SessionCursorInvalid extends NubabelError<{ fields: string[] }> {
+  override readonly name = "SessionCursorInvalid" as const;
+  constructor() {
+    super("invalid query: cursor: is not a cursor this API returned", { fields: ["cursor"] });
+  }
+}

@@ -1,3 +1,4 @@
 export * as Sessions from "./sessions.js";
-export type { Session, SessionStore, Message, State } from "./sessions.js";
-export { SessionNotFound } from "./errors.js";
+export * as SessionCursor from "./cursor.js";
+export type { Session, SessionStore, Message, State, Position } from "./sessions.js";
+export { SessionCursorInvalid, SessionNotFound } from "./errors.js";

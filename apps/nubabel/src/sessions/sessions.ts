@@ -36,6 +36,14 @@ export interface SessionStore {
   /** `createdAt` defaults to now. */
   addMessage(organizationId: string, sessionId: string, message: Omit<Message, "createdAt"> & { createdAt?: Date }): Promise<void>;
   messages(organizationId: string, sessionId: string): Promise<Message[]>;
+  /** The organization's sessions, newest first (`createdAt`, then `id`, descending), from after `after` on. */
+  list(organizationId: string, options: { limit: number; after?: Position }): Promise<Session[]>;
+}
+
+/** Where a page of `list` ends: its last session's creation time (to the millisecond) and id. */
+export interface Position {
+  createdAt: Date;
+  id: string;
 }
 
 /** The session a caller may use: a new one when `id` is absent, the caller's own id created on first use. */

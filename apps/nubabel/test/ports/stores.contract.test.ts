@@ -76,6 +76,28 @@ describe.each(backends)("durable stores (%s)", (_name, open) => {
     expect(fresh.id).toMatch(/^ses_/);
   });
 
+  it("lists an organization's sessions newest first, page after page, none missed or repeated", async () => {
+    const { organizationId: org } = await Organizations.create(orgs, "Lister");
+    // Five sessions in one instant (a tie on the time, broken by id) and two later ones.
+    for (const id of ["t-a", "t-b", "t-c", "t-d", "t-e"]) {
+      await database.db.execute(sql`insert into sessions (id, organization_id, state, created_at) values (${id}, ${org}, ${JSON.stringify({ opencodeSessionId: null, status: "created" })}::jsonb, ${"2026-11-02T10:00:00.000456Z"}::timestamptz)`);
+    }
+    await Sessions.open(sessions, org, "later-1");
+    await Sessions.open(sessions, org, "later-2");
+    await Sessions.open(sessions, orgB, "not-mine");
+    const seen: string[] = [];
+    let after: Sessions.Position | undefined;
+    for (;;) {
+      const page = await sessions.list(org, { limit: 2, ...(after ? { after } : {}) });
+      seen.push(...page.map((s) => s.id));
+      if (page.length < 2) break;
+      after = { createdAt: page.at(-1)!.createdAt, id: page.at(-1)!.id };
+    }
+    expect(seen.slice(2)).toEqual(["t-e", "t-d", "t-c", "t-b", "t-a"]);
+    expect(new Set(seen.slice(0, 2))).toEqual(new Set(["later-1", "later-2"]));
+    expect(seen).not.toContain("not-mine");
+  });
+
   it("stores state and keeps messages in insertion order", async () => {
     const { id } = await Sessions.open(sessions, orgA, undefined);
     await sessions.setState(orgA, id, { opencodeSessionId: "ses_oc", status: "running" });

@@ -1,7 +1,7 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../../db/database.js";
 import { messages, sessions } from "../../db/schema.js";
-import type { Message, Session, SessionStore, State } from "../../sessions/sessions.js";
+import type { Message, Position, Session, SessionStore, State } from "../../sessions/sessions.js";
 
 type Row = typeof sessions.$inferSelect;
 
@@ -55,6 +55,25 @@ export class PgSessionStore implements SessionStore {
       .where(and(eq(messages.organizationId, organizationId), eq(messages.sessionId, sessionId)))
       .orderBy(asc(messages.seq));
     return rows;
+  }
+
+  async list(organizationId: string, options: { limit: number; after?: Position }): Promise<Session[]> {
+    // Compared and ordered at the millisecond, as a cursor carries it (a JS Date), so that rows
+    // created within one millisecond neither repeat nor go missing across pages.
+    const createdMs = sql`date_trunc('milliseconds', ${sessions.createdAt})`;
+    const after = options.after;
+    const rows = await this.db
+      .select()
+      .from(sessions)
+      .where(
+        and(
+          eq(sessions.organizationId, organizationId),
+          after ? sql`(${createdMs}, ${sessions.id}) < (${after.createdAt.toISOString()}::timestamptz, ${after.id})` : undefined,
+        ),
+      )
+      .orderBy(desc(createdMs), desc(sessions.id))
+      .limit(options.limit);
+    return rows.map(toSession);
   }
 }
 

@@ -23,9 +23,10 @@ import { usagePaths } from "./paths-usage.js";
  * Routes left out of the document on purpose. `/slack/*` is Slack's to call, described by Slack's
  * Events API, and signed with Slack's secret; `/admin/*` is the CLI's door on the embedded default,
  * answering loopback callers holding a file secret only: documenting it would invite callers that
- * it refuses. Both change with their one client, not with the API's callers.
+ * it refuses. Both change with their one client, not with the API's callers. `/console` is the web
+ * console's static files (HTML, scripts, styles), a page for people, not an API.
  */
-export const UNDOCUMENTED = [/^\/slack\//, /^\/admin\//];
+export const UNDOCUMENTED = [/^\/slack\//, /^\/admin\//, /^\/console(\/|$)/];
 
 /** Every operation, with the zod schemas and examples the document is built from (the OpenAPI test walks them too). */
 export const paths: ZodOpenApiPathsObject = {

@@ -6,6 +6,7 @@ import type {
   ApiRun,
   ApiRunAccepted,
   ApiSession,
+  ApiSessionSummary,
   AuditPage,
   BudgetSettings,
   Connection,
@@ -72,6 +73,15 @@ export const run: ApiRun = {
   createdAt: CREATED,
   startedAt: STARTED,
   finishedAt: FINISHED,
+};
+
+export const sessionSummary: ApiSessionSummary = {
+  id: SESSION_ID,
+  organizationId: ORGANIZATION_ID,
+  userId: "U024BE7LH",
+  state: { opencodeSessionId: OPENCODE_SESSION_ID, status: "completed" },
+  createdAt: CREATED,
+  updatedAt: FINISHED,
 };
 
 export const session: ApiSession = {

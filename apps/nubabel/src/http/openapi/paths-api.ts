@@ -6,9 +6,11 @@ import {
   ApiRunList,
   ApiSession,
   ApiSessionAbort,
+  ApiSessionList,
   DelegateResponse,
   ErrorBody,
   StreamEvent,
+  SessionListQuery,
   StreamToken,
 } from "@nubabel/contracts";
 import { z } from "zod";
@@ -73,6 +75,21 @@ export const apiPaths: ZodOpenApiPathsObject = {
       security: Auth.apiKey,
       requestParams: { path: RunPath },
       responses: { 200: answer("The run's status after stopping it.", ApiRunAbort, { id: Example.RUN_ID, status: "aborted" }), ...errors([400, 401, 429, 503], runNotFound) },
+    },
+  },
+  "/api/sessions": {
+    get: {
+      tags: ["sessions"],
+      operationId: "listSessions",
+      summary: "The organization's sessions, newest first",
+      description:
+        "`limit` at a time (50 by default, at most 200), without their history (`GET /api/sessions/{sessionId}` has it). While more follow, the page has `nextCursor`: pass it back as `cursor` for the next page.",
+      security: Auth.apiKey,
+      requestParams: { query: SessionListQuery },
+      responses: {
+        200: answer("One page of sessions.", ApiSessionList, { sessions: [Example.sessionSummary], nextCursor: "czE6MTc5NTk4Njg0MzEyMDp0aHJlYWQtNDI" }),
+        ...errors([400, 401, 429, 503]),
+      },
     },
   },
   "/api/sessions/{sessionId}": {

@@ -8,12 +8,15 @@ import {
   type ApiRunList,
   type ApiSession,
   type ApiSessionAbort,
+  type ApiSessionList,
+  type ApiSessionSummary,
   type DelegateResponse,
+  SessionListQuery,
   type StreamToken,
 } from "@nubabel/contracts";
 import type { Logger } from "../../log/logger.js";
 import { toApi, toDelegateResponse, viewRun, type Run } from "../../runs/index.js";
-import { Sessions } from "../../sessions/index.js";
+import { SessionCursor, Sessions, type Session } from "../../sessions/index.js";
 import { authorizeApiKey } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
 import { parse } from "../errors.js";
@@ -24,6 +27,17 @@ function wantsAsync(request: FastifyRequest): boolean {
   const prefer = request.headers.prefer;
   const values = Array.isArray(prefer) ? prefer : prefer ? [prefer] : [];
   return values.some((v) => v.split(",").some((p) => p.trim().toLowerCase() === "respond-async"));
+}
+
+function summary(session: Session): ApiSessionSummary {
+  return {
+    id: session.id,
+    organizationId: session.organizationId,
+    userId: session.userId,
+    state: session.state,
+    createdAt: session.createdAt.toISOString(),
+    updatedAt: session.updatedAt.toISOString(),
+  };
 }
 
 /** The API for people and programs, authorized by an organization's API key. */
@@ -80,20 +94,28 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return { runs: await Promise.all(runs.map((run) => show(run, waiting))) };
   });
 
+  // Newest first, a page at a time: what the console lists. Only the key's organization's sessions.
+  app.get("/api/sessions", async (request): Promise<ApiSessionList> => {
+    const org = await authorize(request);
+    const query = parse(SessionListQuery, request.query, "query");
+    const limit = query.limit ?? 50;
+    const after = query.cursor === undefined ? undefined : SessionCursor.decode(query.cursor);
+    // One more than asked tells whether another page follows.
+    const found = await deps.sessions.list(org.id, { limit: limit + 1, ...(after ? { after } : {}) });
+    const page = found.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      sessions: page.map(summary),
+      ...(found.length > limit && last ? { nextCursor: SessionCursor.encode(last) } : {}),
+    };
+  });
+
   app.get("/api/sessions/:sessionId", async (request): Promise<ApiSession> => {
     const org = await authorize(request);
     const { sessionId } = parse(SessionPath, request.params, "path");
     const session = await Sessions.get(deps.sessions, org.id, sessionId);
     const messages = await deps.sessions.messages(org.id, session.id);
-    return {
-      id: session.id,
-      organizationId: session.organizationId,
-      userId: session.userId,
-      state: session.state,
-      createdAt: session.createdAt.toISOString(),
-      updatedAt: session.updatedAt.toISOString(),
-      messages: messages.map((m) => ({ ...m, createdAt: m.createdAt.toISOString() })),
-    };
+    return { ...summary(session), messages: messages.map((m) => ({ ...m, createdAt: m.createdAt.toISOString() })) };
   });
 
   // Stops the session's runs: the running one in the engine, the waiting ones before they start.
