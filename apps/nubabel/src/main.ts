@@ -374,6 +374,12 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     // Deliveries this or a stopped instance left pending are sent, now and as they come due.
     sender.start();
     cleanups.push(() => sender.stop());
+    // Run endings an instance killed at the wrong moment did not record: at start, then now and then.
+    const catchUp = () => void outbox.catchUp(env.NUBABEL_WEBHOOKS_RETRY_FOR_MS);
+    catchUp();
+    const catchingUp = setInterval(catchUp, 5 * 60_000);
+    catchingUp.unref();
+    cleanups.push(() => clearInterval(catchingUp));
     // Approvals past their time expire, and decisions a sidecar missed are sent again.
     const sweeping = setInterval(() => void approvals.sweep().catch((err: Error) => log.warn({ err: err.message }, "approval sweep failed")), env.APPROVAL_SWEEP_MS);
     sweeping.unref();

@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import pg from "pg";
 import { Webhook } from "standardwebhooks";
 import { WebhookDeliveryList, WebhookEndpoint, WebhookEndpointCreated, WebhookEvent, WebhookSecretRotated } from "@nubabel/contracts";
 import { backendEnv, hasInfra } from "./fixtures/backends.js";
@@ -125,6 +126,54 @@ for (const kind of ["shared", "embedded"] as const) {
         ["run.started", "delivered", 1, 200],
       ]);
       expect(log.map((d) => d.id).sort()).toEqual(got.map((r) => r.headers["webhook-id"]).sort());
+    });
+
+    it("sends approval.requested and approval.resolved for a call that waits for a person, the run as data", async () => {
+      real.model.reset();
+      real.model.script({ toolCalls: [{ name: "bash", arguments: { command: "echo hooked", description: "say hooked" } }] }, { text: "done after approval" });
+      const umbrella = await organization("Umbrella");
+      const hook = await addWebhook(umbrella.apiKey, { url: receiver.url("/umbrella"), events: ["approval.requested", "approval.resolved", "run.completed"] });
+      expect((await nubabel.api("/api/policy", { method: "PUT", apiKey: umbrella.apiKey, body: { approvals: [{ match: "bash" }] } })).status).toBe(200);
+      const res = await nubabel.api("/api/delegate", { apiKey: umbrella.apiKey, body: { prompt: "run it" }, headers: { prefer: "respond-async" } });
+      const { runId } = (await res.json()) as { runId: string };
+      await vi.waitFor(() => expect(receiver.at("/umbrella")).toHaveLength(1), { timeout: 30_000, interval: 50 });
+      const [requested] = events(receiver.at("/umbrella"));
+      expect(requested).toMatchObject({ type: "approval.requested", data: { id: runId, status: "waiting_approval", approvals: [{ tool: "bash", status: "pending" }] } });
+      const approvalId = requested!.data.approvals![0]!.id;
+      expect((await nubabel.api(`/api/runs/${runId}/approvals/${approvalId}`, { apiKey: umbrella.apiKey, body: { decision: "approve" } })).status).toBe(200);
+      await vi.waitFor(() => expect(receiver.at("/umbrella")).toHaveLength(3), { timeout: 30_000, interval: 50 });
+      const all = events(receiver.at("/umbrella"));
+      const verifier = new Webhook(hook.secret);
+      for (const r of receiver.at("/umbrella")) expect(() => verifier.verify(r.body, r.headers)).not.toThrow();
+      expect(all.map((e) => e.type).sort()).toEqual(["approval.requested", "approval.resolved", "run.completed"]);
+      expect(all.find((e) => e.type === "approval.resolved")!.data.approvals![0]).toMatchObject({ id: approvalId, status: "approved", decidedBy: "api" });
+      expect(all.find((e) => e.type === "run.completed")!.data).toMatchObject({ id: runId, status: "completed", output: "done after approval" });
+      real.model.reset();
+    });
+
+    it.runIf(kind === "shared" && hasInfra)("records, at the next start, a run ending that an instance stopped before recording", async () => {
+      real.model.respond(() => ({ text: "ended, unrecorded" }));
+      const hooli = await organization("Hooli");
+      const hook = await addWebhook(hooli.apiKey, { url: receiver.url("/hooli"), events: ["run.completed"] });
+      // The end is committed; the delivery is not there (as if the instance died in between).
+      receiver.on((path) => (path === "/hooli" ? 500 : 200));
+      const answer = await runToEnd(hooli.apiKey, "end me");
+      await vi.waitFor(() => expect(receiver.at("/hooli").length).toBeGreaterThan(0), { timeout: 10_000, interval: 50 });
+      await nubabel.close();
+      const db = new pg.Client({ connectionString: backend.env.DATABASE_URL });
+      await db.connect();
+      try {
+        await db.query("delete from webhook_deliveries where run_id = $1", [answer.metadata.runId]);
+      } finally {
+        await db.end();
+      }
+      receiver.on(() => 200);
+      const before = receiver.at("/hooli").length;
+      nubabel = await startTestNubabel(env());
+      await vi.waitFor(() => expect(receiver.at("/hooli").slice(before).map((r) => r.answered)).toEqual([200]), { timeout: 15_000, interval: 50 });
+      const [event] = events(receiver.at("/hooli").slice(before));
+      expect(event).toMatchObject({ type: "run.completed", data: { id: answer.metadata.runId, output: "ended, unrecorded" } });
+      expect(() => new Webhook(hook.secret).verify(receiver.at("/hooli").at(-1)!.body, receiver.at("/hooli").at(-1)!.headers)).not.toThrow();
     });
 
     it("retries a 500 with backoff, the same webhook-id each time, then stops at the 200", async () => {

@@ -47,7 +47,27 @@ export class WebhookOutbox implements RunOutbox {
     if (run) await this.add(`approval.${notice.type}`, run, approval.id);
   }
 
-  private async add(type: WebhookEventType, run: Run, eventKey: string): Promise<void> {
+  /**
+   * Records the endings of runs that ended in the last `withinMs` without one (an instance killed
+   * between ending a run and recording its event). Recording twice is harmless: one delivery per
+   * event and endpoint. Returns how many runs it caught up.
+   */
+  async catchUp(withinMs: number): Promise<number> {
+    try {
+      const missed = await this.deps.store.missedEndings(new Date(Date.now() - withinMs), 500);
+      for (const { organizationId, runId } of missed) {
+        const run = await this.deps.run(organizationId, runId);
+        if (run && (run.status === "completed" || run.status === "failed" || run.status === "aborted")) await this.record(`run.${run.status}`, run);
+      }
+      if (missed.length) this.log.info({ runs: missed.length }, "recorded run endings an earlier instance had not");
+      return missed.length;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "could not look for unrecorded run endings");
+      return 0;
+    }
+  }
+
+    private async add(type: WebhookEventType, run: Run, eventKey: string): Promise<void> {
     try {
       if (!(await this.deps.store.listens(run.organizationId, type))) return;
       const event: WebhookEvent = { type, timestamp: new Date().toISOString(), data: await this.deps.view(run) };

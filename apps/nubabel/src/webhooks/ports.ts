@@ -75,6 +75,11 @@ export interface WebhookStore {
   listens(organizationId: string, type: WebhookEventType): Promise<boolean>;
   /** Inserts one delivery per enabled endpoint listening to the type (once per event); returns how many. */
   enqueue(event: NewEvent, retryForMs: number): Promise<number>;
+  /**
+   * Runs that ended after `since` whose ending no delivery records though an enabled endpoint of
+   * their organization listens to it: an instance stopped between ending the run and recording.
+   */
+  missedEndings(since: Date, limit: number): Promise<Array<{ organizationId: string; runId: string }>>;
   /** Claims up to `limit` due deliveries for `leaseMs`, counting the attempt. */
   claim(limit: number, leaseMs: number): Promise<ClaimedDelivery[]>;
   /**

@@ -125,7 +125,23 @@ export class PgWebhookStore implements WebhookStore {
     return rows.length;
   }
 
-  async claim(limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  async missedEndings(since: Date, limit: number): Promise<Array<{ organizationId: string; runId: string }>> {
+    const rows = await rowsOf<{ organization_id: string; id: string }>(
+      this.db,
+      sql`
+        select r.organization_id, r.id from runs r
+        where r.finished_at > ${since.toISOString()}::timestamptz and r.status in ('completed', 'failed', 'aborted')
+          and exists (select 1 from webhook_endpoints e
+                      where e.organization_id = r.organization_id and e.enabled and e.created_at < r.finished_at
+                        and e.events @> jsonb_build_array('run.' || r.status))
+          and not exists (select 1 from webhook_deliveries d where d.run_id = r.id and d.type = 'run.' || r.status)
+        order by r.finished_at
+        limit ${limit}`,
+    );
+    return rows.map((r) => ({ organizationId: r.organization_id, runId: r.id }));
+  }
+
+    async claim(limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
     const rows = await rowsOf<Record<string, unknown>>(
       this.db,
       sql`
