@@ -191,11 +191,15 @@ describe.skipIf(!hasInfra)("a pool of two sidecars (PostgreSQL + Redis)", () => 
   it("drains a sidecar: no new session lands there, its running turn finishes, then it may stop", async () => {
     const key = keys[4]!;
     const slow = ApiRunAccepted.parse((await api(key, "/api/delegate", { prompt: "take it slowly; say drained", sessionId: "pool-drain" }, { prefer: "respond-async" })).body);
-    const drained = await vi.waitFor(async () => {
-      const url = await sidecarOf(slow.runId);
-      expect(url).toBeTruthy();
-      return url!;
-    });
+    // The hand-over records the sidecar once it accepted the run: a second or more on a busy machine.
+    const drained = await vi.waitFor(
+      async () => {
+        const url = await sidecarOf(slow.runId);
+        expect(url).toBeTruthy();
+        return url!;
+      },
+      { timeout: 15_000, interval: 100 },
+    );
     const other = [...sidecars.keys()].find((u) => u !== drained)!;
     const asked = await cli("sidecars", "drain", drained);
     expect(asked.code, asked.err).toBe(0);

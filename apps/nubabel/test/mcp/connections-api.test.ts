@@ -100,7 +100,7 @@ for (const kind of ["shared", "embedded"] as const) {
       [{ provider: "custom", credentials: {} }, "transport", /required for "custom"/],
       [{ provider: "custom", credentials: {}, transport: { type: "http", url: "ftp://example.com" } }, "transport.url", /http/],
       [{ provider: "custom", credentials: { Host: "evil" }, transport: { type: "http", url: "https://93.184.215.14/mcp" } }, "credentials.Host", /sets itself/],
-      [{ provider: "notion", credentials: { NOTION_TOKEN: "ntn_x_123456" }, colour: "red" }, "(body)", /colour/],
+      [{ provider: "notion", credentials: { NOTION_TOKEN: "ntn_x_123456" }, colour: "red" }, "colour", /colour/],
     ])("refuses a bad definition with 400 naming the field: %j", async (body, field, why) => {
       const res = await call("/api/connections", { body });
       expect(res.status).toBe(400);
