@@ -35,7 +35,7 @@ const bash = (command: string): Call => ({ name: "bash", arguments: { command, d
 /** Acceptance (issue 9): a scripted agent of one organization attacks through the real engine's tools. */
 describe("the agent's sandbox (bubblewrap, real engine)", () => {
   let h!: Harness;
-  useHarness({ SANDBOX_TIMEOUT_MS: "3000", SANDBOX_OUTPUT_BYTES: "4096", SANDBOX_MEMORY_MB: "512", AGENT_WEBFETCH: "allow" }, (started) => (h = started));
+  useHarness({ SANDBOX_TIMEOUT_MS: "6000", SANDBOX_OUTPUT_BYTES: "4096", SANDBOX_MEMORY_MB: "512", AGENT_WEBFETCH: "allow" }, (started) => (h = started));
 
   const workspace = (org: string) => path.join(h.dataDir, "workspaces", org);
   const engineSecrets = () => {
@@ -166,7 +166,7 @@ describe("the agent's sandbox (bubblewrap, real engine)", () => {
       { name: "read", arguments: { filePath: "src/notes.txt" } },
       bash("echo started; sleep 30; echo never"),
       bash("seq 1 100000"),
-      bash(`node -e "const kept = []; for (let i = 0; i < 200; i++) kept.push(Buffer.alloc(1e7, 1)); console.log('kept', kept.length)" 2>&1 | tail -3; echo "exit=\${PIPESTATUS[0]}"`),
+      bash(`node -e "const kept = []; for (let i = 0; i < 200; i++) kept.push(Buffer.allocUnsafe(1e7)); console.log('kept', kept.length)" 2>&1 | tail -3; echo "exit=\${PIPESTATUS[0]}"`),
     ]);
     expect(files).toContain("hello sandbox");
     expect(readFileSync(path.join(workspace(ORG), "src", "notes.txt"), "utf8")).toBe("hello sandbox\n");
@@ -175,11 +175,12 @@ describe("the agent's sandbox (bubblewrap, real engine)", () => {
     expect(pipeline).toMatch(/APPLE\s+FIG/);
     expect(read).toContain("hello sandbox");
     expect(slow).toContain("started");
-    expect(slow).toMatch(/\[nubabel sandbox\] stopped: the command ran longer than 3 s/);
+    expect(slow).toMatch(/\[nubabel sandbox\] stopped: the command ran longer than 6 s/);
     expect(slow).not.toContain("never");
     expect(loud).toMatch(/\[nubabel sandbox\] output cut at 4096 bytes/);
     expect(loud).not.toContain("100000");
-    // 2 GB asked for under a 512 MiB bound: the allocation fails, the command ends.
+    // 2 GB asked for under a 512 MiB bound: the allocation fails, the command ends (well before the
+    // time bound, which is generous so that a busy machine starting node does not reach it first).
     expect(greedy).not.toContain("kept 200");
     expect(greedy).toMatch(/exit=[1-9]/);
   });
