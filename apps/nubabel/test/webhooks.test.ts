@@ -153,12 +153,12 @@ for (const kind of ["shared", "embedded"] as const) {
 
     it.runIf(kind === "shared" && hasInfra)("records, at the next start, a run ending that an instance stopped before recording", async () => {
       real.model.respond(() => ({ text: "ended, unrecorded" }));
-      const hooli = await organization("Hooli");
-      const hook = await addWebhook(hooli.apiKey, { url: receiver.url("/hooli"), events: ["run.completed"] });
+      const piper = await organization("Pied Piper");
+      const hook = await addWebhook(piper.apiKey, { url: receiver.url("/piedpiper"), events: ["run.completed"] });
       // The end is committed; the delivery is not there (as if the instance died in between).
-      receiver.on((path) => (path === "/hooli" ? 500 : 200));
-      const answer = await runToEnd(hooli.apiKey, "end me");
-      await vi.waitFor(() => expect(receiver.at("/hooli").length).toBeGreaterThan(0), { timeout: 10_000, interval: 50 });
+      receiver.on((path) => (path === "/piedpiper" ? 500 : 200));
+      const answer = await runToEnd(piper.apiKey, "end me");
+      await vi.waitFor(() => expect(receiver.at("/piedpiper").length).toBeGreaterThan(0), { timeout: 10_000, interval: 50 });
       await nubabel.close();
       const db = new pg.Client({ connectionString: backend.env.DATABASE_URL });
       await db.connect();
@@ -168,12 +168,12 @@ for (const kind of ["shared", "embedded"] as const) {
         await db.end();
       }
       receiver.on(() => 200);
-      const before = receiver.at("/hooli").length;
+      const before = receiver.at("/piedpiper").length;
       nubabel = await startTestNubabel(env());
-      await vi.waitFor(() => expect(receiver.at("/hooli").slice(before).map((r) => r.answered)).toEqual([200]), { timeout: 15_000, interval: 50 });
-      const [event] = events(receiver.at("/hooli").slice(before));
+      await vi.waitFor(() => expect(receiver.at("/piedpiper").slice(before).map((r) => r.answered)).toEqual([200]), { timeout: 15_000, interval: 50 });
+      const [event] = events(receiver.at("/piedpiper").slice(before));
       expect(event).toMatchObject({ type: "run.completed", data: { id: answer.metadata.runId, output: "ended, unrecorded" } });
-      expect(() => new Webhook(hook.secret).verify(receiver.at("/hooli").at(-1)!.body, receiver.at("/hooli").at(-1)!.headers)).not.toThrow();
+      expect(() => new Webhook(hook.secret).verify(receiver.at("/piedpiper").at(-1)!.body, receiver.at("/piedpiper").at(-1)!.headers)).not.toThrow();
     });
 
     it("retries a 500 with backoff, the same webhook-id each time, then stops at the 200", async () => {
