@@ -141,6 +141,9 @@ describe("approvals on the real engine, an MCP server from the registry and Post
       const view = await waiting(runId);
       const approval = view.approvals![0]!;
       expect(JSON.stringify(view)).not.toContain(SECRET_TOKEN);
+      // The session's run list says so too.
+      const listed = (await (await nubabel.api(`/api/sessions/${encodeURIComponent(sessionId)}/runs`, { apiKey: a.apiKey })).json()) as { runs: ApiRun[] };
+      expect(listed.runs.find((r) => r.id === runId)?.status).toBe("waiting_approval");
       expect(approval).toMatchObject({ runId, sessionId, tool: "echo", provider: "everything", status: "pending", arguments: { message: "approve me", token: "[redacted]" } });
       expect(Date.parse(approval.expiresAt) - Date.parse(approval.requestedAt)).toBe(600_000);
       await stream.until((s) => s.events.some((e) => e.type === "approval_requested"));

@@ -4,4 +4,4 @@ export { RunNotFound, RunQueueFull, OpencodeSessionLost } from "./errors.js";
 export { toApi, type Run, type Origin, type Ending } from "./run.js";
 export { toDelegateResponse } from "./outcome.js";
 export type { RunStore, Limits, RunOutbox, RunEventType, SpendGate } from "./ports.js";
-export { viewRun, type RunViewSources } from "./view.js";
+export { viewRun, withWaiting, type RunViewSources } from "./view.js";

@@ -13,7 +13,11 @@ export interface RunViewSources {
  */
 export async function viewRun(run: Run, sources: RunViewSources): Promise<ApiRun> {
   const [position, approvals] = await Promise.all([sources.queuePosition(run), sources.approvals.forRun(run.organizationId, run.id)]);
-  const view = toApi(run, position);
-  const shown: ApiRun = run.status === "running" && approvals.some((a) => a.status === "pending") ? { ...view, status: "waiting_approval" } : view;
+  const shown = withWaiting(run, toApi(run, position), approvals.some((a) => a.status === "pending"));
   return approvals.length ? { ...shown, approvals } : shown;
+}
+
+/** `view` as the API shows it: a running run with an approval pending is `waiting_approval`. */
+export function withWaiting(run: Run, view: ApiRun, pending: boolean): ApiRun {
+  return run.status === "running" && pending ? { ...view, status: "waiting_approval" } : view;
 }

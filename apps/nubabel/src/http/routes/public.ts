@@ -15,7 +15,7 @@ import {
   type StreamToken,
 } from "@nubabel/contracts";
 import type { Logger } from "../../log/logger.js";
-import { toApi, toDelegateResponse, viewRun, type Run } from "../../runs/index.js";
+import { toApi, toDelegateResponse, viewRun, withWaiting } from "../../runs/index.js";
 import { SessionCursor, Sessions, type Session } from "../../sessions/index.js";
 import { authorizeApiKey } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
@@ -43,13 +43,6 @@ function summary(session: Session): ApiSessionSummary {
 /** The API for people and programs, authorized by an organization's API key. */
 export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const authorize = (request: FastifyRequest) => authorizeApiKey(deps, request);
-  // A running run whose tool call waits for a person shows as `waiting_approval`.
-  const show = async (run: Run, waiting?: Set<string>): Promise<ApiRun> => {
-    const view = toApi(run, await deps.runs.queuePosition(run));
-    if (run.status !== "running") return view;
-    const pending = waiting ?? (await deps.approvals.waiting(run.organizationId, [run.id]));
-    return pending.has(run.id) ? { ...view, status: "waiting_approval" } : view;
-  };
 
   // Every prompt becomes a run, stored before anything else happens. With `Prefer: respond-async`
   // the caller gets the run at once; without it the request waits for the answer, and a caller
@@ -91,7 +84,7 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const { sessionId } = parse(SessionPath, request.params, "path");
     const runs = await deps.runs.listBySession(org.id, sessionId);
     const waiting = await deps.approvals.waiting(org.id, runs.filter((r) => r.status === "running").map((r) => r.id));
-    return { runs: await Promise.all(runs.map((run) => show(run, waiting))) };
+    return { runs: await Promise.all(runs.map(async (run) => withWaiting(run, toApi(run, await deps.runs.queuePosition(run)), waiting.has(run.id)))) };
   });
 
   // Newest first, a page at a time: what the console lists. Only the key's organization's sessions.
