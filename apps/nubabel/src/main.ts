@@ -33,6 +33,7 @@ import type { McpGateway } from "./mcp-gateway.js";
 import { instrumentHttp, nubabelMetrics, observedGateway, observedProgress, runObserver, slackObserver } from "./metrics/index.js";
 import { Connections, createMcpModule } from "./mcp/index.js";
 import { ensureDevOrganization, type DevOrganization } from "./organizations/dev-organization.js";
+import { withKeyCache } from "./organizations/index.js";
 import { streamOf } from "./progress/progress-log.js";
 import { Reconciler, Runs, toDelegateResponse, viewRun } from "./runs/index.js";
 import { SidecarClient, SidecarPool } from "./sidecar/index.js";
@@ -194,6 +195,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       sidecar,
       progress,
       audit,
+      cacheMs: env.SETTINGS_CACHE_MS,
       log: logger,
     });
     const webhookStore = new PgWebhookStore(database.db);
@@ -213,6 +215,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       allowPrivateUrls: env.NUBABEL_WEBHOOKS_ALLOW_PRIVATE_URLS,
       retryForMs: env.NUBABEL_WEBHOOKS_RETRY_FOR_MS,
       wake: () => sender.wake(),
+      changed: (organizationId) => outbox.changed(organizationId),
     });
     const outbox: WebhookOutbox = new WebhookOutbox({
       store: webhookStore,
@@ -221,6 +224,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       run: (organizationId, runId) => runStore.get(organizationId, runId),
       retryForMs: env.NUBABEL_WEBHOOKS_RETRY_FOR_MS,
       wake: () => sender.wake(),
+      cacheMs: env.SETTINGS_CACHE_MS,
       log: logger,
     });
     approvals.subscribe((notice) => outbox.approval(notice));
@@ -233,6 +237,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
         monthlyTokens: env.NUBABEL_DEFAULT_MONTHLY_TOKENS,
         warnAtPercent: env.NUBABEL_DEFAULT_BUDGET_WARN_PERCENT,
       },
+      cacheMs: env.SETTINGS_CACHE_MS,
       logger,
     });
     const runs: Runs = new Runs({
@@ -274,7 +279,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
 
     const deps: HttpDeps = {
       logger,
-      organizations,
+      organizations: withKeyCache(organizations, env.SETTINGS_CACHE_MS),
       sessions,
       mapping,
       runs,

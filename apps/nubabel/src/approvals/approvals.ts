@@ -1,4 +1,3 @@
-import { LRUCache } from "lru-cache";
 import {
   type ApiPolicy,
   type Approval,
@@ -10,6 +9,7 @@ import {
   type ProgressEvent,
 } from "@nubabel/contracts";
 import type { AuditLog } from "../audit/ports.js";
+import { Recent } from "../cache/recent.js";
 import type { Logger } from "../log/logger.js";
 import { streamOf, type ProgressLog } from "../progress/progress-log.js";
 import type { Run } from "../runs/run.js";
@@ -29,13 +29,12 @@ export interface ApprovalsDeps {
   sidecar: Pick<SidecarClient, "replyPermission">;
   progress: ProgressLog;
   audit?: AuditLog;
+  /** How long a policy read is reused for dispatch (`SETTINGS_CACHE_MS`; a `PUT` here applies at once). */
+  cacheMs?: number;
   log: Logger;
 }
 
 type PermissionAskedEvent = Extract<ProgressEvent, { type: "permission_asked" }>;
-
-/** How long a policy read is reused for dispatch (a `PUT` here clears it at once). */
-const POLICY_TTL_MS = 5_000;
 
 /** The API's view of a stored approval. */
 export function toApiApproval(a: StoredApproval): Approval {
@@ -72,20 +71,17 @@ function refusal(a: StoredApproval): string {
  */
 export class Approvals implements ApprovalDecider {
   private readonly listeners: Array<(notice: ApprovalNotice) => void | Promise<void>> = [];
-  private readonly policies = new LRUCache<string, ApiPolicy>({ max: 10_000, ttl: POLICY_TTL_MS });
+  private readonly policies: Recent<ApiPolicy>;
   private readonly log: Logger;
   private sweeping = false;
 
   constructor(private readonly deps: ApprovalsDeps) {
     this.log = deps.log.child({ module: "approvals" });
+    this.policies = new Recent(async (organizationId) => toApiPolicy(await deps.store.policy(organizationId)), { ttlMs: deps.cacheMs ?? 5_000 });
   }
 
-  async policy(organizationId: string): Promise<ApiPolicy> {
-    const cached = this.policies.get(organizationId);
-    if (cached) return cached;
-    const policy = toApiPolicy(await this.deps.store.policy(organizationId));
-    this.policies.set(organizationId, policy);
-    return policy;
+  policy(organizationId: string): Promise<ApiPolicy> {
+    return this.policies.get(organizationId);
   }
 
   async setPolicy(organizationId: string, policy: ApprovalPolicy): Promise<ApiPolicy> {

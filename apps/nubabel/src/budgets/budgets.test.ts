@@ -6,17 +6,19 @@ import { BudgetExceeded } from "./errors.js";
 
 const NOW = new Date("2026-11-30T23:59:59.000Z");
 
-function budgets(defaults: Partial<BudgetDefaults>, spent = { cost: 0, tokens: 0 }) {
+function budgets(defaults: Partial<BudgetDefaults>, spent = { cost: 0, tokens: 0 }, cacheMs = 0) {
   const own = new Map<string, BudgetSettings>();
   const since: Date[] = [];
+  const reads: string[] = [];
   const b = new Budgets({
-    store: { get: async (id) => own.get(id), put: async (id, s) => void own.set(id, s), remove: async (id) => own.delete(id) },
+    store: { get: async (id) => (reads.push(id), own.get(id)), put: async (id, s) => void own.set(id, s), remove: async (id) => own.delete(id) },
     usage: { spent: async (_id, from) => (since.push(from), spent) },
     defaults: { warnAtPercent: 80, ...defaults },
     logger: createLogger("silent"),
+    cacheMs,
     now: () => NOW,
   });
-  return { b, since };
+  return { b, since, reads, own };
 }
 
 describe("budgets", () => {
@@ -43,5 +45,21 @@ describe("budgets", () => {
     expect(err).toBeInstanceOf(BudgetExceeded);
     expect((err as BudgetExceeded).data).toEqual({ budget: { monthlyCost: 50, monthlyTokens: 100 }, spent: { cost: 1, tokens: 100 }, resetsAt: "2026-12-01T00:00:00.000Z" });
     expect((err as Error).message).toContain("100 of 100 tokens");
+  });
+
+  it("checks without summing the month when no cap is in force, and reads an organization's budget once per cacheMs", async () => {
+    const { b, since, reads, own } = budgets({}, { cost: 5, tokens: 500 }, 60_000);
+    await b.check("org_a");
+    await b.check("org_a");
+    expect(since).toEqual([]);
+    expect(reads).toEqual(["org_a"]);
+    // Written elsewhere (another instance): this one keeps its copy until it expires.
+    own.set("org_a", { monthlyTokens: 100 });
+    await expect(b.check("org_a")).resolves.toBeUndefined();
+    // Written here: applies at once.
+    await b.put("org_a", { monthlyTokens: 400 });
+    await expect(b.check("org_a")).rejects.toBeInstanceOf(BudgetExceeded);
+    await b.reset("org_a");
+    await expect(b.check("org_a")).resolves.toBeUndefined();
   });
 });

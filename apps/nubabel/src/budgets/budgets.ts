@@ -1,4 +1,5 @@
 import type { ApiBudget, BudgetSettings } from "@nubabel/contracts";
+import { Recent } from "../cache/recent.js";
 import type { Logger } from "../log/logger.js";
 import { monthOf, type UsageStore } from "../usage/index.js";
 import { BudgetExceeded } from "./errors.js";
@@ -16,6 +17,8 @@ export interface BudgetsDeps {
   usage: Pick<UsageStore, "spent">;
   defaults: BudgetDefaults;
   logger: Logger;
+  /** How long an organization's own budget is reused by `check` (`SETTINGS_CACHE_MS`; a change here applies at once). */
+  cacheMs?: number;
   now?: () => Date;
 }
 
@@ -26,9 +29,11 @@ export interface BudgetsDeps {
  */
 export class Budgets {
   private readonly log: Logger;
+  private readonly own: Recent<BudgetSettings | undefined>;
 
   constructor(private readonly deps: BudgetsDeps) {
     this.log = deps.logger.child({ module: "budgets" });
+    this.own = new Recent((organizationId) => deps.store.get(organizationId), { ttlMs: deps.cacheMs ?? 0 });
   }
 
   /** The budget in force for the organization, this month's spend and its state. */
@@ -41,19 +46,26 @@ export class Budgets {
   /** Replaces the organization's own budget; returns it as `get` would. */
   async put(organizationId: string, settings: BudgetSettings): Promise<ApiBudget> {
     await this.deps.store.put(organizationId, settings);
+    this.own.forget(organizationId);
     this.log.info({ organizationId, ...settings }, "budget set");
     return this.get(organizationId);
   }
 
   /** Drops the organization's own budget: the operator's default applies again. */
   async reset(organizationId: string): Promise<ApiBudget> {
-    if (await this.deps.store.remove(organizationId)) this.log.info({ organizationId }, "budget reset to the default");
+    const removed = await this.deps.store.remove(organizationId);
+    this.own.forget(organizationId);
+    if (removed) this.log.info({ organizationId }, "budget reset to the default");
     return this.get(organizationId);
   }
 
   /** Throws `BudgetExceeded` when the organization has spent a cap this month (the run would start past it). */
   async check(organizationId: string): Promise<void> {
-    const budget = await this.get(organizationId);
+    // Asked before every run: without a cap (most organizations) the month's spend is not summed.
+    const caps = this.inForce(await this.own.get(organizationId));
+    if (caps.monthlyCost === undefined && caps.monthlyTokens === undefined) return;
+    const now = this.now();
+    const budget = assess(caps, await this.deps.usage.spent(organizationId, monthOf(now).start), now);
     if (budget.state !== "exceeded") return;
     throw new BudgetExceeded({
       budget: { ...(budget.monthlyCost !== undefined ? { monthlyCost: budget.monthlyCost } : {}), ...(budget.monthlyTokens !== undefined ? { monthlyTokens: budget.monthlyTokens } : {}) },

@@ -57,6 +57,12 @@ const Schema = z.object({
   /** How often running runs are checked with their sidecar, and how long a silent sidecar has lost one. */
   RUN_RECONCILE_INTERVAL_MS: positiveInt.default(10_000),
   RUN_LOST_AFTER_MS: positiveInt.default(45_000),
+  /**
+   * How long an instance reuses what it read of an organization's settings: API keys, approval
+   * policy, budget, webhook endpoints (a change made through this instance applies here at once,
+   * on the others within this). 0 reads them for every request.
+   */
+  SETTINGS_CACHE_MS: z.coerce.number().int().nonnegative().max(60_000).default(5_000),
   /** How often approvals past their time are expired (and decisions a sidecar missed sent again). */
   APPROVAL_SWEEP_MS: positiveInt.default(1_000),
   /**

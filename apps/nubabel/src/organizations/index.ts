@@ -1,2 +1,3 @@
 export * as Organizations from "./organizations.js";
 export type { Organization, OrganizationStore } from "./organizations.js";
+export { withKeyCache } from "./cached-keys.js";

@@ -40,6 +40,8 @@ export interface WebhookEndpointsDeps {
   resolve?: Resolve;
   /** A delivery retried by hand is sent now, not at the next poll. */
   wake?: () => void;
+  /** Told after the organization's endpoints were created, changed or removed (the outbox reads them again). */
+  changed?: (organizationId: string) => void;
 }
 
 /**
@@ -61,6 +63,7 @@ export class WebhookEndpoints {
       enabled: input.enabled ?? true,
       secret: sealSecret(this.deps.keyring, id, secret),
     });
+    this.deps.changed?.(organizationId);
     return { ...toApiEndpoint(stored), secret };
   }
 
@@ -82,12 +85,14 @@ export class WebhookEndpoints {
       ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
     });
     if (!updated) throw new WebhookNotFound(id);
+    this.deps.changed?.(organizationId);
     if (input.enabled) this.deps.wake?.();
     return toApiEndpoint(updated);
   }
 
   async remove(organizationId: string, id: string): Promise<void> {
     if (!(await this.deps.store.remove(organizationId, id))) throw new WebhookNotFound(id);
+    this.deps.changed?.(organizationId);
   }
 
   async rotateSecret(organizationId: string, id: string): Promise<WebhookSecretRotated> {

@@ -7,11 +7,12 @@ import type { NewEvent, WebhookStore } from "./ports.js";
 
 const run = { id: "run_abc", organizationId: "org_a", sessionId: "s1", status: "running", createdAt: new Date("2026-11-29T10:00:00Z") } as Run;
 
-function outboxWith(listening: boolean, fail = false) {
+function outboxWith(listening: boolean, fail = false, cacheMs = 0) {
   const recorded: NewEvent[] = [];
   let woken = 0;
+  const state = { listening, reads: 0 };
   const store = {
-    listens: async () => listening,
+    listened: async () => (state.reads++, state.listening ? ["run.queued", "run.completed", "approval.requested", "approval.resolved"] : []),
     enqueue: async (event: NewEvent) => {
       if (fail) throw new Error("database down");
       recorded.push(event);
@@ -31,9 +32,10 @@ function outboxWith(listening: boolean, fail = false) {
     run: async (organizationId, runId) => (organizationId === run.organizationId && runId === run.id ? run : undefined),
     retryForMs: 1_000,
     wake: () => void woken++,
+    cacheMs,
     log: createLogger("silent"),
   });
-  return { outbox, recorded, woken: () => woken };
+  return { outbox, recorded, woken: () => woken, state };
 }
 
 describe("WebhookOutbox", () => {
@@ -57,5 +59,17 @@ describe("WebhookOutbox", () => {
     const broken = outboxWith(true, true);
     await expect(broken.outbox.record("run.completed", run)).resolves.toBeUndefined();
     await expect(broken.outbox.approval({ type: "requested", approval: { id: "apr_2", organizationId: "org_a", runId: "run_gone" } })).resolves.toBeUndefined();
+  });
+
+  it("reads an organization's endpoints once per cacheMs, and at once after they changed here", async () => {
+    const { outbox, recorded, state } = outboxWith(false, false, 60_000);
+    await outbox.record("run.queued", run);
+    await outbox.record("run.completed", run);
+    expect(state.reads).toBe(1);
+    state.listening = true;
+    outbox.changed(run.organizationId);
+    await outbox.record("run.completed", run);
+    expect(recorded.map((e) => e.type)).toEqual(["run.completed"]);
+    expect(state.reads).toBe(2);
   });
 });

@@ -1,4 +1,5 @@
 import type { ApiRun, WebhookEvent, WebhookEventType } from "@nubabel/contracts";
+import { Recent } from "../cache/recent.js";
 import type { Logger } from "../log/logger.js";
 import type { Run, RunEventType, RunOutbox } from "../runs/index.js";
 import type { WebhookStore } from "./ports.js";
@@ -18,6 +19,8 @@ export interface WebhookOutboxDeps {
   retryForMs: number;
   /** Told after an event is stored, so this instance sends it at once. */
   wake(): void;
+  /** How long the event types an organization listens to are reused (`SETTINGS_CACHE_MS`). */
+  cacheMs?: number;
   log: Logger;
 }
 
@@ -28,9 +31,17 @@ export interface WebhookOutboxDeps {
  */
 export class WebhookOutbox implements RunOutbox {
   private readonly log: Logger;
+  /** Read for every run event; most organizations have no endpoint, and this spares them a query each. */
+  private readonly listened: Recent<WebhookEventType[]>;
 
   constructor(private readonly deps: WebhookOutboxDeps) {
     this.log = deps.log.child({ module: "webhooks" });
+    this.listened = new Recent((organizationId) => deps.store.listened(organizationId), { ttlMs: deps.cacheMs ?? 0 });
+  }
+
+  /** The organization's endpoints changed (here): its next event reads them again. */
+  changed(organizationId: string): void {
+    this.listened.forget(organizationId);
   }
 
   record(type: RunEventType, run: Run): Promise<void> {
@@ -69,7 +80,7 @@ export class WebhookOutbox implements RunOutbox {
 
     private async add(type: WebhookEventType, run: Run, eventKey: string): Promise<void> {
     try {
-      if (!(await this.deps.store.listens(run.organizationId, type))) return;
+      if (!(await this.listened.get(run.organizationId)).includes(type)) return;
       const event: WebhookEvent = { type, timestamp: new Date().toISOString(), data: await this.deps.view(run) };
       const added = await this.deps.store.enqueue(
         { organizationId: run.organizationId, runId: run.id, type, eventKey, payload: JSON.stringify(event) },

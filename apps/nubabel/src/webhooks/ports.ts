@@ -71,8 +71,8 @@ export interface WebhookStore {
   remove(organizationId: string, id: string): Promise<boolean>;
   /** The current secret becomes the previous one (until `previousUntil`), `secret` the current one. */
   rotate(organizationId: string, id: string, secret: string, previousUntil: Date): Promise<StoredEndpoint | undefined>;
-  /** Whether any enabled endpoint of the organization listens to `type` (spares building a payload nobody gets). */
-  listens(organizationId: string, type: WebhookEventType): Promise<boolean>;
+  /** The event types the organization's enabled endpoints listen to (spares building a payload nobody gets). */
+  listened(organizationId: string): Promise<WebhookEventType[]>;
   /** Inserts one delivery per enabled endpoint listening to the type (once per event); returns how many. */
   enqueue(event: NewEvent, retryForMs: number): Promise<number>;
   /**

@@ -94,13 +94,12 @@ export class PgWebhookStore implements WebhookStore {
     return row && toEndpoint(row);
   }
 
-  async listens(organizationId: string, type: WebhookEventType): Promise<boolean> {
+  async listened(organizationId: string): Promise<WebhookEventType[]> {
     const rows = await this.db
-      .select({ id: webhookEndpoints.id })
+      .select({ events: webhookEndpoints.events })
       .from(webhookEndpoints)
-      .where(this.listening(organizationId, type))
-      .limit(1);
-    return rows.length > 0;
+      .where(and(eq(webhookEndpoints.organizationId, organizationId), eq(webhookEndpoints.enabled, true)));
+    return [...new Set(rows.flatMap((row) => row.events as WebhookEventType[]))];
   }
 
   async enqueue(event: NewEvent, retryForMs: number): Promise<number> {

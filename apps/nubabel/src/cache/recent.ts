@@ -1,0 +1,55 @@
+import { LRUCache } from "lru-cache";
+
+export interface RecentOptions {
+  /** How long a read is reused; 0 reads every time. */
+  ttlMs: number;
+  max?: number;
+}
+
+/**
+ * What was read recently, per key, for `ttlMs`: the settings read on every run (an organization's
+ * budget, webhook endpoints, approval policy; an API key) cost no query on most runs. Concurrent
+ * misses share one read, and a value of `undefined` is kept like any other. A change made through
+ * this instance is `forget`-ten (or `set`) at once, and a read racing it reads again; other
+ * instances see the change once their copy expires.
+ */
+export class Recent<V> {
+  private readonly cache?: LRUCache<string, { value: V }>;
+
+  constructor(
+    private readonly load: (key: string) => Promise<V>,
+    options: RecentOptions,
+  ) {
+    if (options.ttlMs > 0) {
+      this.cache = new LRUCache<string, { value: V }>({
+        max: options.max ?? 10_000,
+        ttl: options.ttlMs,
+        fetchMethod: async (key) => ({ value: await load(key) }),
+      });
+    }
+  }
+
+  async get(key: string): Promise<V> {
+    if (!this.cache) return this.load(key);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.cache.fetch(key))!.value;
+      } catch (err) {
+        // `forget` during the read rejects it ("deleted"): what it read may predate the change.
+        if (attempt >= 3 || !isDeleted(err)) throw err;
+      }
+    }
+  }
+
+  set(key: string, value: V): void {
+    this.cache?.set(key, { value });
+  }
+
+  forget(key: string): void {
+    this.cache?.delete(key);
+  }
+}
+
+function isDeleted(err: unknown): boolean {
+  return err instanceof Error && err.message === "deleted";
+}
