@@ -3,7 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { sql, type SQL } from "drizzle-orm";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { PgDialect, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
@@ -14,10 +14,16 @@ import * as schema from "./schema.js";
 /** Drizzle over either driver; repositories are written once against this. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
-/** The rows of a raw statement: both drivers answer `execute` with `{ rows }`, as the driver returns them. */
-export async function rowsOf<T>(db: Db, query: SQL): Promise<T[]> {
-  const result = (await db.execute(query)) as unknown as { rows: T[] };
-  return result.rows;
+const dialect = new PgDialect();
+
+/**
+ * The rows of a raw statement: both drivers answer with `{ rows }`, as the driver returns them.
+ * A `name` makes it a prepared statement on each PostgreSQL connection, parsed and planned once:
+ * for the statements every run makes. One name, one text (a variant of the text needs its own).
+ */
+export async function rowsOf<T>(db: Db, query: SQL, name?: string): Promise<T[]> {
+  const result = name ? await db._.session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false).execute() : await db.execute(query);
+  return (result as unknown as { rows: T[] }).rows;
 }
 
 /** An open database with its migrations applied. */

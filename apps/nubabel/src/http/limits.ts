@@ -13,14 +13,14 @@ export async function enforce(
   request: FastifyRequest,
   checks: Array<{ key: string; limit: number; scope: string }>,
 ): Promise<void> {
-  for (const check of checks) {
-    let verdict: { allowed: boolean; retryAfterMs: number };
-    try {
-      verdict = await limiter.hit(check.key, check.limit, MINUTE);
-    } catch (err) {
-      request.log.warn({ err: (err as Error).message }, "rate limiter unavailable; allowing");
-      return;
-    }
-    if (!verdict.allowed) throw new RateLimited(check.scope, verdict.retryAfterMs);
+  let verdicts: Array<{ allowed: boolean; retryAfterMs: number }>;
+  try {
+    // Counted together (one round trip); the first refusing allowance is the one named.
+    verdicts = await Promise.all(checks.map((check) => limiter.hit(check.key, check.limit, MINUTE)));
+  } catch (err) {
+    request.log.warn({ err: (err as Error).message }, "rate limiter unavailable; allowing");
+    return;
   }
+  const refused = verdicts.findIndex((verdict) => !verdict.allowed);
+  if (refused >= 0) throw new RateLimited(checks[refused]!.scope, verdicts[refused]!.retryAfterMs);
 }

@@ -15,7 +15,11 @@ export const START = "0-0";
  * within a session, and compare with `compareIds`.
  */
 export interface ProgressLog {
-  /** Appends and notifies subscribers (here and on other instances); returns the new id. */
+  /**
+   * Appends and notifies subscribers (here and on other instances); returns the new id. Appends
+   * made one after another without waiting between them are stored in the order they were made
+   * (one round trip for a batch of events, in order).
+   */
   append(sessionId: string, event: ProgressEvent): Promise<string>;
   /** Entries with ids greater than `afterId`, oldest first, at most `limit`. */
   readAfter(sessionId: string, afterId: string, limit?: number): Promise<Entry[]>;

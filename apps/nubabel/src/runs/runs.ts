@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { LRUCache } from "lru-cache";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Ids, isFinished, type RunResult } from "@nubabel/contracts";
+import { Ids, isFinished, type ProgressEvent, type RunResult } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import { streamOf, type ProgressLog } from "../progress/progress-log.js";
 import { Sessions, type SessionStore } from "../sessions/index.js";
@@ -199,18 +199,9 @@ export class Runs {
     const known = this.known.get(result.runId);
     const run = known && !isFinished(known.status) ? known : await this.deps.store.byId(result.runId);
     if (!run || run.organizationId !== organizationId || run.sessionId !== sessionId) throw new RunNotFound(result.runId);
-    // The progress that rode with the result goes before its terminal event (once: a redelivery
-    // finds the run ended).
-    if (result.events?.length && !isFinished(run.status)) {
-      const stream = streamOf(organizationId, sessionId);
-      try {
-        for (const event of result.events) await this.deps.progress.append(stream, event);
-      } catch (err) {
-        // The answer matters more than the steps before it: it is applied all the same.
-        (logger ?? this.log).warn({ runId: run.id, err: (err as Error).message }, "could not append the progress sent with the result");
-      }
-    }
-    const ended = await this.finish(run, endingFrom(result), result.durationMs, logger);
+    // The progress that rode with the result goes just before its terminal event, by whichever
+    // delivery ends the run (so once).
+    const ended = await this.finish(run, endingFrom(result), result.durationMs, logger, result.events);
     return ended ?? (await this.get(organizationId, run.id));
   }
 
@@ -231,10 +222,10 @@ export class Runs {
 
   /**
    * Ends `run` (unless it has ended already) and writes its history in the same transaction, then
-   * appends its terminal progress event and tells listeners. Returns the ended run, or undefined
-   * when another path ended it first.
+   * appends `progress` (the run's last steps, if any) and its terminal event, and tells listeners.
+   * Returns the ended run, or undefined when another path ended it first (nothing is appended).
    */
-  async finish(run: Run, ending: Ending, durationMs?: number, logger?: Logger): Promise<Run | undefined> {
+  async finish(run: Run, ending: Ending, durationMs?: number, logger?: Logger, progress: ProgressEvent[] = []): Promise<Run | undefined> {
     const reachedAgent = Boolean(run.opencodeSessionId ?? ending.opencodeSessionId) && !ending.error?.status;
     const history: HistoryEntry[] = reachedAgent ? historyOf(run, ending, durationMs) : [];
     const ended = await this.deps.store.finish(run.id, ending, history);
@@ -246,9 +237,11 @@ export class Runs {
     await this.deps.outbox?.record(`run.${ended.status as "completed" | "failed" | "aborted"}`, ended);
     const log = logger ?? this.log;
     log.info({ runId: ended.id, sessionId: ended.sessionId, status: ended.status, reason: ended.reason ?? undefined }, "run ended");
-    await this.deps.progress
-      .append(streamOf(ended.organizationId, ended.sessionId), terminalEvent(ended) as never)
-      .catch((err: Error) => log.warn({ runId: ended.id, err: err.message }, "could not append the run's terminal event"));
+    const stream = streamOf(ended.organizationId, ended.sessionId);
+    // Made together: stored in this order, in one round trip.
+    await Promise.all([...progress, terminalEvent(ended) as ProgressEvent].map((event) => this.deps.progress.append(stream, event))).catch((err: Error) =>
+      log.warn({ runId: ended.id, err: err.message }, "could not append the run's last progress and terminal event"),
+    );
     this.ended.emit(ended.id, ended);
     await this.notify(ended);
     // A slot is free. Unplaced runs (a result faster than the dispatch recording it) are kicked

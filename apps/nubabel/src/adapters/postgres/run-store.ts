@@ -63,6 +63,7 @@ export class PgRunStore implements RunStore {
       sql`select * from nubabel_admit_run(${run.id}, ${run.organizationId}, ${run.sessionId}, ${run.userId ?? null}, ${run.prompt},
         ${run.category ?? null}, ${run.skills ? JSON.stringify(run.skills) : null}::jsonb, ${JSON.stringify(run.origin)}::jsonb,
         ${now.toISOString()}::timestamptz, ${limits.maxRunning}::int, ${limits.maxQueued}::int, ${run.traceparent ?? null})`,
+      "nubabel_admit_run",
     );
     const status = row?.status;
     if (!status) return { refused: await this.counts(run.organizationId) };
@@ -112,7 +113,7 @@ export class PgRunStore implements RunStore {
     // Most calls (a run just ended) find nothing waiting: say so in one round trip, without a
     // transaction. The check waits for admissions in flight (drizzle/0005), so a run queued while
     // the one that ends was still running is seen here.
-    const [waiting] = await rowsOf<{ queued: boolean }>(this.db, sql`select nubabel_runs_queued(${organizationId}) as queued`);
+    const [waiting] = await rowsOf<{ queued: boolean }>(this.db, sql`select nubabel_runs_queued(${organizationId}) as queued`, "nubabel_runs_queued");
     if (!waiting?.queued) return [];
     return this.db.transaction(async (tx) => {
       await lockOrganization(tx, organizationId);
@@ -214,6 +215,7 @@ export class PgRunStore implements RunStore {
             from placed p where s.organization_id = p.organization_id and s.id = p.session_id
           )
           select * from placed`,
+      "nubabel_run_placed",
     );
     return row ? toRun(fromDriver(row)) : undefined;
   }
@@ -255,6 +257,8 @@ export class PgRunStore implements RunStore {
             from ended e where ${history.length > 0} and s.organization_id = e.organization_id and s.id = e.session_id
           )
           select * from ended`,
+      // The text varies with the states it may end from.
+      `nubabel_run_finish_${ending.status}`,
     );
     return row ? toRun(fromDriver(row)) : undefined;
   }

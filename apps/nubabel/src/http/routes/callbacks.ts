@@ -9,6 +9,7 @@ import {
   McpListRequest,
   type McpListResponse,
   type ProgressAck,
+  type ProgressEvent,
   ProgressPost,
   RunResult,
   type RunResultAck,
@@ -107,16 +108,18 @@ export function callbackRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const events = eventsOf(parse(ProgressPost, request.body));
     // The event that ends a run is never refused: a client waiting for it would wait forever.
     if (!events.some(isTerminal)) await limit(request, cap);
-    const ids: string[] = [];
+    let ids: string[] = [];
     try {
-      // In order: the log's ids are the order SSE clients replay.
+      const logged: ProgressEvent[] = [];
       for (const asked of events) {
         // A tool call waiting for a person becomes a stored approval, streamed as `approval_requested`.
         const event = asked.type === "permission_asked" ? await deps.approvals.request(cap.org, cap.sid, asked) : asked;
-        if (event) ids.push(await deps.progress.append(streamOf(cap.org, cap.sid), event));
+        if (event) logged.push(event);
       }
+      // Made together, so stored in this order (the order SSE clients replay) in one round trip.
+      ids = await Promise.all(logged.map((event) => deps.progress.append(streamOf(cap.org, cap.sid), event)));
     } catch (err) {
-      request.log.warn({ err: (err as Error).message, appended: ids.length }, "progress log append failed");
+      request.log.warn({ err: (err as Error).message }, "progress log append failed");
       throw new DependencyUnavailable("progress log");
     }
     // An ask for a run that is not this session's is dropped: the ack still names the log's end.
