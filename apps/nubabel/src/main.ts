@@ -38,7 +38,7 @@ import { streamOf } from "./progress/progress-log.js";
 import { Reconciler, Runs, toDelegateResponse, viewRun } from "./runs/index.js";
 import { SidecarClient, SidecarPool } from "./sidecar/index.js";
 import { createSlackBot, watchProgressLog } from "./slack/index.js";
-import { DeliverySender, WebhookEndpoints, WebhookOutbox } from "./webhooks/index.js";
+import { DeliverySender, sealedSecretRows, WebhookEndpoints, WebhookOutbox } from "./webhooks/index.js";
 
 export interface StartOptions {
   /** Runs MCP tools for the agent; defaults to the MCP module over the organizations' connections. */
@@ -301,7 +301,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
             secret: keptSecret(dataPath(env.NUBABEL_DATA_DIR, "admin.secret")),
             connections: operatorConnections,
             slackLinks,
-            rotation: { keyId: keyring.current, rotate: () => Rotation.rotateAll(keyring, connectionStore, audit) },
+            rotation: { keyId: keyring.current, rotate: () => Rotation.rotateAll(keyring, [connectionStore, sealedSecretRows(webhookStore)], audit) },
           }
         : undefined,
       config: {

@@ -1,12 +1,14 @@
 import type { Connection, CreateConnectionRequest } from "@nubabel/contracts";
 import { PgAuditLog } from "../adapters/postgres/audit-log.js";
 import { PgConnectionStore } from "../adapters/postgres/connection-store.js";
+import { PgWebhookStore } from "../adapters/postgres/webhook-store.js";
 import { isEmbedded, type Env } from "../config/env.js";
 import { resolveKeyring, Rotation } from "../crypto/index.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { openDatabase } from "../db/open.js";
 import { loadCatalog } from "../mcp/catalog.js";
 import { Connections } from "../mcp/connections.js";
+import { sealedSecretRows } from "../webhooks/index.js";
 import { type AdminCall, withStorage } from "./storage-route.js";
 
 /** What the CLI does with keys and connections, wherever the database is. */
@@ -43,7 +45,7 @@ async function direct<T>(env: Env, keyring: Keyring, fn: (api: McpAdminApi) => P
       actor: "operator",
     });
     return await fn({
-      rotate: async () => ({ keyId: keyring.current, ...(await Rotation.rotateAll(keyring, store, audit)) }),
+      rotate: async () => ({ keyId: keyring.current, ...(await Rotation.rotateAll(keyring, [store, sealedSecretRows(new PgWebhookStore(database.db))], audit)) }),
       createConnection: (org, input) => connections.create(org, input),
       listConnections: (org) => connections.list(org),
     });

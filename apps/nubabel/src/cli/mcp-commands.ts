@@ -5,7 +5,7 @@ import { Keyring } from "../crypto/index.js";
 import { withMcpAdmin } from "./mcp-client.js";
 
 export const MCP_USAGE = `  nubabel keys generate [--id ID]  print a new encryption key and the NUBABEL_ENCRYPTION_KEY value for it
-  nubabel keys rotate              re-encrypt every MCP credential under the current (first) key of
+  nubabel keys rotate              re-encrypt every MCP credential and webhook signing secret under the current (first) key of
                                    NUBABEL_ENCRYPTION_KEY="new:…,old:…"; prints {rotated, alreadyCurrent, skipped}
   nubabel connections create --org ORG --provider P [--name N] [--url URL] [--disabled]
                            [--credential NAME=VALUE | --credential NAME (value from $NAME)]…

@@ -10,7 +10,7 @@ import {
   type WebhookSecretRotated,
 } from "@nubabel/contracts";
 import { checkUrl, type Resolve } from "@nubabel/net-policy";
-import { Cipher, type Keyring } from "../crypto/index.js";
+import { Cipher, type Keyring, type Rotation } from "../crypto/index.js";
 import { WebhookDeliveryNotFound, WebhookNotFound, WebhookUrlRefused } from "./errors.js";
 import type { WebhookStore } from "./ports.js";
 import { toApiDelivery, toApiEndpoint } from "./view.js";
@@ -28,6 +28,16 @@ export function sealSecret(keyring: Keyring.Keyring, endpointId: string, secret:
 
 export function openSecret(keyring: Keyring.Keyring, endpointId: string, sealed: string): string {
   return Cipher.decrypt(keyring, sealed, aadFor(endpointId));
+}
+
+/** The endpoints' sealed secrets as `keys rotate` re-encrypts them (beside connections' credentials). */
+export function sealedSecretRows(store: Pick<WebhookStore, "listSealedSecrets" | "replaceSealedSecret">): Rotation.SealedCredentialRows {
+  return {
+    noun: "webhook secret",
+    aadOf: (id) => aadFor(id.split("/")[0] ?? ""),
+    listSealed: () => store.listSealedSecrets(),
+    replace: (id, previous, next) => store.replaceSealedSecret(id, previous, next),
+  };
 }
 
 export interface WebhookEndpointsDeps {

@@ -1,4 +1,4 @@
-export { WebhookEndpoints, ROTATION_OVERLAP_MS, type WebhookEndpointsDeps } from "./endpoints.js";
+export { WebhookEndpoints, ROTATION_OVERLAP_MS, sealedSecretRows, type WebhookEndpointsDeps } from "./endpoints.js";
 export { WebhookOutbox, type WebhookOutboxDeps, type ApprovalNoticeLike } from "./outbox.js";
 export { DeliverySender, EXCERPT_BYTES, type DeliverySenderOptions } from "./sender.js";
 export { WebhookDeliveryNotFound, WebhookNotFound, WebhookUrlRefused } from "./errors.js";

@@ -69,6 +69,13 @@ export interface WebhookStore {
   /** Enabling clears a reason Nubabel gave for disabling it, and its run of failures. */
   update(organizationId: string, id: string, patch: Partial<Pick<StoredEndpoint, "url" | "events" | "enabled">>): Promise<StoredEndpoint | undefined>;
   remove(organizationId: string, id: string): Promise<boolean>;
+  /**
+   * Every endpoint's sealed secrets, for `keys rotate`: the current one (id `<endpointId>/current`)
+   * and the previous one while it has one (`<endpointId>/previous`).
+   */
+  listSealedSecrets(): AsyncIterable<{ id: string; organizationId: string; sealed: string }>;
+  /** Writes `next` where that secret still is `previous`; false when it changed meanwhile. */
+  replaceSealedSecret(id: string, previous: string, next: string): Promise<boolean>;
   /** The current secret becomes the previous one (until `previousUntil`), `secret` the current one. */
   rotate(organizationId: string, id: string, secret: string, previousUntil: Date): Promise<StoredEndpoint | undefined>;
   /** The event types the organization's enabled endpoints listen to (spares building a payload nobody gets). */

@@ -6,7 +6,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ApiRun, AuditPage, Capabilities, Webhooks, type AuditEntry } from "@nubabel/contracts";
 import { withMcpAdmin } from "../../src/cli/mcp-client.js";
 import { parseEnv } from "../../src/config/env.js";
+import { PgWebhookStore } from "../../src/adapters/postgres/webhook-store.js";
 import { Keyring } from "../../src/crypto/index.js";
+import { openPostgres } from "../../src/db/database.js";
+import { openSecret, sealSecret } from "../../src/webhooks/endpoints.js";
 import { backendEnv, hasInfra } from "../fixtures/backends.js";
 import { startFakeSidecar, toNubabel, type FakeSidecar } from "../fixtures/fake-sidecar.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "../fixtures/nubabel.js";
@@ -189,14 +192,32 @@ describe.runIf(hasInfra)("the audit trail (PostgreSQL + Redis)", () => {
     expect((await nubabel.api("/api/audit")).status).toBe(401);
   });
 
-  it("records a key rotation by the operator, one entry per organization touched", async () => {
+  it("records a key rotation by the operator, one entry per organization touched; webhook secrets are re-encrypted too", async () => {
     await nubabel.api("/api/connections", { apiKey: globex.apiKey, body: { provider: "everything", name: "globex-tools", credentials: { EVERYTHING_TOKEN: `${secret}-globex` } } });
-    const env = parseEnv({ ...backend.env, ...secrets, NUBABEL_ENCRYPTION_KEY: `k2:${Keyring.generateKey()},${secrets.NUBABEL_ENCRYPTION_KEY}` });
-    const report = await withMcpAdmin(env, (api) => api.rotate());
-    expect(report).toMatchObject({ keyId: "k2", rotated: 2 });
-    for (const org of [acme, globex]) {
-      const rotations = (await everyEntry({}, org.apiKey)).filter((e) => e.kind === "key_rotation");
-      expect(rotations).toEqual([expect.objectContaining({ actor: "operator", action: "rotate", status: "ok", detail: "1 connection re-encrypted under key k2" })]);
+    // A Globex endpoint in its 24-hour overlap: a current and a previous secret, both sealed under the old key.
+    const database = await openPostgres(backend.env.DATABASE_URL!);
+    const store = new PgWebhookStore(database.db);
+    const oldKeys = Keyring.parse(secrets.NUBABEL_ENCRYPTION_KEY);
+    const [first, second] = [Webhooks.generateSecret(), Webhooks.generateSecret()];
+    const endpointId = "wh_rotationcheck0001";
+    try {
+      await store.create({ id: endpointId, organizationId: globex.organizationId, url: "https://hooks.example.com/globex", events: ["run.completed"], enabled: true, secret: sealSecret(oldKeys, endpointId, first) });
+      await store.rotate(globex.organizationId, endpointId, sealSecret(oldKeys, endpointId, second), new Date(Date.now() + 3_600_000));
+      const newKey = `k2:${Keyring.generateKey()}`;
+      const env = parseEnv({ ...backend.env, ...secrets, NUBABEL_ENCRYPTION_KEY: `${newKey},${secrets.NUBABEL_ENCRYPTION_KEY}` });
+      const report = await withMcpAdmin(env, (api) => api.rotate());
+      expect(report).toMatchObject({ keyId: "k2", rotated: 4, skipped: 0 });
+      const rotations = async (org: { apiKey: string }) => (await everyEntry({}, org.apiKey)).filter((e) => e.kind === "key_rotation");
+      expect(await rotations(acme)).toEqual([expect.objectContaining({ actor: "operator", action: "rotate", status: "ok", detail: "1 connection re-encrypted under key k2" })]);
+      expect(await rotations(globex)).toEqual([expect.objectContaining({ actor: "operator", action: "rotate", status: "ok", detail: "1 connection and 2 webhook secrets re-encrypted under key k2" })]);
+      // The old key can go now: the new one alone opens both secrets.
+      const stored = (await store.get(globex.organizationId, endpointId))!;
+      const newOnly = Keyring.parse(newKey);
+      expect([openSecret(newOnly, endpointId, stored.secret), openSecret(newOnly, endpointId, stored.previousSecret!)]).toEqual([second, first]);
+      expect((await withMcpAdmin(env, (api) => api.rotate())).rotated).toBe(0);
+    } finally {
+      await store.remove(globex.organizationId, endpointId);
+      await database.close();
     }
   });
 

@@ -1,4 +1,4 @@
-import { and, desc, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, sql } from "drizzle-orm";
 import { Ids, type DeliveryStatus, type WebhookEventType } from "@nubabel/contracts";
 import { rowsOf, type Db } from "../../db/database.js";
 import { webhookDeliveries, webhookEndpoints } from "../../db/schema.js";
@@ -92,6 +92,36 @@ export class PgWebhookStore implements WebhookStore {
       .where(this.owned(organizationId, id))
       .returning();
     return row && toEndpoint(row);
+  }
+
+  async *listSealedSecrets(): AsyncIterable<{ id: string; organizationId: string; sealed: string }> {
+    const page = 500;
+    let after = "";
+    for (;;) {
+      const rows = await this.db
+        .select({ id: webhookEndpoints.id, organizationId: webhookEndpoints.organizationId, secret: webhookEndpoints.secret, previous: webhookEndpoints.previousSecret })
+        .from(webhookEndpoints)
+        .where(after ? gt(webhookEndpoints.id, after) : undefined)
+        .orderBy(asc(webhookEndpoints.id))
+        .limit(page);
+      for (const row of rows) {
+        yield { id: `${row.id}/current`, organizationId: row.organizationId, sealed: row.secret };
+        if (row.previous) yield { id: `${row.id}/previous`, organizationId: row.organizationId, sealed: row.previous };
+      }
+      if (rows.length < page) return;
+      after = rows.at(-1)!.id;
+    }
+  }
+
+  async replaceSealedSecret(id: string, previous: string, next: string): Promise<boolean> {
+    const [endpointId, which] = id.split("/");
+    const column = which === "previous" ? webhookEndpoints.previousSecret : webhookEndpoints.secret;
+    const rows = await this.db
+      .update(webhookEndpoints)
+      .set(which === "previous" ? { previousSecret: next } : { secret: next })
+      .where(and(eq(webhookEndpoints.id, endpointId ?? ""), eq(column, previous)))
+      .returning({ id: webhookEndpoints.id });
+    return rows.length > 0;
   }
 
   async listened(organizationId: string): Promise<WebhookEventType[]> {
