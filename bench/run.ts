@@ -5,20 +5,21 @@ import { hasInfra } from "../apps/nubabel/test/fixtures/backends.js";
 import { benchLevels, idleCpu, warmUp } from "./concurrent.js";
 import type { Role } from "./cpu.js";
 import { benchEndToEnd } from "./end-to-end.js";
+import { printGoals } from "./goals.js";
 import { benchPool } from "./pool.js";
 import { CLK_TCK } from "./procfs.js";
 import { killAll } from "./services.js";
 import { soak } from "./soak.js";
 import { startStack, tearDown, type Stack } from "./stack.js";
 import { benchTracing } from "./tracing.js";
-import { printLevel, printSummary, printTable } from "./stats.js";
+import { printLevel, printSummary, printTable, type LoadRow, type Row } from "./stats.js";
 
 /**
  * `npm run bench [-- options]`: measures and prints; asserts nothing. Options, each also from the
  * environment:
  *   --levels 1,50,100,200  BENCH_LEVELS     concurrency levels of the side-by-side tables
  *   --rounds 2             BENCH_ROUNDS     turns per path at level c: max(rounds × c, samples)
- *   --samples 20           BENCH_SAMPLES    one-at-a-time samples (also a bare first argument);
+ *   --samples 50           BENCH_SAMPLES    one-at-a-time samples (also a bare first argument);
  *                                           0 skips that table and the Nubabel internals
  *   --pool 200             BENCH_POOL_TURNS new conversations, 50 at a time, through Nubabel with one
  *                                           sidecar, then with two (SIDECAR_URLS), each over 20 new
@@ -48,7 +49,7 @@ const levels = (values.levels ?? env.BENCH_LEVELS ?? "1,50,100,200")
   .filter((s) => s.trim())
   .map((s) => count("--levels", s.trim(), 1));
 const rounds = count("--rounds", values.rounds ?? env.BENCH_ROUNDS ?? "2", 1);
-const samples = count("--samples", values.samples ?? positionals[0] ?? env.BENCH_SAMPLES ?? "20", 0);
+const samples = count("--samples", values.samples ?? positionals[0] ?? env.BENCH_SAMPLES ?? "50", 0);
 const poolTurns = count("--pool", values.pool ?? env.BENCH_POOL_TURNS ?? "200", 0);
 const soakOrgs = count("--soak", values.soak ?? env.BENCH_SOAK_ORGS ?? "500", 0);
 const tracingSamples = count("--tracing", values.tracing ?? env.BENCH_TRACING ?? "20", 0);
@@ -69,16 +70,17 @@ process.on("exit", killAll);
 
 const t0 = performance.now();
 let ok = true;
+const measured: { levels: LoadRow[]; oneAtATime: Row[]; internals: Row[] } = { levels: [], oneAtATime: [], internals: [] };
 try {
   const stack = await startStack({ logLevel, maxConcurrency: Math.max(1, ...levels) });
   printHeader(stack);
-  if (samples > 0) printTable(`One at a time, interleaved, N=${samples}`, await benchEndToEnd(stack, samples));
+  if (samples > 0) printTable(`One at a time, interleaved, N=${samples}`, (measured.oneAtATime = await benchEndToEnd(stack, samples)));
   if (levels.length) {
     await warmUp(stack);
     const idle = await idleCpu(stack);
     console.log(`\nIdle, nothing sent (CPU ms per second, the least of three 2 s readings): ${cpuList(stack.cpu.roles, idle.perSecond)}; the rest of the machine ${idle.otherPerSecond.toFixed(1)}`);
     const rows = await benchLevels(stack, { levels, rounds, minTurns: Math.max(samples, 1) }, (c, level) => printLevel(c, level, stack.cpu.roles, idle.perSecond));
-    printSummary(rows);
+    printSummary((measured.levels = rows));
   }
   // After the tables above: it restarts Nubabel, which the CPU meter does not follow.
   if (tracingSamples > 0) await benchTracing(stack, tracingSamples);
@@ -96,9 +98,10 @@ try {
   await tearDown();
 }
 if (ok && samples > 0) {
-  if (hasInfra) printTable(`Nubabel internals, in this process with a stand-in sidecar (PostgreSQL + Redis), N=${samples}`, await benchNubabel(samples));
+  if (hasInfra) printTable(`Nubabel internals, in this process with a stand-in sidecar (PostgreSQL + Redis), N=${samples}`, (measured.internals = await benchNubabel(samples)));
   else console.log("\n(Nubabel internals need DATABASE_URL and REDIS_URL; skipped)");
 }
+if (ok) printGoals(measured);
 console.log(`\n(bench took ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 process.exit(ok ? 0 : 1);
 
