@@ -68,6 +68,23 @@ describe.each(adapters<ProgressLog>(() => new MemoryProgressLog(5), () => new Re
     expect(await log.readAfter(unique("other"), START)).toEqual([]);
   });
 
+  it("stores appends made without waiting in the order they were made, the first after a SCRIPT FLUSH too", async () => {
+    const log = make();
+    for (const flushFirst of [false, true]) {
+      const session = unique("batch");
+      // Redis forgot the script (a restart): every append of the batch falls back, still in order.
+      if (flushFirst && infra.redisUrl) await redis().script("FLUSH");
+      const messages = Array.from({ length: 20 }, (_, i) => String(i));
+      const ids = await Promise.all(messages.map((m) => log.append(session, event(m))));
+      // Trimmed to the newest (exactly in memory, roughly in Redis): what is kept is the batch's end, in order.
+      const stored = await log.readAfter(session, START);
+      expect(stored.length).toBeGreaterThanOrEqual(5);
+      expect(stored.map((e) => e.id)).toEqual(ids.slice(-stored.length));
+      expect(stored.map((e) => (e.event.type === "status" ? e.event.data.message : ""))).toEqual(messages.slice(-stored.length));
+      expect([...ids].sort(compareIds)).toEqual(ids);
+    }
+  });
+
   it("trims old entries", async () => {
     const log = make();
     const session = unique("trim");
