@@ -48,6 +48,18 @@ describe("Recent", () => {
     expect(await recent.get("k")).toBe(3);
   });
 
+  it("gives a read racing a set the value set (lru-cache rejects it as replaced)", async () => {
+    const s = store(() => "read");
+    const recent = new Recent(s.load, { ttlMs: 60_000 });
+    let open!: () => void;
+    s.hold(new Promise<void>((resolve) => (open = resolve)));
+    const racing = recent.get("k");
+    recent.set("k", "set");
+    open();
+    expect(await racing).toBe("set");
+    expect(await recent.get("k")).toBe("set");
+  });
+
   it("reads every time with ttlMs 0, and does not keep a failed read", async () => {
     let fail = true;
     const s = store(() => {

@@ -35,8 +35,9 @@ export class Recent<V> {
       try {
         return (await this.cache.fetch(key))!.value;
       } catch (err) {
-        // `forget` during the read rejects it ("deleted"): what it read may predate the change.
-        if (attempt >= 3 || !isDeleted(err)) throw err;
+        // `forget` or `set` during the read rejects it ("deleted", "replaced"): what it read may
+        // predate the change, so it is asked again (and finds the value `set`, if any).
+        if (attempt >= 3 || !isSuperseded(err)) throw err;
       }
     }
   }
@@ -50,6 +51,6 @@ export class Recent<V> {
   }
 }
 
-function isDeleted(err: unknown): boolean {
-  return err instanceof Error && err.message === "deleted";
+function isSuperseded(err: unknown): boolean {
+  return err instanceof Error && (err.message === "deleted" || err.message === "replaced");
 }
