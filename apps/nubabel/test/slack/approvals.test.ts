@@ -36,6 +36,26 @@ class FakeDecider implements ApprovalDecider {
     this.approvals.get(approvalId)!.slack = { channel, ts };
   }
 
+  /** Claimed messages, as the store keeps them (in one process, a set does what the update does). */
+  readonly claimed = new Set<string>();
+
+  async unpostedSlackMessages(requestedBefore: Date, except: string[], limit: number): Promise<StoredApproval[]> {
+    return [...this.approvals.values()]
+      .filter((a) => a.status === "pending" && !a.slack && !this.claimed.has(a.id) && !except.includes(a.id) && Date.parse(a.requestedAt) < requestedBefore.getTime())
+      .slice(0, limit);
+  }
+
+  async claimSlackMessage(approvalId: string): Promise<boolean> {
+    const a = this.approvals.get(approvalId);
+    if (!a || a.status !== "pending" || a.slack || this.claimed.has(approvalId)) return false;
+    this.claimed.add(approvalId);
+    return true;
+  }
+
+  async releaseSlackMessage(approvalId: string): Promise<void> {
+    this.claimed.delete(approvalId);
+  }
+
   request(runId: string, sessionId: string): StoredApproval {
     const approval: StoredApproval = {
       id: `apr_fake${++this.seq}`,
