@@ -322,6 +322,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
           appToken: env.SLACK_APP_TOKEN,
           slackApiUrl: env.SLACK_API_URL,
           updateIntervalMs: env.SLACK_UPDATE_INTERVAL_MS,
+          approvalRecovery: { intervalMs: env.SLACK_APPROVAL_RECOVERY_MS, graceMs: env.SLACK_APPROVAL_GRACE_MS },
           logger,
           observe: slackObserver(metrics),
           ports: {

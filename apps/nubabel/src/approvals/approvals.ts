@@ -54,6 +54,14 @@ export function toApiApproval(a: StoredApproval): Approval {
   };
 }
 
+/**
+ * A claim to post a Slack message older than this is taken to belong to an instance that died
+ * mid-post. Longer than the WebClient's own retries of one post normally last (rate limits
+ * included), so a slow post is not doubled by a second poster.
+ */
+const SLACK_CLAIM_STALE_MS = 2 * 60_000;
+const staleClaim = () => new Date(Date.now() - SLACK_CLAIM_STALE_MS);
+
 const nameOf = (by: Decider): string => (by.kind === "slack" ? `slack:${by.userId}` : by.kind);
 
 /** What the agent reads when a call is not approved. */
@@ -185,6 +193,18 @@ export class Approvals implements ApprovalDecider {
 
   setSlackMessage(approvalId: string, channel: string, ts: string): Promise<void> {
     return this.deps.store.setSlackMessage(approvalId, channel, ts);
+  }
+
+  unpostedSlackMessages(requestedBefore: Date, except: string[], limit: number): Promise<StoredApproval[]> {
+    return this.deps.store.unpostedSlack({ requestedBefore, claimedBefore: staleClaim(), except, limit });
+  }
+
+  claimSlackMessage(approvalId: string): Promise<boolean> {
+    return this.deps.store.claimSlack(approvalId, staleClaim());
+  }
+
+  releaseSlackMessage(approvalId: string): Promise<void> {
+    return this.deps.store.releaseSlack(approvalId);
   }
 
   /**

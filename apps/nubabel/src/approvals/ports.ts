@@ -41,6 +41,18 @@ export interface ApprovalStore {
   unreplied(limit: number): Promise<StoredApproval[]>;
   markReplied(approvalId: string): Promise<void>;
   setSlackMessage(approvalId: string, channel: string, ts: string): Promise<void>;
+  /**
+   * Pending approvals of runs from Slack that have no Slack message, requested before
+   * `requestedBefore`, unclaimed or claimed before `claimedBefore`, and not in `except`; oldest first.
+   */
+  unpostedSlack(input: { requestedBefore: Date; claimedBefore: Date; except: string[]; limit: number }): Promise<StoredApproval[]>;
+  /**
+   * Claims posting the approval's Slack message: true for exactly one of racing callers (on any
+   * instance), while it is pending, has no message, and is unclaimed or claimed before `claimedBefore`.
+   */
+  claimSlack(approvalId: string, claimedBefore: Date): Promise<boolean>;
+  /** Drops the claim of an approval whose message was not posted, so it is claimed again. */
+  releaseSlack(approvalId: string): Promise<void>;
 }
 
 /** The decision part of the domain the HTTP routes and the Slack bot share. */
@@ -55,6 +67,21 @@ export interface ApprovalDecider {
   subscribe(listener: (notice: ApprovalNotice) => void | Promise<void>): void;
   /** Remembers the Slack message carrying the approval's buttons, to update it once decided. */
   setSlackMessage(approvalId: string, channel: string, ts: string): Promise<void>;
+  /**
+   * Pending approvals of runs from Slack whose message was never posted (the instance that heard
+   * the ask restarted, or Slack refused the post), requested before `requestedBefore`, and not being
+   * posted by anyone (a claim left by an instance that died counts as none after a few minutes).
+   * `except`: those this instance is posting now. Oldest first, at most `limit`.
+   */
+  unpostedSlackMessages(requestedBefore: Date, except: string[], limit: number): Promise<StoredApproval[]>;
+  /**
+   * Takes on posting the approval's Slack message: true for one caller across instances, until the
+   * message is recorded, the claim released, or the claim is a few minutes old (its poster died).
+   * False once it is decided or has a message.
+   */
+  claimSlackMessage(approvalId: string): Promise<boolean>;
+  /** Gives a claim up after a failed post, so the next round of recovery posts the message. */
+  releaseSlackMessage(approvalId: string): Promise<void>;
 }
 
 export type { ApiPolicy };

@@ -124,6 +124,12 @@ const Schema = z.object({
   /** Least gap between two edits of one progress message (Slack allows about one per second). */
   SLACK_UPDATE_INTERVAL_MS: positiveInt.default(1_000),
   /**
+   * How often the bot looks for approval messages that were never posted (a restart, or Slack
+   * refused the post), and how old an approval must be before it is taken to have been missed.
+   */
+  SLACK_APPROVAL_RECOVERY_MS: positiveInt.default(30_000),
+  SLACK_APPROVAL_GRACE_MS: positiveInt.default(20_000),
+  /**
    * The operator's default monthly budget for every organization without one of its own (`PUT
    * /api/budget`): a cap on cost (USD, as the engine reports it) and/or on tokens (input + output).
    */

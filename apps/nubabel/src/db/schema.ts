@@ -252,6 +252,11 @@ export const approvals = pgTable(
     /** The Slack message carrying the buttons, once posted. */
     slackChannel: text("slack_channel"),
     slackTs: text("slack_ts"),
+    /**
+     * When an instance took on posting the Slack message: one poster across instances, and a claim
+     * whose post never finished (the instance died) is taken again once it is old.
+     */
+    slackClaimedAt: timestamp("slack_claimed_at", { withTimezone: true }),
   },
   (t) => [
     uniqueIndex("approvals_run_request_idx").on(t.runId, t.requestId),

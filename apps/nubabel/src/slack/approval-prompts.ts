@@ -12,6 +12,12 @@ export interface ApprovalPromptsDeps {
   /** Resolves once the bot is started (Slack calls wait for it); rejects when it could not start. */
   ready: () => Promise<void>;
   logger: Logger;
+  /**
+   * Messages that were never posted (the instance that heard the ask restarted, or Slack refused
+   * the post) are looked for every `intervalMs` (default 30 s) among approvals requested more than
+   * `graceMs` ago (default 20 s: the normal path has had its chance).
+   */
+  recovery?: { intervalMs?: number; graceMs?: number };
 }
 
 /** A press of Approve or Deny, its fields checked at the boundary. */
@@ -38,25 +44,59 @@ export class ApprovalPrompts {
   private readonly posting = new Map<string, Promise<Where | undefined>>();
   private readonly inflight = new Set<Promise<void>>();
   private closed = false;
+  private recovering = false;
+  private timer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
 
   constructor(private readonly deps: ApprovalPromptsDeps) {
     this.log = deps.logger.child({ module: "slack", component: "approvals" });
   }
 
-  /** Listens to the domain's notices; returns at once for each, so Slack never holds a decision up. */
+  /**
+   * Listens to the domain's notices (returning at once for each, so Slack never holds a decision
+   * up), and posts the messages a restart or a failed post left unposted: now, then periodically.
+   */
   subscribe(): void {
     this.deps.decider.subscribe((notice) => this.notice(notice));
+    const intervalMs = this.deps.recovery?.intervalMs ?? 30_000;
+    this.timer = setInterval(() => this.track(this.recover()), intervalMs);
+    this.timer.unref();
+    this.track(this.recover());
+  }
+
+  /**
+   * One round of recovery: posts the message of each pending approval of a Slack run that has
+   * none, was asked more than the grace ago, and nobody (here or elsewhere) is posting. Safe on
+   * several instances at once: each message is claimed before it is posted.
+   */
+  async recover(): Promise<void> {
+    // A round may outlast the interval while Slack is slow: one at a time.
+    if (this.closed || this.recovering) return;
+    this.recovering = true;
+    try {
+      const before = new Date(Date.now() - (this.deps.recovery?.graceMs ?? 20_000));
+      const missing = await this.deps.decider.unpostedSlackMessages(before, [...this.posting.keys()], 50);
+      for (const approval of missing) {
+        if (this.closed) return;
+        if (this.posting.has(approval.id)) continue;
+        await this.post(approval, "recovery").catch((err: Error) =>
+          this.log.warn({ approvalId: approval.id, runId: approval.runId, err: err.message }, "could not post the approval's message; will retry"),
+        );
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "could not look for unposted approval messages");
+    } finally {
+      this.recovering = false;
+    }
   }
 
   notice(notice: ApprovalNotice): void {
     if (this.closed) return;
     const { approval } = notice;
-    const work = (notice.type === "requested" ? this.post(approval).then(() => undefined) : this.resolve(approval)).catch((err: Error) =>
+    const work = (notice.type === "requested" ? this.post(approval, "notice").then(() => undefined) : this.resolve(approval)).catch((err: Error) =>
       this.log.warn({ approvalId: approval.id, runId: approval.runId, type: notice.type, err: err.message }, "could not show the approval in Slack"),
     );
-    this.inflight.add(work);
-    void work.finally(() => this.inflight.delete(work));
+    this.track(work);
   }
 
   /** A person pressed Approve or Deny; every outcome but success is told to them alone. */
@@ -92,22 +132,38 @@ export class ApprovalPrompts {
   /** Stops handling notices and waits (up to `timeoutMs`) for the Slack writes under way. */
   async close(timeoutMs: number): Promise<void> {
     this.closed = true;
+    clearInterval(this.timer);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.inflight]), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
   }
 
-  private post(approval: StoredApproval): Promise<Where | undefined> {
+  private track(work: Promise<void>): void {
+    this.inflight.add(work);
+    void work.finally(() => this.inflight.delete(work));
+  }
+
+  /** Posts the approval's message unless another instance is posting it (or posted it already). */
+  private post(approval: StoredApproval, via: "notice" | "recovery"): Promise<Where | undefined> {
     const posting = (async (): Promise<Where | undefined> => {
       const run = await this.deps.nubabel.run(approval.organizationId, approval.runId);
       // A run asked through the API has no thread; its caller decides through the API.
       if (run.origin.kind !== "slack") return undefined;
       const { channelId, threadTs, userId } = run.origin;
-      await this.deps.ready();
-      const message = requestedMessage(approval, userId);
-      const ts = await this.deps.api.post(channelId, threadTs, message.text, message.blocks);
+      if (!(await this.deps.decider.claimSlackMessage(approval.id))) return undefined;
+      let ts: string;
+      try {
+        await this.deps.ready();
+        const message = requestedMessage(approval, userId);
+        ts = await this.deps.api.post(channelId, threadTs, message.text, message.blocks);
+      } catch (err) {
+        // Not posted: the next round of recovery (here or on another instance) tries again.
+        await this.deps.decider.releaseSlackMessage(approval.id).catch(() => undefined);
+        throw err;
+      }
+      // Posted: the claim stays on a failure to record it, so no second message follows soon.
       await this.deps.decider.setSlackMessage(approval.id, channelId, ts);
-      this.log.info({ approvalId: approval.id, runId: approval.runId, channelId, ts }, "approval asked in Slack");
+      this.log.info({ approvalId: approval.id, runId: approval.runId, channelId, ts, via }, via === "recovery" ? "approval asked in Slack (recovered)" : "approval asked in Slack");
       return { channel: channelId, ts };
     })();
     this.posting.set(approval.id, posting);

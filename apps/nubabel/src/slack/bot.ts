@@ -33,6 +33,8 @@ export interface SlackBotOptions {
   clock?: Clock;
   /** Backoff of `startInBackground` between failed attempts: from `initialMs`, doubling up to `maxMs`. */
   startRetry?: { initialMs: number; maxMs: number };
+  /** How often unposted approval messages are looked for, and how old they must be (30 s, 20 s). */
+  approvalRecovery?: { intervalMs?: number; graceMs?: number };
   /** Told of each Web API call the bot makes and of each rate-limit wait (metrics). */
   observe?: SlackObserver;
 }
@@ -119,7 +121,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
   registerListeners(app, { conversations, dedupe: options.ports.dedupe, dedupeTtlSeconds: options.dedupeTtlSeconds ?? 3_600, botUserId: () => botUserId, log });
   const decider = options.ports.approvals;
   const approvals = decider
-    ? new ApprovalPrompts({ decider, nubabel: options.ports.nubabel, links: options.ports.links, api, ready: () => start(), logger: options.logger })
+    ? new ApprovalPrompts({ decider, nubabel: options.ports.nubabel, links: options.ports.links, api, ready: () => start(), logger: options.logger, recovery: options.approvalRecovery })
     : undefined;
   approvals?.subscribe();
   registerActions(app, { conversations, approvals, api, log });

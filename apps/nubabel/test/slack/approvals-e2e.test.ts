@@ -58,6 +58,9 @@ describe("approvals in Slack, end to end (real sidecar and engine, PostgreSQL, f
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_API_URL: slack.url,
       SLACK_UPDATE_INTERVAL_MS: "100",
+      // Short, so a message Slack refused is posted again within the test (30 s and 20 s by default).
+      SLACK_APPROVAL_RECOVERY_MS: "500",
+      SLACK_APPROVAL_GRACE_MS: "1000",
     };
     nubabel = await startTestNubabel(env);
     const org = await createOrganization(nubabel, "Slack approvals");
@@ -119,5 +122,30 @@ describe("approvals in Slack, end to end (real sidecar and engine, PostgreSQL, f
     // The audit has the decision and the tool call, in that order.
     const audit = (await (await nubabel.api(`/api/audit?runId=${runId}`, { apiKey })).json()) as { entries: Array<{ kind: string; actor: string }> };
     expect(audit.entries.map((e) => `${e.kind}:${e.actor}`)).toEqual([`approval:slack:${USER}`, "tool_call:agent"]);
+  }, 150_000);
+
+  it("posts the approval message Slack refused once, on the next round of recovery, exactly once, and its press decides", async () => {
+    const asksApproval = (args: Record<string, any>) => JSON.stringify(args.blocks ?? "").includes("approval_approve");
+    slack.failPosts(asksApproval, 1);
+    real.model.script(
+      { toolCalls: [{ name: "nubabel_mcp_invoke", arguments: { provider: "everything", toolName: "echo", args: { message: "after a refusal" } } }] },
+      { text: "Echoed after all." },
+    );
+    const root = mention("echo again, even if Slack hiccups");
+    expect(await deliverTo(nubabel.url, root, { team: TEAM, signingSecret: SIGNING_SECRET })).toBe(200);
+    const threadTs = root.ts as string;
+    const message = await until(() => approvalMessage(threadTs), 60_000, "the recovered approval message");
+    expect(JSON.stringify(message.blocks)).toContain("after a refusal");
+    // The refused post and the recovered one, and a few rounds later still only one message.
+    const posts = () => slack.callsOf("chat.postMessage").filter((c) => c.args.thread_ts === threadTs && asksApproval(c.args));
+    expect(posts()).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(posts()).toHaveLength(2);
+    expect(slack.thread(CHANNEL, threadTs).filter((m) => buttonsOf(m).includes("approval_approve"))).toHaveLength(1);
+
+    expect(await press(buttonPress(message, "approval_approve", { user: USER, teamId: TEAM }))).toBe(200);
+    await until(() => slack.messages.get(message.ts) && /Approved\* by/.test(slack.messages.get(message.ts)!.text + JSON.stringify(slack.messages.get(message.ts)!.blocks ?? [])), 10_000, "the decided message");
+    expect(buttonsOf(slack.messages.get(message.ts))).toEqual([]);
+    await until(() => slack.thread(CHANNEL, threadTs).some((m) => m.text.startsWith("Echoed after all.")), 60_000, "the answer");
   }, 150_000);
 });

@@ -36,7 +36,28 @@ class FakeDecider implements ApprovalDecider {
     this.approvals.get(approvalId)!.slack = { channel, ts };
   }
 
-  request(runId: string, sessionId: string): StoredApproval {
+  /** Claimed messages, as the store keeps them (in one process, a set does what the update does). */
+  readonly claimed = new Set<string>();
+
+  async unpostedSlackMessages(requestedBefore: Date, except: string[], limit: number): Promise<StoredApproval[]> {
+    return [...this.approvals.values()]
+      .filter((a) => a.status === "pending" && !a.slack && !this.claimed.has(a.id) && !except.includes(a.id) && Date.parse(a.requestedAt) < requestedBefore.getTime())
+      .slice(0, limit);
+  }
+
+  async claimSlackMessage(approvalId: string): Promise<boolean> {
+    const a = this.approvals.get(approvalId);
+    if (!a || a.status !== "pending" || a.slack || this.claimed.has(approvalId)) return false;
+    this.claimed.add(approvalId);
+    return true;
+  }
+
+  async releaseSlackMessage(approvalId: string): Promise<void> {
+    this.claimed.delete(approvalId);
+  }
+
+  /** `lost`: stored, but its notice never reaches the bot (the instance that heard the ask died). */
+  request(runId: string, sessionId: string, options: { lost?: boolean } = {}): StoredApproval {
     const approval: StoredApproval = {
       id: `apr_fake${++this.seq}`,
       runId,
@@ -55,7 +76,7 @@ class FakeDecider implements ApprovalDecider {
       slack: null,
     };
     this.approvals.set(approval.id, approval);
-    this.emit({ type: "requested", approval: { ...approval } });
+    if (!options.lost) this.emit({ type: "requested", approval: { ...approval } });
     return approval;
   }
 
@@ -77,9 +98,9 @@ describe("approvals in Slack", () => {
   afterEach(async () => h?.close());
 
   /** A mention whose run keeps running (as one waiting for approval does) until stopped. */
-  async function runningTurn() {
+  async function runningTurn(approvalRecovery?: { intervalMs: number; graceMs: number }) {
     decider = new FakeDecider();
-    h = await startHarness({ approvals: decider });
+    h = await startHarness({ approvals: decider, ...(approvalRecovery ? { approvalRecovery } : {}) });
     h.nubabel.script = async (turn, { aborted }) => {
       await aborted;
       return response(turn, "", "aborted");
@@ -168,6 +189,36 @@ describe("approvals in Slack", () => {
     const told = await until(() => h.slack.ephemerals[0], 5_000, "the ephemeral");
     expect(told.text).toBe(Replies.unlinked("T0000ELSEWHERE"));
     expect(decider.decisions).toEqual([]);
+  });
+
+  it("posts the message of an approval whose notice was lost, once, after the grace; its press decides", async () => {
+    const { threadTs, run } = await runningTurn({ intervalMs: 100, graceMs: 300 });
+    const approval = decider.request(run.id, run.sessionId, { lost: true });
+    const asked = await askedMessage(threadTs);
+    expect(Date.now() - Date.parse(approval.requestedAt)).toBeGreaterThanOrEqual(300);
+    await until(() => decider.approvals.get(approval.id)!.slack?.ts === asked.ts, 2_000, "the message stored with the approval");
+    // Later rounds find it posted: still one message.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(h.slack.thread(CHANNEL, threadTs).filter((m) => buttonsOf(m).includes(ActionIds.approve))).toHaveLength(1);
+
+    await h.interact(buttonPress(asked, ActionIds.approve));
+    await until(() => decider.decisions.length === 1, 5_000, "the decision");
+    const decided = await until(() => !buttonsOf(h.slack.messages.get(asked.ts)).length && h.slack.messages.get(asked.ts)!, 5_000, "the decided message");
+    expect(decided.text).toMatch(/^Approved/);
+  });
+
+  it("updates a recovered message whose approval was decided while it was being posted", async () => {
+    const { threadTs, run } = await runningTurn({ intervalMs: 100, graceMs: 300 });
+    // Slack holds the recovered post up for a second; the decision lands meanwhile.
+    h.slack.rateLimit("chat.postMessage", 1, 1);
+    const approval = decider.request(run.id, run.sessionId, { lost: true });
+    await until(() => decider.claimed.has(approval.id), 5_000, "the recovery's claim");
+    await until(() => h.slack.callsOf("chat.postMessage").some((c) => c.status === 429 && c.args.thread_ts === threadTs), 5_000, "the held-up post");
+    expect(decider.approvals.get(approval.id)!.slack).toBeNull();
+    decider.resolve(approval.id, "denied", "api", "too late");
+    const shown = await until(() => h.slack.thread(CHANNEL, threadTs).find((m) => /^Denied/.test(m.text)), 5_000, "the updated message");
+    expect(buttonsOf(shown)).toEqual([]);
+    expect(h.slack.thread(CHANNEL, threadTs).filter((m) => buttonsOf(m).includes(ActionIds.approve))).toEqual([]);
   });
 
   it("posts nothing for a run that came through the API", async () => {

@@ -43,6 +43,8 @@ export interface FakeSlackApi {
   authError?: string;
   /** The next `times` calls of `method` answer 429 with `Retry-After: retryAfterSeconds`. */
   rateLimit(method: string, times: number, retryAfterSeconds: number): void;
+  /** The next `times` `chat.postMessage` calls whose arguments `match` fail (`internal_error`), posting nothing. */
+  failPosts(match: (args: Record<string, any>) => boolean, times: number): void;
   /** Messages of a thread (root excluded), in posting order, with their current text. */
   thread(channel: string, threadTs: string): StoredMessage[];
   callsOf(method: string): ApiCall[];
@@ -57,6 +59,7 @@ export async function startFakeSlackApi(teamId = "T0000LINKED"): Promise<FakeSla
   const messages = new Map<string, StoredMessage>();
   const ephemerals: EphemeralMessage[] = [];
   const limits = new Map<string, { times: number; retryAfter: number }>();
+  const failing: Array<{ match: (args: Record<string, any>) => boolean; times: number }> = [];
   let clock = 1_700_000_000;
   let seq = 0;
   const nextTs = () => `${clock++}.${String(++seq).padStart(6, "0")}`;
@@ -67,6 +70,11 @@ export async function startFakeSlackApi(teamId = "T0000LINKED"): Promise<FakeSla
         if (fake.authError) return { ok: false, error: fake.authError };
         return { ok: true, user_id: BOT_USER_ID, bot_id: BOT_ID, team_id: teamId, user: "nubabel", team: "Test" };
       case "chat.postMessage": {
+        const failure = failing.find((f) => f.times > 0 && f.match(args));
+        if (failure) {
+          failure.times--;
+          return { ok: false, error: "internal_error" };
+        }
         const ts = nextTs();
         const blocks = blocksOf(args);
         messages.set(ts, { channel: args.channel, ts, threadTs: args.thread_ts, text: args.text ?? "", ...(blocks?.length ? { blocks } : {}) });
@@ -119,6 +127,7 @@ export async function startFakeSlackApi(teamId = "T0000LINKED"): Promise<FakeSla
     messages,
     ephemerals,
     rateLimit: (method, times, retryAfter) => void limits.set(method, { times, retryAfter }),
+    failPosts: (match, times) => void failing.push({ match, times }),
     thread: (channel, threadTs) => [...messages.values()].filter((m) => m.channel === channel && m.threadTs === threadTs),
     callsOf: (method) => calls.filter((c) => c.method === method),
     close: () =>

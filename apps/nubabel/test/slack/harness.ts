@@ -61,6 +61,8 @@ export interface HarnessOptions {
   handOverGraceMs?: number;
   /** The approvals domain the bot decides through (none by default). */
   approvals?: ApprovalDecider;
+  /** How often, and after how long, unposted approval messages are posted (30 s and 20 s by default). */
+  approvalRecovery?: { intervalMs: number; graceMs: number };
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -78,6 +80,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     updateIntervalMs: options.updateIntervalMs ?? 200,
     queuePollMs: options.queuePollMs ?? 100,
     handOverGraceMs: options.handOverGraceMs ?? 300,
+    ...(options.approvalRecovery ? { approvalRecovery: options.approvalRecovery } : {}),
   });
   // As main.ts does with `runs.onFinished`: answers nobody here waits for are handed over.
   if (!options.port) nubabel.onFinished((run) => bot.handOver(run));

@@ -1,7 +1,7 @@
-import { and, asc, desc, eq, inArray, isNull, lt, ne } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, lt, ne, notInArray, or, sql } from "drizzle-orm";
 import type { ApprovalPolicy, Approvers } from "@nubabel/contracts";
 import type { Db } from "../../db/database.js";
-import { approvalPolicies, approvals } from "../../db/schema.js";
+import { approvalPolicies, approvals, runs } from "../../db/schema.js";
 import type { ApprovalStore, StoredApproval } from "../../approvals/ports.js";
 
 type Row = typeof approvals.$inferSelect;
@@ -147,6 +147,48 @@ export class PgApprovalStore implements ApprovalStore {
 
   async setSlackMessage(approvalId: string, channel: string, ts: string) {
     await this.db.update(approvals).set({ slackChannel: channel, slackTs: ts }).where(eq(approvals.id, approvalId));
+  }
+
+  async unpostedSlack(input: { requestedBefore: Date; claimedBefore: Date; except: string[]; limit: number }) {
+    const rows = await this.db
+      .select({ approval: approvals })
+      .from(approvals)
+      .innerJoin(runs, eq(runs.id, approvals.runId))
+      .where(
+        and(
+          eq(approvals.status, "pending"),
+          isNull(approvals.slackTs),
+          sql`${runs.origin}->>'kind' = 'slack'`,
+          lt(approvals.requestedAt, input.requestedBefore),
+          or(isNull(approvals.slackClaimedAt), lt(approvals.slackClaimedAt, input.claimedBefore)),
+          input.except.length ? notInArray(approvals.id, input.except) : undefined,
+        ),
+      )
+      .orderBy(asc(approvals.requestedAt))
+      .limit(input.limit);
+    return rows.map((r) => toApproval(r.approval));
+  }
+
+  async claimSlack(approvalId: string, claimedBefore: Date) {
+    // One conditional update: a second claimant waits on the row lock, then finds the claim fresh
+    // (PostgreSQL re-checks the condition on the row it waited for) and updates nothing.
+    const rows = await this.db
+      .update(approvals)
+      .set({ slackClaimedAt: new Date() })
+      .where(
+        and(
+          eq(approvals.id, approvalId),
+          eq(approvals.status, "pending"),
+          isNull(approvals.slackTs),
+          or(isNull(approvals.slackClaimedAt), lt(approvals.slackClaimedAt, claimedBefore)),
+        ),
+      )
+      .returning({ id: approvals.id });
+    return rows.length === 1;
+  }
+
+  async releaseSlack(approvalId: string) {
+    await this.db.update(approvals).set({ slackClaimedAt: null }).where(and(eq(approvals.id, approvalId), isNull(approvals.slackTs)));
   }
 }
 
