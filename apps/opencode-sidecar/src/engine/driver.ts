@@ -182,14 +182,13 @@ export class EngineDriver {
    */
   async subagentUsage(sessionId: string, directory: string, since: number): Promise<Usage> {
     const found: string[] = [];
-    const seen = new Set([sessionId]);
     let level = [sessionId];
+    // Level by level, each level's lists read together: the bound keeps the nearest subagents.
     while (level.length && found.length < MAX_SUBAGENT_SESSIONS) {
-      const lists = await Promise.all(level.map((id) => this.children(id, directory)));
-      level = lists
-        .flat()
-        .filter((s) => s.time.updated >= since && !seen.has(s.id))
-        .map((s) => (seen.add(s.id), s.id))
+      const below = (await Promise.all(level.map((id) => this.children(id, directory)))).flat();
+      level = below
+        .filter((s) => s.time.updated >= since && s.id !== sessionId && !found.includes(s.id))
+        .map((s) => s.id)
         .slice(0, MAX_SUBAGENT_SESSIONS - found.length);
       found.push(...level);
     }
