@@ -35,6 +35,8 @@ export class EngineDriver {
   private readonly bySession = new Map<string, Set<(event: EngineEvent) => void>>();
   /** Subagent sessions (child → parent, and the child's title), so a run sees its subagents' tools. */
   private readonly parents = new LRUCache<string, { parentId: string; title: string }>({ max: 10_000 });
+  /** Sessions the event stream showed a subagent session under: only theirs are searched for subagent usage. */
+  private readonly withSubagents = new LRUCache<string, true>({ max: 10_000 });
   private streamAbort: AbortController | undefined;
 
   constructor(
@@ -181,6 +183,9 @@ export class EngineDriver {
    * an undercount is better than a run that fails after its work is done.
    */
   async subagentUsage(sessionId: string, directory: string, since: number): Promise<Usage> {
+    // Most turns start no subagent: they cost no engine call here (a child session's creation
+    // reaches the event stream before the turn that made it ends).
+    if (!this.withSubagents.has(sessionId)) return emptyUsage();
     const found: string[] = [];
     let level = [sessionId];
     // Level by level, each level's lists read together: the bound keeps the nearest subagents.
@@ -325,7 +330,10 @@ export class EngineDriver {
   }
 
   private emit(event: EngineEvent): void {
-    if (event.type === "session" && event.parentId) this.parents.set(event.sessionId, { parentId: event.parentId, title: event.title });
+    if (event.type === "session" && event.parentId) {
+      this.parents.set(event.sessionId, { parentId: event.parentId, title: event.title });
+      this.withSubagents.set(event.parentId, true);
+    }
     if (event.type === "tool" && !this.bySession.has(event.sessionId)) {
       const followed = this.ancestorOf(event.sessionId);
       if (followed) this.emit({ type: "subagent", sessionId: followed.sessionId, subagent: followed.title, event });
