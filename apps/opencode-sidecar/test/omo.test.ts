@@ -149,8 +149,15 @@ describe("OhMyOpenCode in the engine (SIDECAR_OMO=on, real engine and plugin)", 
         ? { text: "the parent's answer" }
         : { toolCalls: [{ id: taskId, name: "task", arguments: { category: "quick", load_skills: ["mcp-integration"], description: "quick lookup", prompt: "look it up", run_in_background: false } }] };
     });
+    const before = h.model.requests.length;
     const res = await h.post("/delegate", delegateBody(h, "ses_omo_parent", "find it for me"));
     expect(res.body, JSON.stringify(res.body)).toMatchObject({ status: "success", output: "the parent's answer" });
+    // The run's usage is its steps and its subagent's, as the model reported them (two each).
+    const steps = h.model.requests.slice(before).filter((r) => !r.auxiliary);
+    const sum = (rs: typeof steps, key: "prompt_tokens" | "completion_tokens") => rs.reduce((n, r) => n + r.usage![key], 0);
+    expect(steps.filter((r) => r.model === "quick-model").length).toBe(2);
+    expect(res.body.metadata.usage).toMatchObject({ inputTokens: sum(steps, "prompt_tokens"), outputTokens: sum(steps, "completion_tokens") });
+    expect(res.body.metadata.model).not.toContain("quick-model");
     const invoke = h.receiver.received.find((r) => r.path.endsWith("/mcp/invoke"));
     expect(invoke, JSON.stringify(h.receiver.received.map((r) => r.path))).toBeDefined();
     expect(invoke!.body).toMatchObject({ organizationId: ORG, provider: "notion", toolName: "search" });

@@ -77,6 +77,27 @@ describe("sidecar runs", () => {
     expect(await run(runId)).toMatchObject({ status: "completed", output: "Right away." });
   });
 
+  it("counts in the run's usage the steps of the subagent it started (the engine's task tool)", async () => {
+    const taskId = "call_task_usage";
+    const userText = (messages: Array<{ role: string; content: unknown }>) => JSON.stringify(messages.filter((m) => m.role === "user"));
+    h.model.respond((request) => {
+      const results = (request.messages as Array<{ role: string; tool_call_id?: string }>).filter((m) => m.role === "tool").map((m) => m.tool_call_id);
+      if (userText(request.messages).includes("SUBAGENT-PROMPT")) return { text: "the subagent's answer, at some length so that it counts" };
+      return results.includes(taskId)
+        ? { text: "the parent's answer" }
+        : { toolCalls: [{ id: taskId, name: "task", arguments: { description: "look it up", prompt: "SUBAGENT-PROMPT look it up", subagent_type: "general" } }] };
+    });
+    const res = await h.post("/delegate", delegateBody(h, "ses_task_usage", "delegate this"));
+    const answer = DelegateResponse.parse(res.body);
+    expect(answer, JSON.stringify(res.body)).toMatchObject({ status: "success", output: "the parent's answer" });
+    // Two parent steps and the subagent's one, each counted as the model reported it.
+    const steps = h.model.requests.filter((r) => !r.auxiliary);
+    expect(steps.filter((r) => userText(r.messages).includes("SUBAGENT-PROMPT"))).toHaveLength(1);
+    expect(steps).toHaveLength(3);
+    const sum = (key: "prompt_tokens" | "completion_tokens") => steps.reduce((n, r) => n + r.usage![key], 0);
+    expect(answer.metadata.usage).toMatchObject({ inputTokens: sum("prompt_tokens"), outputTokens: sum("completion_tokens") });
+  });
+
   it("a repeated run id returns that run and never starts a second turn", async () => {
     h.model.script({ text: "Once only.", delayMs: 1_500 }, { text: "a second turn (must not happen)" });
     const runId = Ids.create(Ids.Prefix.run);

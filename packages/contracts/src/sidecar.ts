@@ -98,7 +98,10 @@ export type PromptRequest = z.infer<typeof PromptRequest>;
 export const RunStatus = z.enum(["success", "error", "aborted"]);
 export type RunStatus = z.infer<typeof RunStatus>;
 
-/** Tokens and cost of a run as the engine reports them, summed over the run's assistant messages. */
+/**
+ * Tokens and cost of a run as the engine reports them, summed over the run's assistant messages
+ * (its model steps), the steps of the subagents it started (child sessions, and theirs) included.
+ */
 export const Usage = z.object({
   inputTokens: z.number().int().nonnegative(),
   outputTokens: z.number().int().nonnegative(),

@@ -5,6 +5,12 @@ import type { Logger } from "../logger.js";
 import { type Engine, EngineDownError, type EngineEndpoint } from "./engine.js";
 import { toEngineEvent, toPermissionAsk } from "./translate.js";
 import type { EngineEvent, PermissionAsk, TurnResult } from "./events.js";
+import { addStep, emptyUsage } from "./usage.js";
+
+/** A bound on the sessions read for a run's subagent usage: a runaway tree of subagents must not stall a turn's end. */
+const MAX_SUBAGENT_SESSIONS = 50;
+/** Messages read from each subagent session (its latest); a subagent of more steps is undercounted. */
+const SUBAGENT_MESSAGE_LIMIT = 200;
 
 export interface PromptInput {
   sessionId: string;
@@ -29,6 +35,8 @@ export class EngineDriver {
   private readonly bySession = new Map<string, Set<(event: EngineEvent) => void>>();
   /** Subagent sessions (child → parent, and the child's title), so a run sees its subagents' tools. */
   private readonly parents = new LRUCache<string, { parentId: string; title: string }>({ max: 10_000 });
+  /** Sessions the event stream showed a subagent session under: only theirs are searched for subagent usage. */
+  private readonly withSubagents = new LRUCache<string, true>({ max: 10_000 });
   private streamAbort: AbortController | undefined;
 
   constructor(
@@ -133,7 +141,8 @@ export class EngineDriver {
 
   /**
    * The last assistant answer of the session, read from the engine's store, with the usage of its
-   * turn: every assistant message answering the same user message (one per model step).
+   * turn: every assistant message answering the same user message (one per model step). Its
+   * subagents' steps are not in it: see `subagentUsage`.
    */
   async lastResult(sessionId: string, directory: string): Promise<TurnResult | undefined> {
     const res = await this.api().session.messages(
@@ -143,15 +152,13 @@ export class EngineDriver {
     const last = [...res.data].reverse().find((m) => m.info.role === "assistant");
     if (!last || last.info.role !== "assistant") return undefined;
     const parentId = last.info.parentID;
-    const usage: Usage = { inputTokens: 0, outputTokens: 0, reasoningTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, cost: 0 };
+    const usage = emptyUsage();
+    let startedAt = last.info.time.created;
     for (const { info } of res.data) {
+      if (info.id === parentId) startedAt = Math.min(startedAt, info.time.created);
       if (info.role !== "assistant" || info.parentID !== parentId) continue;
-      usage.inputTokens += count(info.tokens.input);
-      usage.outputTokens += count(info.tokens.output);
-      usage.reasoningTokens += count(info.tokens.reasoning);
-      usage.cacheReadTokens += count(info.tokens.cache?.read);
-      usage.cacheWriteTokens += count(info.tokens.cache?.write);
-      usage.cost += Number.isFinite(info.cost) && info.cost > 0 ? info.cost : 0;
+      addStep(usage, info);
+      startedAt = Math.min(startedAt, info.time.created);
     }
     const text = last.parts
       .flatMap((p) => (p.type === "text" && !p.synthetic && !p.ignored ? [p.text] : []))
@@ -163,8 +170,59 @@ export class EngineDriver {
       usage,
       model: `${last.info.providerID}/${last.info.modelID}`,
       createdAt: last.info.time.created,
+      startedAt,
       ...(err ? { error: { code: err.name, message: errorMessage(err) } } : {}),
     };
+  }
+
+  /**
+   * The usage of the subagents working for `sessionId` since `since` (the engine's clock): every
+   * descendant session (child, grandchild, …) active since then, and in each the model steps
+   * begun since then (a subagent session resumed by a later turn counts only its new steps). At
+   * most `MAX_SUBAGENT_SESSIONS` are read; one that cannot be read is logged and left out, since
+   * an undercount is better than a run that fails after its work is done.
+   */
+  async subagentUsage(sessionId: string, directory: string, since: number): Promise<Usage> {
+    // Most turns start no subagent: they cost no engine call here (a child session's creation
+    // reaches the event stream before the turn that made it ends).
+    if (!this.withSubagents.has(sessionId)) return emptyUsage();
+    const found: string[] = [];
+    let level = [sessionId];
+    // Level by level, each level's lists read together: the bound keeps the nearest subagents.
+    while (level.length && found.length < MAX_SUBAGENT_SESSIONS) {
+      const below = (await Promise.all(level.map((id) => this.children(id, directory)))).flat();
+      level = below
+        .filter((s) => s.time.updated >= since && s.id !== sessionId && !found.includes(s.id))
+        .map((s) => s.id)
+        .slice(0, MAX_SUBAGENT_SESSIONS - found.length);
+      found.push(...level);
+    }
+    const usage = emptyUsage();
+    await Promise.all(
+      found.map(async (id) => {
+        try {
+          const res = await this.api().session.messages(
+            { sessionID: id, directory, limit: SUBAGENT_MESSAGE_LIMIT },
+            { throwOnError: true, signal: this.timeout() },
+          );
+          for (const { info } of res.data) if (info.role === "assistant" && info.time.created >= since) addStep(usage, info);
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message, sessionId, subagentSessionId: id }, "a subagent's usage could not be read; the run's usage leaves it out");
+        }
+      }),
+    );
+    return usage;
+  }
+
+  /** The sessions directly below `sessionId`; none when they cannot be read (logged). */
+  private async children(sessionId: string, directory: string): Promise<Array<{ id: string; time: { updated: number } }>> {
+    try {
+      const res = await this.api().session.children({ sessionID: sessionId, directory }, { throwOnError: true, signal: this.timeout() });
+      return res.data;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, sessionId }, "a session's subagents could not be listed; the run's usage leaves them out");
+      return [];
+    }
   }
 
   /** Whether the session has a tool call with this id running right now (the bridge's proof of origin). */
@@ -272,7 +330,10 @@ export class EngineDriver {
   }
 
   private emit(event: EngineEvent): void {
-    if (event.type === "session" && event.parentId) this.parents.set(event.sessionId, { parentId: event.parentId, title: event.title });
+    if (event.type === "session" && event.parentId) {
+      this.parents.set(event.sessionId, { parentId: event.parentId, title: event.title });
+      this.withSubagents.set(event.parentId, true);
+    }
     if (event.type === "tool" && !this.bySession.has(event.sessionId)) {
       const followed = this.ancestorOf(event.sessionId);
       if (followed) this.emit({ type: "subagent", sessionId: followed.sessionId, subagent: followed.title, event });
@@ -287,11 +348,6 @@ export class EngineDriver {
       }
     }
   }
-}
-
-/** A token count as the contract wants it: a whole, non-negative number (providers differ). */
-function count(n: number | undefined): number {
-  return typeof n === "number" && Number.isFinite(n) && n > 0 ? Math.round(n) : 0;
 }
 
 export function errorMessage(err: { name: string; data?: unknown }): string {

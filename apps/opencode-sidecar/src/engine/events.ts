@@ -52,10 +52,12 @@ export interface PermissionAsk {
 /** A session's final assistant answer as stored by the engine. */
 export interface TurnResult {
   text: string;
-  /** Summed over every assistant message of the turn (each model step is one). */
+  /** Summed over every assistant message of the turn (each model step is one), its subagents' not included. */
   usage: Usage;
   error?: ErrorInfo;
   model: string;
   /** When the engine created that message (ms since the epoch). */
   createdAt: number;
+  /** When the engine received the turn's user message (its clock, ms since the epoch): where its subagents' usage starts. */
+  startedAt: number;
 }

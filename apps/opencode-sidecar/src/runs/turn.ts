@@ -2,6 +2,7 @@ import type { RunStatus, Usage } from "@nubabel/contracts";
 import type { ProgressInput } from "../callbacks/reporter.js";
 import type { EngineDriver, PromptInput } from "../engine/driver.js";
 import { EngineDownError } from "../engine/engine.js";
+import { addUsage } from "../engine/usage.js";
 import type { EngineEvent, ErrorInfo } from "../engine/events.js";
 
 export interface TurnInput extends PromptInput {
@@ -148,6 +149,8 @@ class Turn {
       const ours = this.busySeen || this.sessionError !== undefined || (last !== undefined && last.createdAt >= this.startedAt);
       if (!ours) continue;
       const error = this.sessionError ?? last?.error;
+      // The subagents' steps are the run's too (and its budget's): read before the idle is reported.
+      const usage = last && addUsage(last.usage, await this.driver.subagentUsage(sessionId, directory, last.startedAt));
       this.report({ type: "session_idle", data: {} });
       const aborted = error?.code === "MessageAbortedError" || this.input.signal.aborted;
       const status: RunStatus = !error ? "success" : aborted ? "aborted" : "error";
@@ -155,7 +158,7 @@ class Turn {
       this.finish({
         status,
         output: last?.text ?? "",
-        ...(last ? { model: last.model, usage: last.usage } : {}),
+        ...(last && usage ? { model: last.model, usage } : {}),
         ...(ending ? { error: ending } : {}),
       });
       return;
