@@ -120,6 +120,8 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       progress: new MemoryProgressLog(env.PROGRESS_MAXLEN),
       replayGuard: new Webhooks.MemoryReplayGuard(),
       rateLimiter: new MemoryRateLimiter(),
+      // One instance: its own changes forget locally; there is nobody else to tell.
+      changes: undefined,
       ping: async () => undefined,
     };
 
@@ -196,6 +198,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       progress,
       audit,
       cacheMs: env.SETTINGS_CACHE_MS,
+      changes: parts.changes,
       log: logger,
     });
     const webhookStore = new PgWebhookStore(database.db);
@@ -225,6 +228,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       retryForMs: env.NUBABEL_WEBHOOKS_RETRY_FOR_MS,
       wake: () => sender.wake(),
       cacheMs: env.SETTINGS_CACHE_MS,
+      changes: parts.changes,
       log: logger,
     });
     approvals.subscribe((notice) => outbox.approval(notice));
@@ -238,6 +242,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
         warnAtPercent: env.NUBABEL_DEFAULT_BUDGET_WARN_PERCENT,
       },
       cacheMs: env.SETTINGS_CACHE_MS,
+      changes: parts.changes,
       logger,
     });
     const runs: Runs = new Runs({

@@ -182,7 +182,7 @@ for (const kind of ["shared", "embedded"] as const) {
       receiver.on((path, n) => (path === "/initech" && n < 2 ? 500 : 200));
       const hook = await addWebhook(initech.apiKey, { url: receiver.url("/initech"), events: ["run.completed"] });
       await runToEnd(initech.apiKey, "retry me");
-      await vi.waitFor(() => expect(receiver.at("/initech").map((r) => r.answered)).toEqual([500, 500, 200]), { timeout: 15_000, interval: 50 });
+      await vi.waitFor(() => expect(receiver.at("/initech").map((r) => r.answered)).toEqual([500, 500, 200]), { timeout: 30_000, interval: 50 });
       const got = receiver.at("/initech");
       expect(new Set(got.map((r) => r.headers["webhook-id"])).size).toBe(1);
       expect(got[1]!.at - got[0]!.at).toBeGreaterThan(0);

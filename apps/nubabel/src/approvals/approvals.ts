@@ -9,6 +9,7 @@ import {
   type ProgressEvent,
 } from "@nubabel/contracts";
 import type { AuditLog } from "../audit/ports.js";
+import type { CacheChanges } from "../cache/changes.js";
 import { Recent } from "../cache/recent.js";
 import type { Logger } from "../log/logger.js";
 import { streamOf, type ProgressLog } from "../progress/progress-log.js";
@@ -31,6 +32,8 @@ export interface ApprovalsDeps {
   audit?: AuditLog;
   /** How long a policy read is reused for dispatch (`SETTINGS_CACHE_MS`; a `PUT` here applies at once). */
   cacheMs?: number;
+  /** Where a policy change made here is announced to the other instances (and theirs heard). */
+  changes?: CacheChanges;
   log: Logger;
 }
 
@@ -85,7 +88,10 @@ export class Approvals implements ApprovalDecider {
 
   constructor(private readonly deps: ApprovalsDeps) {
     this.log = deps.log.child({ module: "approvals" });
-    this.policies = new Recent(async (organizationId) => toApiPolicy(await deps.store.policy(organizationId)), { ttlMs: deps.cacheMs ?? 5_000 });
+    this.policies = new Recent(async (organizationId) => toApiPolicy(await deps.store.policy(organizationId)), {
+      ttlMs: deps.cacheMs ?? 5_000,
+      ...(deps.changes ? { changes: { feed: deps.changes, name: "approval-policy" } } : {}),
+    });
   }
 
   policy(organizationId: string): Promise<ApiPolicy> {

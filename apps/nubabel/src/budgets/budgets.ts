@@ -1,4 +1,5 @@
 import type { ApiBudget, BudgetSettings } from "@nubabel/contracts";
+import type { CacheChanges } from "../cache/changes.js";
 import { Recent } from "../cache/recent.js";
 import type { Logger } from "../log/logger.js";
 import { monthOf, type UsageStore } from "../usage/index.js";
@@ -19,6 +20,8 @@ export interface BudgetsDeps {
   logger: Logger;
   /** How long an organization's own budget is reused by `check` (`SETTINGS_CACHE_MS`; a change here applies at once). */
   cacheMs?: number;
+  /** Where a change made here is announced to the other instances (and theirs heard). */
+  changes?: CacheChanges;
   now?: () => Date;
 }
 
@@ -33,7 +36,10 @@ export class Budgets {
 
   constructor(private readonly deps: BudgetsDeps) {
     this.log = deps.logger.child({ module: "budgets" });
-    this.own = new Recent((organizationId) => deps.store.get(organizationId), { ttlMs: deps.cacheMs ?? 0 });
+    this.own = new Recent((organizationId) => deps.store.get(organizationId), {
+      ttlMs: deps.cacheMs ?? 0,
+      ...(deps.changes ? { changes: { feed: deps.changes, name: "budget" } } : {}),
+    });
   }
 
   /** The budget in force for the organization, this month's spend and its state. */

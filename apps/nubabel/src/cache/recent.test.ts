@@ -75,4 +75,21 @@ describe("Recent", () => {
     await uncached.get("k");
     expect(s.reads.filter((k) => k === "k")).toHaveLength(4);
   });
+
+  it("drops its copy when another instance announces a change, and announces its own", async () => {
+    const listeners = new Map<string, (key: string) => void>();
+    const announced: string[] = [];
+    const feed = { announce: (cache: string, key: string) => void announced.push(`${cache} ${key}`), listen: (cache: string, on: (key: string) => void) => void listeners.set(cache, on) };
+    let current = "v1";
+    const s = store(() => current);
+    const recent = new Recent(s.load, { ttlMs: 60_000, changes: { feed, name: "budget" } });
+    expect(await recent.get("org_a")).toBe("v1");
+    current = "v2";
+    expect(await recent.get("org_a")).toBe("v1");
+    listeners.get("budget")!("org_a");
+    expect(await recent.get("org_a")).toBe("v2");
+    recent.forget("org_b");
+    recent.set("org_c", "v3");
+    expect(announced).toEqual(["budget org_b", "budget org_c"]);
+  });
 });

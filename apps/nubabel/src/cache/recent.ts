@@ -1,9 +1,12 @@
 import { LRUCache } from "lru-cache";
+import type { CacheChanges } from "./changes.js";
 
 export interface RecentOptions {
   /** How long a read is reused; 0 reads every time. */
   ttlMs: number;
   max?: number;
+  /** Where changes made here are announced, and others' heard, under this cache's `name`. */
+  changes?: { feed: CacheChanges; name: string };
 }
 
 /**
@@ -11,10 +14,12 @@ export interface RecentOptions {
  * budget, webhook endpoints, approval policy; an API key) cost no query on most runs. Concurrent
  * misses share one read, and a value of `undefined` is kept like any other. A change made through
  * this instance is `forget`-ten (or `set`) at once, and a read racing it reads again; other
- * instances see the change once their copy expires.
+ * instances drop their copy when they hear of it (`changes`), or else once it expires.
  */
 export class Recent<V> {
   private readonly cache?: LRUCache<string, { value: V }>;
+
+  private readonly changes?: RecentOptions["changes"];
 
   constructor(
     private readonly load: (key: string) => Promise<V>,
@@ -26,6 +31,8 @@ export class Recent<V> {
         ttl: options.ttlMs,
         fetchMethod: async (key) => ({ value: await load(key) }),
       });
+      this.changes = options.changes;
+      this.changes?.feed.listen(this.changes.name, (key) => this.cache?.delete(key));
     }
   }
 
@@ -42,12 +49,16 @@ export class Recent<V> {
     }
   }
 
+  /** The value changed here to `value`: kept here, dropped elsewhere. */
   set(key: string, value: V): void {
     this.cache?.set(key, { value });
+    this.changes?.feed.announce(this.changes.name, key);
   }
 
+  /** The value changed here: read again here and elsewhere. */
   forget(key: string): void {
     this.cache?.delete(key);
+    this.changes?.feed.announce(this.changes.name, key);
   }
 }
 

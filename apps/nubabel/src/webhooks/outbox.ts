@@ -1,4 +1,5 @@
 import type { ApiRun, WebhookEvent, WebhookEventType } from "@nubabel/contracts";
+import type { CacheChanges } from "../cache/changes.js";
 import { Recent } from "../cache/recent.js";
 import type { Logger } from "../log/logger.js";
 import type { Run, RunEventType, RunOutbox } from "../runs/index.js";
@@ -21,6 +22,8 @@ export interface WebhookOutboxDeps {
   wake(): void;
   /** How long the event types an organization listens to are reused (`SETTINGS_CACHE_MS`). */
   cacheMs?: number;
+  /** Where a change of endpoints made here is announced to the other instances (and theirs heard). */
+  changes?: CacheChanges;
   log: Logger;
 }
 
@@ -36,7 +39,10 @@ export class WebhookOutbox implements RunOutbox {
 
   constructor(private readonly deps: WebhookOutboxDeps) {
     this.log = deps.log.child({ module: "webhooks" });
-    this.listened = new Recent((organizationId) => deps.store.listened(organizationId), { ttlMs: deps.cacheMs ?? 0 });
+    this.listened = new Recent((organizationId) => deps.store.listened(organizationId), {
+      ttlMs: deps.cacheMs ?? 0,
+      ...(deps.changes ? { changes: { feed: deps.changes, name: "webhook-listeners" } } : {}),
+    });
   }
 
   /** The organization's endpoints changed (here): its next event reads them again. */

@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import { Webhooks } from "@nubabel/contracts";
 import type { Logger } from "../../log/logger.js";
 import { connectRedis, tryConnect } from "./client.js";
+import { RedisCacheChanges } from "./cache-changes.js";
 import { RedisMappingCache } from "./mapping-cache.js";
 import { RedisProgressLog } from "./progress-log.js";
 import { RedisRateLimiter } from "./rate-limiter.js";
@@ -29,6 +30,7 @@ export async function connectRedisAdapters(
     progress: new RedisProgressLog(redis, subscriber, prefix, options.progressMaxLen),
     replayGuard,
     rateLimiter: new RedisRateLimiter(redis, prefix),
+    changes: new RedisCacheChanges(redis, subscriber, prefix, logger.child({ module: "cache" })),
     ping: async () => void (await redis.ping()),
   };
 }
