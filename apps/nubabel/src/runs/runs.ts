@@ -239,10 +239,13 @@ export class Runs {
     log.info({ runId: ended.id, sessionId: ended.sessionId, status: ended.status, reason: ended.reason ?? undefined }, "run ended");
     const stream = streamOf(ended.organizationId, ended.sessionId);
     // Made together: stored in this order, in one round trip.
-    await Promise.all([...progress, terminalEvent(ended) as ProgressEvent].map((event) => this.deps.progress.append(stream, event))).catch((err: Error) =>
+    const appended = Promise.all([...progress, terminalEvent(ended) as ProgressEvent].map((event) => this.deps.progress.append(stream, event))).catch((err: Error) =>
       log.warn({ runId: ended.id, err: err.message }, "could not append the run's last progress and terminal event"),
     );
+    // The answer is stored: a caller waiting here has it now, while the stream gets its end (a
+    // round trip that takes milliseconds on a busy machine). Other instances hear of it from the stream.
     this.ended.emit(ended.id, ended);
+    await appended;
     await this.notify(ended);
     // A slot is free. Unplaced runs (a result faster than the dispatch recording it) are kicked
     // by their dispatch instead, once the mapping a follow-up needs is written.
