@@ -5,6 +5,7 @@ import { Capabilities, Webhooks, type ApiPolicy, type ApiRun, type StreamEvent }
 import { backendEnv, tempDir } from "./fixtures/backends.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
 import { createOrganization } from "./fixtures/organizations.js";
+import { poll } from "./fixtures/poll.js";
 import { startRealSidecar, type RealSidecar } from "./fixtures/real-sidecar.js";
 import { openSse } from "./fixtures/sse-client.js";
 import { everything } from "./mcp/servers.js";
@@ -32,16 +33,6 @@ function toolResults(real: RealSidecar): string[] {
     .flatMap((r) => r.messages as Array<{ role: string; content?: unknown }>)
     .filter((m) => m.role === "tool")
     .map((m) => (typeof m.content === "string" ? m.content : JSON.stringify(m.content)));
-}
-
-async function poll<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe("approvals on the real engine, an MCP server from the registry and PostgreSQL", () => {

@@ -8,6 +8,7 @@ import type { ApiBudget, ApiRun, ApiRunAccepted, UsageReport } from "@nubabel/co
 import { backendEnv, tempDir } from "./fixtures/backends.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
 import { createOrganization } from "./fixtures/organizations.js";
+import { poll } from "./fixtures/poll.js";
 import { startRealSidecar, type RealSidecar } from "./fixtures/real-sidecar.js";
 import { everything } from "./mcp/servers.js";
 
@@ -24,16 +25,6 @@ const hasChromium = existsSync(CHROMIUM);
 const CREDENTIAL = "ev-console-secret-value";
 if (!hasChromium && process.env.CI !== "true") {
   console.warn(`console.test.ts skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH). Under CI=true this fails instead.`);
-}
-
-async function poll<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe.skipIf(!hasChromium && process.env.CI !== "true").each(["shared", "embedded"] as const)("the web console in Chromium (%s)", (kind) => {
