@@ -60,7 +60,8 @@ const Schema = z.object({
   /**
    * How long an instance reuses what it read of an organization's settings: API keys, approval
    * policy, budget, webhook endpoints (a change made through this instance applies here at once,
-   * on the others within this). 0 reads them for every request.
+   * on the others when they hear of it over Redis, and within this at the latest). 0 reads them
+   * for every request.
    */
   SETTINGS_CACHE_MS: z.coerce.number().int().nonnegative().max(60_000).default(5_000),
   /** How often approvals past their time are expired (and decisions a sidecar missed sent again). */

@@ -150,7 +150,7 @@ class Turn {
       if (!ours) continue;
       const error = this.sessionError ?? last?.error;
       // The subagents' steps are the run's too (and its budget's): read before the idle is reported.
-      const usage = last && addUsage(last.usage, await this.driver.subagentUsage(sessionId, directory, last.startedAt));
+      const spent = last ? { model: last.model, usage: addUsage(last.usage, await this.driver.subagentUsage(sessionId, directory, last.startedAt)) } : undefined;
       this.report({ type: "session_idle", data: {} });
       const aborted = error?.code === "MessageAbortedError" || this.input.signal.aborted;
       const status: RunStatus = !error ? "success" : aborted ? "aborted" : "error";
@@ -158,7 +158,7 @@ class Turn {
       this.finish({
         status,
         output: last?.text ?? "",
-        ...(last && usage ? { model: last.model, usage } : {}),
+        ...spent,
         ...(ending ? { error: ending } : {}),
       });
       return;
