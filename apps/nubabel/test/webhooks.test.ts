@@ -120,11 +120,13 @@ for (const kind of ["shared", "embedded"] as const) {
       // `data` is what GET /api/runs/:id shows.
       const shown = await (await nubabel.api(`/api/runs/${answer.metadata.runId}`, { apiKey: acme.apiKey })).json();
       expect(completed!.data).toEqual(shown);
+      // The receiver has answered; the sender records those answers a moment later.
+      await vi.waitFor(async () =>
+        expect((await deliveries(acme.apiKey, hook.id)).map((d) => [d.type, d.status, d.attempts, d.lastStatusCode])).toEqual([
+          ["run.completed", "delivered", 1, 200],
+          ["run.started", "delivered", 1, 200],
+        ]), { timeout: 10_000, interval: 50 });
       const log = await deliveries(acme.apiKey, hook.id);
-      expect(log.map((d) => [d.type, d.status, d.attempts, d.lastStatusCode])).toEqual([
-        ["run.completed", "delivered", 1, 200],
-        ["run.started", "delivered", 1, 200],
-      ]);
       expect(log.map((d) => d.id).sort()).toEqual(got.map((r) => r.headers["webhook-id"]).sort());
     });
 
@@ -189,8 +191,11 @@ for (const kind of ["shared", "embedded"] as const) {
       expect(got[2]!.at - got[1]!.at).toBeGreaterThan(0);
       const verifier = new Webhook(hook.secret);
       for (const r of got) expect(() => verifier.verify(r.body, r.headers)).not.toThrow();
-      const [log] = await deliveries(initech.apiKey, hook.id);
-      expect(log).toMatchObject({ status: "delivered", attempts: 3, lastStatusCode: 200, lastResponse: "ok" });
+      // The receiver has answered; the sender records that answer a moment later.
+      await vi.waitFor(async () => {
+        const [log] = await deliveries(initech.apiKey, hook.id);
+        expect(log).toMatchObject({ status: "delivered", attempts: 3, lastStatusCode: 200, lastResponse: "ok" });
+      }, { timeout: 10_000, interval: 50 });
       receiver.on(() => 200);
     });
 
