@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { Webhook } from "standardwebhooks";
-import { generateSecret, MemoryReplayGuard, Outgoing, type Route, routeSecret, sign, SignatureError, verify } from "./webhooks.js";
+import { generateSecret, MemoryReplayGuard, NativeWebhook, Outgoing, type Route, routeSecret, sign, SignatureError, verify } from "./webhooks.js";
 
 describe("Standard Webhooks signing", () => {
   const secret = generateSecret();
@@ -44,6 +44,23 @@ describe("Standard Webhooks signing", () => {
     expect(routeSecret(secret, route)).toBe(`whsec_${key}`);
     expect(() => new Webhook(`whsec_${key}`).verify(body, headers)).not.toThrow();
     expect(() => new Webhook(secret).verify(body, headers)).toThrow();
+  });
+
+  it("signs exactly as the library does, so either verifies the other's", () => {
+    const bodies = ["", "{}", body, "é ✓ 😀 \u0000", "x".repeat(70_000), Buffer.from("as bytes").toString("base64")];
+    for (const text of bodies) {
+      const s = generateSecret();
+      const at = new Date(Date.now() - Math.floor(Math.random() * 200_000));
+      const id = `msg_${Math.random().toString(36).slice(2)}`;
+      const ours = new NativeWebhook(s).sign(id, at, text);
+      expect(ours).toBe(new Webhook(s).sign(id, at, text));
+      expect(new NativeWebhook(s).sign(id, at, Buffer.from(text))).toBe(ours);
+      const headers = { "webhook-id": id, "webhook-timestamp": String(Math.floor(at.getTime() / 1000)), "webhook-signature": ours };
+      expect(() => new Webhook(s).verify(text, headers, { jsonParse: false })).not.toThrow();
+      expect(() => new NativeWebhook(s).verify(text, headers, { jsonParse: false })).not.toThrow();
+      expect(() => new NativeWebhook(s).verify(`${text} `, headers, { jsonParse: false })).toThrow();
+    }
+    expect(() => new NativeWebhook("whsec_")).toThrow();
   });
 
   it("lets a retry of one message through (same id, later timestamp) while an exact copy is refused", async () => {

@@ -1,4 +1,4 @@
-import { Webhook } from "standardwebhooks";
+import { Webhooks } from "@nubabel/contracts";
 
 /**
  * Standard Webhooks headers for one attempt. Each secret signs; `webhook-signature` carries every
@@ -10,6 +10,6 @@ export function signedHeaders(secrets: string[], id: string, body: string, now =
   return {
     "webhook-id": id,
     "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-    "webhook-signature": secrets.map((secret) => new Webhook(secret).sign(id, now, body)).join(" "),
+    "webhook-signature": secrets.map((secret) => new Webhooks.NativeWebhook(secret).sign(id, now, body)).join(" "),
   };
 }
