@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../db/database.js";
 import { sessionMappings } from "../../db/schema.js";
 import type { MappingRecord, MappingStore } from "../../mapping/ports.js";
@@ -10,16 +10,43 @@ const columns = {
   sidecarUrl: sessionMappings.sidecarUrl,
 };
 
+const placeholders = {
+  sessionId: sql.placeholder("sessionId"),
+  opencodeSessionId: sql.placeholder("opencodeSessionId"),
+  organizationId: sql.placeholder("organizationId"),
+  sidecarUrl: sql.placeholder("sidecarUrl"),
+};
+
+// Every new conversation writes one and every follow-up whose cache missed reads one: each is
+// parsed and planned once per connection.
+const prepareInsert = (db: Db) =>
+  db
+    .insert(sessionMappings)
+    .values(placeholders)
+    .onConflictDoNothing({ target: [sessionMappings.organizationId, sessionMappings.sessionId] })
+    .returning(columns)
+    .prepare("nubabel_mapping_insert");
+const prepareBySession = (db: Db) =>
+  db
+    .select(columns)
+    .from(sessionMappings)
+    .where(and(eq(sessionMappings.organizationId, placeholders.organizationId), eq(sessionMappings.sessionId, placeholders.sessionId)))
+    .limit(1)
+    .prepare("nubabel_mapping_by_session");
+
 /** `MappingStore` on PostgreSQL or PGlite; the primary key on (organization, session) settles races. */
 export class PgMappingStore implements MappingStore {
-  constructor(private readonly db: Db) {}
+  private readonly inserting: ReturnType<typeof prepareInsert>;
+  private readonly reading: ReturnType<typeof prepareBySession>;
+
+  constructor(private readonly db: Db) {
+    this.inserting = prepareInsert(db);
+    this.reading = prepareBySession(db);
+  }
 
   async insert(record: MappingRecord): Promise<MappingRecord> {
-    const [inserted] = await this.db
-      .insert(sessionMappings)
-      .values(record)
-      .onConflictDoNothing({ target: [sessionMappings.organizationId, sessionMappings.sessionId] })
-      .returning(columns);
+    const { sessionId, opencodeSessionId, organizationId, sidecarUrl } = record;
+    const [inserted] = await this.inserting.execute({ sessionId, opencodeSessionId, organizationId, sidecarUrl });
     if (inserted) return inserted;
     const existing = await this.bySession(record.organizationId, record.sessionId);
     if (!existing) throw new Error(`mapping for ${record.sessionId} vanished while being written`);
@@ -27,11 +54,7 @@ export class PgMappingStore implements MappingStore {
   }
 
   async bySession(organizationId: string, sessionId: string): Promise<MappingRecord | undefined> {
-    const [row] = await this.db
-      .select(columns)
-      .from(sessionMappings)
-      .where(and(eq(sessionMappings.organizationId, organizationId), eq(sessionMappings.sessionId, sessionId)))
-      .limit(1);
+    const [row] = await this.reading.execute({ organizationId, sessionId });
     return row;
   }
 

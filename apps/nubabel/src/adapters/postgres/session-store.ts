@@ -7,12 +7,28 @@ type Row = typeof sessions.$inferSelect;
 
 const toSession = (row: Row): Session => ({ ...row, state: row.state as State });
 
+/** A session by its key; every progress stream opened reads one, so it is parsed and planned once. */
+const prepareGet = (db: Db) =>
+  db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.organizationId, sql.placeholder("organizationId")), eq(sessions.id, sql.placeholder("id"))))
+    .limit(1)
+    .prepare("nubabel_session_get");
+
 /** `SessionStore` on PostgreSQL or PGlite. */
 export class PgSessionStore implements SessionStore {
-  constructor(private readonly db: Db) {}
+  private readonly byKey: ReturnType<typeof prepareGet>;
+
+  constructor(private readonly db: Db) {
+    this.byKey = prepareGet(db);
+  }
 
   async ensure(input: { id: string; organizationId: string; userId?: string }): Promise<Session> {
-    // Insert-or-nothing then read: concurrent first uses of one id all end on the same row.
+    // Most are used already: one read. Otherwise insert-or-nothing then read, so concurrent first
+    // uses of one id all end on the same row.
+    const found = await this.get(input.organizationId, input.id);
+    if (found) return found;
     const [created] = await this.db
       .insert(sessions)
       .values({
@@ -30,7 +46,7 @@ export class PgSessionStore implements SessionStore {
   }
 
   async get(organizationId: string, id: string): Promise<Session | undefined> {
-    const [row] = await this.db.select().from(sessions).where(key(organizationId, id)).limit(1);
+    const [row] = await this.byKey.execute({ organizationId, id });
     return row ? toSession(row) : undefined;
   }
 
