@@ -1,13 +1,17 @@
+import type { FastifyRequest } from "fastify";
 import { Redis } from "ioredis";
+import pino from "pino";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import type { ProgressEvent, Webhooks } from "@nubabel/contracts";
 import { MemoryMappingCache } from "../../src/adapters/memory/mapping-cache.js";
 import { MemoryProgressLog } from "../../src/adapters/memory/progress-log.js";
 import { MemoryRateLimiter } from "../../src/adapters/memory/rate-limiter.js";
 import { RedisMappingCache } from "../../src/adapters/redis/mapping-cache.js";
+import { connectRedis } from "../../src/adapters/redis/client.js";
 import { RedisProgressLog } from "../../src/adapters/redis/progress-log.js";
 import { RedisRateLimiter } from "../../src/adapters/redis/rate-limiter.js";
 import { Webhooks as W } from "@nubabel/contracts";
+import { enforce } from "../../src/http/limits.js";
 import type { RateLimiter } from "../../src/limits/rate-limiter.js";
 import type { MappingCache } from "../../src/mapping/ports.js";
 import { compareIds, START, type Entry, type ProgressLog } from "../../src/progress/progress-log.js";
@@ -137,6 +141,26 @@ describe.each(adapters<RateLimiter>(() => new MemoryRateLimiter(), () => new Red
     expect(verdicts.map((v) => v.allowed)).toEqual([true, true, true, false, false]);
     expect(verdicts[4]!.retryAfterMs).toBeGreaterThan(0);
     expect((await limiter.hit(unique("rate"), 3, 60_000)).allowed).toBe(true);
+  });
+});
+
+describe("RateLimiter on Redis while Redis is away", () => {
+  it("fails rather than waits, and the request is let through with a warning", async () => {
+    // Nothing listens on port 1: the connection fails as one to a Redis that went away does.
+    const client = connectRedis("redis://127.0.0.1:1", pino({ level: "silent" }), "test");
+    clients.push(client);
+    const limiter = new RedisRateLimiter(client, prefix);
+    await expect(limiter.hit(unique("rate"), 1, 60_000)).rejects.toThrow();
+    const warned: string[] = [];
+    const request = { log: { warn: (_: unknown, message: string) => warned.push(message) } } as unknown as FastifyRequest;
+    const checks = [{ key: unique("rate"), limit: 1, scope: "api key" }];
+    await expect(enforce(limiter, request, checks)).resolves.toBeUndefined();
+    await expect(enforce(limiter, request, checks)).resolves.toBeUndefined();
+    expect(warned).toEqual(["rate limiter unavailable; allowing", "rate limiter unavailable; allowing"]);
+    // The same checks on a working limiter: the second is refused, naming its allowance.
+    const working = new MemoryRateLimiter();
+    await enforce(working, request, checks);
+    await expect(enforce(working, request, checks)).rejects.toMatchObject({ name: "RateLimited", data: { scope: "api key" } });
   });
 });
 
