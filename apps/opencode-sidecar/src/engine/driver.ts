@@ -275,7 +275,9 @@ export class EngineDriver {
 
   private connect(endpoint: EngineEndpoint): void {
     this.disconnect();
-    const headers: Record<string, string> = {};
+    // The engine gzips answers over 1 KiB (a turn's messages, say) when asked to; on the same
+    // machine that costs CPU twice, the engine's included, and saves nothing.
+    const headers: Record<string, string> = { "accept-encoding": "identity" };
     if (endpoint.password) {
       headers.authorization = `Basic ${Buffer.from(`opencode:${endpoint.password}`).toString("base64")}`;
     }
