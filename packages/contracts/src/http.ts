@@ -1,4 +1,6 @@
-import { Agent, request } from "undici";
+import { Readable } from "node:stream";
+import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
+import { Agent, type Dispatcher, request } from "undici";
 
 /**
  * Requests between the services: undici's `request` on one kept-alive pool per process (a
@@ -52,4 +54,46 @@ export async function send(url: URL | string, options: SendOptions): Promise<Ans
     chunks.push(chunk);
   }
   return { status: response.statusCode, text: Buffer.concat(chunks).toString("utf8") };
+}
+
+/** Statuses whose answers have no body (the Response constructor refuses one). */
+const BODILESS = new Set([101, 204, 205, 304]);
+
+const DECODERS: Record<string, () => NodeJS.ReadWriteStream> = { gzip: createGunzip, "x-gzip": createGunzip, deflate: createInflate, br: createBrotliDecompress };
+
+/**
+ * A `fetch` for clients that take one (the OpenCode SDK), on undici's `request` and the pool
+ * above: the global fetch costs about twice the CPU a call, several calls a turn. The answer
+ * streams (an event stream is one), a compressed one is decompressed, redirects are not followed,
+ * and the request's signal aborts it; a failure rejects with the network's error, not fetch's
+ * `TypeError`.
+ */
+export async function fetchVia(resource: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const input = resource instanceof Request && !init ? resource : new Request(resource, init);
+  const body = input.body ? Buffer.from(await input.arrayBuffer()) : undefined;
+  const answer = await request(input.url, {
+    method: input.method as Dispatcher.HttpMethod,
+    headers: Object.fromEntries(input.headers),
+    ...(body ? { body } : {}),
+    signal: input.signal,
+    dispatcher: pool,
+  });
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(answer.headers)) {
+    for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, one);
+  }
+  if (BODILESS.has(answer.statusCode) || input.method === "HEAD") {
+    answer.body.resume();
+    return new Response(null, { status: answer.statusCode, headers });
+  }
+  const encoding = headers.get("content-encoding")?.trim().toLowerCase();
+  const decoder = encoding && encoding !== "identity" ? DECODERS[encoding] : undefined;
+  let stream: Readable = answer.body;
+  if (decoder) {
+    stream = answer.body.pipe(decoder()) as unknown as Readable;
+    answer.body.once("error", (err) => stream.destroy(err));
+    headers.delete("content-encoding");
+    headers.delete("content-length");
+  }
+  return new Response(Readable.toWeb(stream) as ReadableStream<Uint8Array>, { status: answer.statusCode, headers });
 }
