@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { LRUCache } from "lru-cache";
 
 /**
  * Remembers which messages were seen. `claim` is atomic: it answers true the first time a key is
@@ -9,18 +10,19 @@ export interface ReplayGuard {
   claim(key: string, ttlSeconds: number, signedAt?: number): Promise<boolean>;
 }
 
-/** In-process `ReplayGuard` for a single instance. */
+/**
+ * In-process `ReplayGuard` for a single instance. Bounded by age only, never by count: dropping an
+ * unexpired key would let its replay through, so there is no `max`, and each key is removed by its
+ * own timer (`ttlAutopurge`) when its ttl ends.
+ */
 export class MemoryReplayGuard implements ReplayGuard {
-  private readonly seen = new Map<string, number>();
+  // lru-cache needs a default ttl when there is no max; every `claim` sets its own.
+  private readonly seen = new LRUCache<string, true>({ ttl: 1_000, ttlAutopurge: true });
 
   async claim(key: string, ttlSeconds: number): Promise<boolean> {
-    const now = Date.now();
-    if (this.seen.size > 10_000) {
-      for (const [k, expires] of this.seen) if (expires <= now) this.seen.delete(k);
-    }
-    const expires = this.seen.get(key);
-    if (expires !== undefined && expires > now) return false;
-    this.seen.set(key, now + ttlSeconds * 1000);
+    if (this.seen.has(key)) return false;
+    // A ttl of 0 means "never expires" to lru-cache; a claim always ends.
+    this.seen.set(key, true, { ttl: Math.max(1, ttlSeconds * 1000) });
     return true;
   }
 }

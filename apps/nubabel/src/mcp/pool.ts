@@ -2,6 +2,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, McpError, ToolListChangedNotificationSchema, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import { Tracing } from "@nubabel/telemetry";
 import { fingerprint, type McpConnection } from "./connection.js";
@@ -63,11 +64,14 @@ interface Entry {
  */
 export class McpPool implements McpToolRunner {
   private readonly entries = new Map<string, Entry>();
-  private readonly tools = new Map<string, { fingerprint: string; tools: Tool[]; expires: number }>();
+  /**
+   * Tool lists under `toolsKey(id, fingerprint)`: a connection whose definition changed is a miss.
+   * Concurrent callers share one load.
+   */
+  private readonly tools: LRUCache<string, Tool[], McpConnection>;
   private readonly callTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly idleTimeoutMs: number;
-  private readonly toolsTtlMs: number;
   private closing = false;
   private readonly closingClients = new Set<Promise<unknown>>();
   private ownGuard?: GuardedFetch;
@@ -76,15 +80,22 @@ export class McpPool implements McpToolRunner {
     this.callTimeoutMs = options.callTimeoutMs ?? 30_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 60_000;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 5 * 60_000;
-    this.toolsTtlMs = options.toolsTtlMs ?? 60_000;
+    this.tools = new LRUCache<string, Tool[], McpConnection>({
+      max: 10_000,
+      ttl: options.toolsTtlMs ?? 60_000,
+      // A load evicted or cleared before it ends still answers the callers waiting for it.
+      ignoreFetchAbort: true,
+      fetchMethod: (_key, _stale, { context }) => this.loadTools(context),
+    });
   }
 
   /** The server's tools, cached for `toolsTtlMs` per connection. */
   async listTools(conn: McpConnection): Promise<Tool[]> {
-    const fp = fingerprint(conn);
-    const cached = this.tools.get(conn.id);
-    if (cached && cached.fingerprint === fp && cached.expires > Date.now()) return cached.tools;
-    const tools = await this.use(conn, "tools/list", async (client) => {
+    return this.tools.forceFetch(toolsKey(conn.id, fingerprint(conn)), { context: conn });
+  }
+
+  private loadTools(conn: McpConnection): Promise<Tool[]> {
+    return this.use(conn, "tools/list", async (client) => {
       const all: Tool[] = [];
       let cursor: string | undefined;
       do {
@@ -94,8 +105,6 @@ export class McpPool implements McpToolRunner {
       } while (cursor);
       return all;
     });
-    this.tools.set(conn.id, { fingerprint: fp, tools, expires: Date.now() + this.toolsTtlMs });
-    return tools;
   }
 
   /**
@@ -137,7 +146,8 @@ export class McpPool implements McpToolRunner {
 
   /** Closes the connection's client (stops its stdio server) and forgets its tools. */
   async drop(connectionId: string): Promise<void> {
-    this.tools.delete(connectionId);
+    // Under any fingerprint; a walk, but only when a connection is changed or removed.
+    for (const key of [...this.tools.keys()]) if (key.startsWith(toolsKey(connectionId, ""))) this.tools.delete(key);
     const entry = this.entries.get(connectionId);
     if (entry) await this.discard(connectionId, entry);
   }
@@ -145,7 +155,8 @@ export class McpPool implements McpToolRunner {
   /** Closes every client; for shutdown. Later calls fail. */
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all([...this.entries.keys()].map((id) => this.drop(id)));
+    this.tools.clear();
+    await Promise.all([...this.entries].map(([id, entry]) => this.discard(id, entry)));
     await Promise.all([...this.closingClients]);
     await this.ownGuard?.close();
   }
@@ -206,9 +217,11 @@ export class McpPool implements McpToolRunner {
       closed: false,
       ready: Promise.resolve(),
     };
-    // A server that announces new tools should not wait out the cache.
+    // A server that announces new tools should not wait out the cache. A list still loading is
+    // left alone: the server answers it after this notice, so it is already the new one.
     client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
-      this.tools.delete(conn.id);
+      const key = toolsKey(conn.id, fp);
+      if (this.tools.peek(key)) this.tools.delete(key);
     });
     // A stdio server that exits (crash, kill) or an HTTP session that ends closes the client.
     client.onclose = () => {
@@ -265,6 +278,10 @@ export class McpPool implements McpToolRunner {
   private unavailable(conn: McpConnection, reason: string): McpConnectionError {
     return new McpConnectionError({ provider: conn.provider, connectionId: conn.id, reason });
   }
+}
+
+function toolsKey(connectionId: string, fp: string): string {
+  return `${connectionId}\u0000${fp}`;
 }
 
 /**

@@ -6,6 +6,6 @@ export { SlackPayloadInvalid, SlackSignatureInvalid } from "./errors.js";
 export { eventsEndpoint, fastifySlackEvents, SIGNATURE_WINDOW_SECONDS, type Delivery, type EndpointResult } from "./events-endpoint.js";
 export { systemClock, type Clock } from "./live-message.js";
 export { watchProgressLog, type ProgressEntry, type ProgressSource } from "./progress-feed.js";
-export { MemoryEventDedupe, MemorySlackLinks, MemorySlackThreads } from "./memory.js";
+export { MemorySlackLinks, MemorySlackThreads } from "./memory.js";
 export type { ApprovalDecider, ApprovalNotice, Decider, EventDedupe, NubabelPort, StoredApproval, SlackLinks, SlackOrigin, SlackPorts, SlackThreads, ThreadKey, ThreadRecord, TurnRequest, TurnRun } from "./ports.js";
 export { SlackTeamId } from "./team-id.js";

@@ -1,4 +1,4 @@
-import type { EventDedupe, SlackLinks, SlackThreads, ThreadKey, ThreadRecord } from "./ports.js";
+import type { SlackLinks, SlackThreads, ThreadKey, ThreadRecord } from "./ports.js";
 
 /** In-process `SlackLinks`, for tests and a single embedded instance. */
 export class MemorySlackLinks implements SlackLinks {
@@ -30,23 +30,6 @@ export class MemorySlackThreads implements SlackThreads {
     if (existing) return existing;
     this.threads.set(key(thread), record);
     return record;
-  }
-}
-
-/** In-process `EventDedupe` with lazy expiry (single instance only; Redis shares it across instances). */
-export class MemoryEventDedupe implements EventDedupe {
-  private readonly seen = new Map<string, number>();
-
-  constructor(private readonly now: () => number = Date.now) {}
-
-  async claim(id: string, ttlSeconds: number): Promise<boolean> {
-    const t = this.now();
-    // Sweep now and then so a long-lived process does not keep every event id forever.
-    if (this.seen.size > 10_000) for (const [k, until] of this.seen) if (until <= t) this.seen.delete(k);
-    const until = this.seen.get(id);
-    if (until !== undefined && until > t) return false;
-    this.seen.set(id, t + ttlSeconds * 1000);
-    return true;
   }
 }
 

@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { McpConnection } from "../../src/mcp/connection.js";
 import { McpConnectionError, McpTimeoutError } from "../../src/mcp/errors.js";
 import type { McpPool } from "../../src/mcp/pool.js";
+import { RecordingProxy } from "./recording-proxy.js";
 import { everything, notion, startFakeNotionApi, startHttpServer, testPool, textOf, type RunningServer } from "./servers.js";
 
 let pool: McpPool;
@@ -67,6 +69,32 @@ describe("McpPool over streamable HTTP (@modelcontextprotocol/server-everything)
       expect(textOf((await pool.callTool(c, "echo", { message: "after restart" })).result)).toBe("Echo: after restart");
     } finally {
       await second.stop();
+    }
+  });
+
+  it("lists a connection's tools once for concurrent callers, and again after a drop or a change of its definition", async () => {
+    const proxy = await RecordingProxy.start(`http://127.0.0.1:${server.port}`);
+    const c: McpConnection = { ...conn, id: "conn_listed", transport: { type: "http", url: `${proxy.url}/mcp` } };
+    // The proxy records an exchange when its answer ends, a moment after the client has read it.
+    const lists = async (expected: number) => {
+      await vi.waitFor(() => expect(count()).toBeGreaterThanOrEqual(expected));
+      await sleep(200);
+      return count();
+    };
+    const count = () => proxy.exchanges.filter((e) => e.requestBody.includes('"tools/list"')).length;
+    try {
+      const [first, second, called] = await Promise.all([pool.listTools(c), pool.listTools(c), pool.callTool(c, "echo", { message: "x" })]);
+      expect(second).toBe(first);
+      expect(textOf(called.result)).toBe("Echo: x");
+      expect(await lists(1)).toBe(1);
+      await pool.drop(c.id);
+      await Promise.all([pool.listTools(c), pool.listTools(c)]);
+      expect(await lists(2)).toBe(2);
+      await pool.listTools({ ...c, credentials: { "x-extra": "changed" } });
+      expect(await lists(3)).toBe(3);
+    } finally {
+      await pool.drop(c.id);
+      await proxy.close();
     }
   });
 

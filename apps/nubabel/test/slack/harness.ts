@@ -3,9 +3,9 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import Fastify, { type FastifyInstance } from "fastify";
 import { pino } from "pino";
+import { Webhooks } from "@nubabel/contracts";
 import {
   createSlackBot,
-  MemoryEventDedupe,
   MemorySlackLinks,
   MemorySlackThreads,
   type ApprovalDecider,
@@ -75,7 +75,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     botToken: "xoxb-test-token",
     signingSecret: SECRET,
     slackApiUrl: slack.url,
-    ports: { links, threads, dedupe: new MemoryEventDedupe(), nubabel: options.port ?? nubabel, ...(options.approvals ? { approvals: options.approvals } : {}) },
+    ports: { links, threads, dedupe: new Webhooks.MemoryReplayGuard(), nubabel: options.port ?? nubabel, ...(options.approvals ? { approvals: options.approvals } : {}) },
     logger: pino({ level: process.env.SLACK_TEST_LOG ?? "silent" }),
     updateIntervalMs: options.updateIntervalMs ?? 200,
     queuePollMs: options.queuePollMs ?? 100,

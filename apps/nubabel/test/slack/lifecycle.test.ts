@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { createSlackBot, MemoryEventDedupe, MemorySlackLinks, MemorySlackThreads } from "../../src/slack/index.js";
+import { Webhooks } from "@nubabel/contracts";
+import { createSlackBot, MemorySlackLinks, MemorySlackThreads } from "../../src/slack/index.js";
 import { FakeNubabel } from "./fake-nubabel.js";
 import { startFakeSlackApi } from "./fake-slack-api.js";
 import { mention, startHarness } from "./harness.js";
@@ -14,7 +15,7 @@ describe("bot lifecycle", () => {
         botToken: "xoxb-revoked",
         signingSecret: "s",
         slackApiUrl: slack.url,
-        ports: { links: new MemorySlackLinks(), threads: new MemorySlackThreads(), dedupe: new MemoryEventDedupe(), nubabel: new FakeNubabel() },
+        ports: { links: new MemorySlackLinks(), threads: new MemorySlackThreads(), dedupe: new Webhooks.MemoryReplayGuard(), nubabel: new FakeNubabel() },
         logger: pino({ level: "silent" }),
       });
       await expect(bot.start()).rejects.toThrow(/invalid_auth/);

@@ -1,9 +1,8 @@
 import { Webhooks } from "@nubabel/contracts";
-import { MemoryEventDedupe, MemorySlackLinks, MemorySlackThreads } from "../../src/slack/index.js";
+import { MemorySlackLinks, MemorySlackThreads } from "../../src/slack/index.js";
 import { eventDedupeContract, slackLinksContract, slackThreadsContract } from "./port-contracts.js";
 
 slackThreadsContract("memory", () => new MemorySlackThreads(), ["org_a", "org_b"]);
-eventDedupeContract("memory", () => new MemoryEventDedupe());
 slackLinksContract(
   "memory",
   async () => {
@@ -13,5 +12,5 @@ slackLinksContract(
   ["org_a", "org_b"],
 );
 
-// Nubabel's webhook replay guard has the same promise, so main.ts may hand it to the bot as is.
+// The bot's in-process dedupe is Nubabel's webhook replay guard, as main.ts wires it.
 eventDedupeContract("Webhooks.MemoryReplayGuard", () => new Webhooks.MemoryReplayGuard());

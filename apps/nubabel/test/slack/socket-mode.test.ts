@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { createSlackBot, MemoryEventDedupe, MemorySlackLinks, MemorySlackThreads } from "../../src/slack/index.js";
+import { Webhooks } from "@nubabel/contracts";
+import { createSlackBot, MemorySlackLinks, MemorySlackThreads } from "../../src/slack/index.js";
 import { FakeNubabel } from "./fake-nubabel.js";
 
 describe("Socket Mode", () => {
@@ -11,7 +12,7 @@ describe("Socket Mode", () => {
       appToken: "xapp-1-A000-000-test",
       // Nothing listens here: any call during construction would fail the test's clean exit.
       slackApiUrl: "http://127.0.0.1:9/api/",
-      ports: { links: new MemorySlackLinks(), threads: new MemorySlackThreads(), dedupe: new MemoryEventDedupe(), nubabel: new FakeNubabel() },
+      ports: { links: new MemorySlackLinks(), threads: new MemorySlackThreads(), dedupe: new Webhooks.MemoryReplayGuard(), nubabel: new FakeNubabel() },
       logger: pino({ level: "silent" }),
     });
     expect(bot.mode).toBe("socket");
@@ -22,7 +23,7 @@ describe("Socket Mode", () => {
     const bot = createSlackBot({
       botToken: "xoxb-test",
       signingSecret: "s",
-      ports: { links: new MemorySlackLinks(), threads: new MemorySlackThreads(), dedupe: new MemoryEventDedupe(), nubabel: new FakeNubabel() },
+      ports: { links: new MemorySlackLinks(), threads: new MemorySlackThreads(), dedupe: new Webhooks.MemoryReplayGuard(), nubabel: new FakeNubabel() },
       logger: pino({ level: "silent" }),
     });
     expect(bot.mode).toBe("http");

@@ -47,3 +47,18 @@ describe("RedisRunStore without Redis", () => {
     down.disconnect();
   });
 });
+
+describe("MemoryRunStore at its cap", () => {
+  it("forgets the least recently saved run, even one read since", async () => {
+    const store = new MemoryRunStore();
+    const make = (i: number) => create({ runId: `run_${i}`, opencodeSessionId: "ses_x", nubabelSessionId: "s", organizationId: "org_a" });
+    for (let i = 0; i < 10_000; i++) await store.create(make(i));
+    expect(await store.get("run_0")).toBeDefined();
+    await store.save(transition(make(1), { type: "start" }));
+    await store.create(make(10_000));
+    expect(await store.get("run_0")).toBeUndefined();
+    expect(await store.get("run_1")).toMatchObject({ status: "running" });
+    expect(await store.get("run_2")).toBeDefined();
+    expect(await store.get("run_10000")).toBeDefined();
+  });
+});

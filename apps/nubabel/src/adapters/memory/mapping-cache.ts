@@ -1,40 +1,31 @@
+import { LRUCache } from "lru-cache";
 import type { MappingCache, MappingRecord } from "../../mapping/ports.js";
 
-/** In-process `MappingCache` with expiry. */
+/**
+ * In-process `MappingCache` with expiry, holding the most recently used records (two keys each).
+ * Losing one is only a miss: the caller reads the database instead.
+ */
 export class MemoryMappingCache implements MappingCache {
-  private readonly entries = new Map<string, { record: MappingRecord; expires: number }>();
+  // Each `put` gives its own ttl.
+  private readonly entries = new LRUCache<string, MappingRecord>({ max: 100_000 });
 
   async bySession(organizationId: string, sessionId: string): Promise<MappingRecord | undefined> {
-    return this.read(`s:${organizationId}:${sessionId}`);
+    return this.entries.get(`s:${organizationId}:${sessionId}`);
   }
 
   async byOpencode(opencodeSessionId: string): Promise<MappingRecord | undefined> {
-    return this.read(`o:${opencodeSessionId}`);
+    return this.entries.get(`o:${opencodeSessionId}`);
   }
 
   async put(record: MappingRecord, ttlSeconds: number): Promise<void> {
-    const now = Date.now();
-    // Expired entries are otherwise dropped only when read; sweep before growing large.
-    if (this.entries.size > 50_000) {
-      for (const [key, entry] of this.entries) if (entry.expires <= now) this.entries.delete(key);
-    }
-    const expires = now + ttlSeconds * 1000;
-    this.entries.set(`s:${record.organizationId}:${record.sessionId}`, { record, expires });
-    this.entries.set(`o:${record.opencodeSessionId}`, { record, expires });
+    // A ttl of 0 means "never expires" to lru-cache; an entry here always does.
+    const ttl = Math.max(1, ttlSeconds * 1000);
+    this.entries.set(`s:${record.organizationId}:${record.sessionId}`, record, { ttl });
+    this.entries.set(`o:${record.opencodeSessionId}`, record, { ttl });
   }
 
   /** Forgets everything, as a Redis flush would. */
   clear(): void {
     this.entries.clear();
-  }
-
-  private read(key: string): MappingRecord | undefined {
-    const hit = this.entries.get(key);
-    if (!hit) return undefined;
-    if (hit.expires <= Date.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return hit.record;
   }
 }
