@@ -24,6 +24,17 @@ export const ToolMatch = z
   }, `must be an MCP "provider/tool" glob (letters, digits, spaces, _ . - * ?) or one of ${ENGINE_TOOLS.join(", ")}`);
 export type ToolMatch = z.infer<typeof ToolMatch>;
 
+/**
+ * One `*`/`?` glob part of a {@link ToolMatch} as an anchored, case-insensitive regular expression:
+ * `*` is any run of characters, `?` one character, everything else literal. Nubabel (which rule
+ * decides) and the sidecar (which calls to ask about) both match with this one function, so they
+ * cannot disagree; a rule written `Notion/*` holds however the agent spells the connection's name.
+ */
+export function toolGlob(pattern: string): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\-]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${body}$`, "i");
+}
+
 /** A Slack user id (`U…` or `W…`). */
 export const SlackUserId = z.string().regex(/^[UW][A-Z0-9]{2,30}$/, "must be a Slack user id (U… or W…)");
 

@@ -17,3 +17,4 @@ export * from "./webhook-endpoints.js";
 export { runScript, type ScriptRunner } from "./replay-guard.js";
 export * as Http from "./http.js";
 export * as Processes from "./processes.js";
+export * as Sealing from "./sealing.js";

@@ -1,5 +1,72 @@
 import { LogController, type FastifyReply, type FastifyRequest } from "fastify";
+import { pino, type DestinationStream, type Logger } from "pino";
 import { PinoPretty } from "pino-pretty";
+import { logFields } from "./tracing.js";
+
+export type { DestinationStream, Logger };
+
+/**
+ * Paths pino blanks out wherever they appear in a log line. Secrets are removed by configuration,
+ * so a careless `log.info({ body })` still cannot leak one, in either service.
+ */
+export const REDACT_PATHS = [
+  "authorization",
+  "*.authorization",
+  "headers.authorization",
+  "req.headers.authorization",
+  'req.headers["webhook-signature"]',
+  "apiKey",
+  "*.apiKey",
+  "token",
+  "*.token",
+  "callbackToken",
+  "*.callbackToken",
+  "secret",
+  "*.secret",
+  "credentials",
+  "*.credentials",
+  "password",
+  "*.password",
+];
+
+/** What a redacted value reads as in a log line. */
+export const CENSOR = "[Redacted]";
+
+/** Removes a `?token=` or `?apiKey=` (stream tokens travel in the URL for EventSource) before a URL is logged. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&](?:token|apiKey)=)[^&#]*/gi, `$1${CENSOR}`);
+}
+
+export interface LoggerOptions {
+  /** The `service` field of every line (`nubabel`, `opencode-sidecar`). */
+  service: string;
+  level: string;
+  /** Where lines go; by default `logDestination()`. Tests pass one that captures them. */
+  destination?: DestinationStream;
+}
+
+/**
+ * A service's root logger; modules take `logger.child({ module })` from it. JSON lines with the
+ * service's name, the trace id of the request or run they were written in, secrets redacted, and
+ * a request logged as its method and its URL without tokens.
+ */
+export function createLogger(options: LoggerOptions): Logger {
+  return pino(
+    {
+      level: options.level,
+      base: { service: options.service },
+      mixin: logFields,
+      redact: { paths: REDACT_PATHS, censor: CENSOR },
+      serializers: {
+        req: (req: { method?: string; url?: string }) => ({
+          method: req.method,
+          url: req.url === undefined ? undefined : redactUrl(req.url),
+        }),
+      },
+    },
+    options.destination ?? logDestination(),
+  );
+}
 
 /**
  * Where a service's log lines go: readable, coloured, one line per event for a person at a

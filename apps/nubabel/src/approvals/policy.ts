@@ -5,6 +5,7 @@ import {
   type ApprovalRule,
   DEFAULT_APPROVAL_TIMEOUT_SECONDS,
   ToolMatch,
+  toolGlob,
 } from "@nubabel/contracts";
 
 /** How long the sidecar waits past Nubabel's own timeout before refusing an ask itself. */
@@ -29,15 +30,6 @@ export function toApiPolicy(stored: { policy: ApprovalPolicy; version: number; u
   };
 }
 
-/**
- * A `*`/`?` glob as an anchored regular expression. Case-insensitive, as the sidecar matches: a rule
- * written `Notion/*` must hold however the agent spells the connection's name.
- */
-export function glob(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\-]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${body}$`, "i");
-}
-
 const split = (match: string): { provider: string; tool: string } | undefined => {
   const at = match.indexOf("/");
   return at < 0 ? undefined : { provider: match.slice(0, at), tool: match.slice(at + 1) };
@@ -47,7 +39,7 @@ const split = (match: string): { provider: string; tool: string } | undefined =>
 function namesFor(providerGlob: string, connections: NamedConnection[]): string[] {
   // A glob covering every name needs no widening (and widening it could outgrow what one run carries).
   if (/^\**$/.test(providerGlob)) return [providerGlob];
-  const re = glob(providerGlob);
+  const re = toolGlob(providerGlob);
   const names = new Set<string>([providerGlob]);
   for (const c of connections) {
     if (re.test(c.name) || re.test(c.provider)) {
@@ -89,8 +81,8 @@ export function ruleFor(policy: ApiPolicy, call: { tool: string; provider?: stri
   return policy.approvals.find((rule) => {
     const mcp = split(rule.match);
     if (!mcp) return call.provider === undefined && rule.match === (EDITS.has(call.tool) ? "edit" : call.tool);
-    if (call.provider === undefined || !glob(mcp.tool).test(call.tool)) return false;
-    const re = glob(mcp.provider);
+    if (call.provider === undefined || !toolGlob(mcp.tool).test(call.tool)) return false;
+    const re = toolGlob(mcp.provider);
     return [call.provider, call.connection?.name, call.connection?.provider].some((name) => name !== undefined && re.test(name));
   });
 }

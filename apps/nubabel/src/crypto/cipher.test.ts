@@ -32,6 +32,16 @@ describe("Cipher", () => {
     expect(() => decrypt(old, "no-prefix", "conn_a")).toThrow(DecryptError);
   });
 
+  it("opens a blob encrypted before the cipher moved to @nubabel/contracts, and refuses its tag cut short", () => {
+    const keyring = parse(`k1:${Buffer.alloc(32, 7).toString("base64")}`);
+    const earlier = "k1:28p36w6eYpnNNvkzJD1wjp147FgaixlG7xHA6h+jtZD35H96jMtlX+M=";
+    expect(decrypt(keyring, earlier, "conn_a")).toBe("héllo secret");
+    const bytes = Buffer.from(earlier.slice(3), "base64");
+    // iv (12) | tag cut to 4 | ciphertext: read as the format lays it out, it cannot authenticate.
+    const cut = Buffer.concat([bytes.subarray(0, 16), bytes.subarray(28)]);
+    expect(() => decrypt(keyring, `k1:${cut.toString("base64")}`, "conn_a")).toThrow(DecryptError);
+  });
+
   it("refuses a blob opened with another AAD (swapped between rows)", () => {
     const blob = encrypt(old, "payload", "conn_a");
     expect(() => decrypt(old, blob, "conn_b")).toThrow(DecryptError);

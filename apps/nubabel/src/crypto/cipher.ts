@@ -1,9 +1,8 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { Sealing } from "@nubabel/contracts";
 import { DecryptError, UnknownKeyError } from "./errors.js";
 import type { Keyring } from "./keyring.js";
 
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
+const { IV_BYTES, TAG_BYTES } = Sealing;
 
 /**
  * Encrypts with AES-256-GCM under the keyring's current key: `"<keyId>:<base64(iv|tag|ciphertext)>"`.
@@ -11,12 +10,8 @@ const TAG_BYTES = 16;
  * blob is bound to its row (a connection id) so it cannot be copied onto another one.
  */
 export function encrypt(keyring: Keyring, plaintext: string, aad = ""): string {
-  const key = keyring.keys.get(keyring.current)!;
-  const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
-  cipher.setAAD(Buffer.from(aad, "utf8"));
-  const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
-  return `${keyring.current}:${Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64")}`;
+  const { iv, tag, body } = Sealing.seal(keyring.keys.get(keyring.current)!, plaintext, aad);
+  return `${keyring.current}:${Buffer.concat([iv, tag, body]).toString("base64")}`;
 }
 
 /** Opens a blob from `encrypt`. Throws `UnknownKeyError` or `DecryptError`; never returns garbage. */
@@ -25,11 +20,10 @@ export function decrypt(keyring: Keyring, blob: string, aad = ""): string {
   const key = keyring.keys.get(keyId);
   if (!key) throw new UnknownKeyError({ keyId, known: [...keyring.keys.keys()] });
   if (bytes.length < IV_BYTES + TAG_BYTES) throw new DecryptError("ciphertext is truncated", { keyId });
-  const decipher = createDecipheriv("aes-256-gcm", key, bytes.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
-  decipher.setAAD(Buffer.from(aad, "utf8"));
-  decipher.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+  const iv = bytes.subarray(0, IV_BYTES);
+  const tag = bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES);
   try {
-    return Buffer.concat([decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString("utf8");
+    return Sealing.open(key, { iv, tag, body: bytes.subarray(IV_BYTES + TAG_BYTES) }, aad);
   } catch {
     throw new DecryptError(
       "ciphertext failed authentication (tampered, moved to another record, or a different key under the same id)",

@@ -1,4 +1,4 @@
-import { ENGINE_TOOLS, type EngineTool } from "@nubabel/contracts";
+import { ENGINE_TOOLS, type EngineTool, toolGlob } from "@nubabel/contracts";
 
 /** What a permission ask is about, as approval rules see it. */
 export type GatedCall =
@@ -31,12 +31,6 @@ export function covers(match: readonly string[], call: GatedCall): boolean {
   return match.some((entry) => {
     const slash = entry.indexOf("/");
     if (call.kind === "engine") return slash < 0 && (call.names as string[]).includes(entry);
-    return slash >= 0 && glob(entry.slice(0, slash)).test(call.provider) && glob(entry.slice(slash + 1)).test(call.tool);
+    return slash >= 0 && toolGlob(entry.slice(0, slash)).test(call.provider) && toolGlob(entry.slice(slash + 1)).test(call.tool);
   });
-}
-
-/** A `*`/`?` glob as a whole-name, case-insensitive pattern (a rule errs toward asking). */
-function glob(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\-]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${body}$`, "i");
 }

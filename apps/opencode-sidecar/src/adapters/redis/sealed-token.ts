@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { hkdfSync } from "node:crypto";
+import { Sealing } from "@nubabel/contracts";
 
 /**
  * The capability token a binding keeps, sealed (AES-256-GCM) with a key derived from the shared
@@ -14,20 +15,19 @@ export class TokenSeal {
   }
 
   seal(token: string): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv("aes-256-gcm", this.key, iv);
-    const sealed = Buffer.concat([cipher.update(token, "utf8"), cipher.final()]);
-    return `s1.${iv.toString("base64url")}.${sealed.toString("base64url")}.${cipher.getAuthTag().toString("base64url")}`;
+    const { iv, body, tag } = Sealing.seal(this.key, token);
+    return `s1.${iv.toString("base64url")}.${body.toString("base64url")}.${tag.toString("base64url")}`;
   }
 
-  /** The token, or undefined when it was sealed under another secret (then there is none to call back with). */
+  /**
+   * The token, or undefined when it was sealed under another secret (then there is none to call
+   * back with) or does not authenticate, a cut-short tag included.
+   */
   open(value: string): string | undefined {
-    const [version, iv, sealed, tag] = value.split(".");
-    if (version !== "s1" || !iv || !sealed || !tag) return undefined;
+    const [version, iv, body, tag] = value.split(".");
+    if (version !== "s1" || !iv || !body || !tag) return undefined;
     try {
-      const decipher = createDecipheriv("aes-256-gcm", this.key, Buffer.from(iv, "base64url"));
-      decipher.setAuthTag(Buffer.from(tag, "base64url"));
-      return Buffer.concat([decipher.update(Buffer.from(sealed, "base64url")), decipher.final()]).toString("utf8");
+      return Sealing.open(this.key, { iv: Buffer.from(iv, "base64url"), body: Buffer.from(body, "base64url"), tag: Buffer.from(tag, "base64url") });
     } catch {
       return undefined;
     }
