@@ -144,6 +144,28 @@ describe.each(adapters<RateLimiter>(() => new MemoryRateLimiter(), () => new Red
   });
 });
 
+describe.runIf(infra.redisUrl)("RateLimiter on Redis, on a client made as the services make theirs", () => {
+  it("counts its first hit made in the same tick as other commands (auto-pipelined together) without crashing", async () => {
+    const crashes: unknown[] = [];
+    const onCrash = (err: unknown) => crashes.push(err);
+    process.on("uncaughtException", onCrash);
+    try {
+      const client = connectRedis(infra.redisUrl!, pino({ level: "silent" }), "test");
+      clients.push(client);
+      await client.connect();
+      const limiter = new RedisRateLimiter(client, prefix);
+      // The GET opens this tick's pipeline; the first hit joins it.
+      const [read, hit] = await Promise.allSettled([client.get(`${prefix}nothing`), limiter.hit(unique("rate"), 5, 60_000)]);
+      expect(read.status).toBe("fulfilled");
+      expect(hit).toEqual({ status: "fulfilled", value: { allowed: true, retryAfterMs: expect.any(Number) } });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(crashes).toEqual([]);
+    } finally {
+      process.off("uncaughtException", onCrash);
+    }
+  });
+});
+
 describe("RateLimiter on Redis while Redis is away", () => {
   it("fails rather than waits, and the request is let through with a warning", async () => {
     // Nothing listens on port 1: the connection fails as one to a Redis that went away does.
