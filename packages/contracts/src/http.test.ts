@@ -45,6 +45,8 @@ describe("Http.fetchVia", () => {
   beforeAll(async () => {
     server = http.createServer((req, res) => {
       if (req.url === "/nothing") return void res.writeHead(204).end();
+      if (req.url === "/zstd") return void res.writeHead(200, { "content-encoding": "zstd" }).end("?");
+      if (req.url === "/broken-gzip") return void res.writeHead(200, { "content-encoding": "gzip" }).end("not gzip at all");
       if (req.url === "/gzip") return void res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" }).end(gzipSync(JSON.stringify({ zipped: true })));
       if (req.url === "/events") {
         res.writeHead(200, { "content-type": "text/event-stream", "set-cookie": ["a=1", "b=2"] });
@@ -64,7 +66,7 @@ describe("Http.fetchVia", () => {
 
   it("sends the method, headers and body, and answers as fetch would", async () => {
     const res = await fetchVia(new Request(`${base}/echo`, { method: "POST", body: "hello", headers: { "x-asked": "yes" } }));
-    expect(res.status).toBe(201);
+    expect([res.status, res.statusText]).toEqual([201, "Created"]);
     expect(res.headers.get("content-type")).toBe("application/json");
     expect(await res.json()).toEqual({ method: "POST", body: "hello", asked: "yes" });
     expect(await (await fetchVia(new Request(`${base}/echo`))).json()).toMatchObject({ method: "GET", body: "" });
@@ -76,6 +78,8 @@ describe("Http.fetchVia", () => {
     const zipped = await fetchVia(new Request(`${base}/gzip`));
     expect(zipped.headers.get("content-encoding")).toBeNull();
     expect(await zipped.json()).toEqual({ zipped: true });
+    await expect(fetchVia(new Request(`${base}/zstd`))).rejects.toThrow(/does not decode: zstd/);
+    await expect((await fetchVia(new Request(`${base}/broken-gzip`))).text()).rejects.toThrow();
   });
 
   it("streams: what was sent arrives before the answer ends, and an abort ends the stream", async () => {

@@ -1,4 +1,5 @@
-import { Readable } from "node:stream";
+import { STATUS_CODES } from "node:http";
+import { pipeline, Readable, type Transform } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { Agent, type Dispatcher, request } from "undici";
 
@@ -57,16 +58,23 @@ export async function send(url: URL | string, options: SendOptions): Promise<Ans
 }
 
 /** Statuses whose answers have no body (the Response constructor refuses one). */
-const BODILESS = new Set([101, 204, 205, 304]);
+const BODILESS = new Set([204, 205, 304]);
 
-const DECODERS: Record<string, () => NodeJS.ReadWriteStream> = { gzip: createGunzip, "x-gzip": createGunzip, deflate: createInflate, br: createBrotliDecompress };
+const DECODERS: Record<string, () => Transform> = { gzip: createGunzip, "x-gzip": createGunzip, deflate: createInflate, br: createBrotliDecompress };
 
 /**
- * A `fetch` for clients that take one (the OpenCode SDK), on undici's `request` and the pool
- * above: the global fetch costs about twice the CPU a call, several calls a turn. The answer
- * streams (an event stream is one), a compressed one is decompressed, redirects are not followed,
- * and the request's signal aborts it; a failure rejects with the network's error, not fetch's
- * `TypeError`.
+ * `fetchVia`'s connections. Idle ones are let go after 4 s, as the global fetch does: a server
+ * that closes idle connections sooner than this pool keeps them (the engine's gives no hint) would
+ * otherwise now and then meet a request on a socket it is closing, and a POST is not retried.
+ */
+const fetchPool = new Agent({ keepAliveTimeout: 4_000 });
+
+/**
+ * A `fetch` for clients that take one (the OpenCode SDK), on undici's `request`: the global
+ * fetch costs about twice the CPU a call, several calls a turn. The answer streams (an event
+ * stream is one), a gzip, deflate or br one is decompressed (another encoding is refused),
+ * redirects are not followed, and the request's signal aborts it; a failure rejects with the
+ * network's error, not fetch's `TypeError`.
  */
 export async function fetchVia(resource: string | URL | Request, init?: RequestInit): Promise<Response> {
   const input = resource instanceof Request && !init ? resource : new Request(resource, init);
@@ -76,24 +84,29 @@ export async function fetchVia(resource: string | URL | Request, init?: RequestI
     headers: Object.fromEntries(input.headers),
     ...(body ? { body } : {}),
     signal: input.signal,
-    dispatcher: pool,
+    dispatcher: fetchPool,
   });
   const headers = new Headers();
   for (const [name, value] of Object.entries(answer.headers)) {
     for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, one);
   }
+  const answered = { status: answer.statusCode, statusText: STATUS_CODES[answer.statusCode] ?? "", headers };
   if (BODILESS.has(answer.statusCode) || input.method === "HEAD") {
     answer.body.resume();
-    return new Response(null, { status: answer.statusCode, headers });
+    return new Response(null, answered);
   }
   const encoding = headers.get("content-encoding")?.trim().toLowerCase();
-  const decoder = encoding && encoding !== "identity" ? DECODERS[encoding] : undefined;
-  let stream: Readable = answer.body;
-  if (decoder) {
-    stream = answer.body.pipe(decoder()) as unknown as Readable;
-    answer.body.once("error", (err) => stream.destroy(err));
-    headers.delete("content-encoding");
-    headers.delete("content-length");
+  if (!encoding || encoding === "identity") return new Response(Readable.toWeb(answer.body) as ReadableStream<Uint8Array>, answered);
+  const decoder = DECODERS[encoding];
+  if (!decoder) {
+    // Destroying it errors it: the error is expected, not an uncaught one.
+    answer.body.once("error", () => undefined).destroy();
+    throw new Error(`${new URL(input.url).host} answered in an encoding this client does not decode: ${encoding}`);
   }
-  return new Response(Readable.toWeb(stream) as ReadableStream<Uint8Array>, { status: answer.statusCode, headers });
+  headers.delete("content-encoding");
+  headers.delete("content-length");
+  // pipeline: an error or a cancel on either side destroys both, so the socket is not held.
+  const decoded = decoder();
+  pipeline(answer.body, decoded, () => undefined);
+  return new Response(Readable.toWeb(decoded) as ReadableStream<Uint8Array>, answered);
 }
