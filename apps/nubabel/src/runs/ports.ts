@@ -66,6 +66,8 @@ export interface RunStore {
   get(organizationId: string, runId: string): Promise<Run | undefined>;
   /** The run whatever its organization (callbacks check the organization themselves). */
   byId(runId: string): Promise<Run | undefined>;
+  /** Of `runIds`, those that have ended. */
+  ended(runIds: string[]): Promise<string[]>;
   listBySession(organizationId: string, sessionId: string, limit: number): Promise<Run[]>;
   /** Unfinished runs of a session, oldest first. */
   unfinished(organizationId: string, sessionId: string): Promise<Run[]>;

@@ -59,6 +59,10 @@ export class Runs {
   private readonly spans = new RunSpans();
   /** The one subscription to runs ending on any instance, made at the first wait. */
   private endings?: Promise<unknown>;
+  /** Runs waited on here, with how many waits each: one read every `pollMs` checks them all. */
+  private readonly waited = new Map<string, number>();
+  private sweep?: NodeJS.Timeout;
+  private sweeping = false;
 
   constructor(private readonly deps: RunsDeps) {
     this.log = deps.logger.child({ module: "runs" });
@@ -161,11 +165,10 @@ export class Runs {
   /**
    * Resolves with the run once it has ended, wherever it ends: this instance says so at once,
    * another one through the progress log's announcement of endings (one subscription for all
-   * waits), and a slow poll of the database covers a notification lost on the way. A run this
-   * instance has not seen is read first.
+   * waits), and a read of every run waited on here, one statement each `pollMs`, covers an
+   * announcement lost on the way. A run this instance has not seen is read first.
    */
   async wait(run: Pick<Run, "id" | "organizationId" | "sessionId">, signal?: AbortSignal): Promise<Run> {
-    const pollMs = this.deps.pollMs ?? 2_000;
     this.listen();
     let wake: () => void = () => undefined;
     const woken = () => new Promise<void>((resolve) => (wake = resolve));
@@ -177,6 +180,10 @@ export class Runs {
       wake();
     };
     this.ended.on(run.id, onEnded);
+    this.waited.set(run.id, (this.waited.get(run.id) ?? 0) + 1);
+    this.sweepWaits();
+    const stop = () => wake();
+    signal?.addEventListener("abort", stop, { once: true });
     const known = this.known.get(run.id);
     if (known && isFinished(known.status)) endedHere = known;
     try {
@@ -187,12 +194,46 @@ export class Runs {
           if (isFinished(now.status)) return now;
         }
         if (signal?.aborted) throw signal.reason;
-        await Promise.race([next, sleep(pollMs)]);
+        await next;
         next = woken();
       }
     } finally {
       this.ended.off(run.id, onEnded);
+      signal?.removeEventListener("abort", stop);
+      const left = (this.waited.get(run.id) ?? 1) - 1;
+      if (left > 0) this.waited.set(run.id, left);
+      else this.waited.delete(run.id);
     }
+  }
+
+  /**
+   * While runs are waited on here, every `pollMs` one statement asks which of them have ended and
+   * wakes their waits: a wait per run read alone each time was most of this instance's database
+   * work with many callers waiting. Stops when nothing is waited on.
+   */
+  private sweepWaits(): void {
+    if (this.sweep) return;
+    this.sweep = setInterval(() => {
+      if (!this.waited.size) {
+        clearInterval(this.sweep);
+        this.sweep = undefined;
+        return;
+      }
+      if (this.sweeping) return;
+      this.sweeping = true;
+      void this.endedAmong([...this.waited.keys()])
+        .then((ids) => ids.forEach((id) => this.ended.emit(id)))
+        .catch((err: Error) => this.log.debug({ err: err.message }, "could not check the runs waited on; trying again"))
+        .finally(() => (this.sweeping = false));
+    }, this.deps.pollMs ?? 2_000);
+    this.sweep.unref();
+  }
+
+  /** Of `ids`, those ended, asked a thousand at a time. */
+  private async endedAmong(ids: string[]): Promise<string[]> {
+    const found: string[] = [];
+    for (let i = 0; i < ids.length; i += 1_000) found.push(...(await this.deps.store.ended(ids.slice(i, i + 1_000))));
+    return found;
   }
 
   /**

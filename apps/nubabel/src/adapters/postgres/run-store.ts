@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, getTableColumns, inArray, isNull, lt, lte, notExists, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, inArray, isNull, lt, lte, notExists, notInArray, or, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { Usage } from "@nubabel/contracts";
 import { rowsOf, type Db } from "../../db/database.js";
@@ -199,6 +199,15 @@ export class PgRunStore implements RunStore {
         ),
       );
     return Math.max(1, Number(row?.n ?? 1));
+  }
+
+  async ended(runIds: string[]): Promise<string[]> {
+    if (!runIds.length) return [];
+    const rows = await this.db
+      .select({ id: runs.id })
+      .from(runs)
+      .where(and(inArray(runs.id, runIds), notInArray(runs.status, [...UNFINISHED])));
+    return rows.map((row) => row.id);
   }
 
   async placed(runId: string, placement: Placed): Promise<Run | undefined> {
