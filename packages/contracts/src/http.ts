@@ -4,9 +4,10 @@ import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { Agent, type Dispatcher, request } from "undici";
 
 /**
- * Requests between the services: undici's `request` on one kept-alive pool per process (a
- * fraction of `fetch`'s cost per call, which the hot path pays several times a turn), and every
- * answer read up to a bound.
+ * Requests on undici's `request` (a fraction of `fetch`'s cost per call, which the hot path pays
+ * several times a turn): `send` between the services, on one kept-alive pool per process, every
+ * answer read up to a bound; `fetchVia` for clients that take a `fetch` (the engine's SDK), on a
+ * pool of its own, answers streamed.
  */
 
 /** The longest answer either service reads from the other; anything longer is refused. */
