@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { DelegateResponse } from "@nubabel/contracts";
 import { backendEnv, flushPrefix, hasInfra, infra } from "./fixtures/backends.js";
 import { startFakeSidecar, type FakeSidecar } from "./fixtures/fake-sidecar.js";
@@ -175,6 +175,64 @@ for (const kind of ["shared", "embedded"] as const) {
       } finally {
         await impatient.close();
         await slow.close();
+      }
+    });
+
+    it("resumes the session on a follow-up sent the moment a first turn answers before the sidecar said it took it (stand-in sidecar)", async () => {
+      // The turn's answer comes 300 ms before the hand-over's 202: the run must not end before the
+      // hand-over records the session's mapping, or the follow-up would start a second OpenCode session.
+      const quick = await startFakeSidecar({ secret: secrets.SIDECAR_SHARED_SECRET, acceptDelayMs: 300 });
+      const fast = await startTestNubabel({
+        ...backend.env,
+        ...secrets,
+        ...(backend.kind === "embedded" ? { NUBABEL_DATA_DIR: `${backend.env.NUBABEL_DATA_DIR}-quick` } : {}),
+        SIDECAR_URL: quick.url,
+      });
+      try {
+        const key = backend.kind === "embedded" ? (await createOrganization(fast, "Quick")).apiKey : apiKey;
+        const first = (await (await fast.api("/api/delegate", { body: { prompt: "first" }, apiKey: key })).json()) as DelegateResponse;
+        const res = await fast.api("/api/delegate", { body: { prompt: "second", sessionId: first.metadata.nubabelSessionId }, apiKey: key });
+        const second = (await res.json()) as DelegateResponse;
+        expect(res.status).toBe(200);
+        expect(second.metadata.opencodeSessionId).toBe(first.metadata.opencodeSessionId);
+        expect(second.output).toBe(`turn 2 of ${first.metadata.opencodeSessionId}: second (earlier: first)`);
+        expect(quick.received.map((r) => r.kind)).toEqual(["delegate", "prompt"]);
+      } finally {
+        await fast.close();
+        await quick.close();
+      }
+    });
+
+    it.runIf(kind === "shared" && hasInfra)("resumes the session when that early answer reaches another instance than the one handing the run over", async () => {
+      const quick = await startFakeSidecar({ secret: secrets.SIDECAR_SHARED_SECRET, acceptDelayMs: 300 });
+      const b = await startTestNubabel({ ...backend.env, ...secrets, SIDECAR_URL: quick.url });
+      const a = await startTestNubabel({ ...backend.env, ...secrets, SIDECAR_URL: quick.url, NUBABEL_URL: b.url });
+      try {
+        const first = (await (await a.api("/api/delegate", { body: { prompt: "first" }, apiKey })).json()) as DelegateResponse;
+        const second = (await (await a.api("/api/delegate", { body: { prompt: "second", sessionId: first.metadata.nubabelSessionId }, apiKey })).json()) as DelegateResponse;
+        expect(second.metadata.opencodeSessionId).toBe(first.metadata.opencodeSessionId);
+        expect(quick.received.map((r) => r.kind)).toEqual(["delegate", "prompt"]);
+      } finally {
+        await a.close();
+        await b.close();
+        await quick.close();
+      }
+    });
+
+    it.runIf(kind === "shared" && hasInfra)("ends a run whose answer came when its hand-over is still unrecorded a few seconds on, rather than holding the answer", async () => {
+      const stuck = await startFakeSidecar({ secret: secrets.SIDECAR_SHARED_SECRET, acceptDelayMs: 4_500 });
+      const patient = await startTestNubabel({ ...backend.env, ...secrets, SIDECAR_URL: stuck.url, SIDECAR_REQUEST_TIMEOUT_MS: "10000" });
+      try {
+        const res = await patient.api("/api/delegate", { body: { prompt: "answered early" }, apiKey });
+        const body = (await res.json()) as DelegateResponse;
+        expect(res.status).toBe(200);
+        expect(body.output).toContain("answered early");
+        // Answered while the sidecar had still not said it took the run.
+        expect(stuck.accepts()).toBe(0);
+        await vi.waitFor(() => expect(stuck.accepts()).toBe(1), { timeout: 5_000, interval: 100 });
+      } finally {
+        await patient.close();
+        await stuck.close();
       }
     });
 

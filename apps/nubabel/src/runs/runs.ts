@@ -38,6 +38,17 @@ export interface RunsDeps extends DispatchDeps {
   outbox?: RunOutbox;
 }
 
+/** How long an answer that outran its run's hand-over waits for it: under the sidecar's callback timeout (5 s). */
+const PLACEMENT_WAIT_MS = 3_000;
+const PLACEMENT_POLL_MS = 100;
+
+/** Resolves when `work` settles or after `ms`, whichever is first (never rejects). */
+async function within(work: Promise<unknown>, ms: number): Promise<void> {
+  const timer = new AbortController();
+  await Promise.race([work.catch(() => undefined), sleep(ms, undefined, { signal: timer.signal }).catch(() => undefined)]);
+  timer.abort();
+}
+
 /**
  * Runs: a prompt is accepted as a queued run (stored at once), started when its organization has
  * a free slot and its session's earlier runs are done, handed to a sidecar without waiting for the
@@ -54,6 +65,8 @@ export class Runs {
    */
   private readonly known = new LRUCache<string, Run>({ max: 10_000 });
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Hand-overs in progress here, by run: an answer that outruns its run's placement waits for it. */
+  private readonly handingOver = new Map<string, Promise<void>>();
   private readonly listeners: Array<(run: Run) => void | Promise<void>> = [];
   private readonly log: Logger;
   private readonly spans = new RunSpans();
@@ -242,12 +255,34 @@ export class Runs {
    */
   async applyResult(organizationId: string, sessionId: string, result: RunResult, logger?: Logger): Promise<Run> {
     const known = this.known.get(result.runId);
-    const run = known && !isFinished(known.status) ? known : await this.deps.store.byId(result.runId);
+    let run = known && !isFinished(known.status) ? known : await this.deps.store.byId(result.runId);
     if (!run || run.organizationId !== organizationId || run.sessionId !== sessionId) throw new RunNotFound(result.runId);
+    if (run.status === "running" && !run.sidecarUrl) run = await this.placedOf(run);
     // The progress that rode with the result goes just before its terminal event, by whichever
     // delivery ends the run (so once).
     const ended = await this.finish(run, endingFrom(result), result.durationMs, logger, result.events);
     return ended ?? (await this.get(organizationId, run.id));
+  }
+
+  /**
+   * A run answered before its hand-over recorded where it runs (a turn faster than the hand-over's
+   * last writes): waits, up to `PLACEMENT_WAIT_MS`, for that record, so the session's mapping is
+   * written before the run ends and a follow-up started at once resumes its OpenCode session
+   * rather than creating one. The hand-over is awaited when it is here, read for when elsewhere.
+   */
+  private async placedOf(run: Run): Promise<Run> {
+    const deadline = Date.now() + PLACEMENT_WAIT_MS;
+    const here = this.handingOver.get(run.id);
+    if (here) await within(here, PLACEMENT_WAIT_MS);
+    for (;;) {
+      const now = await this.deps.store.byId(run.id);
+      if (!now || now.status !== "running" || now.sidecarUrl) return now ?? run;
+      if (Date.now() >= deadline) {
+        this.log.warn({ runId: run.id }, "a run's answer came and its hand-over has not recorded where it runs; ending it anyway");
+        return now;
+      }
+      await sleep(PLACEMENT_POLL_MS);
+    }
   }
 
   /** Calls `listener` with each run this instance ends (and with undelivered ones, via the reconciler). */
@@ -292,8 +327,8 @@ export class Runs {
     this.ended.emit(ended.id, ended);
     await appended;
     await this.notify(ended);
-    // A slot is free. Unplaced runs (a result faster than the dispatch recording it) are kicked
-    // by their dispatch instead, once the mapping a follow-up needs is written.
+    // A slot is free. A run still unplaced (its hand-over outlasted `placedOf`'s wait, or failed
+    // one) is kicked by its dispatch instead, once the mapping a follow-up needs is written.
     if (ended.sidecarUrl || !run.startedAt) await this.kick(ended.organizationId).catch((err: Error) => log.warn({ err: err.message }, "kick failed"));
     return ended;
   }
@@ -339,7 +374,11 @@ export class Runs {
    * yet; `cached`: its mapping as the cache held it at admission.
    */
   private start(run: Run, newSession = false, cached?: Promise<MappingRecord | undefined>): Promise<void> {
-    return this.spans.dispatching(run, () => this.handOver(run, newSession, cached));
+    const handing = this.spans.dispatching(run, () => this.handOver(run, newSession, cached));
+    this.handingOver.set(run.id, handing);
+    const done = () => void this.handingOver.delete(run.id);
+    handing.then(done, done);
+    return handing;
   }
 
   private async handOver(run: Run, newSession: boolean, cached?: Promise<MappingRecord | undefined>): Promise<void> {
