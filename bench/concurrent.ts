@@ -7,9 +7,14 @@ import { DEADLINE_MS, paths, TurnError, type TurnFn } from "./turns.js";
 export interface LevelOptions {
   /** Concurrency levels, in the order run. */
   levels: number[];
-  /** Turns per path at concurrency c: max(rounds × c, minTurns). */
+  /** Turns per path at concurrency c, each pass: max(rounds × c, minTurns). */
   rounds: number;
   minTurns: number;
+  /**
+   * Rows per path and level, every other pass in reverse order (engine first, then last) and summed:
+   * the engine's cost per turn drifts over minutes, and a path always run last would carry it.
+   */
+  passes: number;
 }
 
 /** Runs every path a few times (engine instance, JIT, pools), then lets the engine's aftermath pass. */
@@ -21,33 +26,58 @@ export async function warmUp(stack: Stack): Promise<void> {
 /**
  * For each level c, each path in turn (the engine alone first: the baseline) runs
  * max(rounds × c, minTurns) new conversations, c at a time (closed loop: a turn that ends makes
- * room for the next), on the same engine. The CPU every process used is read before a row starts
- * and after the model went quiet after it (so the row's aftermath, the engine's title requests and
- * late callbacks, counts too). `report` gets each level's rows as soon as they are measured.
+ * room for the next), on the same engine; then again in reverse order, `passes` times in all, and
+ * each path's passes are summed into its row (turns, time and CPU). The CPU every process used is
+ * read before a pass starts and after the model went quiet after it (so its aftermath, the engine's
+ * title requests and late callbacks, counts too). `report` gets each level's rows when measured.
  */
 export async function benchLevels(stack: Stack, options: LevelOptions, report: (concurrency: number, rows: LoadRow[]) => void): Promise<LoadRow[]> {
   const all = paths(stack);
   const rows: LoadRow[] = [];
   for (const concurrency of options.levels) {
-    const total = Math.max(options.rounds * concurrency, options.minTurns);
-    const level: LoadRow[] = [];
-    for (const path of all) {
-      await settle(stack.model);
-      const before = stack.cpu.sample();
-      const loop = performance.eventLoopUtilization();
-      const { turns, wallMs } = await drive(concurrency, total, path.turn);
-      const loopBusy = performance.eventLoopUtilization(loop).utilization;
-      await settle(stack.model);
-      const after = stack.cpu.sample();
-      await path.confirm?.(turns);
-      level.push({ path: path.name, label: path.label, concurrency, turns, wallMs, loopBusy, cpu: cpuBetween(before, after), engineRestarted: before.enginePid !== after.enginePid });
-      // A circuit the row opened would fail the next one for a reason that is not its own.
-      if (path.label.startsWith("Nubabel") && turns.some((t) => t.failure)) await sleep(stack.breakerResetMs);
+    const level = new Map<string, LoadRow>();
+    for (let pass = 0; pass < options.passes; pass++) {
+      for (const path of pass % 2 ? [...all].reverse() : all) {
+        const row = await measure(stack, path, concurrency, Math.max(options.rounds * concurrency, options.minTurns));
+        const earlier = level.get(path.name);
+        level.set(path.name, earlier ? sum(earlier, row) : row);
+      }
     }
-    report(concurrency, level);
-    rows.push(...level);
+    // In the paths' order, the engine's first: the base of each ratio.
+    const measured = all.map((path) => level.get(path.name)!);
+    report(concurrency, measured);
+    rows.push(...measured);
   }
   return rows;
+}
+
+/** One pass of one path at one level. */
+async function measure(stack: Stack, path: ReturnType<typeof paths>[number], concurrency: number, total: number): Promise<LoadRow> {
+  await settle(stack.model);
+  const before = stack.cpu.sample();
+  const loop = performance.eventLoopUtilization();
+  const { turns, wallMs } = await drive(concurrency, total, path.turn);
+  const loopBusy = performance.eventLoopUtilization(loop).utilization;
+  await settle(stack.model);
+  const after = stack.cpu.sample();
+  await path.confirm?.(turns);
+  // A circuit the pass opened would fail the next one for a reason that is not its own.
+  if (path.label.startsWith("Nubabel") && turns.some((t) => t.failure)) await sleep(stack.breakerResetMs);
+  return { path: path.name, label: path.label, concurrency, turns, wallMs, loopBusy, cpu: cpuBetween(before, after), engineRestarted: before.enginePid !== after.enginePid };
+}
+
+/** Two passes of a path as one row: turns over the sum of their times, CPU summed. */
+function sum(a: LoadRow, b: LoadRow): LoadRow {
+  const wallMs = a.wallMs + b.wallMs;
+  const ms = Object.fromEntries(Object.keys(a.cpu.ms).map((role) => [role, a.cpu.ms[role as Role] + b.cpu.ms[role as Role]])) as Record<Role, number>;
+  return {
+    ...a,
+    turns: [...a.turns, ...b.turns],
+    wallMs,
+    loopBusy: (a.loopBusy * a.wallMs + b.loopBusy * b.wallMs) / wallMs,
+    cpu: { ms, otherMs: a.cpu.otherMs + b.cpu.otherMs, wallMs: a.cpu.wallMs + b.cpu.wallMs },
+    engineRestarted: a.engineRestarted || b.engineRestarted,
+  };
 }
 
 /**

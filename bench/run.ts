@@ -18,7 +18,9 @@ import { printLevel, printSummary, printTable, type LoadRow, type Row } from "./
  * `npm run bench [-- options]`: measures and prints; asserts nothing. Options, each also from the
  * environment:
  *   --levels 1,50,100,200  BENCH_LEVELS     concurrency levels of the side-by-side tables
- *   --rounds 2             BENCH_ROUNDS     turns per path at level c: max(rounds × c, samples)
+ *   --rounds 2             BENCH_ROUNDS     turns per path at level c, each pass: max(rounds × c, samples)
+ *   --passes 2             BENCH_PASSES     passes of every level, every other one in reverse path order,
+ *                                           summed per path (so the engine's drift falls on every path alike)
  *   --samples 50           BENCH_SAMPLES    one-at-a-time samples (also a bare first argument);
  *                                           0 skips that table and the Nubabel internals
  *   --pool 200             BENCH_POOL_TURNS new conversations, 50 at a time, through Nubabel with one
@@ -36,7 +38,7 @@ import { printLevel, printSummary, printTable, type LoadRow, type Row } from "./
  */
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { levels: { type: "string" }, rounds: { type: "string" }, samples: { type: "string" }, pool: { type: "string" }, soak: { type: "string" }, tracing: { type: "string" }, "log-level": { type: "string" } },
+  options: { levels: { type: "string" }, rounds: { type: "string" }, passes: { type: "string" }, samples: { type: "string" }, pool: { type: "string" }, soak: { type: "string" }, tracing: { type: "string" }, "log-level": { type: "string" } },
 });
 const env = process.env;
 const count = (name: string, text: string, min: number): number => {
@@ -49,6 +51,7 @@ const levels = (values.levels ?? env.BENCH_LEVELS ?? "1,50,100,200")
   .filter((s) => s.trim())
   .map((s) => count("--levels", s.trim(), 1));
 const rounds = count("--rounds", values.rounds ?? env.BENCH_ROUNDS ?? "2", 1);
+const passes = count("--passes", values.passes ?? env.BENCH_PASSES ?? "2", 1);
 const samples = count("--samples", values.samples ?? positionals[0] ?? env.BENCH_SAMPLES ?? "50", 0);
 const poolTurns = count("--pool", values.pool ?? env.BENCH_POOL_TURNS ?? "200", 0);
 const soakOrgs = count("--soak", values.soak ?? env.BENCH_SOAK_ORGS ?? "500", 0);
@@ -79,7 +82,7 @@ try {
     await warmUp(stack);
     const idle = await idleCpu(stack);
     console.log(`\nIdle, nothing sent (CPU ms per second, the least of three 2 s readings): ${cpuList(stack.cpu.roles, idle.perSecond)}; the rest of the machine ${idle.otherPerSecond.toFixed(1)}`);
-    const rows = await benchLevels(stack, { levels, rounds, minTurns: Math.max(samples, 1) }, (c, level) => printLevel(c, level, stack.cpu.roles, idle.perSecond));
+    const rows = await benchLevels(stack, { levels, rounds, passes, minTurns: Math.max(samples, 1) }, (c, level) => printLevel(c, level, stack.cpu.roles, idle.perSecond));
     printSummary((measured.levels = rows));
   }
   // After the tables above: it restarts Nubabel, which the CPU meter does not follow.
@@ -116,6 +119,7 @@ function printHeader(stack: Stack): void {
       `  Nubabel (pid ${stack.nubabel.pid}) and the sidecar (pid ${stack.sidecar.pid}) run as child processes with LOG_LEVEL=${stack.logLevel};`,
       `  the engine is the sidecar's opencode child (pid ${stack.enginePid}). Storage: ${storage}.`,
       "  Limits raised out of the way: ORG_MAX_RUNNING, ORG_MAX_QUEUED, API_RATE_LIMIT_PER_KEY, CALLBACK_RATE_LIMIT_*. Every turn is a new conversation.",
+      `  Each level runs its paths ${passes === 1 ? "once" : `${passes} times, every other time in reverse order; a row sums its path's passes`}.`,
       `  CPU: utime+stime from /proc/<pid>/stat (reaped children included), in steps of ${1000 / CLK_TCK} ms, from a row's start until the model`,
       "  went quiet after it, less what the process uses idle over as long, per answered turn.",
       "  engine: the opencode process; sidecar, nubabel: their processes;",
