@@ -273,7 +273,12 @@ export class Runs {
   private async placedOf(run: Run): Promise<Run> {
     const deadline = Date.now() + PLACEMENT_WAIT_MS;
     const here = this.handingOver.get(run.id);
-    if (here) await within(here, PLACEMENT_WAIT_MS);
+    if (here) {
+      await within(here, PLACEMENT_WAIT_MS);
+      // Placed here: the hand-over left the placed run in `known`, no need to read it back.
+      const placed = this.known.get(run.id);
+      if (placed?.status === "running" && placed.sidecarUrl) return placed;
+    }
     for (;;) {
       const now = await this.deps.store.byId(run.id);
       if (!now || now.status !== "running" || now.sidecarUrl) return now ?? run;
