@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DelegateResponse, Ids, isTerminal, RunAccepted, RunResult, SidecarRun } from "@nubabel/contracts";
+import { DelegateResponse, Ids, isTerminal, RunAccepted, RunResult, RunsQueryAnswer, SidecarRun } from "@nubabel/contracts";
 import { delegateBody, type Harness, useHarness } from "./fixtures.js";
 import { waitFor } from "./processes.js";
 
@@ -169,6 +169,28 @@ describe("sidecar runs", () => {
     expect(malformed.status).toBe(400);
     expect(malformed.body.error.details.fields).toEqual(["runId"]);
     expect((await fetch(`${h.sidecar.url}/runs/${Ids.create(Ids.Prefix.run)}`)).status).toBe(401);
+  });
+
+  it("POST /runs/query: the runs it knows, ended or not, as GET /runs/:runId gives them, an unknown one left out; a bad list is 400 naming runIds, unsigned 401", async () => {
+    h.model.script({ text: "quick" });
+    const ended = RunAccepted.parse((await h.post("/delegate", durable("ses_query_ended", "quick"), { headers: ASYNC })).body);
+    await settled(ended.runId);
+    h.model.script({ text: "slow", delayMs: 3_000 });
+    const going = RunAccepted.parse((await h.post("/delegate", durable("ses_query_going", "slow"), { headers: ASYNC })).body);
+    const res = await h.post("/runs/query", { runIds: [ended.runId, Ids.create(Ids.Prefix.run), going.runId] });
+    expect(res.status).toBe(200);
+    const { runs } = RunsQueryAnswer.parse(res.body);
+    expect(runs.map((r) => r.runId)).toEqual([ended.runId, going.runId]);
+    expect(runs[0]).toEqual(await run(ended.runId));
+    expect(["queued", "running"]).toContain(runs[1]!.status);
+
+    for (const runIds of [[], ["ses_notarun"], Array.from({ length: 201 }, () => Ids.create(Ids.Prefix.run))]) {
+      const bad = await h.post("/runs/query", { runIds });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.details.fields[0]).toMatch(/^runIds/);
+    }
+    expect((await fetch(`${h.sidecar.url}/runs/query`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ runIds: [going.runId] }) })).status).toBe(401);
+    await settled(going.runId);
   });
 
   it("validates before creating anything: an unknown category is 400 with respond-async too", async () => {

@@ -184,6 +184,20 @@ export const SidecarRun = z.object({
 });
 export type SidecarRun = z.infer<typeof SidecarRun>;
 
+/** The most runs one `POST /runs/query` asks about. */
+export const MAX_RUNS_QUERY = 200;
+
+/**
+ * `POST /runs/query` of the sidecar: several runs at once, for Nubabel's reconciler, which asks
+ * about every run it believes running there (one request a sidecar, not one a run).
+ */
+export const RunsQuery = z.object({ runIds: z.array(RunId).min(1).max(MAX_RUNS_QUERY) });
+export type RunsQuery = z.infer<typeof RunsQuery>;
+
+/** Its answer: each of the runs it knows, finished or not, as `GET /runs/:runId` gives it; a run it does not know is left out. */
+export const RunsQueryAnswer = z.object({ runs: z.array(SidecarRun) });
+export type RunsQueryAnswer = z.infer<typeof RunsQueryAnswer>;
+
 export const RunParams = z.object({ runId: RunId });
 export type RunParams = z.infer<typeof RunParams>;
 

@@ -86,8 +86,8 @@ export interface RunStore {
   finish(runId: string, ending: Ending, history: HistoryEntry[]): Promise<Run | undefined>;
   /** Puts a running run back in the queue (its dispatch never reached a sidecar). */
   requeue(runId: string): Promise<boolean>;
-  /** Notes that the run's sidecar confirmed it now. */
-  touch(runId: string): Promise<void>;
+  /** Notes that the runs' sidecar confirmed them now. */
+  touch(runIds: string[]): Promise<void>;
   /** Running runs last confirmed before `before` (or never), for reconciliation. */
   stale(before: Date, limit: number): Promise<Array<Run & { checkedAt: Date | null }>>;
   /** Running and queued runs of every organization (the metrics' gauges; `runs_status_idx` keeps it cheap). */

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { isFinished } from "@nubabel/contracts";
+import { isFinished, MAX_RUNS_QUERY, type SidecarRun } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import type { SidecarClient } from "../sidecar/client.js";
 import { SidecarUnavailable } from "../sidecar/errors.js";
 import { endingFrom } from "./outcome.js";
 import type { RunStore } from "./ports.js";
+import type { Run } from "./run.js";
 import type { Runs } from "./runs.js";
 
 export interface ReconcilerOptions {
@@ -58,36 +59,69 @@ export class Reconciler {
   /** One pass (tests call it directly). */
   async once(): Promise<void> {
     const now = Date.now();
-    for (const run of await this.o.store.stale(new Date(now - this.o.intervalMs), 200)) {
-      const log = this.log.child({ runId: run.id, sessionId: run.sessionId, organizationId: run.organizationId });
-      if (!run.sidecarUrl) {
-        if (run.startedAt && now - run.startedAt.getTime() > this.o.dispatchTimeoutMs && (await this.o.store.requeue(run.id))) {
-          log.warn("run never reached a sidecar; queued again");
-        }
-        continue;
+    const placed = new Map<string, Stale[]>();
+    for (const run of await this.o.store.stale(new Date(now - this.o.intervalMs), MAX_RUNS_QUERY)) {
+      if (run.sidecarUrl) placed.set(run.sidecarUrl, [...(placed.get(run.sidecarUrl) ?? []), run]);
+      else if (run.startedAt && now - run.startedAt.getTime() > this.o.dispatchTimeoutMs && (await this.o.store.requeue(run.id))) {
+        this.logFor(run).warn("run never reached a sidecar; queued again");
       }
-      try {
-        const remote = await this.o.sidecar.run(run.sidecarUrl, run.id, log);
-        if (!remote) {
-          await this.o.runs.finish(run, lost("the sidecar no longer knows this run (it restarted during it); its answer was lost, send the prompt again"));
-        } else if (isFinished(remote.status)) {
-          if (await this.o.runs.finish(run, endingFrom(remote), remote.durationMs)) log.info({ status: remote.status }, "run's end recovered from its sidecar");
-        } else {
-          await this.o.store.touch(run.id);
-        }
-      } catch (err) {
+    }
+    for (const [sidecarUrl, runs] of placed) await this.settle(sidecarUrl, runs, now);
+    for (const organizationId of await this.o.store.organizationsWithQueued(100)) await this.o.runs.kick(organizationId);
+    for (const run of await this.o.store.undelivered(new Date(now - this.o.deliveryGraceMs), 50)) await this.o.runs.notify(run);
+  }
+
+  /**
+   * Asks one sidecar about the runs believed running on it, all in one request (one by one from a
+   * sidecar older than `POST /runs/query`), and settles each by its answer: ended there, ended
+   * here; unknown there, lost; running, confirmed (one statement for all).
+   */
+  private async settle(sidecarUrl: string, runs: Stale[], now: number): Promise<void> {
+    let known: Map<string, SidecarRun | undefined>;
+    try {
+      known = await this.ask(sidecarUrl, runs);
+    } catch (err) {
+      for (const run of runs) {
         const silentMs = now - (run.checkedAt ?? run.startedAt ?? run.createdAt).getTime();
         if (err instanceof SidecarUnavailable && silentMs > this.o.lostAfterMs) {
           await this.o.runs.finish(run, lost(`the sidecar running it has not answered for ${Math.round(silentMs / 1000)} s; its answer is lost, send the prompt again`));
         } else {
-          log.info({ err: (err as Error).message }, "could not ask the sidecar about a run; will ask again");
+          this.logFor(run).info({ err: (err as Error).message }, "could not ask the sidecar about a run; will ask again");
         }
       }
+      return;
     }
-    for (const organizationId of await this.o.store.organizationsWithQueued(100)) await this.o.runs.kick(organizationId);
-    for (const run of await this.o.store.undelivered(new Date(now - this.o.deliveryGraceMs), 50)) await this.o.runs.notify(run);
+    const running: string[] = [];
+    for (const run of runs) {
+      const remote = known.get(run.id);
+      if (!remote) {
+        await this.o.runs.finish(run, lost("the sidecar no longer knows this run (it restarted during it); its answer was lost, send the prompt again"));
+      } else if (isFinished(remote.status)) {
+        if (await this.o.runs.finish(run, endingFrom(remote), remote.durationMs)) this.logFor(run).info({ status: remote.status }, "run's end recovered from its sidecar");
+      } else {
+        running.push(run.id);
+      }
+    }
+    await this.o.store.touch(running);
+  }
+
+  /** The sidecar's record of each run, undefined for those it does not know. */
+  private async ask(sidecarUrl: string, runs: Stale[]): Promise<Map<string, SidecarRun | undefined>> {
+    const ids = runs.map((run) => run.id);
+    const answered = await this.o.sidecar.runs(sidecarUrl, ids, this.log);
+    if (answered) return new Map(answered.map((remote) => [remote.runId, remote]));
+    // One by one: the first failure counts for all, as a failed query would.
+    const known = new Map<string, SidecarRun | undefined>();
+    for (const run of runs) known.set(run.id, await this.o.sidecar.run(sidecarUrl, run.id, this.logFor(run)));
+    return known;
+  }
+
+  private logFor(run: Stale): Logger {
+    return this.log.child({ runId: run.id, sessionId: run.sessionId, organizationId: run.organizationId });
   }
 }
+
+type Stale = Run & { checkedAt: Date | null };
 
 function lost(reason: string) {
   return { status: "failed" as const, reason, error: { code: "run_lost", message: reason } };

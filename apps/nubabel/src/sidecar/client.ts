@@ -20,6 +20,7 @@ import {
   Http,
   PermissionReplyResult,
   RunAccepted,
+  RunsQueryAnswer,
   SidecarHealth,
   SidecarRun,
   Text,
@@ -99,6 +100,19 @@ export class SidecarClient {
   async run(sidecarUrl: string, runId: string, logger?: Logger): Promise<SidecarRun | undefined> {
     try {
       return await this.call(sidecarUrl, "GET", `/runs/${encodeURIComponent(runId)}`, undefined, SidecarRun, logger);
+    } catch (err) {
+      if (err instanceof SidecarRejected && err.data.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The sidecar's records of those of `runIds` it knows (`POST /runs/query`, at most
+   * `MAX_RUNS_QUERY`); undefined from a sidecar older than that route, to be asked run by run.
+   */
+  async runs(sidecarUrl: string, runIds: string[], logger?: Logger): Promise<SidecarRun[] | undefined> {
+    try {
+      return (await this.call(sidecarUrl, "POST", "/runs/query", { runIds }, RunsQueryAnswer, logger)).runs;
     } catch (err) {
       if (err instanceof SidecarRejected && err.data.status === 404) return undefined;
       throw err;

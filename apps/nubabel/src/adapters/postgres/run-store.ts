@@ -281,8 +281,9 @@ export class PgRunStore implements RunStore {
     return rows.length > 0;
   }
 
-  async touch(runId: string): Promise<void> {
-    await this.db.update(runs).set({ checkedAt: new Date() }).where(eq(runs.id, runId));
+  async touch(runIds: string[]): Promise<void> {
+    if (!runIds.length) return;
+    await this.db.update(runs).set({ checkedAt: new Date() }).where(inArray(runs.id, runIds));
   }
 
   async runningOn(sidecarUrl: string, limit: number): Promise<Run[]> {
