@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { cpuBetween, type Role } from "./cpu.js";
 import { settle, type Stack } from "./stack.js";
 import type { LoadRow, Turn } from "./stats.js";
-import { DEADLINE_MS, paths, TurnError, type TurnFn } from "./turns.js";
+import { DEADLINE_MS, type Path, paths, TurnError, type TurnFn } from "./turns.js";
 
 export interface LevelOptions {
   /** Concurrency levels, in the order run. */
@@ -52,7 +52,7 @@ export async function benchLevels(stack: Stack, options: LevelOptions, report: (
 }
 
 /** One pass of one path at one level. */
-async function measure(stack: Stack, path: ReturnType<typeof paths>[number], concurrency: number, total: number): Promise<LoadRow> {
+async function measure(stack: Stack, path: Path, concurrency: number, total: number): Promise<LoadRow> {
   await settle(stack.model);
   const before = stack.cpu.sample();
   const loop = performance.eventLoopUtilization();

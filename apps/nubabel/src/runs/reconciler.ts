@@ -61,8 +61,11 @@ export class Reconciler {
     const now = Date.now();
     const placed = new Map<string, Stale[]>();
     for (const run of await this.o.store.stale(new Date(now - this.o.intervalMs), MAX_RUNS_QUERY)) {
-      if (run.sidecarUrl) placed.set(run.sidecarUrl, [...(placed.get(run.sidecarUrl) ?? []), run]);
-      else if (run.startedAt && now - run.startedAt.getTime() > this.o.dispatchTimeoutMs && (await this.o.store.requeue(run.id))) {
+      if (run.sidecarUrl) {
+        const onIt = placed.get(run.sidecarUrl) ?? [];
+        placed.set(run.sidecarUrl, onIt);
+        onIt.push(run);
+      } else if (run.startedAt && now - run.startedAt.getTime() > this.o.dispatchTimeoutMs && (await this.o.store.requeue(run.id))) {
         this.logFor(run).warn("run never reached a sidecar; queued again");
       }
     }
