@@ -18,6 +18,8 @@ export interface SupervisorOptions {
   env: Record<string, string>;
   startTimeoutMs: number;
   logger: Logger;
+  /** Where the engine's port comes from: `freePort` but in tests. */
+  pickPort?: () => Promise<number>;
 }
 
 /**
@@ -112,16 +114,33 @@ export class EngineSupervisor extends EventEmitter implements Engine {
   }
 
   private launch(): Promise<void> {
-    const launching = this.spawnAndWait().finally(() => {
+    const launching = this.spawnRetryingPort().finally(() => {
       if (this.launching === launching) this.launching = undefined;
     });
     this.launching = launching;
     return launching;
   }
 
+  /**
+   * The port comes from `freePort()`, which must close it before the engine can bind it: another
+   * process (tests run side by side) can take it in between, and the engine then exits at once
+   * (Bun's `ServeError`). An engine that exits before it listened is started again on a new port,
+   * twice at most; one that keeps exiting fails as before.
+   */
+  private async spawnRetryingPort(): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.spawnAndWait();
+      } catch (err) {
+        if (!(err instanceof EngineExitedDuringStartError) || attempt > 2 || this.stopping) throw err;
+        this.opts.logger.warn({ err: err.message, attempt }, "engine exited during start; trying again on another port");
+      }
+    }
+  }
+
   private async spawnAndWait(): Promise<void> {
     this.state = this.restarts > 0 ? "restarting" : "starting";
-    const port = await freePort();
+    const port = await (this.opts.pickPort ?? freePort)();
     const password = randomBytes(24).toString("base64url");
     const dirs = this.prepareDirs();
     if (this.stopping) throw new EngineStoppedError();
@@ -179,7 +198,7 @@ export class EngineSupervisor extends EventEmitter implements Engine {
         if (match?.[1]) settle({ url: match[1] });
       };
       const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
-        settle(new Error(`the engine exited during start (code ${code}, signal ${signal}): ${output.slice(-2000)}`));
+        settle(new EngineExitedDuringStartError(`the engine exited during start (code ${code}, signal ${signal}): ${output.slice(-2000)}`));
       child.stdout?.on("data", onData);
       child.stderr?.on("data", onData);
       child.once("exit", onExit);
@@ -260,6 +279,11 @@ export class EngineStoppedError extends Error {
   constructor() {
     super("the engine was stopped while it was starting");
   }
+}
+
+/** The engine's process ended before it said it listened (a port taken, a broken install). */
+export class EngineExitedDuringStartError extends Error {
+  override readonly name = "EngineExitedDuringStartError";
 }
 
 /** Ends a child: SIGTERM, SIGKILL after 5 s; resolves once it has exited. */
