@@ -33,7 +33,7 @@ import type { McpGateway } from "./mcp-gateway.js";
 import { instrumentHttp, nubabelMetrics, observedGateway, observedProgress, runObserver, slackObserver } from "./metrics/index.js";
 import { Connections, createMcpModule } from "./mcp/index.js";
 import { ensureDevOrganization, type DevOrganization } from "./organizations/dev-organization.js";
-import { withKeyCache } from "./organizations/index.js";
+import { ApiKeys, withKeyCache } from "./organizations/index.js";
 import { streamOf } from "./progress/progress-log.js";
 import { Reconciler, Runs, toDelegateResponse, viewRun } from "./runs/index.js";
 import { SidecarClient, SidecarPool } from "./sidecar/index.js";
@@ -282,9 +282,11 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       slack: () => slack?.status(),
     });
 
+    const keys = withKeyCache(organizations, env.SETTINGS_CACHE_MS, parts.changes);
     const deps: HttpDeps = {
       logger,
-      organizations: withKeyCache(organizations, env.SETTINGS_CACHE_MS),
+      organizations: keys,
+      apiKeys: new ApiKeys({ store: keys, audit, actor: "api" }),
       sessions,
       mapping,
       runs,
@@ -306,6 +308,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
             secret: keptSecret(dataPath(env.NUBABEL_DATA_DIR, "admin.secret")),
             connections: operatorConnections,
             slackLinks,
+            apiKeys: new ApiKeys({ store: keys, audit, actor: "operator" }),
             rotation: { keyId: keyring.current, rotate: () => Rotation.rotateAll(keyring, [connectionStore, sealedSecretRows(webhookStore)], audit) },
           }
         : undefined,

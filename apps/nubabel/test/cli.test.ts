@@ -61,6 +61,12 @@ describe("nubabel CLI", () => {
       const unknown = await nubabel(["org", "delete"], { NUBABEL_DATA_DIR: data.dir });
       expect(unknown.code).toBe(2);
       expect(unknown.stderr).toMatch(/usage/);
+      const noKey = await nubabel(["org", "revoke-key", "--org", "org_abc"], { NUBABEL_DATA_DIR: data.dir });
+      expect(noKey.code).toBe(2);
+      expect(noKey.stderr).toMatch(/--key KEY_ID/);
+      const badOrg = await nubabel(["org", "keys", "--org", "acme"], { NUBABEL_DATA_DIR: data.dir });
+      expect(badOrg.code).toBe(2);
+      expect(badOrg.stderr).toMatch(/--org ORG/);
       const badEnv = await nubabel(["org", "list"], { NUBABEL_DATA_DIR: data.dir, DATABASE_URL: "not a url" });
       expect(badEnv.code).toBe(2);
       expect(badEnv.stderr).toMatch(/DATABASE_URL/);
@@ -92,6 +98,28 @@ describe("nubabel CLI", () => {
       expect(names).toEqual(["Development", "Live"]);
     });
 
+    it("makes, lists and revokes an organization's keys through the server, which honours them at once", async () => {
+      const { organizationId, apiKey } = JSON.parse((await nubabel(["org", "create", "--name", "Keyed"], backend.env)).stdout) as { organizationId: string; apiKey: string };
+      const added = await nubabel(["org", "add-key", "--org", organizationId, "--name", "ops"], backend.env);
+      expect(added.code).toBe(0);
+      const made = JSON.parse(added.stdout) as { id: string; apiKey: string; name: string };
+      expect(made).toMatchObject({ id: expect.stringMatching(/^key_/), apiKey: expect.stringMatching(/^nbk_/), name: "ops" });
+      expect((await api(server, made.apiKey)).status).toBe(404);
+      const listed = JSON.parse((await nubabel(["org", "keys", "--org", organizationId], backend.env)).stdout) as Array<{ id: string; prefix: string }>;
+      expect(listed.map((k) => k.prefix)).toEqual([apiKey.slice(0, 10), made.apiKey.slice(0, 10)]);
+      expect(JSON.stringify(listed)).not.toContain(made.apiKey);
+      const revoked = await nubabel(["org", "revoke-key", "--org", organizationId, "--key", listed[0]!.id], backend.env);
+      expect(revoked.code).toBe(0);
+      expect(JSON.parse(revoked.stdout)).toMatchObject({ id: listed[0]!.id, revokedAt: expect.any(String) });
+      expect((await api(server, apiKey)).status).toBe(401);
+      const last = await nubabel(["org", "revoke-key", "--org", organizationId, "--key", made.id], backend.env);
+      expect(last.code).toBe(1);
+      expect(last.stderr).toMatch(/last working API key/);
+      const elsewhere = await nubabel(["org", "keys", "--org", "org_missing"], backend.env);
+      expect(elsewhere.code).toBe(1);
+      expect(elsewhere.stderr).toMatch(/no organization org_missing/);
+    });
+
     it("refuses a second server on the same embedded database instead of corrupting it", async () => {
       await expect(startTestNubabel({ ...backend.env, ...secrets })).rejects.toThrow(/embedded database is in use by process/);
       expect((await server.api("/livez")).status).toBe(200);
@@ -110,7 +138,8 @@ describe("nubabel CLI", () => {
     let server: TestNubabel;
     beforeAll(async () => {
       backend = await backendEnv("shared");
-      server = await startTestNubabel({ ...backend.env, ...secrets });
+      // A minute: the server would accept a key revoked in the database for that long, unless told.
+      server = await startTestNubabel({ ...backend.env, ...secrets, SETTINGS_CACHE_MS: "60000" });
     });
     afterAll(async () => {
       await server?.close();
@@ -127,6 +156,21 @@ describe("nubabel CLI", () => {
       expect((await api(server, `${apiKey}x`)).status).toBe(401);
       const listed = JSON.parse((await nubabel(["org", "list"], { DATABASE_URL: backend.env.DATABASE_URL! })).stdout) as Array<{ id: string }>;
       expect(listed.map((o) => o.id)).toEqual([organizationId]);
+    });
+
+    it("revokes a key in the database and tells the running server over Redis, which refuses it at once", async () => {
+      const env = { DATABASE_URL: backend.env.DATABASE_URL!, REDIS_URL: backend.env.REDIS_URL!, REDIS_KEY_PREFIX: backend.env.REDIS_KEY_PREFIX! };
+      const { apiKey, organizationId } = JSON.parse((await nubabel(["org", "create", "--name", "Leaked"], env)).stdout) as { apiKey: string; organizationId: string };
+      const spare = JSON.parse((await nubabel(["org", "add-key", "--org", organizationId], env)).stdout) as { id: string; apiKey: string };
+      // The server finds both keys, and keeps them.
+      expect((await api(server, apiKey)).status).toBe(404);
+      expect((await api(server, spare.apiKey)).status).toBe(404);
+      const [leaked] = JSON.parse((await nubabel(["org", "keys", "--org", organizationId], env)).stdout) as Array<{ id: string }>;
+      expect((await nubabel(["org", "revoke-key", "--org", organizationId, "--key", leaked!.id], env)).code).toBe(0);
+      await vi.waitFor(async () => expect((await api(server, apiKey)).status).toBe(401), { timeout: 3_000, interval: 50 });
+      expect((await api(server, spare.apiKey)).status).toBe(404);
+      const audit = (await (await server.api("/api/audit", { apiKey: spare.apiKey })).json()) as { entries: Array<{ kind: string; action: string; actor: string }> };
+      expect(audit.entries.filter((e) => e.kind === "api_key").map((e) => [e.action, e.actor])).toEqual([["create", "operator"], ["revoke", "operator"]]);
     });
   });
 });

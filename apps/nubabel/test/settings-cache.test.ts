@@ -1,35 +1,18 @@
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { RedisCacheChanges } from "../src/adapters/redis/cache-changes.js";
 import { createLogger } from "../src/log/logger.js";
-import { backendEnv, flushPrefix, freshPrefix, hasInfra, infra } from "./fixtures/backends.js";
-import { startFakeSidecar, type FakeSidecar } from "./fixtures/fake-sidecar.js";
-import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
+import { flushPrefix, freshPrefix, hasInfra, infra } from "./fixtures/backends.js";
+import type { TestNubabel } from "./fixtures/nubabel.js";
 import { createOrganization } from "./fixtures/organizations.js";
+import { useTwoInstances } from "./fixtures/two-instances.js";
 
 describe.runIf(hasInfra)("settings changed on one instance reach the others' caches at once (PostgreSQL + Redis, stand-in sidecar)", () => {
-  let backend: Awaited<ReturnType<typeof backendEnv>>;
-  let sidecar: FakeSidecar;
-  let a: TestNubabel;
-  let b: TestNubabel;
-
-  beforeAll(async () => {
-    const secrets = testSecrets();
-    backend = await backendEnv("shared");
-    sidecar = await startFakeSidecar({ secret: secrets.SIDECAR_SHARED_SECRET });
-    // A minute: without the announcement, B would show the old policy for that long.
-    const env = { ...backend.env, ...secrets, SIDECAR_URL: sidecar.url, SETTINGS_CACHE_MS: "60000" };
-    a = await startTestNubabel(env);
-    b = await startTestNubabel(env);
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await sidecar?.close();
-    await backend?.cleanup();
-  });
+  // A minute: without the announcement, B would show the old policy for that long.
+  const nubabels = useTwoInstances({ SETTINGS_CACHE_MS: "60000" });
 
   it("shows on B the approval policy just saved on A, long before B's copy would expire", async () => {
+    const { a, b } = nubabels;
     const { apiKey } = await createOrganization(a, "Cached");
     const policyOn = async (n: TestNubabel) => (await (await n.api("/api/policy", { apiKey })).json()) as { version: number; approvals: unknown[] };
     // B reads (and keeps) the default policy.

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { RunId, SessionId } from "./ids.js";
 
 /** What an audit entry records. */
-export const AuditKind = z.enum(["tool_call", "approval", "connection", "key_rotation"]);
+export const AuditKind = z.enum(["tool_call", "approval", "connection", "key_rotation", "api_key"]);
 export type AuditKind = z.infer<typeof AuditKind>;
 
 /**
@@ -15,7 +15,7 @@ export const AuditEntry = z.object({
   kind: AuditKind,
   /** `slack:<user id>`, `api`, `agent` (a tool call), `operator` (the CLI) or `timeout`. */
   actor: z.string(),
-  /** What happened: `invoke`, `approve`, `deny`, `expire`, `create`, `update`, `delete`, `rotate`. */
+  /** What happened: `invoke`, `approve`, `deny`, `expire`, `create`, `update`, `delete`, `rotate`, `revoke`. */
   action: z.string(),
   sessionId: SessionId.optional(),
   runId: RunId.optional(),

@@ -11,6 +11,7 @@ export const Prefix = {
   session: "ses",
   connection: "conn",
   apiKey: "nbk",
+  apiKeyId: "key",
   message: "msg",
   run: "run",
   approval: "apr",
@@ -51,6 +52,10 @@ export type SessionId = z.infer<typeof SessionId>;
 
 export const OrganizationId = schema(Prefix.organization);
 export type OrganizationId = z.infer<typeof OrganizationId>;
+
+/** An API key's id, to list and revoke it by (never the key itself): `key_…`. */
+export const ApiKeyId = schema(Prefix.apiKeyId);
+export type ApiKeyId = z.infer<typeof ApiKeyId>;
 
 /** A run (one turn of a session, from acceptance to its answer): `run_…`. */
 export const RunId = schema(Prefix.run);

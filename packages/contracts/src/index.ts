@@ -14,6 +14,7 @@ export * from "./approvals.js";
 export * from "./audit.js";
 export * from "./usage.js";
 export * from "./webhook-endpoints.js";
+export * from "./api-keys.js";
 export { runScript, type ScriptRunner } from "./replay-guard.js";
 export * as Http from "./http.js";
 export * as Processes from "./processes.js";

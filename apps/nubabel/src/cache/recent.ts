@@ -55,6 +55,11 @@ export class Recent<V> {
     this.changes?.feed.announce(this.changes.name, key);
   }
 
+  /** Not kept here (a miss not worth keeping); nothing changed, so nobody else is told. */
+  drop(key: string): void {
+    this.cache?.delete(key);
+  }
+
   /** The value changed here: read again here and elsewhere. */
   forget(key: string): void {
     this.cache?.delete(key);

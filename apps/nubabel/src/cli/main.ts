@@ -11,11 +11,23 @@ const USAGE = `usage:
   nubabel org list                 list organizations as JSON
   nubabel org link-slack --org ORG --team TEAM
                                    link a Slack workspace (team id T…) to an organization
+  nubabel org keys --org ORG       list the organization's API keys (ids and prefixes, never the keys)
+  nubabel org add-key --org ORG [--name NAME]
+                                   make another API key; prints it this once, with its id
+  nubabel org revoke-key --org ORG --key KEY_ID
+                                   revoke a key (key_…); it stops working at once
 ${MCP_USAGE}
 ${SIDECAR_USAGE}
 
 Storage comes from the same environment as the server (DATABASE_URL, NUBABEL_DATA_DIR); the sidecars
 from SIDECAR_URLS and SIDECAR_SHARED_SECRET.`;
+
+const ORG_VERBS = ["create", "list", "link-slack", "keys", "add-key", "revoke-key"];
+const KEY_USAGE: Record<string, string> = {
+  keys: "org keys needs --org ORG (org_…)",
+  "add-key": "org add-key needs --org ORG (org_…), and takes --name NAME",
+  "revoke-key": "org revoke-key needs --org ORG (org_…) and --key KEY_ID (key_…)",
+};
 
 /** Runs one CLI command; returns the exit code. Output is JSON on stdout, errors on stderr. */
 export async function runCli(
@@ -27,7 +39,7 @@ export async function runCli(
   const [noun, verb, ...rest] = argv;
   if (noun === "keys" || noun === "connections") return runMcpCli(argv, source, out, err);
   if (noun === "sidecars") return runSidecarCli(argv, source, out, err);
-  if (noun !== "org" || (verb !== "create" && verb !== "list" && verb !== "link-slack")) {
+  if (noun !== "org" || !ORG_VERBS.includes(verb ?? "")) {
     err.write(`${USAGE}\n`);
     return noun === undefined || noun === "help" || noun === "--help" ? 0 : 2;
   }
@@ -53,6 +65,18 @@ export async function runCli(
       }
       const linked = await withOrganizations(env, (api) => api.linkSlack(team.data, org.data));
       out.write(`${JSON.stringify(linked)}\n`);
+    } else if (verb === "keys" || verb === "add-key" || verb === "revoke-key") {
+      const { values } = parseArgs({ args: rest, options: { org: { type: "string" }, name: { type: "string" }, key: { type: "string" } }, strict: true });
+      const org = Ids.OrganizationId.safeParse(values.org);
+      const name = values.name?.trim();
+      if (!org.success || (verb === "revoke-key" && !values.key) || (verb !== "add-key" && values.name !== undefined) || (verb !== "revoke-key" && values.key !== undefined)) {
+        err.write(`${KEY_USAGE[verb]}\n`);
+        return 2;
+      }
+      const answer = await withOrganizations<unknown>(env, (api) =>
+        verb === "keys" ? api.listKeys(org.data) : verb === "add-key" ? api.addKey(org.data, name || undefined) : api.revokeKey(org.data, values.key!),
+      );
+      out.write(`${JSON.stringify(answer, null, verb === "keys" ? 2 : undefined)}\n`);
     } else {
       parseArgs({ args: rest, options: {}, strict: true });
       const organizations = await withOrganizations(env, (api) => api.list());

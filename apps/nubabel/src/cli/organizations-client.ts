@@ -1,8 +1,12 @@
+import type { ApiKeyCreated, ApiKeyRevoked, ApiKeyView } from "@nubabel/contracts";
+import { PgAuditLog } from "../adapters/postgres/audit-log.js";
 import { PgOrganizationStore } from "../adapters/postgres/organization-store.js";
+import { announceOnce } from "../adapters/redis/cache-changes.js";
 import { PgSlackLinks } from "../adapters/postgres/slack.js";
 import type { Env } from "../config/env.js";
 import { openDatabase } from "../db/open.js";
-import { Organizations } from "../organizations/index.js";
+import { createLogger } from "../log/logger.js";
+import { ApiKeys, KEY_CACHE, Organizations } from "../organizations/index.js";
 import { type AdminCall, withStorage } from "./storage-route.js";
 
 export interface OrganizationSummary {
@@ -18,6 +22,9 @@ export interface OrganizationsApi {
   list(): Promise<OrganizationSummary[]>;
   /** Links a Slack workspace to the organization (moving it if it was linked elsewhere). */
   linkSlack(teamId: string, organizationId: string): Promise<{ teamId: string; organizationId: string }>;
+  listKeys(organizationId: string): Promise<ApiKeyView[]>;
+  addKey(organizationId: string, name?: string): Promise<ApiKeyCreated>;
+  revokeKey(organizationId: string, keyId: string): Promise<ApiKeyRevoked>;
 }
 
 /** Runs `fn` against the configured storage (see `withStorage`). */
@@ -29,6 +36,15 @@ async function direct<T>(env: Env, fn: (api: OrganizationsApi) => Promise<T>): P
   const database = await openDatabase(env);
   try {
     const store = new PgOrganizationStore(database.db);
+    const keys = new ApiKeys({
+      store,
+      audit: new PgAuditLog(database.db),
+      actor: "operator",
+      // The servers keep keys they found for SETTINGS_CACHE_MS: told over Redis, they drop a revoked one at once.
+      revoked: async (hash) => {
+        if (env.REDIS_URL) await announceOnce(env.REDIS_URL, env.REDIS_KEY_PREFIX, KEY_CACHE, hash, createLogger("silent"));
+      },
+    });
     return await fn({
       create: (name) => Organizations.create(store, name),
       list: async () => (await store.list()).map((o) => ({ ...o, createdAt: o.createdAt.toISOString() })),
@@ -36,6 +52,9 @@ async function direct<T>(env: Env, fn: (api: OrganizationsApi) => Promise<T>): P
         await new PgSlackLinks(database.db).link(teamId, organizationId);
         return { teamId, organizationId };
       },
+      listKeys: (organizationId) => keys.list(organizationId),
+      addKey: (organizationId, name) => keys.create(organizationId, name),
+      revokeKey: (organizationId, keyId) => keys.revoke(organizationId, keyId),
     });
   } finally {
     await database.close();
@@ -47,5 +66,10 @@ function viaServer(call: AdminCall): OrganizationsApi {
     create: (name) => call("POST", "/admin/organizations", { name }),
     list: async () => (await call<{ organizations: OrganizationSummary[] }>("GET", "/admin/organizations")).organizations,
     linkSlack: (teamId, organizationId) => call("POST", "/admin/slack-links", { teamId, organizationId }),
+    listKeys: async (organizationId) => (await call<{ keys: ApiKeyView[] }>("GET", keysOf(organizationId))).keys,
+    addKey: (organizationId, name) => call("POST", keysOf(organizationId), name ? { name } : {}),
+    revokeKey: (organizationId, keyId) => call("POST", `${keysOf(organizationId)}/${encodeURIComponent(keyId)}/revoke`),
   };
 }
+
+const keysOf = (organizationId: string) => `/admin/organizations/${encodeURIComponent(organizationId)}/api-keys`;

@@ -13,6 +13,8 @@ import * as schema from "./schema.js";
 
 /** Drizzle over either driver; repositories are written once against this. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+/** The handle inside `db.transaction(async (tx) => …)`. */
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
 const dialect = new PgDialect();
 

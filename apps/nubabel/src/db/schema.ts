@@ -17,10 +17,12 @@ export const apiKeys = pgTable(
       .references(() => organizations.id, { onDelete: "cascade" }),
     keyHash: text("key_hash").notNull(),
     prefix: text("prefix").notNull(),
+    /** What the key is for, as its maker named it (optional). */
+    name: text("name"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     revokedAt: timestamp("revoked_at", { withTimezone: true }),
   },
-  (t) => [uniqueIndex("api_keys_key_hash_idx").on(t.keyHash)],
+  (t) => [uniqueIndex("api_keys_key_hash_idx").on(t.keyHash), index("api_keys_organization_idx").on(t.organizationId)],
 );
 
 /** The seed's session `state` JSON. `opencodeSessionId` is null until the first delegation. */

@@ -9,7 +9,7 @@ import type { SessionMapping } from "../mapping/session-mapping.js";
 import type { McpGateway } from "../mcp-gateway.js";
 import type { Connections } from "../mcp/connections.js";
 import type { RotationReport } from "../crypto/rotation.js";
-import type { OrganizationStore } from "../organizations/index.js";
+import type { ApiKeys, OrganizationStore } from "../organizations/index.js";
 import type { ProgressLog } from "../progress/progress-log.js";
 import type { Runs } from "../runs/index.js";
 import type { SessionStore } from "../sessions/index.js";
@@ -24,6 +24,8 @@ export type { HealthReport, SidecarEntry } from "@nubabel/contracts";
 export interface HttpDeps {
   logger: Logger;
   organizations: OrganizationStore;
+  /** `/api/keys`: the organization's own keys (changes audited as `api`). */
+  apiKeys: ApiKeys;
   sessions: SessionStore;
   mapping: SessionMapping;
   runs: Runs;
@@ -57,6 +59,8 @@ export interface HttpDeps {
     connections?: Connections;
     /** `nubabel org link-slack` while the server holds the embedded database. */
     slackLinks?: { link(teamId: string, organizationId: string): Promise<void> };
+    /** `nubabel org keys|add-key|revoke-key` while the server holds the embedded database (audited as `operator`). */
+    apiKeys?: ApiKeys;
     /** `nubabel keys rotate` while the server holds the embedded database: re-encrypts under its current key. */
     rotation?: { keyId: string; rotate(): Promise<RotationReport> };
   };

@@ -21,3 +21,6 @@ export const CreateOrganization = z.object({ name: z.string().trim().pipe(Text.l
 // Like connections: a malformed id is a 404 like a missing one (another organization's is too).
 export const WebhookPath = z.object({ webhookId: Text.line(100) });
 export const DeliveryPath = WebhookPath.extend({ deliveryId: Text.line(100) });
+
+// Like webhooks: a malformed key id is a 404 like a missing one (another organization's is too).
+export const ApiKeyPath = z.object({ keyId: Text.line(100) });

@@ -7,6 +7,7 @@ import { handleError, InvalidRequest } from "./errors.js";
 import { adminRoutes } from "./routes/admin.js";
 import { auditRoutes } from "./routes/audit.js";
 import { callbackRoutes } from "./routes/callbacks.js";
+import { apiKeyRoutes } from "./routes/api-keys.js";
 import { approvalRoutes } from "./routes/approvals.js";
 import { connectionRoutes } from "./routes/connections.js";
 import { consoleRoutes } from "./routes/console.js";
@@ -84,6 +85,7 @@ export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteO
   auditRoutes(app, deps);
   if (deps.webhooks) webhookRoutes(app, deps, deps.webhooks);
   usageRoutes(app, deps);
+  apiKeyRoutes(app, deps, deps.apiKeys);
   void app.register(async (scope) => callbackRoutes(scope, deps));
   if (deps.admin) {
     const secret = deps.admin.secret;

@@ -1,3 +1,4 @@
 export * as Organizations from "./organizations.js";
 export type { Organization, OrganizationStore } from "./organizations.js";
-export { withKeyCache } from "./cached-keys.js";
+export { KEY_CACHE, withKeyCache } from "./cached-keys.js";
+export { ApiKeys } from "./api-keys.js";

@@ -14,14 +14,32 @@ export interface StoredKey {
   prefix: string;
 }
 
+/** A key as listed: never the key itself; `hash` stays inside Nubabel. */
+export interface KeyRecord {
+  id: string;
+  organizationId: string;
+  prefix: string;
+  name?: string;
+  hash: string;
+  createdAt: Date;
+  revokedAt?: Date;
+}
+
 /**
  * Durable organizations and their API keys. `create` writes the organization and its first key
- * atomically; `findByKeyHash` ignores revoked keys.
+ * atomically; `findByKeyHash` ignores revoked keys. `addKey` and `revokeKey` each hold the
+ * organization's row while they count its keys, so it never ends with more than `maxActive`
+ * unrevoked keys, nor with none.
  */
 export interface OrganizationStore {
   create(org: { id: string; name: string }, key: StoredKey): Promise<Organization>;
   list(): Promise<Array<Organization & { keys: number }>>;
   findByKeyHash(hash: string): Promise<Organization | undefined>;
+  /** The organization's keys, oldest first; undefined when there is no such organization. */
+  listKeys(organizationId: string): Promise<KeyRecord[] | undefined>;
+  addKey(organizationId: string, key: StoredKey & { name?: string }, maxActive: number): Promise<KeyRecord | "no_organization" | "too_many">;
+  /** Revokes the key (`now`: false for one revoked before); "last_key" when no other key would be left. */
+  revokeKey(organizationId: string, keyId: string): Promise<{ key: KeyRecord; now: boolean } | "not_found" | "last_key">;
 }
 
 /** SHA-256 hex: API keys carry 256 random bits, so a fast hash is enough (no password stretching needed). */

@@ -62,6 +62,26 @@ describe.each(backends)("durable stores (%s)", (_name, open) => {
     expect(listed.find((o) => o.id === organizationId)).toMatchObject({ name: "Keys Inc", keys: 1 });
   });
 
+  it("never leaves an organization without a working key, nor over its bound, under concurrent changes", async () => {
+    const { organizationId } = await Organizations.create(orgs, "Racing Keys");
+    const extra = Organizations.generateKey().stored;
+    expect(await orgs.addKey(organizationId, { ...extra, name: "spare" }, 20)).toMatchObject({ id: extra.id, name: "spare", prefix: extra.prefix });
+    const keys = (await orgs.listKeys(organizationId))!;
+    expect(keys).toHaveLength(2);
+    // Both revoked at once: one goes, the other is the last and stays.
+    const outcomes = await Promise.all(keys.map((k) => orgs.revokeKey(organizationId, k.id)));
+    expect(outcomes.filter((o) => o === "last_key")).toHaveLength(1);
+    expect((await orgs.listKeys(organizationId))!.filter((k) => !k.revokedAt)).toHaveLength(1);
+    // Five added at once under a bound of three unrevoked keys: two get in.
+    const added = await Promise.all(Array.from({ length: 5 }, () => orgs.addKey(organizationId, Organizations.generateKey().stored, 3)));
+    expect(added.filter((a) => a === "too_many")).toHaveLength(3);
+    expect((await orgs.listKeys(organizationId))!.filter((k) => !k.revokedAt)).toHaveLength(3);
+    // Another organization's key is not found, and an unknown organization has no keys.
+    expect(await orgs.revokeKey(orgA, keys[0]!.id)).toBe("not_found");
+    expect(await orgs.listKeys("org_missing")).toBeUndefined();
+    expect(await orgs.addKey("org_missing", Organizations.generateKey().stored, 3)).toBe("no_organization");
+  });
+
   it("creates a session once under concurrent first use; another organization's same id is its own session", async () => {
     const id = `race-${Math.random()}`;
     const all = await Promise.all(Array.from({ length: 8 }, () => Sessions.open(sessions, orgA, id)));

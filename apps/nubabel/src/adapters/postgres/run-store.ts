@@ -1,13 +1,12 @@
 import { and, asc, desc, eq, getTableColumns, inArray, isNull, lt, lte, notExists, notInArray, or, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { Usage } from "@nubabel/contracts";
-import { rowsOf, type Db } from "../../db/database.js";
+import { rowsOf, type Db, type Tx } from "../../db/database.js";
 import { messages, runs, sessions } from "../../db/schema.js";
 import type { HistoryEntry, Limits, NewRun, Placed, RunStore } from "../../runs/ports.js";
 import { sourcesOf, type Ending, type Origin, type Run } from "../../runs/run.js";
 
 type Row = typeof runs.$inferSelect;
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
 const UNFINISHED = ["queued", "running"] as const;
 

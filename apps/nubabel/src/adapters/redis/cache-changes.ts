@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { CacheChanges } from "../../cache/changes.js";
 import type { Logger } from "../../log/logger.js";
+import { connectRedis } from "./client.js";
 
 /**
  * `CacheChanges` over Redis pub/sub: one channel (`<prefix>cache:changed`), subscribed once on the
@@ -24,7 +25,7 @@ export class RedisCacheChanges implements CacheChanges {
   }
 
   announce(cache: string, key: string): void {
-    void this.redis.publish(this.channel, `${cache} ${key}`).catch((err: Error) => this.log.warn({ cache, err: err.message }, "could not announce a change to other instances; their copies expire instead"));
+    void this.redis.publish(this.channel, message(cache, key)).catch((err: Error) => this.log.warn({ cache, err: err.message }, "could not announce a change to other instances; their copies expire instead"));
   }
 
   listen(cache: string, onChange: (key: string) => void): void {
@@ -38,6 +39,26 @@ export class RedisCacheChanges implements CacheChanges {
   }
 
   private get channel(): string {
-    return `${this.prefix}cache:changed`;
+    return channelOf(this.prefix);
+  }
+}
+
+const channelOf = (prefix: string) => `${prefix}cache:changed`;
+const message = (cache: string, key: string) => `${cache} ${key}`;
+
+/**
+ * One announcement from a process that runs no server (the CLI, changing the database directly):
+ * connects, publishes, disconnects. False when Redis could not be told (the copies expire instead).
+ */
+export async function announceOnce(url: string, prefix: string, cache: string, key: string, logger: Logger): Promise<boolean> {
+  const redis = connectRedis(url, logger, "announce");
+  try {
+    await redis.connect();
+    await redis.publish(channelOf(prefix), message(cache, key));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
   }
 }

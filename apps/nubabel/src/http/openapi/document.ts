@@ -10,6 +10,7 @@ import {
   Usage,
 } from "@nubabel/contracts";
 import { createDocument, type ZodOpenApiObject, type ZodOpenApiPathsObject } from "zod-openapi";
+import { apiKeyPaths } from "./paths-api-keys.js";
 import { approvalPaths } from "./paths-approvals.js";
 import { auditPaths } from "./paths-audit.js";
 import { callbackPaths } from "./paths-callbacks.js";
@@ -36,6 +37,7 @@ export const paths: ZodOpenApiPathsObject = {
   ...auditPaths,
   ...usagePaths,
   ...webhookPaths,
+  ...apiKeyPaths,
   ...probePaths,
   ...callbackPaths,
 };
@@ -63,6 +65,7 @@ export const spec: ZodOpenApiObject = {
     { name: "connections", description: "The organization's MCP servers (Notion, GitHub, custom), whose tools the agent may use." },
     { name: "audit", description: "Who did what with the organization's tools and credentials, and how it went." },
     { name: "webhooks", description: "Endpoints told of the organization's runs as signed Standard Webhooks, retried for a day, with a delivery log." },
+    { name: "keys", description: "The organization's API keys: make, list, revoke; a key is shown once." },
     { name: "usage", description: "Tokens and cost of the organization's runs, and its monthly budget." },
     { name: "probes", description: "For orchestrators and operators; no credentials." },
     { name: "reference", description: "This document." },

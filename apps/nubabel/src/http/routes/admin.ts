@@ -1,13 +1,13 @@
 import { timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { CreateConnectionRequest, Ids } from "@nubabel/contracts";
+import { CreateApiKeyRequest, CreateConnectionRequest, Ids } from "@nubabel/contracts";
 import { Organizations } from "../../organizations/index.js";
 import { SlackTeamId } from "../../slack/index.js";
 import { bearer } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
 import { Forbidden, parse, Unauthorized } from "../errors.js";
-import { CreateOrganization } from "../schemas.js";
+import { ApiKeyPath, CreateOrganization } from "../schemas.js";
 
 /**
  * The CLI's door on the embedded default, where PGlite may be open in one process only. Loopback
@@ -70,6 +70,31 @@ export function adminRoutes(app: FastifyInstance, deps: HttpDeps, secret: string
     const { organizationId } = parse(AdminOrgPath, request.params, "path");
     return { connections: await adminConnections().list(organizationId) };
   });
+
+  // `nubabel org keys|add-key|revoke-key` on the embedded default.
+  app.get("/admin/organizations/:organizationId/api-keys", async (request) => {
+    guard(request);
+    const { organizationId } = parse(AdminOrgPath, request.params, "path");
+    return { keys: await adminKeys().list(organizationId) };
+  });
+
+  app.post("/admin/organizations/:organizationId/api-keys", async (request, reply) => {
+    guard(request);
+    const { organizationId } = parse(AdminOrgPath, request.params, "path");
+    const { name } = parse(CreateApiKeyRequest, request.body ?? {});
+    return reply.status(201).send(await adminKeys().create(organizationId, name));
+  });
+
+  app.post("/admin/organizations/:organizationId/api-keys/:keyId/revoke", async (request) => {
+    guard(request);
+    const { organizationId, keyId } = parse(AdminOrgPath.extend(ApiKeyPath.shape), request.params, "path");
+    return adminKeys().revoke(organizationId, keyId);
+  });
+
+  const adminKeys = () => {
+    if (!deps.admin?.apiKeys) throw new Forbidden("not_supported", "this server does not manage API keys");
+    return deps.admin.apiKeys;
+  };
 
   const adminConnections = () => {
     if (!deps.admin?.connections) throw new Forbidden("not_supported", "this server does not manage connections");
