@@ -17,13 +17,14 @@ describe("Logs.createLogger", () => {
         body: { callbackToken: "cap1.secret3", credentials: { NOTION_TOKEN: "secret4" } },
         token: "cap1.secret5",
         upstream: { authorization: "Bearer secret6", password: "secret7", secret: "secret8" },
+        err: { request: { authorization: "Bearer secret9", apiKey: "nbk_secret10" }, response: { token: "secret11" } },
       },
       "hello",
     );
     const out = lines.join("");
     expect(out).toContain("hello");
     expect(out).toContain('"[Redacted]"');
-    for (const s of ["secret1", "secret2", "secret3", "secret4", "secret5", "secret6", "secret7", "secret8"]) expect(out).not.toContain(s);
+    for (const s of ["secret1", "secret2", "secret3", "secret4", "secret5", "secret6", "secret7", "secret8", "secret9", "secret10", "secret11"]) expect(out).not.toContain(s);
   });
 
   it("writes JSON lines with the service's name, and a request as its method and URL only", () => {

@@ -5,28 +5,17 @@ import { logFields } from "./tracing.js";
 
 export type { DestinationStream, Logger };
 
+/** Names whose values are secrets wherever they appear. */
+const SECRET_NAMES = ["authorization", "apiKey", "token", "callbackToken", "secret", "credentials", "password"];
+
 /**
- * Paths pino blanks out wherever they appear in a log line. Secrets are removed by configuration,
- * so a careless `log.info({ body })` still cannot leak one, in either service.
+ * Paths pino blanks out in a log line: each secret name at the top and up to two objects down
+ * (`{ err: { response: { authorization } } }`), pino having no recursive wildcard. Secrets are
+ * removed by configuration, so a careless `log.info({ body })` still cannot leak one, in either service.
  */
 export const REDACT_PATHS = [
-  "authorization",
-  "*.authorization",
-  "headers.authorization",
-  "req.headers.authorization",
+  ...SECRET_NAMES.flatMap((name) => [name, `*.${name}`, `*.*.${name}`]),
   'req.headers["webhook-signature"]',
-  "apiKey",
-  "*.apiKey",
-  "token",
-  "*.token",
-  "callbackToken",
-  "*.callbackToken",
-  "secret",
-  "*.secret",
-  "credentials",
-  "*.credentials",
-  "password",
-  "*.password",
 ];
 
 /** What a redacted value reads as in a log line. */
