@@ -18,4 +18,5 @@ export * from "./api-keys.js";
 export { runScript, type ScriptRunner } from "./replay-guard.js";
 export * as Http from "./http.js";
 export * as Processes from "./processes.js";
+export * as Waits from "./waits.js";
 export * as Sealing from "./sealing.js";

@@ -1,5 +1,4 @@
-import { setTimeout as sleep } from "node:timers/promises";
-import { isFinished, MAX_RUNS_QUERY, type SidecarRun } from "@nubabel/contracts";
+import { isFinished, MAX_RUNS_QUERY, type SidecarRun, Waits } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import type { SidecarClient } from "../sidecar/client.js";
 import { SidecarUnavailable } from "../sidecar/errors.js";
@@ -53,7 +52,7 @@ export class Reconciler {
   /** Stops the timer and waits a little for a pass in flight (one stuck on a dead database is left). */
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await Promise.race([this.running, sleep(5_000)]);
+    if (this.running) await Waits.within(this.running, 5_000);
   }
 
   /** One pass (tests call it directly). */

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { LRUCache } from "lru-cache";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Ids, isFinished, type ProgressEvent, type RunResult } from "@nubabel/contracts";
+import { Ids, isFinished, type ProgressEvent, type RunResult, Waits } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import type { MappingRecord } from "../mapping/session-mapping.js";
 import { streamOf, type ProgressLog } from "../progress/progress-log.js";
@@ -41,13 +41,6 @@ export interface RunsDeps extends DispatchDeps {
 /** How long an answer that outran its run's hand-over waits for it: under the sidecar's callback timeout (5 s). */
 const PLACEMENT_WAIT_MS = 3_000;
 const PLACEMENT_POLL_MS = 100;
-
-/** Resolves when `work` settles or after `ms`, whichever is first (never rejects). */
-async function within(work: Promise<unknown>, ms: number): Promise<void> {
-  const timer = new AbortController();
-  await Promise.race([work.catch(() => undefined), sleep(ms, undefined, { signal: timer.signal }).catch(() => undefined)]);
-  timer.abort();
-}
 
 /**
  * Runs: a prompt is accepted as a queued run (stored at once), started when its organization has
@@ -274,7 +267,7 @@ export class Runs {
     const deadline = Date.now() + PLACEMENT_WAIT_MS;
     const here = this.handingOver.get(run.id);
     if (here) {
-      await within(here, PLACEMENT_WAIT_MS);
+      await Waits.within(here, PLACEMENT_WAIT_MS);
       // Placed here: the hand-over left the placed run in `known`, no need to read it back.
       const placed = this.known.get(run.id);
       if (placed?.status === "running" && placed.sidecarUrl) return placed;
@@ -370,7 +363,7 @@ export class Runs {
 
   /** Waits (up to `timeoutMs`) for dispatches in flight, at shutdown. */
   async drain(timeoutMs: number): Promise<void> {
-    await Promise.race([Promise.allSettled([...this.inflight]), sleep(timeoutMs)]);
+    await Waits.within(Promise.allSettled([...this.inflight]), timeoutMs);
     this.spans.close();
   }
 

@@ -1,3 +1,4 @@
+import { Waits } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import { requestedMessage, resolvedMessage, type ApprovalButton } from "./approval-view.js";
 import type { ApprovalDecider, ApprovalNotice, NubabelPort, SlackLinks, StoredApproval } from "./ports.js";
@@ -133,9 +134,7 @@ export class ApprovalPrompts {
   async close(timeoutMs: number): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
+    await Waits.within(Promise.allSettled([...this.inflight]), timeoutMs);
   }
 
   private track(work: Promise<void>): void {

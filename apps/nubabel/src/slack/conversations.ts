@@ -1,4 +1,4 @@
-import { Ids, isFinished } from "@nubabel/contracts";
+import { Ids, isFinished, Waits } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import { handOver } from "./delivery.js";
 import { systemClock, type Clock } from "./live-message.js";
@@ -224,10 +224,7 @@ export class Conversations {
 }
 
 async function settle(work: Set<Promise<void>>, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-  await Promise.race([Promise.allSettled([...work]), timeout]);
-  clearTimeout(timer);
+  await Waits.within(Promise.allSettled([...work]), timeoutMs);
 }
 
 function keyOf(thread: ThreadKey): string {

@@ -1,5 +1,5 @@
 import { setMaxListeners } from "node:events";
-import { Webhooks } from "@nubabel/contracts";
+import { Waits, Webhooks } from "@nubabel/contracts";
 import type { Logger } from "../logger.js";
 import { type CallbackClient, CallbackRejectedError } from "./client.js";
 
@@ -52,12 +52,7 @@ export class Outbox {
 
   /** Waits up to `waitMs` for deliveries in flight, then abandons them. */
   async close(waitMs: number): Promise<void> {
-    if (this.inFlight.size) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
-      await Promise.race([Promise.allSettled([...this.inFlight]), timeout]);
-      clearTimeout(timer);
-    }
+    if (this.inFlight.size) await Waits.within(Promise.allSettled([...this.inFlight]), waitMs);
     if (this.inFlight.size) this.log.warn({ pending: this.inFlight.size }, "shutting down with deliveries not acknowledged");
     this.stopping.abort();
     await Promise.allSettled([...this.inFlight]);

@@ -1,4 +1,4 @@
-import { type ApprovalRequirements, type DelegateRequest, type DrainState, type ErrorInfo, type HistoryMessage, Ids, isFinished, type PromptRequest, type RunAccepted } from "@nubabel/contracts";
+import { type ApprovalRequirements, type DelegateRequest, type DrainState, type ErrorInfo, type HistoryMessage, Ids, isFinished, type PromptRequest, type RunAccepted, Waits } from "@nubabel/contracts";
 import type { Tracing } from "@nubabel/telemetry";
 import type { GatedRun } from "../approvals/permission-gate.js";
 import { type Binding, type BindingStore, boundAncestor } from "../bindings/binding.js";
@@ -228,12 +228,12 @@ export class Runner {
     const finishing = () => Promise.allSettled([...this.live.values()].map((r) => r.finished));
     if (this.live.size) {
       this.o.log.info({ running: this.live.size, graceMs }, "draining: letting running turns finish");
-      await Promise.race([finishing(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+      await Waits.within(finishing(), graceMs);
     }
     if (this.live.size) this.o.log.warn({ aborting: [...this.live.keys()] }, "grace period over: aborting running turns");
     for (const { execution } of this.live.values()) execution.abort(SHUTTING_DOWN);
     await finishing();
-    await Promise.race([this.drained(), new Promise((resolve) => setTimeout(resolve, deliveryWaitMs).unref())]);
+    await Waits.within(this.drained(), deliveryWaitMs);
     await this.o.outbox.close(0);
     this.state = "closed";
   }
