@@ -64,6 +64,9 @@ describe("nubabel CLI", () => {
       const noKey = await nubabel(["org", "revoke-key", "--org", "org_abc"], { NUBABEL_DATA_DIR: data.dir });
       expect(noKey.code).toBe(2);
       expect(noKey.stderr).toMatch(/--key KEY_ID/);
+      const badName = await nubabel(["org", "add-key", "--org", "org_abc", "--name", "x".repeat(101)], { NUBABEL_DATA_DIR: data.dir });
+      expect(badName.code).toBe(2);
+      expect(badName.stderr).toMatch(/--name/);
       const badOrg = await nubabel(["org", "keys", "--org", "acme"], { NUBABEL_DATA_DIR: data.dir });
       expect(badOrg.code).toBe(2);
       expect(badOrg.stderr).toMatch(/--org ORG/);
@@ -115,9 +118,11 @@ describe("nubabel CLI", () => {
       const last = await nubabel(["org", "revoke-key", "--org", organizationId, "--key", made.id], backend.env);
       expect(last.code).toBe(1);
       expect(last.stderr).toMatch(/last working API key/);
-      const elsewhere = await nubabel(["org", "keys", "--org", "org_missing"], backend.env);
-      expect(elsewhere.code).toBe(1);
-      expect(elsewhere.stderr).toMatch(/no organization org_missing/);
+      for (const args of [["keys"], ["revoke-key", "--key", made.id]]) {
+        const elsewhere = await nubabel(["org", args[0]!, "--org", "org_missing", ...args.slice(1)], backend.env);
+        expect(elsewhere.code).toBe(1);
+        expect(elsewhere.stderr).toMatch(/no organization org_missing/);
+      }
     });
 
     it("refuses a second server on the same embedded database instead of corrupting it", async () => {
@@ -171,6 +176,15 @@ describe("nubabel CLI", () => {
       expect((await api(server, spare.apiKey)).status).toBe(404);
       const audit = (await (await server.api("/api/audit", { apiKey: spare.apiKey })).json()) as { entries: Array<{ kind: string; action: string; actor: string }> };
       expect(audit.entries.filter((e) => e.kind === "api_key").map((e) => [e.action, e.actor])).toEqual([["create", "operator"], ["revoke", "operator"]]);
+
+      // Without Redis the servers cannot be told: revoked all the same, and the operator hears so.
+      const other = JSON.parse((await nubabel(["org", "add-key", "--org", organizationId], env)).stdout) as { id: string; apiKey: string };
+      const alone = await nubabel(["org", "revoke-key", "--org", organizationId, "--key", spare.id], { DATABASE_URL: env.DATABASE_URL });
+      expect(alone.code).toBe(0);
+      expect(JSON.parse(alone.stdout)).toMatchObject({ id: spare.id, revokedAt: expect.any(String) });
+      expect(alone.stdout).not.toContain("serversTold");
+      expect(alone.stderr).toMatch(/could not be told.*SETTINGS_CACHE_MS/);
+      expect((await api(server, other.apiKey)).status).toBe(404);
     });
   });
 });

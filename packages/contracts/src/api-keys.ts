@@ -10,6 +10,8 @@ import { line } from "./text.js";
 
 /** How many unrevoked keys an organization may hold at once. */
 export const MAX_API_KEYS = 20;
+/** How many revoked keys are kept (and listed), the latest revoked; older ones are deleted as keys are made. */
+export const KEPT_REVOKED_API_KEYS = 100;
 
 export const ApiKeyView = z.object({
   id: ApiKeyId,

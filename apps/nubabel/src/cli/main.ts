@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { Ids } from "@nubabel/contracts";
+import { CreateApiKeyRequest, Ids } from "@nubabel/contracts";
 import { cliEnv } from "./cli-env.js";
 import { SlackTeamId } from "../slack/index.js";
 import { MCP_USAGE, runMcpCli } from "./mcp-commands.js";
@@ -15,7 +15,8 @@ const USAGE = `usage:
   nubabel org add-key --org ORG [--name NAME]
                                    make another API key; prints it this once, with its id
   nubabel org revoke-key --org ORG --key KEY_ID
-                                   revoke a key (key_…); it stops working at once
+                                   revoke a key (key_…); the servers refuse it at once when they
+                                   can be told (REDIS_URL), within SETTINGS_CACHE_MS otherwise
 ${MCP_USAGE}
 ${SIDECAR_USAGE}
 
@@ -68,15 +69,25 @@ export async function runCli(
     } else if (verb === "keys" || verb === "add-key" || verb === "revoke-key") {
       const { values } = parseArgs({ args: rest, options: { org: { type: "string" }, name: { type: "string" }, key: { type: "string" } }, strict: true });
       const org = Ids.OrganizationId.safeParse(values.org);
-      const name = values.name?.trim();
+      const name = values.name === undefined ? undefined : CreateApiKeyRequest.shape.name.safeParse(values.name.trim());
       if (!org.success || (verb === "revoke-key" && !values.key) || (verb !== "add-key" && values.name !== undefined) || (verb !== "revoke-key" && values.key !== undefined)) {
         err.write(`${KEY_USAGE[verb]}\n`);
         return 2;
       }
-      const answer = await withOrganizations<unknown>(env, (api) =>
-        verb === "keys" ? api.listKeys(org.data) : verb === "add-key" ? api.addKey(org.data, name || undefined) : api.revokeKey(org.data, values.key!),
-      );
-      out.write(`${JSON.stringify(answer, null, verb === "keys" ? 2 : undefined)}\n`);
+      if (name && !name.success) {
+        err.write(`org add-key: --name ${name.error.issues[0]?.message ?? "is not a name"} (one line, 1 to 100 characters)\n`);
+        return 2;
+      }
+      if (verb === "revoke-key") {
+        const { serversTold, ...revoked } = await withOrganizations(env, (api) => api.revokeKey(org.data, values.key!));
+        out.write(`${JSON.stringify(revoked)}\n`);
+        if (serversTold === false) {
+          err.write("nubabel: revoked in the database, but the running servers could not be told (set REDIS_URL and REDIS_KEY_PREFIX as they have them); they refuse the key within SETTINGS_CACHE_MS\n");
+        }
+      } else {
+        const answer = await withOrganizations<unknown>(env, (api) => (verb === "keys" ? api.listKeys(org.data) : api.addKey(org.data, name?.data)));
+        out.write(`${JSON.stringify(answer, null, verb === "keys" ? 2 : undefined)}\n`);
+      }
     } else {
       parseArgs({ args: rest, options: {}, strict: true });
       const organizations = await withOrganizations(env, (api) => api.list());

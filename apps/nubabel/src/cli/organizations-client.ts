@@ -24,7 +24,8 @@ export interface OrganizationsApi {
   linkSlack(teamId: string, organizationId: string): Promise<{ teamId: string; organizationId: string }>;
   listKeys(organizationId: string): Promise<ApiKeyView[]>;
   addKey(organizationId: string, name?: string): Promise<ApiKeyCreated>;
-  revokeKey(organizationId: string, keyId: string): Promise<ApiKeyRevoked>;
+  /** `serversTold: false`: changed in the database, but the running servers could not be told (no Redis). */
+  revokeKey(organizationId: string, keyId: string): Promise<ApiKeyRevoked & { serversTold?: boolean }>;
 }
 
 /** Runs `fn` against the configured storage (see `withStorage`). */
@@ -36,13 +37,14 @@ async function direct<T>(env: Env, fn: (api: OrganizationsApi) => Promise<T>): P
   const database = await openDatabase(env);
   try {
     const store = new PgOrganizationStore(database.db);
+    let serversTold: boolean | undefined;
     const keys = new ApiKeys({
       store,
       audit: new PgAuditLog(database.db),
       actor: "operator",
       // The servers keep keys they found for SETTINGS_CACHE_MS: told over Redis, they drop a revoked one at once.
       revoked: async (hash) => {
-        if (env.REDIS_URL) await announceOnce(env.REDIS_URL, env.REDIS_KEY_PREFIX, KEY_CACHE, hash, createLogger("silent"));
+        serversTold = env.REDIS_URL ? await announceOnce(env.REDIS_URL, env.REDIS_KEY_PREFIX, KEY_CACHE, hash, createLogger("silent")) : false;
       },
     });
     return await fn({
@@ -54,7 +56,10 @@ async function direct<T>(env: Env, fn: (api: OrganizationsApi) => Promise<T>): P
       },
       listKeys: (organizationId) => keys.list(organizationId),
       addKey: (organizationId, name) => keys.create(organizationId, name),
-      revokeKey: (organizationId, keyId) => keys.revoke(organizationId, keyId),
+      revokeKey: async (organizationId, keyId) => {
+        const revoked = await keys.revoke(organizationId, keyId);
+        return serversTold === undefined ? revoked : { ...revoked, serversTold };
+      },
     });
   } finally {
     await database.close();

@@ -52,10 +52,11 @@ export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteO
     reply.header("x-request-id", request.id);
     if (closing) reply.header("connection", "close");
   });
-  // Many HTTP clients label every request JSON; an empty DELETE or GET so labelled is not an error.
+  // Many HTTP clients label every request JSON: an empty body so labelled is no body, not an error
+  // (a POST that needs one is then refused by its schema, naming the fields it lacks).
   app.addHook("onRequest", async (request) => {
     const empty = !request.headers["transfer-encoding"] && Number(request.headers["content-length"] ?? 0) === 0;
-    if ((request.method === "DELETE" || request.method === "GET") && empty) delete request.headers["content-type"];
+    if (empty) delete request.headers["content-type"];
   });
   // Fastify's own JSON parser (prototype poisoning refused), after a bound on nesting: a deeply
   // nested body would overflow the stack of whatever walks it next (serializing it, logging it).

@@ -1,4 +1,4 @@
-import { type ApiKeyCreated, type ApiKeyRevoked, type ApiKeyView, MAX_API_KEYS } from "@nubabel/contracts";
+import { type ApiKeyCreated, type ApiKeyRevoked, type ApiKeyView, KEPT_REVOKED_API_KEYS, MAX_API_KEYS } from "@nubabel/contracts";
 import type { AuditLog } from "../audit/index.js";
 import { ApiKeyNotFound, LastApiKey, OrganizationNotFound, TooManyApiKeys } from "./errors.js";
 import { generateKey, hashKey, type KeyRecord, type OrganizationStore } from "./organizations.js";
@@ -33,7 +33,7 @@ export class ApiKeys {
 
   async create(organizationId: string, name?: string): Promise<ApiKeyCreated> {
     const { key, stored } = generateKey();
-    const made = await this.deps.store.addKey(organizationId, { ...stored, ...(name ? { name } : {}) }, MAX_API_KEYS);
+    const made = await this.deps.store.addKey(organizationId, { ...stored, ...(name ? { name } : {}) }, { active: MAX_API_KEYS, revoked: KEPT_REVOKED_API_KEYS });
     if (made === "no_organization") throw new OrganizationNotFound(organizationId);
     if (made === "too_many") throw new TooManyApiKeys(MAX_API_KEYS);
     await this.audit(made, "create");
@@ -43,6 +43,7 @@ export class ApiKeys {
   /** Revokes the key; one revoked before is answered as it was (same `revokedAt`), and not audited again. */
   async revoke(organizationId: string, keyId: string): Promise<ApiKeyRevoked> {
     const revoked = await this.deps.store.revokeKey(organizationId, keyId);
+    if (revoked === "no_organization") throw new OrganizationNotFound(organizationId);
     if (revoked === "not_found") throw new ApiKeyNotFound(keyId);
     if (revoked === "last_key") throw new LastApiKey(keyId);
     if (revoked.now) {
@@ -53,7 +54,8 @@ export class ApiKeys {
   }
 
   private async audit(key: KeyRecord, action: "create" | "revoke"): Promise<void> {
-    const detail = `${key.id} (${key.prefix}…${key.name ? `, "${key.name}"` : ""})`;
+    // The key's name is the caller's words, and the audit's `detail` is Nubabel's own: id and prefix only.
+    const detail = `${key.id} (${key.prefix}…)`;
     await this.deps.audit?.record({ organizationId: key.organizationId, kind: "api_key", actor: this.deps.actor, action, status: "ok", detail });
   }
 }

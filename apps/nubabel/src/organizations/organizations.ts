@@ -37,9 +37,10 @@ export interface OrganizationStore {
   findByKeyHash(hash: string): Promise<Organization | undefined>;
   /** The organization's keys, oldest first; undefined when there is no such organization. */
   listKeys(organizationId: string): Promise<KeyRecord[] | undefined>;
-  addKey(organizationId: string, key: StoredKey & { name?: string }, maxActive: number): Promise<KeyRecord | "no_organization" | "too_many">;
+  /** Adds a key unless `bounds.active` unrevoked ones exist; keeps the latest `bounds.revoked` revoked ones. */
+  addKey(organizationId: string, key: StoredKey & { name?: string }, bounds: { active: number; revoked: number }): Promise<KeyRecord | "no_organization" | "too_many">;
   /** Revokes the key (`now`: false for one revoked before); "last_key" when no other key would be left. */
-  revokeKey(organizationId: string, keyId: string): Promise<{ key: KeyRecord; now: boolean } | "not_found" | "last_key">;
+  revokeKey(organizationId: string, keyId: string): Promise<{ key: KeyRecord; now: boolean } | "no_organization" | "not_found" | "last_key">;
 }
 
 /** SHA-256 hex: API keys carry 256 random bits, so a fast hash is enough (no password stretching needed). */

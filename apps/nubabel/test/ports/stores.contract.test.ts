@@ -1,12 +1,15 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PgMappingStore } from "../../src/adapters/postgres/mapping-store.js";
 import { PgOrganizationStore } from "../../src/adapters/postgres/organization-store.js";
 import { PgSessionStore } from "../../src/adapters/postgres/session-store.js";
 import { openPglite, openPostgres, type Database } from "../../src/db/database.js";
+import { ensureDevOrganization } from "../../src/organizations/dev-organization.js";
 import { Organizations } from "../../src/organizations/index.js";
 import { SessionNotFound, Sessions } from "../../src/sessions/index.js";
-import { freshDatabase, infra } from "../fixtures/backends.js";
+import { freshDatabase, infra, tempDir } from "../fixtures/backends.js";
 
 /** The durable ports' promises, on PGlite (the embedded default) and on PostgreSQL. */
 const backends: Array<[string, () => Promise<{ database: Database; drop(): Promise<void> }>]> = [
@@ -65,7 +68,7 @@ describe.each(backends)("durable stores (%s)", (_name, open) => {
   it("never leaves an organization without a working key, nor over its bound, under concurrent changes", async () => {
     const { organizationId } = await Organizations.create(orgs, "Racing Keys");
     const extra = Organizations.generateKey().stored;
-    expect(await orgs.addKey(organizationId, { ...extra, name: "spare" }, 20)).toMatchObject({ id: extra.id, name: "spare", prefix: extra.prefix });
+    expect(await orgs.addKey(organizationId, { ...extra, name: "spare" }, { active: 20, revoked: 100 })).toMatchObject({ id: extra.id, name: "spare", prefix: extra.prefix });
     const keys = (await orgs.listKeys(organizationId))!;
     expect(keys).toHaveLength(2);
     // Both revoked at once: one goes, the other is the last and stays.
@@ -73,13 +76,48 @@ describe.each(backends)("durable stores (%s)", (_name, open) => {
     expect(outcomes.filter((o) => o === "last_key")).toHaveLength(1);
     expect((await orgs.listKeys(organizationId))!.filter((k) => !k.revokedAt)).toHaveLength(1);
     // Five added at once under a bound of three unrevoked keys: two get in.
-    const added = await Promise.all(Array.from({ length: 5 }, () => orgs.addKey(organizationId, Organizations.generateKey().stored, 3)));
+    const added = await Promise.all(Array.from({ length: 5 }, () => orgs.addKey(organizationId, Organizations.generateKey().stored, { active: 3, revoked: 100 })));
     expect(added.filter((a) => a === "too_many")).toHaveLength(3);
     expect((await orgs.listKeys(organizationId))!.filter((k) => !k.revokedAt)).toHaveLength(3);
+    // Revoked keys are kept up to the bound, the latest revoked; the next key made prunes the rest.
+    const active = (await orgs.listKeys(organizationId))!.filter((k) => !k.revokedAt);
+    for (const k of active.slice(0, 2)) expect(await orgs.revokeKey(organizationId, k.id)).toMatchObject({ now: true });
+    expect((await orgs.listKeys(organizationId))!.filter((k) => k.revokedAt)).toHaveLength(3);
+    await orgs.addKey(organizationId, Organizations.generateKey().stored, { active: 3, revoked: 1 });
+    const kept = (await orgs.listKeys(organizationId))!.filter((k) => k.revokedAt);
+    expect(kept.map((k) => k.id)).toEqual([active[1]!.id]);
     // Another organization's key is not found, and an unknown organization has no keys.
     expect(await orgs.revokeKey(orgA, keys[0]!.id)).toBe("not_found");
+    expect(await orgs.revokeKey("org_missing", keys[0]!.id)).toBe("no_organization");
     expect(await orgs.listKeys("org_missing")).toBeUndefined();
-    expect(await orgs.addKey("org_missing", Organizations.generateKey().stored, 3)).toBe("no_organization");
+    expect(await orgs.addKey("org_missing", Organizations.generateKey().stored, { active: 3, revoked: 100 })).toBe("no_organization");
+  });
+
+  it("gives the development organization a new key when its key was revoked, and re-creates it only when gone", async () => {
+    const data = tempDir("dev-org");
+    try {
+      const file = path.join(data.dir, "dev-organization.json");
+      const first = await ensureDevOrganization(orgs, file);
+      expect(first.created).toBe(true);
+      expect(await ensureDevOrganization(orgs, file)).toEqual({ org: first.org, created: false });
+      // Its key revoked (after another was made): the same organization, a new working key in the file.
+      await orgs.addKey(first.org.organizationId, Organizations.generateKey().stored, { active: 20, revoked: 100 });
+      const [devKey] = (await orgs.listKeys(first.org.organizationId))!;
+      expect(await orgs.revokeKey(first.org.organizationId, devKey!.id)).toMatchObject({ now: true });
+      const rekeyed = await ensureDevOrganization(orgs, file);
+      expect(rekeyed.created).toBe(false);
+      expect(rekeyed.org.organizationId).toBe(first.org.organizationId);
+      expect(rekeyed.org.apiKey).not.toBe(first.org.apiKey);
+      expect((await Organizations.authenticate(orgs, rekeyed.org.apiKey))?.id).toBe(first.org.organizationId);
+      expect(JSON.parse(readFileSync(file, "utf8"))).toEqual(rekeyed.org);
+      // A file naming an organization the database does not have: a new one.
+      writeFileSync(file, JSON.stringify({ organizationId: "org_gone", apiKey: rekeyed.org.apiKey.replace(/.$/, "x") }));
+      const again = await ensureDevOrganization(orgs, file);
+      expect(again.created).toBe(true);
+      expect(again.org.organizationId).not.toBe(first.org.organizationId);
+    } finally {
+      data.remove();
+    }
   });
 
   it("creates a session once under concurrent first use; another organization's same id is its own session", async () => {

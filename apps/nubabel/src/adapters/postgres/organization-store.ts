@@ -44,22 +44,27 @@ export class PgOrganizationStore implements OrganizationStore {
     return rows.map(record);
   }
 
-  async addKey(organizationId: string, key: StoredKey & { name?: string }, maxActive: number): Promise<KeyRecord | "no_organization" | "too_many"> {
+  async addKey(organizationId: string, key: StoredKey & { name?: string }, bounds: { active: number; revoked: number }): Promise<KeyRecord | "no_organization" | "too_many"> {
     return this.db.transaction(async (tx) => {
       if (!(await lockOrganization(tx, organizationId))) return "no_organization" as const;
       const [active] = await tx.select({ n: count() }).from(apiKeys).where(and(eq(apiKeys.organizationId, organizationId), isNull(apiKeys.revokedAt)));
-      if (Number(active?.n ?? 0) >= maxActive) return "too_many" as const;
+      if (Number(active?.n ?? 0) >= bounds.active) return "too_many" as const;
       const [row] = await tx
         .insert(apiKeys)
         .values({ id: key.id, organizationId, keyHash: key.hash, prefix: key.prefix, ...(key.name ? { name: key.name } : {}) })
         .returning();
+      // Made and revoked in a loop, keys would pile up: only the latest revoked ones are kept.
+      await tx.execute(sql`
+        delete from api_keys where organization_id = ${organizationId} and revoked_at is not null and id not in (
+          select id from api_keys where organization_id = ${organizationId} and revoked_at is not null
+          order by revoked_at desc, id desc limit ${bounds.revoked})`);
       return record(row!);
     });
   }
 
-  async revokeKey(organizationId: string, keyId: string): Promise<{ key: KeyRecord; now: boolean } | "not_found" | "last_key"> {
+  async revokeKey(organizationId: string, keyId: string): Promise<{ key: KeyRecord; now: boolean } | "no_organization" | "not_found" | "last_key"> {
     return this.db.transaction(async (tx) => {
-      if (!(await lockOrganization(tx, organizationId))) return "not_found" as const;
+      if (!(await lockOrganization(tx, organizationId))) return "no_organization" as const;
       const [row] = await tx.select().from(apiKeys).where(and(eq(apiKeys.id, keyId), eq(apiKeys.organizationId, organizationId)));
       if (!row) return "not_found" as const;
       if (row.revokedAt) return { key: record(row), now: false };

@@ -1,4 +1,4 @@
-import { ApiKeyCreated, ApiKeyList, ApiKeyRevoked, type ApiKeyView, CreateApiKeyRequest, ErrorBody, MAX_API_KEYS } from "@nubabel/contracts";
+import { ApiKeyCreated, ApiKeyList, ApiKeyRevoked, type ApiKeyView, CreateApiKeyRequest, ErrorBody, KEPT_REVOKED_API_KEYS, MAX_API_KEYS } from "@nubabel/contracts";
 import type { ZodOpenApiPathsObject } from "zod-openapi";
 import { ApiKeyPath } from "../schemas.js";
 import { answer, Auth, body, errors, notFound } from "./responses.js";
@@ -14,7 +14,7 @@ export const apiKeyPaths: ZodOpenApiPathsObject = {
       tags: ["keys"],
       operationId: "listApiKeys",
       summary: "The organization's API keys (never the keys themselves)",
-      description: "Oldest first, revoked ones included (with `revokedAt`); `current` marks the key of this request.",
+      description: `Oldest first, revoked ones included (with \`revokedAt\`; the latest ${KEPT_REVOKED_API_KEYS} revoked are kept); \`current\` marks the key of this request.`,
       security: Auth.apiKey,
       responses: {
         200: answer("Every key.", ApiKeyList, { keys: [{ ...key, current: true }, { id: "key_0b7e22f4a9c13d68", prefix: "nbk_k0Wd8s", createdAt: "2026-10-01T08:00:00.000Z", revokedAt: "2026-11-29T09:05:00.000Z", current: false }] }),
@@ -41,9 +41,9 @@ export const apiKeyPaths: ZodOpenApiPathsObject = {
     post: {
       tags: ["keys"],
       operationId: "revokeApiKey",
-      summary: "Revoke a key: it stops working at once, on every instance",
+      summary: "Revoke a key: every instance refuses it at once",
       description:
-        "Any of the organization's keys may revoke any other, or itself. The organization's last working key cannot be revoked (`last_api_key`): make another first. Revoking a revoked key answers as the first time did.",
+        "Any of the organization's keys may revoke any other, or itself. The organization's last working key cannot be revoked (`last_api_key`): make another first. Revoking a revoked key answers as the first time did. A progress stream opened with the key ends at its next heartbeat; a stream token made with it stays valid until it expires.",
       security: Auth.apiKey,
       requestParams: { path: ApiKeyPath },
       responses: {
