@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { handleWhen, IterableBackoff, retry } from "cockatiel";
 import { type ApprovalRequirements, type DelegateRequest, type HistoryMessage, MAX_HISTORY_MESSAGES, type RunAccepted, Text, Webhooks } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import type { MappingRecord, SessionMapping } from "../mapping/session-mapping.js";
@@ -218,16 +218,15 @@ async function acceptedAnyway(deps: DispatchDeps, sidecarUrl: string, runId: str
  * did accept the first answers with that same run), and a first session in a new workspace or an
  * engine restarting may take longer than one request's bound.
  */
-async function again<T>(call: () => Promise<T>, attempts = 3): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      // A draining sidecar will not take it in a moment either: the caller places it elsewhere.
-      if (!(err instanceof SidecarUnavailable) || attempt >= attempts || err.draining || err.data.reason.includes("circuit open")) throw err;
-      await sleep(250 * attempt);
-    }
-  }
+const handOverRetry = retry(
+  // A draining sidecar will not take it in a moment either (the caller places it elsewhere), nor
+  // will one whose circuit is open.
+  handleWhen((err) => err instanceof SidecarUnavailable && !err.draining && !err.data.reason.includes("circuit open")),
+  { maxAttempts: 2, backoff: new IterableBackoff([250, 500]) },
+);
+
+function again<T>(call: () => Promise<T>): Promise<T> {
+  return handOverRetry.execute(() => call());
 }
 
 function refusal(err: unknown, mapped: { opencodeSessionId: string } | undefined): Ending {

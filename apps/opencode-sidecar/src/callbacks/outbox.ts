@@ -20,7 +20,9 @@ export interface OutboxOptions {
 /**
  * Deliveries that must arrive (a run's result): attempted until Nubabel answers 2xx, backing off
  * exponentially with jitter, with one `webhook-id` for every attempt so the receiver can tell a
- * retry from a new message. A 4xx is final. Only `close()` ends the attempts early.
+ * retry from a new message. A 4xx is final. Only `close()` ends the attempts early, also in the
+ * middle of a wait: the reason this loop is not cockatiel's `retry`, whose wait between attempts
+ * (up to `maxDelayMs`) does not listen to the abort signal (3.2.1), so a shutdown would sit it out.
  */
 export class Outbox {
   private readonly inFlight = new Set<Promise<boolean>>();
