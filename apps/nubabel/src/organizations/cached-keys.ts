@@ -18,10 +18,11 @@ export function withKeyCache(store: OrganizationStore, ttlMs: number, changes?: 
     create: (org, key) => store.create(org, key),
     list: () => store.list(),
     listKeys: (organizationId) => store.listKeys(organizationId),
-    addKey: (organizationId, key, maxActive) => store.addKey(organizationId, key, maxActive),
+    addKey: (organizationId, key, bounds) => store.addKey(organizationId, key, bounds),
     async revokeKey(organizationId, keyId) {
       const revoked = await store.revokeKey(organizationId, keyId);
-      if (typeof revoked === "object") keys.forget(revoked.key.hash);
+      // Only a revocation just made is news; one revoked before was dropped everywhere then.
+      if (typeof revoked === "object" && revoked.now) keys.forget(revoked.key.hash);
       return revoked;
     },
     async findByKeyHash(hash) {

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { writePrivate } from "../config/files.js";
-import { KEPT_REVOKED_API_KEYS, MAX_API_KEYS } from "@nubabel/contracts";
-import { authenticate, create, generateKey, type OrganizationStore } from "./organizations.js";
+import { ApiKeys } from "./api-keys.js";
+import { authenticate, create, type OrganizationStore } from "./organizations.js";
 
 const DevOrganization = z.object({ organizationId: z.string(), apiKey: z.string() });
 export type DevOrganization = z.infer<typeof DevOrganization>;
@@ -18,15 +18,13 @@ export async function ensureDevOrganization(store: OrganizationStore, file: stri
     const existing = DevOrganization.parse(JSON.parse(readFileSync(file, "utf8")));
     const org = await authenticate(store, existing.apiKey);
     if (org?.id === existing.organizationId) return { org: existing, created: false };
-    const { key, stored } = generateKey();
-    const added = await store.addKey(existing.organizationId, { ...stored, name: "development" }, { active: MAX_API_KEYS, revoked: KEPT_REVOKED_API_KEYS });
-    if (typeof added === "object") {
-      const rekeyed = { organizationId: existing.organizationId, apiKey: key };
-      writePrivate(file, `${JSON.stringify(rekeyed, null, 2)}\n`);
-      return { org: rekeyed, created: false };
-    }
+    // Its key was revoked: a new one for the same organization (which throws when it is gone).
+    const { apiKey } = await new ApiKeys({ store, actor: "operator" }).create(existing.organizationId, "development");
+    const rekeyed = { organizationId: existing.organizationId, apiKey };
+    writePrivate(file, `${JSON.stringify(rekeyed, null, 2)}\n`);
+    return { org: rekeyed, created: false };
   } catch {
-    // Missing, unreadable or stale: make a new one below.
+    // Missing, unreadable, or naming an organization that is gone: make a new one below.
   }
   const org = await create(store, "Development");
   writePrivate(file, `${JSON.stringify(org, null, 2)}\n`);
