@@ -1,4 +1,5 @@
 import type { Usage } from "@nubabel/contracts";
+import type { StepUsage } from "./usage.js";
 
 /**
  * The engine's events in the sidecar's own words: what a run needs to follow one session.
@@ -14,7 +15,8 @@ export type EngineEvent =
   | { type: "status"; sessionId: string; status: "busy" | "idle" | "retry"; attempt?: number; message?: string }
   | { type: "idle"; sessionId: string }
   | { type: "error"; sessionId: string; error: ErrorInfo }
-  | { type: "message"; sessionId: string; messageId: string; role: "user" | "assistant"; error?: ErrorInfo }
+  | { type: "message"; sessionId: string; messageId: string; role: "user"; createdAt: number }
+  | { type: "message"; sessionId: string; messageId: string; role: "assistant"; error?: ErrorInfo; step: AssistantStep }
   | { type: "text"; sessionId: string; messageId: string; partId: string; text: string }
   | { type: "text-delta"; sessionId: string; messageId: string; partId: string; delta: string }
   | {
@@ -35,6 +37,16 @@ export type EngineEvent =
   | { type: "question"; sessionId: string; requestId: string; directory: string }
   /** The stream was re-established: events in between are lost; followers must re-read state. */
   | { type: "resync" };
+
+/** One model step as the engine's latest `message.updated` of an assistant message tells it. */
+export interface AssistantStep extends StepUsage {
+  /** The user message it answers. */
+  parentId: string;
+  model: string;
+  createdAt: number;
+  /** The engine has finished writing it (its last update). */
+  completed: boolean;
+}
 
 /** An engine permission request (`permission.asked`), waiting for a reply. */
 export interface PermissionAsk {

@@ -31,8 +31,22 @@ export function toEngineEvent(raw: Event, directory: string): EngineEvent | unde
       return raw.properties.sessionID ? { type: "error", sessionId: raw.properties.sessionID, error: errorInfo(raw.properties.error) } : undefined;
     case "message.updated": {
       const info = raw.properties.info;
-      const error = info.role === "assistant" ? info.error : undefined;
-      return { type: "message", sessionId: info.sessionID, messageId: info.id, role: info.role, ...(error ? { error: errorInfo(error) } : {}) };
+      if (info.role === "user") return { type: "message", sessionId: info.sessionID, messageId: info.id, role: "user", createdAt: info.time.created };
+      return {
+        type: "message",
+        sessionId: info.sessionID,
+        messageId: info.id,
+        role: "assistant",
+        ...(info.error ? { error: errorInfo(info.error) } : {}),
+        step: {
+          parentId: info.parentID,
+          tokens: info.tokens,
+          cost: info.cost,
+          model: `${info.providerID}/${info.modelID}`,
+          createdAt: info.time.created,
+          completed: info.time.completed !== undefined,
+        },
+      };
     }
     case "message.part.delta": {
       const p = raw.properties;

@@ -2,8 +2,8 @@ import type { RunStatus, Usage } from "@nubabel/contracts";
 import type { ProgressInput } from "../callbacks/reporter.js";
 import type { EngineDriver, PromptInput } from "../engine/driver.js";
 import { EngineDownError } from "../engine/engine.js";
-import { addUsage } from "../engine/usage.js";
-import type { EngineEvent, ErrorInfo } from "../engine/events.js";
+import { addStep, addUsage, emptyUsage } from "../engine/usage.js";
+import type { AssistantStep, EngineEvent, ErrorInfo, TurnResult } from "../engine/events.js";
 
 export interface TurnInput extends PromptInput {
   timeoutMs: number;
@@ -32,8 +32,8 @@ type Phase = "sending" | "following" | "stopping" | "done";
 /**
  * Runs one turn: sends the prompt with `promptAsync` and follows the engine's events until the
  * session is idle again, reporting progress on the way. Completion is confirmed against the
- * engine (status, then the stored last message), so a late or lost event cannot end a turn early
- * or leave it hanging.
+ * engine (its status, unless the stream showed this turn's prompt, then busy, then idle; then the
+ * stored last message), so a late or lost event cannot end a turn early or leave it hanging.
  */
 export function runTurn(
   driver: EngineDriver,
@@ -50,8 +50,21 @@ class Turn {
   private sending: Promise<void> = Promise.resolve();
   /** Evidence that the engine worked on this turn (a stale idle must not end it). */
   private busySeen = false;
+  /** A user message of this turn reached the engine's event stream. */
+  private promptSeen = false;
+  /**
+   * The engine said idle after going busy on this turn's prompt, in its one ordered stream: the
+   * turn is over, no need to ask the engine's status (each call costs it milliseconds of CPU).
+   */
+  private idleAfterPrompt = false;
+  private busyAfterPrompt = false;
   private sessionError: ErrorInfo | undefined;
-  private readonly userMessages = new Set<string>();
+  /** This turn's user messages, with when the engine stored each. */
+  private readonly userMessages = new Map<string, number>();
+  /** This turn's assistant messages (model steps), in the order they appeared. */
+  private readonly steps = new Map<string, AssistantStep & { error?: ErrorInfo }>();
+  /** The event stream reconnected during the turn: what it said may have gaps. */
+  private resynced = false;
   private readonly texts = new Map<string, Map<string, string>>(); // messageId → partId → text
   private readonly tools = new Map<string, string>(); // callId → last reported status
   private currentMessage: string | undefined;
@@ -141,8 +154,8 @@ class Turn {
     do {
       this.recheck = false;
       const { sessionId, directory } = this.input;
-      if (await this.driver.isBusy(sessionId, directory)) continue; // a stale idle
-      const last = await this.driver.lastResult(sessionId, directory);
+      if (!this.idleAfterPrompt && (await this.driver.isBusy(sessionId, directory))) continue; // a stale idle
+      const last = this.fromEvents() ?? (await this.driver.lastResult(sessionId, directory));
       // Without a busy or error event of this turn (lost in a reconnect, or an idle left over
       // from the previous turn), only an answer created since the prompt proves the turn is over.
       // (This compares the engine's clock with ours; an attached engine elsewhere relies on busy.)
@@ -168,12 +181,16 @@ class Turn {
   private onEvent(event: EngineEvent): void {
     if (this.phase === "done") return;
     if (event.type === "resync") {
+      this.resynced = true;
       if (this.phase !== "sending") this.confirm();
       return;
     }
     if (event.sessionId !== this.input.sessionId) return;
     switch (event.type) {
       case "status":
+        // The engine stores the prompt before it starts working on it: busy after this turn's
+        // user message is this turn's, not an earlier one's still winding down.
+        if (event.status === "busy" && this.promptSeen) this.busyAfterPrompt = true;
         if (event.status === "busy" && !this.busySeen) {
           this.busySeen = true;
           this.report({ type: "status", data: { status: "busy" } });
@@ -183,13 +200,20 @@ class Turn {
         }
         return;
       case "idle":
+        if (this.busyAfterPrompt) this.idleAfterPrompt = true;
         if (this.phase !== "sending" || this.busySeen) this.confirm();
         return;
       case "error":
         this.sessionError = event.error;
         return;
       case "message":
-        if (event.role === "user") this.userMessages.add(event.messageId);
+        if (event.role === "user") {
+          this.userMessages.set(event.messageId, event.createdAt);
+          this.promptSeen = true;
+        } else {
+          // A later update of a step keeps its place in the order.
+          this.steps.set(event.messageId, { ...event.step, ...(event.error ? { error: event.error } : {}) });
+        }
         return;
       case "text":
         this.onText(event.messageId, event.partId, event.text);
@@ -230,6 +254,36 @@ class Turn {
     } else if (event.status === "error") {
       this.report({ type: "tool_failed", data: { ...base, error: event.error ?? "tool failed" } });
     }
+  }
+
+  /**
+   * The turn's answer as the event stream told it, as `lastResult` would read it from the engine:
+   * only when the stream showed the whole turn (this prompt, busy, idle, no reconnection) and its
+   * last step answers this turn's prompt and is complete. Otherwise undefined: the engine is asked.
+   * Saves a read of the session's messages, the dearest call a turn makes of the engine.
+   */
+  private fromEvents(): TurnResult | undefined {
+    if (!this.idleAfterPrompt || this.resynced) return undefined;
+    const last = [...this.steps].at(-1);
+    if (!last) return undefined;
+    const [messageId, step] = last;
+    const promptedAt = this.userMessages.get(step.parentId);
+    if (promptedAt === undefined || !step.completed) return undefined;
+    const usage = emptyUsage();
+    let startedAt = Math.min(promptedAt, step.createdAt);
+    for (const other of this.steps.values()) {
+      if (other.parentId !== step.parentId) continue;
+      addStep(usage, other);
+      startedAt = Math.min(startedAt, other.createdAt);
+    }
+    return {
+      text: [...(this.texts.get(messageId)?.values() ?? [])].join("").trim(),
+      usage,
+      model: step.model,
+      createdAt: step.createdAt,
+      startedAt,
+      ...(step.error ? { error: step.error } : {}),
+    };
   }
 
   private currentText(): string {
