@@ -4,6 +4,11 @@ import type { ProgressEvent } from "@nubabel/contracts";
 export interface Entry {
   id: string;
   event: ProgressEvent;
+  /**
+   * On a live notification: the id of the entry before it in the log (`START` for the first). A
+   * reader that has sent up to exactly that id may send this one next without reading the log.
+   */
+  prev?: string;
 }
 
 /** The id before every entry: `readAfter(s, START)` replays the whole retained log. */
@@ -26,8 +31,9 @@ export interface ProgressLog {
   /** The newest id, or `START` when the log is empty. */
   lastId(sessionId: string): Promise<string>;
   /**
-   * Calls `onAppend` for each entry appended after the subscription is active. Delivery is a hint
-   * (order across instances is not guaranteed): readers fetch with `readAfter` to stay gap-free.
+   * Calls `onAppend` for each entry appended after the subscription is active, with its `prev`.
+   * Delivery is a hint (one may be lost, in a reconnection): a reader whose last id is not the
+   * entry's `prev` fetches with `readAfter` to stay gap-free.
    */
   subscribe(sessionId: string, onAppend: (entry: Entry) => void): Promise<() => Promise<void>>;
   /**

@@ -73,6 +73,38 @@ describe("streamSession", () => {
     out.hangUp();
   });
 
+  it("sends a notification that follows the last entry sent as it comes, without reading the log", async () => {
+    const log = new MemoryProgressLog();
+    const out = sink();
+    await log.append("s", event("before"));
+    await streamSession({ log, stream: "s", sessionId: "s", afterId: "0-0", heartbeatMs: 60_000, sink: out.sink, logger: quiet });
+    const reads = vi.spyOn(log, "readAfter");
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await log.append("s", event(`m${i}`)));
+    await vi.waitFor(() => expect(out.events().map((e) => e.id).slice(-5)).toEqual(ids));
+    expect(out.events().map((e) => (e.type === "status" ? e.data.message : e.type))).toEqual(["connected", "before", "m0", "m1", "m2", "m3", "m4"]);
+    expect(reads).not.toHaveBeenCalled();
+    out.hangUp();
+  });
+
+  it("reads the log again when a notification does not follow the last entry sent (one was lost)", async () => {
+    const log = new ScrambledLog();
+    const out = sink();
+    const start = await log.append("s", event("start"));
+    await streamSession({ log, stream: "s", sessionId: "s", afterId: start, heartbeatMs: 60_000, sink: out.sink, logger: quiet });
+    const a = await log.append("s", event("a"));
+    const b = await log.append("s", event("b"));
+    // The notification of `a` never came; `b`'s names `a` before it.
+    log.nudge({ id: b, prev: a, event: event("b") });
+    await vi.waitFor(() => expect(out.events().map((e) => e.id)).toEqual([start, a, b]));
+    // Then one in sequence is sent as is: its event as the notification carried it.
+    const c = await log.append("s", event("c"));
+    log.nudge({ id: c, prev: b, event: event("c as notified") });
+    await vi.waitFor(() => expect(out.events().map((e) => e.id)).toEqual([start, a, b, c]));
+    expect(out.events().at(-1)).toMatchObject({ data: { message: "c as notified" } });
+    out.hangUp();
+  });
+
   it("sends heartbeat comments and stops them on close", async () => {
     const log = new ScrambledLog();
     const out = sink();

@@ -17,10 +17,11 @@ export function frame(id: string, sessionId: string, event: ProgressEvent): stri
 
 /**
  * Streams a session's progress to one client, gap-free and without duplicates: it subscribes
- * first, then reads the log after `afterId`, and on every live notification reads again after the
- * last id it sent. Live messages are only a nudge, so events published out of order by two
- * instances still reach the client in log order. The first frame is `connected`, whose id is the
- * position the stream resumes from (a reconnect with it misses nothing).
+ * first, then reads the log after `afterId`. A live notification of the entry right after the
+ * last one sent (its `prev` is that id) is sent as it comes; any other (one was lost, or a read is
+ * under way) makes it read again after the last id it sent. So events reach the client in log
+ * order whatever the notifications do. The first frame is `connected`, whose id is the position
+ * the stream resumes from (a reconnect with it misses nothing).
  */
 export async function streamSession(options: {
   log: ProgressLog;
@@ -65,7 +66,14 @@ export async function streamSession(options: {
     return pumping;
   };
 
-  const unsubscribe = await log.subscribe(stream, () => void pump());
+  const onAppend = (entry: Entry) => {
+    if (closed) return;
+    if (pumping || entry.prev === undefined || entry.prev !== cursor) return void pump();
+    // The next entry, as the log holds it: no need to read it back.
+    sink.write(frame(entry.id, sessionId, entry.event));
+    cursor = entry.id;
+  };
+  const unsubscribe = await log.subscribe(stream, onAppend);
   const heartbeat = setInterval(() => sink.write(": heartbeat\n\n"), options.heartbeatMs);
   sink.onClose(() => {
     closed = true;

@@ -108,6 +108,8 @@ describe.each(adapters<ProgressLog>(() => new MemoryProgressLog(5), () => new Re
     const unsubscribeOther = await log.subscribe(unique("elsewhere"), (e) => otherSeen.push(e));
     const id = await log.append(session, event("live"));
     await vi.waitFor(() => expect(seen.map((e) => e.id)).toEqual([id]));
+    // Each notification names the entry before it: none for the log's first.
+    expect(seen[0]).toMatchObject({ prev: START, event: { data: { message: "live" } } });
     await unsubscribe();
     await log.append(session, event("after"));
     const marker = await log.subscribe(session, () => undefined);
@@ -116,6 +118,27 @@ describe.each(adapters<ProgressLog>(() => new MemoryProgressLog(5), () => new Re
     await unsubscribeOther();
     expect(seen.map((e) => e.id)).toEqual([id]);
     expect(otherSeen).toEqual([]);
+    // Another subscriber hears each entry with the one before it.
+    const next: Entry[] = [];
+    const last = await log.lastId(session);
+    const listen = await log.subscribe(session, (e) => next.push(e));
+    const after = await log.append(session, event("next"));
+    await vi.waitFor(() => expect(next).toMatchObject([{ id: after, prev: last }]));
+    await listen();
+  });
+});
+
+describe.skipIf(!infra.redisUrl)("RedisProgressLog, notifications", () => {
+  it("reads an older version's notification (no prev) as a nudge, and ignores a malformed one", async () => {
+    const log = new RedisProgressLog(redis(), redis(), prefix, 5);
+    const session = unique("old");
+    const seen: Entry[] = [];
+    const unsubscribe = await log.subscribe(session, (e) => seen.push(e));
+    const publisher = redis();
+    await publisher.publish(`${prefix}progress:${session}`, "not json at all");
+    await publisher.publish(`${prefix}progress:${session}`, `1-0 ${JSON.stringify(event("as before"))}`);
+    await vi.waitFor(() => expect(seen).toEqual([{ id: "1-0", event: event("as before") }].map((e) => ({ ...e, event: { ...e.event, timestamp: expect.any(String) } }))));
+    await unsubscribe();
   });
 });
 

@@ -35,13 +35,14 @@ export class MemoryProgressLog implements ProgressLog {
     }
     const entry = { id: `${this.lastMs}-${this.seq}`, event };
     const log = this.logs.get(sessionId) ?? [];
+    const prev = log.at(-1)?.id ?? START;
     log.push(entry);
     if (log.length > this.maxLen) log.splice(0, log.length - this.maxLen);
     // Re-inserting keeps the Map in least-recently-appended order, so the oldest is first.
     this.logs.delete(sessionId);
     this.logs.set(sessionId, log);
     if (this.logs.size > this.maxSessions) this.logs.delete(this.logs.keys().next().value!);
-    this.emitter.emit(sessionId, entry);
+    this.emitter.emit(sessionId, { ...entry, prev });
     if (event.runId && isTerminal(event)) this.emitter.emit(ENDINGS, event.runId);
     return entry.id;
   }

@@ -4,13 +4,30 @@ import { START, type Entry, type ProgressLog } from "../../progress/progress-log
 
 // One script, so the id order and the publish order agree and a trimmed, expiring stream is kept;
 // an event that ends a run is also announced, by its run id, on the one channel of all endings.
+// The notification is "<id> [<prev>,<event>]": the id before it lets a reader that has sent up to
+// there write it without reading the stream. (An instance of an older version, which read
+// "<id> <event>", parses the array and ignores it: it only ever took the message as a nudge.)
 const APPEND = `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[3])
+redis.call('PUBLISH', KEYS[2], id .. ' ["' .. (last and last[1] or '0-0') .. '",' .. ARGV[3] .. ']')
 if ARGV[4] ~= '' then redis.call('PUBLISH', KEYS[3], ARGV[4]) end
 return id
 `;
+
+/** A notification as `APPEND` publishes it, or as an older version did (no `prev`); undefined if malformed. */
+function notification(message: string): Entry | undefined {
+  const space = message.indexOf(" ");
+  try {
+    const body: unknown = JSON.parse(message.slice(space + 1));
+    const id = message.slice(0, space);
+    if (Array.isArray(body) && body.length === 2 && typeof body[0] === "string") return { id, prev: body[0], event: body[1] as ProgressEvent };
+    return { id, event: body as ProgressEvent };
+  } catch {
+    return undefined;
+  }
+}
 
 /** Session streams are `<organization>/<session>`, so no session's channel is named so. */
 const ENDINGS_STREAM = "endings";
@@ -41,9 +58,8 @@ export class RedisProgressLog implements ProgressLog {
       }
       const set = this.handlers.get(channel);
       if (!set) return;
-      const space = message.indexOf(" ");
-      const entry: Entry = { id: message.slice(0, space), event: JSON.parse(message.slice(space + 1)) as ProgressEvent };
-      for (const handler of set) handler(entry);
+      const entry = notification(message);
+      if (entry) for (const handler of set) handler(entry);
     });
   }
 
