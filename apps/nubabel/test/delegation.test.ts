@@ -284,11 +284,8 @@ for (const kind of ["shared", "embedded"] as const) {
       expect(await flushPrefix(infra.redisUrl!, backend.env.REDIS_KEY_PREFIX!)).toBeGreaterThan(0);
       const second = await delegate({ prompt: "what number?", sessionId });
       expect(second.status).toBe(200);
+      // The follow-up's mapping comes with its admission, from PostgreSQL: the cache is not needed.
       expect(second.body.metadata.opencodeSessionId).toBe(first.body.metadata.opencodeSessionId);
-      const redis = new Redis(infra.redisUrl!);
-      const rewarmed = await redis.get(`${backend.env.REDIS_KEY_PREFIX}session:mapping:${orgId}:${sessionId}`);
-      redis.disconnect();
-      expect(JSON.parse(rewarmed!).opencodeSessionId).toBe(first.body.metadata.opencodeSessionId);
     });
 
     it.runIf(kind === "shared" && hasInfra)("resumes the right session while Redis is unreachable", async () => {

@@ -51,15 +51,6 @@ export class SessionMapping {
     );
   }
 
-  /**
-   * The session's mapping if the cache has it; undefined on a miss or a cache error (`bySession`,
-   * which reads the database then, says so). For a read made ahead of need, before the caller knows
-   * whether it needs one.
-   */
-  async cached(organizationId: string, sessionId: string): Promise<MappingRecord | undefined> {
-    return this.cache.bySession(organizationId, sessionId).catch(() => undefined);
-  }
-
   async byOpencode(opencodeSessionId: string, logger?: Logger): Promise<MappingRecord | undefined> {
     return this.read(
       () => this.cache.byOpencode(opencodeSessionId),

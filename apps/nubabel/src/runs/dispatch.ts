@@ -47,17 +47,16 @@ type Common = Omit<DelegateRequest, "organizationId" | "session_id"> & { session
  * the mapping before answering; later ones prompt the mapped session on the sidecar that owns it.
  * When that sidecar is gone or drained, the session moves: a new OpenCode session on another
  * sidecar, seeded with the conversation's history. Runs of one session never dispatch
- * concurrently (the store starts one at a time), so no lock is needed here. `cached`: the
- * session's mapping as the cache held it, read while the run was being admitted.
+ * concurrently (the store starts one at a time), so no lock is needed here. `known`: the
+ * session's mapping as admission read it from the database (`null`: none), when it did.
  */
-export async function dispatch(deps: DispatchDeps, run: Run, log: Logger, newSession = false, cached?: Promise<MappingRecord | undefined>): Promise<Placement> {
+export async function dispatch(deps: DispatchDeps, run: Run, log: Logger, newSession = false, known?: MappingRecord | null): Promise<Placement> {
   const ttlSeconds = Math.ceil(deps.runTimeoutMs / 1000) + TOKEN_MARGIN_SECONDS;
   const binding = bind(deps.publicUrl(), deps.tokenSecret, { id: run.sessionId, organizationId: run.organizationId }, ttlSeconds);
   const lookup = () => deps.mapping.bySession(run.organizationId, run.sessionId, log);
-  // A session created with this run has no mapping: no need to look (a miss reads PostgreSQL).
-  // What the cache held when the run was admitted is used; a miss there is looked up in full.
+  // A session created with this run has no mapping, and one admission read needs no second look.
   const [mapped, approvals] = await Promise.all([
-    newSession ? undefined : cached ? cached.then((hit) => hit ?? lookup()) : lookup(),
+    newSession ? undefined : known !== undefined ? (known ?? undefined) : lookup(),
     deps.approvals?.(run.organizationId),
   ]);
   const common: Common = {

@@ -1,4 +1,5 @@
 import type { ContextRestored } from "@nubabel/contracts";
+import type { MappingRecord } from "../mapping/ports.js";
 import type { Ending, Origin, Run } from "./run.js";
 
 /** Where a run was handed over: its OpenCode session on a sidecar (a new one, if its session moved). */
@@ -49,15 +50,25 @@ export interface HistoryEntry {
  * instances. Moves are conditional on the current state, so a change applied twice (a result
  * delivered again, two instances reconciling) happens once.
  */
+/** A run `RunStore.admit` added. */
+export interface Admitted {
+  run: Run;
+  newSession: boolean;
+  /** Set when the run starts at once in a session that existed: where its session runs, if anywhere yet. */
+  mapping?: Pick<MappingRecord, "opencodeSessionId" | "sidecarUrl"> | null;
+}
+
 export interface RunStore {
   /**
    * Opens the run's session (created on first use, with `userId`), then adds the run unless the
    * organization already has `maxRunning + maxQueued` unfinished runs (then returns `{ refused }`
    * with the counts). It is added `running` (claimed, the caller starts it) when nothing of the
    * organization waits, a slot is free and its session has no running run; otherwise `queued`,
-   * for `claim`.
+   * for `claim`. A run added `running` to a session that existed comes with the session's
+   * mapping as it stood then (`null`: none), read after the session's earlier runs were seen
+   * ended, so a move one of them made is in it.
    */
-  admit(run: NewRun, limits: Limits): Promise<{ run: Run; newSession: boolean } | { refused: { running: number; queued: number } }>;
+  admit(run: NewRun, limits: Limits): Promise<Admitted | { refused: { running: number; queued: number } }>;
   /**
    * Moves to `running` the queued runs that may start now, oldest first: at most `maxRunning`
    * running for the organization, and only the oldest unfinished run of each session.

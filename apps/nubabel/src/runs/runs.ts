@@ -87,9 +87,6 @@ export class Runs {
     const sessionId = input.sessionId ?? Ids.create(Ids.Prefix.session);
     const id = Ids.create(Ids.Prefix.run);
     const traceparent = this.spans.begin(id, sessionId);
-    // A follow-up's mapping, read from the cache while the run is admitted: a round trip less
-    // before the hand-over when it starts at once (never rejects).
-    const cached = input.sessionId ? this.deps.mapping.cached(input.organizationId, input.sessionId) : undefined;
     const admitted = await store.admit(
       {
         id,
@@ -116,7 +113,10 @@ export class Runs {
     log.info({ runId: admitted.run.id, sessionId, status: admitted.run.status }, "run accepted");
     await this.deps.outbox?.record("run.queued", admitted.run);
     if (admitted.run.status === "running") {
-      this.track(this.start(admitted.run, admitted.newSession, cached));
+      const { mapping } = admitted;
+      // Admission read the session's mapping: no second read before the hand-over.
+      const known = mapping ? { ...mapping, sessionId, organizationId: input.organizationId } : mapping;
+      this.track(this.start(admitted.run, admitted.newSession, known));
       return admitted.run;
     }
     // The run is stored: a failure to start it now is the reconciler's to retry, not the caller's.
@@ -369,22 +369,22 @@ export class Runs {
 
   /**
    * Hands `run` to a sidecar; `newSession`: its session was created with it, so has no mapping
-   * yet; `cached`: its mapping as the cache held it at admission.
+   * yet; `mapping`: its session's mapping as admission read it (`null`: none), when it did.
    */
-  private start(run: Run, newSession = false, cached?: Promise<MappingRecord | undefined>): Promise<void> {
-    const handing = this.spans.dispatching(run, () => this.handOver(run, newSession, cached));
+  private start(run: Run, newSession = false, mapping?: MappingRecord | null): Promise<void> {
+    const handing = this.spans.dispatching(run, () => this.handOver(run, newSession, mapping));
     this.handingOver.set(run.id, handing);
     const done = () => void this.handingOver.delete(run.id);
     handing.then(done, done);
     return handing;
   }
 
-  private async handOver(run: Run, newSession: boolean, cached?: Promise<MappingRecord | undefined>): Promise<void> {
+  private async handOver(run: Run, newSession: boolean, mapping?: MappingRecord | null): Promise<void> {
     const log = this.log.child({ runId: run.id, sessionId: run.sessionId, organizationId: run.organizationId });
     this.deps.events?.starting?.(run);
     // Recorded before the hand-over, so it precedes the run's end however fast that comes.
     await this.deps.outbox?.record("run.started", run);
-    const outcome = await dispatch(this.deps, run, log, newSession, cached);
+    const outcome = await dispatch(this.deps, run, log, newSession, mapping);
     if ("refused" in outcome) {
       log.warn({ reason: outcome.refused.reason }, "run not started");
       await this.finish(run, outcome.refused, undefined, log);

@@ -4,6 +4,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PgMappingStore } from "../../src/adapters/postgres/mapping-store.js";
 import { PgOrganizationStore } from "../../src/adapters/postgres/organization-store.js";
+import { PgRunStore } from "../../src/adapters/postgres/run-store.js";
 import { PgSessionStore } from "../../src/adapters/postgres/session-store.js";
 import { openPglite, openPostgres, type Database } from "../../src/db/database.js";
 import { ensureDevOrganization } from "../../src/organizations/dev-organization.js";
@@ -182,5 +183,29 @@ describe.each(backends)("durable stores (%s)", (_name, open) => {
     expect(await mappings.byOpencode(winner.opencodeSessionId)).toEqual(winner);
     expect(await mappings.bySession(orgA, "missing")).toBeUndefined();
     expect(await mappings.byOpencode("missing")).toBeUndefined();
+  });
+
+  it("admits a run that starts at once with its session's mapping as the database holds it, moved or not", async () => {
+    const runs = new PgRunStore(database.db);
+    const limits = { maxRunning: 1, maxQueued: 5 };
+    const admit = (id: string, sessionId: string) => runs.admit({ id, organizationId: orgB, sessionId, prompt: "p", origin: { kind: "api" } }, limits);
+    // A new session has no mapping to read.
+    const first = await admit("run_map1", "ses_map");
+    expect(first).toMatchObject({ newSession: true, run: { status: "running" } });
+    expect(first).not.toHaveProperty("mapping");
+    await runs.finish("run_map1", { status: "failed", reason: "never placed" }, []);
+    // An existing session without one: none, said so.
+    expect(await admit("run_map2", "ses_map")).toMatchObject({ newSession: false, mapping: null });
+    await mappings.insert({ sessionId: "ses_map", opencodeSessionId: "ses_oc_map1", organizationId: orgB, sidecarUrl: "http://s1" });
+    // Queued behind the running one: read when it starts, not now.
+    const queued = await admit("run_map3", "ses_map");
+    expect(queued).toMatchObject({ run: { status: "queued" } });
+    expect(queued).not.toHaveProperty("mapping");
+    for (const id of ["run_map2", "run_map3"]) await runs.finish(id, { status: "aborted", reason: "stopped" }, []);
+    // Moved by the run before: the follow-up goes to the new place.
+    await mappings.move({ sessionId: "ses_map", opencodeSessionId: "ses_oc_map2", organizationId: orgB, sidecarUrl: "http://s2" }, "ses_oc_map1");
+    expect(await admit("run_map4", "ses_map")).toMatchObject({ run: { status: "running" }, mapping: { opencodeSessionId: "ses_oc_map2", sidecarUrl: "http://s2" } });
+    // Another organization's session of the same id is not this one's.
+    expect(await runs.admit({ id: "run_map5", organizationId: orgA, sessionId: "ses_map", prompt: "p", origin: { kind: "api" } }, limits)).toMatchObject({ newSession: true });
   });
 });

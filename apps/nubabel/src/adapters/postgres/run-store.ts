@@ -3,7 +3,7 @@ import { alias } from "drizzle-orm/pg-core";
 import type { Usage } from "@nubabel/contracts";
 import { rowsOf, type Db, type Tx } from "../../db/database.js";
 import { messages, runs, sessions } from "../../db/schema.js";
-import type { HistoryEntry, Limits, NewRun, Placed, RunStore } from "../../runs/ports.js";
+import type { Admitted, HistoryEntry, Limits, NewRun, Placed, RunStore } from "../../runs/ports.js";
 import { sourcesOf, type Ending, type Origin, type Run } from "../../runs/run.js";
 
 type Row = typeof runs.$inferSelect;
@@ -53,22 +53,24 @@ async function lockOrganization(tx: Tx, organizationId: string): Promise<void> {
 export class PgRunStore implements RunStore {
   constructor(private readonly db: Db) {}
 
-  async admit(run: NewRun, limits: Limits): Promise<{ run: Run; newSession: boolean } | { refused: { running: number; queued: number } }> {
-    // One round trip: drizzle/0007_run_traceparent.sql (first 0004) opens the session, locks the organization, checks
-    // its limits and inserts the run.
+  async admit(run: NewRun, limits: Limits): Promise<Admitted | { refused: { running: number; queued: number } }> {
+    // One round trip: drizzle/0014_admit_run_mapping.sql (first 0004) opens the session, locks the
+    // organization, checks its limits, inserts the run and reads the session's mapping.
     const now = new Date();
-    const [row] = await rowsOf<{ status: Run["status"] | null; new_session: boolean }>(
+    const [row] = await rowsOf<{ status: Run["status"] | null; new_session: boolean; opencode_session_id: string | null; sidecar_url: string | null }>(
       this.db,
-      sql`select * from nubabel_admit_run(${run.id}, ${run.organizationId}, ${run.sessionId}, ${run.userId ?? null}, ${run.prompt},
+      sql`select * from nubabel_admit_run_mapped(${run.id}, ${run.organizationId}, ${run.sessionId}, ${run.userId ?? null}, ${run.prompt},
         ${run.category ?? null}, ${run.skills ? JSON.stringify(run.skills) : null}::jsonb, ${JSON.stringify(run.origin)}::jsonb,
         ${now.toISOString()}::timestamptz, ${limits.maxRunning}::int, ${limits.maxQueued}::int, ${run.traceparent ?? null})`,
-      "nubabel_admit_run",
+      "nubabel_admit_run_mapped",
     );
     const status = row?.status;
     if (!status) return { refused: await this.counts(run.organizationId) };
     const starts = status === "running";
+    const { opencode_session_id: opencodeSessionId, sidecar_url: sidecarUrl } = row;
     return {
       newSession: Boolean(row.new_session),
+      ...(starts && !row.new_session ? { mapping: opencodeSessionId && sidecarUrl ? { opencodeSessionId, sidecarUrl } : null } : {}),
       run: {
         id: run.id,
         organizationId: run.organizationId,
