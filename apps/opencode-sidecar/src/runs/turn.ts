@@ -50,8 +50,6 @@ class Turn {
   private sending: Promise<void> = Promise.resolve();
   /** Evidence that the engine worked on this turn (a stale idle must not end it). */
   private busySeen = false;
-  /** A user message of this turn reached the engine's event stream. */
-  private promptSeen = false;
   /**
    * The engine said idle after going busy on this turn's prompt, in its one ordered stream: the
    * turn is over, no need to ask the engine's status (each call costs it milliseconds of CPU).
@@ -190,7 +188,7 @@ class Turn {
       case "status":
         // The engine stores the prompt before it starts working on it: busy after this turn's
         // user message is this turn's, not an earlier one's still winding down.
-        if (event.status === "busy" && this.promptSeen) this.busyAfterPrompt = true;
+        if (event.status === "busy" && this.userMessages.size > 0) this.busyAfterPrompt = true;
         if (event.status === "busy" && !this.busySeen) {
           this.busySeen = true;
           this.report({ type: "status", data: { status: "busy" } });
@@ -207,10 +205,8 @@ class Turn {
         this.sessionError = event.error;
         return;
       case "message":
-        if (event.role === "user") {
-          this.userMessages.set(event.messageId, event.createdAt);
-          this.promptSeen = true;
-        } else {
+        if (event.role === "user") this.userMessages.set(event.messageId, event.createdAt);
+        else {
           // A later update of a step keeps its place in the order.
           this.steps.set(event.messageId, { ...event.step, ...(event.error ? { error: event.error } : {}) });
         }
