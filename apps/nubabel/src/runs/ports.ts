@@ -44,12 +44,6 @@ export interface HistoryEntry {
   createdAt?: Date;
 }
 
-/**
- * Runs in PostgreSQL, the source of truth for every instance. Each state change is one
- * transaction; admission and starting hold the organization's advisory lock, so limits hold across
- * instances. Moves are conditional on the current state, so a change applied twice (a result
- * delivered again, two instances reconciling) happens once.
- */
 /** A run `RunStore.admit` added. */
 export interface Admitted {
   run: Run;
@@ -58,6 +52,12 @@ export interface Admitted {
   mapping?: Pick<MappingRecord, "opencodeSessionId" | "sidecarUrl"> | null;
 }
 
+/**
+ * Runs in PostgreSQL, the source of truth for every instance. Each state change is one
+ * transaction; admission and starting hold the organization's advisory lock, so limits hold across
+ * instances. Moves are conditional on the current state, so a change applied twice (a result
+ * delivered again, two instances reconciling) happens once.
+ */
 export interface RunStore {
   /**
    * Opens the run's session (created on first use, with `userId`), then adds the run unless the

@@ -3,7 +3,8 @@ import { LRUCache } from "lru-cache";
 import { Http, type Usage } from "@nubabel/contracts";
 import type { Logger } from "../logger.js";
 import { type Engine, EngineDownError, type EngineEndpoint } from "./engine.js";
-import { toEngineEvent, toPermissionAsk } from "./translate.js";
+import { errorInfo, toEngineEvent, toPermissionAsk } from "./translate.js";
+import { stepOf, turnResult } from "./turn-result.js";
 import type { EngineEvent, PermissionAsk, TurnResult } from "./events.js";
 import { addStep, emptyUsage } from "./usage.js";
 
@@ -151,28 +152,14 @@ export class EngineDriver {
     );
     const last = [...res.data].reverse().find((m) => m.info.role === "assistant");
     if (!last || last.info.role !== "assistant") return undefined;
-    const parentId = last.info.parentID;
-    const usage = emptyUsage();
-    let startedAt = last.info.time.created;
-    for (const { info } of res.data) {
-      if (info.id === parentId) startedAt = Math.min(startedAt, info.time.created);
-      if (info.role !== "assistant" || info.parentID !== parentId) continue;
-      addStep(usage, info);
-      startedAt = Math.min(startedAt, info.time.created);
-    }
+    const { info } = last;
+    const steps = res.data.flatMap((m) => (m.info.role === "assistant" ? [stepOf(m.info)] : []));
+    const promptedAt = res.data.find((m) => m.info.id === info.parentID)?.info.time.created;
     const text = last.parts
       .flatMap((p) => (p.type === "text" && !p.synthetic && !p.ignored ? [p.text] : []))
       .join("")
       .trim();
-    const err = last.info.error;
-    return {
-      text,
-      usage,
-      model: `${last.info.providerID}/${last.info.modelID}`,
-      createdAt: last.info.time.created,
-      startedAt,
-      ...(err ? { error: { code: err.name, message: errorMessage(err) } } : {}),
-    };
+    return turnResult(stepOf(info), steps, promptedAt, text, info.error ? errorInfo(info.error) : undefined);
   }
 
   /**
@@ -351,9 +338,4 @@ export class EngineDriver {
       }
     }
   }
-}
-
-export function errorMessage(err: { name: string; data?: unknown }): string {
-  const data = err.data as { message?: unknown } | undefined;
-  return typeof data?.message === "string" && data.message ? data.message : err.name;
 }

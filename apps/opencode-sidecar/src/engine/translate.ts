@@ -1,7 +1,8 @@
 import type { Event, PermissionRequest } from "@opencode-ai/sdk/v2";
 import type { EngineEvent, ErrorInfo, PermissionAsk } from "./events.js";
+import { stepOf } from "./turn-result.js";
 
-function errorInfo(err: { name: string; data?: unknown } | undefined): ErrorInfo {
+export function errorInfo(err: { name: string; data?: unknown } | undefined): ErrorInfo {
   const message = (err?.data as { message?: unknown } | undefined)?.message;
   return { code: err?.name ?? "UnknownError", message: typeof message === "string" && message ? message : (err?.name ?? "unknown error") };
 }
@@ -38,14 +39,7 @@ export function toEngineEvent(raw: Event, directory: string): EngineEvent | unde
         messageId: info.id,
         role: "assistant",
         ...(info.error ? { error: errorInfo(info.error) } : {}),
-        step: {
-          parentId: info.parentID,
-          tokens: info.tokens,
-          cost: info.cost,
-          model: `${info.providerID}/${info.modelID}`,
-          createdAt: info.time.created,
-          completed: info.time.completed !== undefined,
-        },
+        step: stepOf(info),
       };
     }
     case "message.part.delta": {

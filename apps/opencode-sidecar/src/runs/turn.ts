@@ -2,7 +2,8 @@ import type { RunStatus, Usage } from "@nubabel/contracts";
 import type { ProgressInput } from "../callbacks/reporter.js";
 import type { EngineDriver, PromptInput } from "../engine/driver.js";
 import { EngineDownError } from "../engine/engine.js";
-import { addStep, addUsage, emptyUsage } from "../engine/usage.js";
+import { turnResult } from "../engine/turn-result.js";
+import { addUsage } from "../engine/usage.js";
 import type { AssistantStep, EngineEvent, ErrorInfo, TurnResult } from "../engine/events.js";
 
 export interface TurnInput extends PromptInput {
@@ -265,21 +266,8 @@ class Turn {
     const [messageId, step] = last;
     const promptedAt = this.userMessages.get(step.parentId);
     if (promptedAt === undefined || !step.completed) return undefined;
-    const usage = emptyUsage();
-    let startedAt = Math.min(promptedAt, step.createdAt);
-    for (const other of this.steps.values()) {
-      if (other.parentId !== step.parentId) continue;
-      addStep(usage, other);
-      startedAt = Math.min(startedAt, other.createdAt);
-    }
-    return {
-      text: [...(this.texts.get(messageId)?.values() ?? [])].join("").trim(),
-      usage,
-      model: step.model,
-      createdAt: step.createdAt,
-      startedAt,
-      ...(step.error ? { error: step.error } : {}),
-    };
+    const text = [...(this.texts.get(messageId)?.values() ?? [])].join("").trim();
+    return turnResult(step, this.steps.values(), promptedAt, text, step.error);
   }
 
   private currentText(): string {
