@@ -5,6 +5,7 @@ import { hasInfra } from "../apps/nubabel/test/fixtures/backends.js";
 import { benchLevels, idleCpu, warmUp } from "./concurrent.js";
 import type { Role } from "./cpu.js";
 import { benchEndToEnd } from "./end-to-end.js";
+import { benchFollowUp, type FollowUpCost, TURN_MS as FOLLOW_UP_TURN_MS } from "./follow-up.js";
 import { printGoals } from "./goals.js";
 import { benchPool } from "./pool.js";
 import { CLK_TCK } from "./procfs.js";
@@ -21,8 +22,9 @@ import { printLevel, printSummary, printTable, type LoadRow, type Row } from "./
  *   --rounds 2             BENCH_ROUNDS     turns per path at level c, each pass: max(rounds × c, samples)
  *   --passes 2             BENCH_PASSES     passes of every level, every other one in reverse path order,
  *                                           summed per path (so the engine's drift falls on every path alike)
- *   --samples 50           BENCH_SAMPLES    one-at-a-time samples (also a bare first argument);
- *                                           0 skips that table and the Nubabel internals
+ *   --samples 50           BENCH_SAMPLES    one-at-a-time samples (also a bare first argument), and
+ *                                           follow-ups through Nubabel on a stand-in sidecar, Nubabel in
+ *                                           its own process, then in this one; 0 skips those tables
  *   --pool 200             BENCH_POOL_TURNS new conversations, 50 at a time, through Nubabel with one
  *                                           sidecar, then with two (SIDECAR_URLS), each over 20 new
  *                                           organizations: turns/s of each and the ratio two / one; 0 skips it
@@ -73,7 +75,7 @@ process.on("exit", killAll);
 
 const t0 = performance.now();
 let ok = true;
-const measured: { levels: LoadRow[]; oneAtATime: Row[]; internals: Row[] } = { levels: [], oneAtATime: [], internals: [] };
+const measured: { levels: LoadRow[]; oneAtATime: Row[]; followUp?: FollowUpCost; internals: Row[] } = { levels: [], oneAtATime: [], internals: [] };
 try {
   const stack = await startStack({ logLevel, maxConcurrency: Math.max(1, ...levels) });
   printHeader(stack);
@@ -87,6 +89,11 @@ try {
   }
   // After the tables above: it restarts Nubabel, which the CPU meter does not follow.
   if (tracingSamples > 0) await benchTracing(stack, tracingSamples);
+  if (samples > 0) {
+    const followUp = (measured.followUp = await benchFollowUp(stack, samples));
+    printTable(`Follow-ups, Nubabel in its own process, a stand-in sidecar (${FOLLOW_UP_TURN_MS} ms a turn) and the client in this one, interleaved, N=${samples}`, followUp.rows);
+    console.log(`  Nubabel's CPU per follow-up (${samples} in a row, from /proc): ${followUp.cpuMs.toFixed(2)} ms`);
+  }
   // The pool first: the soak leaves the first sidecar's engine loaded with its organizations.
   if (poolTurns > 0) await benchPool(stack, { turns: poolTurns, concurrency: Math.min(50, poolTurns), organizations: Math.min(20, poolTurns) });
   if (soakOrgs > 0) await soak(stack, soakOrgs);
