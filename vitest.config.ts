@@ -17,6 +17,8 @@ export default defineConfig({
         test: {
           name: "all",
           include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "apps/*/src/**/*.test.ts", "apps/*/test/**/*.test.ts"],
+          // New embedded databases start from one migrated PGlite dump instead of running initdb.
+          globalSetup: ["apps/nubabel/test/fixtures/pglite-setup.ts"],
           ...shared,
         },
       },

@@ -47,6 +47,8 @@ export interface StartOptions {
   logDestination?: { write(line: string): void };
   /** Told of every HTTP route as it is registered (the OpenAPI test lists them). */
   onRoute?: (route: { method: string | string[]; url: string }) => void;
+  /** A new embedded database starts from this dump of a migrated one (tests: no `initdb` each). */
+  pgliteTemplate?: Blob;
 }
 
 /** A running Nubabel. */
@@ -108,7 +110,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     if (keyWarning) log.warn(keyWarning);
 
     // A CLI run may hold the embedded database for a moment; a second server holds it for good.
-    const database = await openDatabase(env, 5_000);
+    const database = await openDatabase(env, 5_000, options.pgliteTemplate);
     cleanups.push(() => database.close());
     log.info({ database: database.kind }, "database ready");
 

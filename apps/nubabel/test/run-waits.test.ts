@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryProgressLog } from "../src/adapters/memory/progress-log.js";
 import { PgOrganizationStore } from "../src/adapters/postgres/organization-store.js";
 import { PgRunStore } from "../src/adapters/postgres/run-store.js";
-import { openPglite, type Database } from "../src/db/database.js";
+import { type Database } from "../src/db/database.js";
+import { openTestPglite } from "./fixtures/pglite.js";
 import { Organizations } from "../src/organizations/index.js";
 import { Runs, type RunsDeps } from "../src/runs/runs.js";
 
@@ -16,7 +17,7 @@ describe("waiting on runs that end elsewhere, unannounced (PGlite)", () => {
   let store: PgRunStore;
   let organizationId = "";
   beforeAll(async () => {
-    database = await openPglite(undefined);
+    database = await openTestPglite();
     store = new PgRunStore(database.db);
     organizationId = (await Organizations.create(new PgOrganizationStore(database.db), "Waits")).organizationId;
   });

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
@@ -76,10 +76,16 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
   };
 }
 
-/** Opens PGlite in `dataDir` (or in memory when undefined) and applies pending migrations. */
-export async function openPglite(dataDir: string | undefined): Promise<Database> {
+/**
+ * Opens PGlite in `dataDir` (or in memory when undefined) and applies pending migrations. A new
+ * database starts from `template` when given: a dump (`dumpDataDir`) of a migrated one, which
+ * takes a fraction of the time `initdb` does (the tests start hundreds).
+ */
+export async function openPglite(dataDir: string | undefined, template?: Blob): Promise<Database> {
   if (dataDir) mkdirSync(path.dirname(dataDir), { recursive: true });
-  const client = await PGlite.create(dataDir);
+  // PGlite refuses a tarball over an existing database.
+  const fresh = !dataDir || !existsSync(path.join(dataDir, "PG_VERSION"));
+  const client = await PGlite.create({ ...(dataDir ? { dataDir } : {}), ...(template && fresh ? { loadDataDir: template } : {}) });
   const db = drizzlePglite(client, { schema });
   try {
     await migratePglite(db, { migrationsFolder: MIGRATIONS });
@@ -93,6 +99,17 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
     ping: async () => void (await db.execute(sql`select 1`)),
     close: () => client.close(),
   };
+}
+
+/** A dump of a new, migrated PGlite database: the `template` `openPglite` starts new ones from. */
+export async function pgliteTemplate(): Promise<Blob> {
+  const client = await PGlite.create();
+  try {
+    await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS });
+    return await client.dumpDataDir("none");
+  } finally {
+    await client.close();
+  }
 }
 
 const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08006"]);

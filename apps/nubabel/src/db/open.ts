@@ -9,8 +9,9 @@ import { EmbeddedDatabaseBusy, lockEmbedded } from "./embedded-lock.js";
  * Opens the configured database with migrations applied: PostgreSQL at `DATABASE_URL`, else
  * PGlite in the data folder under its one-process lock (released by `close`), waiting up to
  * `lockWaitMs` for a short-lived holder (a CLI run) before giving up with `EmbeddedDatabaseBusy`.
+ * A new PGlite database starts from `pgliteTemplate` when given (see `openPglite`).
  */
-export async function openDatabase(env: Pick<Env, "DATABASE_URL" | "NUBABEL_DATA_DIR">, lockWaitMs = 0): Promise<Database> {
+export async function openDatabase(env: Pick<Env, "DATABASE_URL" | "NUBABEL_DATA_DIR">, lockWaitMs = 0, pgliteTemplate?: Blob): Promise<Database> {
   if (env.DATABASE_URL) return openPostgres(env.DATABASE_URL);
   mkdirSync(env.NUBABEL_DATA_DIR, { recursive: true });
   const lockFile = dataPath(env.NUBABEL_DATA_DIR, "pglite.lock");
@@ -26,7 +27,7 @@ export async function openDatabase(env: Pick<Env, "DATABASE_URL" | "NUBABEL_DATA
     }
   }
   try {
-    const database = await openPglite(dataPath(env.NUBABEL_DATA_DIR, "pglite"));
+    const database = await openPglite(dataPath(env.NUBABEL_DATA_DIR, "pglite"), pgliteTemplate);
     return {
       ...database,
       close: async () => {

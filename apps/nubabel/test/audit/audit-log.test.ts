@@ -5,12 +5,13 @@ import { PgAuditLog } from "../../src/adapters/postgres/audit-log.js";
 import type { AuditRecord } from "../../src/audit/index.js";
 import { AuditCursorInvalid } from "../../src/audit/index.js";
 import { startRetention } from "../../src/audit/retention.js";
-import { openPglite, openPostgres, rowsOf, type Database } from "../../src/db/database.js";
+import { openPostgres, rowsOf, type Database } from "../../src/db/database.js";
+import { openTestPglite } from "../fixtures/pglite.js";
 import { createLogger } from "../../src/log/logger.js";
 import { freshDatabase, infra } from "../fixtures/backends.js";
 
 /** The audit log's PostgreSQL adapter, on PGlite and on real PostgreSQL. */
-const backends: Array<[string, () => Promise<Database>]> = [["pglite", () => openPglite(undefined)]];
+const backends: Array<[string, () => Promise<Database>]> = [["pglite", () => openTestPglite()]];
 if (infra.databaseUrl) {
   const dropped: Array<() => Promise<void>> = [];
   afterAll(async () => {

@@ -1,7 +1,8 @@
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { PgConnectionStore } from "../../src/adapters/postgres/connection-store.js";
-import { openPglite, openPostgres, type Database } from "../../src/db/database.js";
+import { openPostgres, type Database } from "../../src/db/database.js";
+import { openTestPglite } from "../fixtures/pglite.js";
 import { organizations } from "../../src/db/schema.js";
 import type { StoredConnection } from "../../src/mcp/connection-store.js";
 import { Keyring, Rotation, SealedCredentials } from "../../src/crypto/index.js";
@@ -13,7 +14,7 @@ import { freshDatabase, infra } from "../fixtures/backends.js";
 import { connectionStoreContract, sealedRowsContract } from "./connection-store.contract.js";
 
 /** The Postgres adapter of `ConnectionStore` / `SealedCredentialRows`, on PGlite and on real PostgreSQL. */
-const backends: Array<[string, () => Promise<Database>]> = [["pglite", () => openPglite(undefined)]];
+const backends: Array<[string, () => Promise<Database>]> = [["pglite", () => openTestPglite()]];
 if (infra.databaseUrl) {
   const dropped: Array<() => Promise<void>> = [];
   afterAll(async () => {

@@ -6,7 +6,8 @@ import { PgMappingStore } from "../../src/adapters/postgres/mapping-store.js";
 import { PgOrganizationStore } from "../../src/adapters/postgres/organization-store.js";
 import { PgRunStore } from "../../src/adapters/postgres/run-store.js";
 import { PgSessionStore } from "../../src/adapters/postgres/session-store.js";
-import { openPglite, openPostgres, type Database } from "../../src/db/database.js";
+import { openPostgres, type Database } from "../../src/db/database.js";
+import { openTestPglite } from "../fixtures/pglite.js";
 import { ensureDevOrganization } from "../../src/organizations/dev-organization.js";
 import { Organizations } from "../../src/organizations/index.js";
 import { SessionNotFound, Sessions } from "../../src/sessions/index.js";
@@ -14,7 +15,7 @@ import { freshDatabase, infra, tempDir } from "../fixtures/backends.js";
 
 /** The durable ports' promises, on PGlite (the embedded default) and on PostgreSQL. */
 const backends: Array<[string, () => Promise<{ database: Database; drop(): Promise<void> }>]> = [
-  ["pglite", async () => ({ database: await openPglite(undefined), drop: async () => undefined })],
+  ["pglite", async () => ({ database: await openTestPglite(), drop: async () => undefined })],
 ];
 if (infra.databaseUrl) {
   backends.push([
