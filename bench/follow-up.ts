@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Http, Webhooks, type DelegateRequest, type DelegateResponse } from "@nubabel/contracts";
 import { startFakeSidecar } from "../apps/nubabel/test/fixtures/fake-sidecar.js";
 import { CLK_TCK, processTable } from "./procfs.js";
@@ -26,22 +28,27 @@ export interface FollowUpCost {
 /**
  * Nubabel's own cost per follow-up with Nubabel in its own process, as `npm start` runs it: a
  * stand-in sidecar that answers each turn after `TURN_MS`, served by this process with the client,
- * so neither one's work lands on Nubabel's event loop. `n` pairs, each the stand-in's prompt called directly (as
- * Nubabel calls it, its result callback included) then a follow-up through Nubabel; the
- * difference of a pair is what Nubabel added. Then `n` follow-ups in a row, over which Nubabel's
- * CPU is read from /proc. Nubabel is put back on the real sidecar afterwards.
+ * so neither one's work lands on Nubabel's event loop. `n` pairs, each the stand-in's prompt called
+ * directly (as Nubabel calls it, its result callback posted to a sink in this process that only
+ * says 200) then a follow-up through Nubabel; the difference of a pair is what Nubabel added. Then
+ * `n` follow-ups in a row, over which Nubabel's CPU is read from /proc. Nubabel is put back on the
+ * real sidecar afterwards.
  */
 export async function benchFollowUp(stack: Stack, n: number): Promise<FollowUpCost> {
   const sidecar = await startFakeSidecar({ secret: stack.secret, turnDelayMs: TURN_MS });
+  const sink = createServer((req, res) => req.resume().on("end", () => res.writeHead(200, { "content-type": "application/json" }).end("{}")));
+  await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
   try {
     const nubabel = await stack.restartNubabel({ SIDECAR_URL: sidecar.url });
     const first = await delegate(nubabel.url, stack.apiKey, {});
     const sessionId = first.metadata.nubabelSessionId!;
     const sent = sidecar.received.find((r) => r.kind === "delegate")!;
     const { callbacks, callbackToken } = sent.body as DelegateRequest;
+    // Not Nubabel's: it would look up a run it never made, work the follow-up does not do.
+    const sunk = { ...callbacks, runResult: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/result` };
     const promptPath = `/sessions/${sent.opencodeSessionId}/prompt`;
     const direct = async () => {
-      const body = JSON.stringify({ prompt: "direct", callbacks, callbackToken });
+      const body = JSON.stringify({ prompt: "direct", callbacks: sunk, callbackToken });
       const headers = { "content-type": "application/json", ...Webhooks.sign(stack.secret, { direction: "nubabel-to-sidecar", method: "POST", path: promptPath }, body) };
       const answer = await Http.send(`${sidecar.url}${promptPath}`, { method: "POST", headers, body, signal: AbortSignal.timeout(10_000) });
       if (answer.status !== 200) throw new Error(`the stand-in answered ${answer.status}: ${answer.text}`);
@@ -62,19 +69,23 @@ export async function benchFollowUp(stack: Stack, n: number): Promise<FollowUpCo
     const before = ticksOf(nubabel.pid);
     for (let i = 0; i < n; i++) await followUp();
     const cpuMs = ((ticksOf(nubabel.pid) - before) * (1000 / CLK_TCK)) / n;
+    const refused = sidecar.callbackStatuses.filter((status) => status !== 200);
+    if (refused.length) throw new Error(`result callbacks were refused: ${[...new Set(refused)].join(", ")}`);
     await stack.restartNubabel({});
     return { rows: pairs, cpuMs };
   } finally {
     await sidecar.close();
+    await new Promise((resolve) => sink.close(resolve));
   }
 }
 
 async function delegate(base: string, apiKey: string, extra: Record<string, string>): Promise<DelegateResponse> {
-  const body = JSON.stringify({ prompt: "follow-up", ...extra });
   const headers = { "content-type": "application/json", authorization: `Bearer ${apiKey}` };
+  const body = JSON.stringify({ prompt: "follow-up", ...extra });
   const answer = await Http.send(`${base}/api/delegate`, { method: "POST", headers, body, signal: AbortSignal.timeout(10_000) });
-  if (answer.status !== 200) throw new Error(`POST /api/delegate answered ${answer.status}: ${answer.text}`);
-  return JSON.parse(answer.text) as DelegateResponse;
+  const run = JSON.parse(answer.text) as DelegateResponse;
+  if (answer.status !== 200 || run.status !== "success") throw new Error(`POST /api/delegate answered ${answer.status}: ${answer.text}`);
+  return run;
 }
 
 async function time(fn: () => Promise<unknown>): Promise<number> {

@@ -4,6 +4,7 @@ import { PgApprovalStore } from "../src/adapters/postgres/approval-store.js";
 import { PgOrganizationStore } from "../src/adapters/postgres/organization-store.js";
 import type { Database } from "../src/db/database.js";
 import { openDatabase } from "../src/db/open.js";
+import { testPgliteTemplate } from "./fixtures/pglite.js";
 import { approvals, runs, sessions } from "../src/db/schema.js";
 import { Organizations } from "../src/organizations/index.js";
 import { freshDatabase, hasInfra, tempDir } from "./fixtures/backends.js";
@@ -30,9 +31,9 @@ for (const kind of kinds) {
         url = fresh.url;
         drop = fresh.drop;
       }
-      database = await openDatabase({ DATABASE_URL: url, NUBABEL_DATA_DIR: folder.dir });
+      database = await openDatabase({ DATABASE_URL: url, NUBABEL_DATA_DIR: folder.dir }, 0, await testPgliteTemplate());
       // PGlite is one connection in one process: the second "instance" shares it.
-      other = url ? await openDatabase({ DATABASE_URL: url, NUBABEL_DATA_DIR: folder.dir }) : database;
+      other = url ? await openDatabase({ DATABASE_URL: url, NUBABEL_DATA_DIR: folder.dir }, 0, await testPgliteTemplate()) : database;
       store = new PgApprovalStore(database.db);
       rival = new PgApprovalStore(other.db);
       org = (await Organizations.create(new PgOrganizationStore(database.db), "Acme")).organizationId;

@@ -152,7 +152,7 @@ describe("readiness with the contract's fake sidecar", () => {
 
   beforeAll(async () => {
     sidecar = await startFakeSidecar({ secret: secrets.SIDECAR_SHARED_SECRET });
-    // PostgreSQL when the machine has it: it starts in a blink where PGlite's migrations take seconds.
+    // PostgreSQL when the machine has it: it starts in a blink where a new PGlite database takes seconds.
     backend = await backendEnv("shared");
   });
   afterEach(async () => {
@@ -202,7 +202,7 @@ describe("Slack outage at start", () => {
 
   beforeAll(async () => {
     sidecar = await startFakeSidecar({ secret: secrets.SIDECAR_SHARED_SECRET });
-    // PostgreSQL when the machine has it: it starts in a blink where PGlite's migrations take seconds.
+    // PostgreSQL when the machine has it: it starts in a blink where a new PGlite database takes seconds.
     backend = await backendEnv("shared");
   });
   afterEach(async () => {

@@ -101,8 +101,8 @@ export async function openPglite(dataDir: string | undefined, template?: Blob): 
   };
 }
 
-/** A dump of a new, migrated PGlite database: the `template` `openPglite` starts new ones from. */
-export async function pgliteTemplate(): Promise<Blob> {
+/** A dump of a new, migrated PGlite database: a `template` for `openPglite` (the tests make one per run). */
+export async function dumpMigratedPglite(): Promise<Blob> {
   const client = await PGlite.create();
   try {
     await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS });

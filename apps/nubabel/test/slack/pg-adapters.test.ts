@@ -4,6 +4,7 @@ import { PgOrganizationStore } from "../../src/adapters/postgres/organization-st
 import { PgSlackLinks, PgSlackThreads } from "../../src/adapters/postgres/slack.js";
 import type { Database } from "../../src/db/database.js";
 import { openDatabase } from "../../src/db/open.js";
+import { testPgliteTemplate } from "../fixtures/pglite.js";
 import { Organizations } from "../../src/organizations/index.js";
 import { flushPrefix, freshDatabase, freshPrefix, hasInfra, infra, tempDir } from "../fixtures/backends.js";
 import { Webhooks } from "@nubabel/contracts";
@@ -26,7 +27,7 @@ for (const kind of kinds) {
         url = fresh.url;
         drop = fresh.drop;
       }
-      database = await openDatabase({ DATABASE_URL: url, NUBABEL_DATA_DIR: folder.dir });
+      database = await openDatabase({ DATABASE_URL: url, NUBABEL_DATA_DIR: folder.dir }, 0, await testPgliteTemplate());
       const store = new PgOrganizationStore(database.db);
       orgs[0] = (await Organizations.create(store, "Acme")).organizationId;
       orgs[1] = (await Organizations.create(store, "Globex")).organizationId;
