@@ -79,7 +79,7 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
 /**
  * Opens PGlite in `dataDir` (or in memory when undefined) and applies pending migrations. A new
  * database starts from `template` when given: a dump (`dumpDataDir`) of a migrated one, which
- * takes a fraction of the time `initdb` does (the tests start hundreds).
+ * takes a fraction of the time `initdb` does (the tests start dozens of databases).
  */
 export async function openPglite(dataDir: string | undefined, template?: Blob): Promise<Database> {
   if (dataDir) mkdirSync(path.dirname(dataDir), { recursive: true });
