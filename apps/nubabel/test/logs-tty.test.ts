@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { tempDir } from "./fixtures/backends.js";
+import { backendEnv, tempDir } from "./fixtures/backends.js";
 import { freePort, startService, type ServiceProcess } from "./fixtures/processes.js";
 import { testSecrets } from "./fixtures/nubabel.js";
 
@@ -22,16 +22,20 @@ async function lineWith(service: ServiceProcess, text: string, timeoutMs = 60_00
 describe("log lines on a terminal and elsewhere", () => {
   const started: ServiceProcess[] = [];
   const dirs: Array<{ remove(): void }> = [];
+  const backends: Array<{ cleanup(): Promise<void> }> = [];
   afterEach(async () => {
     for (const service of started.splice(0)) await service.kill();
     for (const dir of dirs.splice(0)) dir.remove();
+    for (const backend of backends.splice(0)) await backend.cleanup();
   });
 
   const nubabelEnv = async () => {
-    const data = tempDir();
-    dirs.push(data);
+    // PostgreSQL where there is one: a new embedded database's initdb can take most of a minute on
+    // a slow machine, and storage is not what these tests look at.
+    const backend = await backendEnv("shared");
+    backends.push(backend);
     // No sidecar listens at SIDECAR_URL: Nubabel starts all the same, and says so.
-    return { ...testSecrets(), NUBABEL_DATA_DIR: data.dir, NUBABEL_PORT: String(await freePort()), SIDECAR_URL: "http://127.0.0.1:9" };
+    return { ...backend.env, ...testSecrets(), NUBABEL_PORT: String(await freePort()), SIDECAR_URL: "http://127.0.0.1:9" };
   };
 
   it("Nubabel on a terminal: one readable, coloured line per event, not JSON", async () => {

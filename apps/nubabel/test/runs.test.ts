@@ -38,6 +38,17 @@ for (const kind of ["shared", "embedded"] as const) {
       nubabel = await startTestNubabel(env());
       acme = await createOrganization(nubabel, "Acme");
       globex = await createOrganization(nubabel, "Globex");
+      // The engine boots an organization's instance on its first turn, which can take longer than
+      // the 2 s hand-over timeout set here on a slow machine; that boot is not what these tests
+      // measure, so each organization has had a turn before they run.
+      real.model.respond(() => ({ text: "warm" }));
+      // A turn whose hand-over timed out while the instance booted fails; the next one finds it up.
+      for (const org of [acme, globex]) {
+        await vi.waitFor(
+          async () => expect((await delegate({ prompt: "warm up", sessionId: "warm-up" }, org.apiKey)).status).toBe(200),
+          { timeout: 60_000, interval: 500 },
+        );
+      }
     });
     afterAll(async () => {
       await nubabel?.close();
