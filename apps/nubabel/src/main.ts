@@ -1,6 +1,6 @@
 import { rmSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { Webhooks, type ApiRun } from "@nubabel/contracts";
+import { Periodic, Webhooks, type ApiRun } from "@nubabel/contracts";
 import { Metrics, Tracing } from "@nubabel/telemetry";
 import { MemoryMappingCache } from "./adapters/memory/mapping-cache.js";
 import { MemoryProgressLog } from "./adapters/memory/progress-log.js";
@@ -391,15 +391,11 @@ export async function startNubabel(source: Record<string, string | undefined>, o
     sender.start();
     cleanups.push(() => sender.stop());
     // Run endings an instance killed at the wrong moment did not record: at start, then now and then.
-    const catchUp = () => void outbox.catchUp(env.NUBABEL_WEBHOOKS_RETRY_FOR_MS);
-    catchUp();
-    const catchingUp = setInterval(catchUp, 5 * 60_000);
-    catchingUp.unref();
-    cleanups.push(() => clearInterval(catchingUp));
+    const catchingUp = Periodic.every({ everyMs: 5 * 60_000, firstAfterMs: 0 }, () => outbox.catchUp(env.NUBABEL_WEBHOOKS_RETRY_FOR_MS));
+    cleanups.push(() => catchingUp.stop(0));
     // Approvals past their time expire, and decisions a sidecar missed are sent again.
-    const sweeping = setInterval(() => void approvals.sweep().catch((err: Error) => log.warn({ err: err.message }, "approval sweep failed")), env.APPROVAL_SWEEP_MS);
-    sweeping.unref();
-    cleanups.push(() => runs.drain(5_000), () => reconciler.stop(), () => pool.stop(), () => clearInterval(sweeping));
+    const sweeping = Periodic.every({ everyMs: env.APPROVAL_SWEEP_MS, onError: (err) => log.warn({ err: err.message }, "approval sweep failed") }, () => approvals.sweep());
+    cleanups.push(() => runs.drain(5_000), () => reconciler.stop(), () => pool.stop(), () => sweeping.stop(0));
     if (slack) {
       // In the background: a Slack outage delays the bot (its state shows in /health), not the API.
       slack.startInBackground();

@@ -19,4 +19,5 @@ export { runScript, type ScriptRunner } from "./replay-guard.js";
 export * as Http from "./http.js";
 export * as Processes from "./processes.js";
 export * as Waits from "./waits.js";
+export * as Periodic from "./periodic.js";
 export * as Sealing from "./sealing.js";

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { Periodic } from "@nubabel/contracts";
 import type { AuditLog } from "./ports.js";
 
 const DAY_MS = 86_400_000;
@@ -29,20 +30,16 @@ export function startRetention(options: RetentionOptions): Retention {
   const now = options.now ?? Date.now;
   const prune = async () => (options.days > 0 ? options.audit.prune(new Date(now() - options.days * DAY_MS)) : 0);
   if (options.days <= 0) return { prune, stop: () => undefined };
-  let running: Promise<unknown> | undefined;
-  const tick = () => {
-    running ??= prune()
-      .then((n) => n > 0 && options.log?.info({ pruned: n, retentionDays: options.days }, "audit entries pruned"))
-      .catch((err: Error) => options.log?.warn({ err: err.message }, "could not prune the audit trail; retrying later"))
-      .finally(() => (running = undefined));
-  };
-  const first = setTimeout(tick, 5_000).unref();
-  const timer = setInterval(tick, options.intervalMs ?? 3_600_000).unref();
-  return {
-    prune,
-    stop() {
-      clearTimeout(first);
-      clearInterval(timer);
+  const pruning = Periodic.every(
+    {
+      everyMs: options.intervalMs ?? 3_600_000,
+      firstAfterMs: 5_000,
+      onError: (err) => options.log?.warn({ err: err.message }, "could not prune the audit trail; retrying later"),
     },
-  };
+    async () => {
+      const n = await prune();
+      if (n > 0) options.log?.info({ pruned: n, retentionDays: options.days }, "audit entries pruned");
+    },
+  );
+  return { prune, stop: () => void pruning.stop(0) };
 }

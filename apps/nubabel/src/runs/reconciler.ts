@@ -1,4 +1,4 @@
-import { isFinished, MAX_RUNS_QUERY, type SidecarRun, Waits } from "@nubabel/contracts";
+import { isFinished, MAX_RUNS_QUERY, Periodic, type SidecarRun } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import type { SidecarClient } from "../sidecar/client.js";
 import { SidecarUnavailable } from "../sidecar/errors.js";
@@ -30,8 +30,7 @@ export interface ReconcilerOptions {
  * any number of instances may run it at once.
  */
 export class Reconciler {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private passes: Periodic.Periodic | undefined;
   private readonly log: Logger;
 
   constructor(private readonly o: ReconcilerOptions) {
@@ -39,20 +38,15 @@ export class Reconciler {
   }
 
   start(): void {
-    const tick = () => {
-      this.running ??= this.once()
-        .catch((err: Error) => this.log.warn({ err: err.message }, "reconciliation failed"))
-        .finally(() => (this.running = undefined));
-    };
-    tick();
-    this.timer = setInterval(tick, this.o.intervalMs);
-    this.timer.unref();
+    this.passes = Periodic.every(
+      { everyMs: this.o.intervalMs, firstAfterMs: 0, onError: (err) => this.log.warn({ err: err.message }, "reconciliation failed") },
+      () => this.once(),
+    );
   }
 
   /** Stops the timer and waits a little for a pass in flight (one stuck on a dead database is left). */
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    if (this.running) await Waits.within(this.running, 5_000);
+    await this.passes?.stop(5_000);
   }
 
   /** One pass (tests call it directly). */

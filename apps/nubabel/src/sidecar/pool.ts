@@ -1,4 +1,4 @@
-import type { SidecarHealth } from "@nubabel/contracts";
+import { Periodic, type SidecarHealth } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 
 /**
@@ -63,8 +63,7 @@ const DEFAULT_CAPACITY = 100;
 export class SidecarPool {
   private readonly members: Member[];
   private readonly goneListeners: Array<(url: string, reason: string) => void> = [];
-  private timer: NodeJS.Timeout | undefined;
-  private beating: Promise<void> | undefined;
+  private beats: Periodic.Periodic | undefined;
   private readonly startedAt = Date.now();
   private readonly log: Logger;
 
@@ -79,16 +78,14 @@ export class SidecarPool {
   }
 
   start(): void {
-    const tick = () => {
-      this.beating ??= this.heartbeat().finally(() => (this.beating = undefined));
-    };
-    tick();
-    this.timer = setInterval(tick, this.o.heartbeatMs);
-    this.timer.unref();
+    this.beats = Periodic.every(
+      { everyMs: this.o.heartbeatMs, firstAfterMs: 0, onError: (err) => this.log.warn({ err: err.message }, "heartbeat failed") },
+      () => this.heartbeat(),
+    );
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    void this.beats?.stop(0);
   }
 
   /** Asks every sidecar now (tests, and the first heartbeat). */

@@ -1,4 +1,4 @@
-import { Waits } from "@nubabel/contracts";
+import { Periodic, Waits } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 import { requestedMessage, resolvedMessage, type ApprovalButton } from "./approval-view.js";
 import type { ApprovalDecider, ApprovalNotice, NubabelPort, SlackLinks, StoredApproval } from "./ports.js";
@@ -46,7 +46,7 @@ export class ApprovalPrompts {
   private readonly inflight = new Set<Promise<void>>();
   private closed = false;
   private recovering = false;
-  private timer: NodeJS.Timeout | undefined;
+  private recovery: Periodic.Periodic | undefined;
   private readonly log: Logger;
 
   constructor(private readonly deps: ApprovalPromptsDeps) {
@@ -60,9 +60,7 @@ export class ApprovalPrompts {
   subscribe(): void {
     this.deps.decider.subscribe((notice) => this.notice(notice));
     const intervalMs = this.deps.recovery?.intervalMs ?? 30_000;
-    this.timer = setInterval(() => this.track(this.recover()), intervalMs);
-    this.timer.unref();
-    this.track(this.recover());
+    this.recovery = Periodic.every({ everyMs: intervalMs, firstAfterMs: 0 }, () => this.recover());
   }
 
   /**
@@ -133,8 +131,7 @@ export class ApprovalPrompts {
   /** Stops handling notices and waits (up to `timeoutMs`) for the Slack writes under way. */
   async close(timeoutMs: number): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
-    await Waits.within(Promise.allSettled([...this.inflight]), timeoutMs);
+    await Promise.all([this.recovery?.stop(timeoutMs), Waits.within(Promise.allSettled([...this.inflight]), timeoutMs)]);
   }
 
   private track(work: Promise<void>): void {

@@ -1,3 +1,4 @@
+import { Periodic } from "@nubabel/contracts";
 import type { Logger } from "../logger.js";
 
 export interface InstancesOptions {
@@ -32,7 +33,7 @@ export class EngineInstances {
   /** Live folders, least recently used first (a use moves one to the end). */
   private readonly live = new Map<string, Live>();
   private readonly disposing = new Map<string, Promise<void>>();
-  private timer: NodeJS.Timeout | undefined;
+  private sweeps: Periodic.Periodic | undefined;
   /** Set while the engine is recycled: every use waits for it. */
   private paused: Promise<void> | undefined;
 
@@ -50,13 +51,15 @@ export class EngineInstances {
 
   /** Starts disposing idle instances. */
   start(): void {
-    this.timer ??= setInterval(() => void this.sweep(), Math.max(1_000, Math.min(this.o.idleMs / 2, 30_000)));
-    this.timer.unref();
+    this.sweeps ??= Periodic.every(
+      { everyMs: Math.max(1_000, Math.min(this.o.idleMs / 2, 30_000)), onError: (err) => this.o.log.warn({ err: err.message }, "engine instance sweep failed") },
+      () => this.sweep(),
+    );
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    void this.sweeps?.stop(0);
+    this.sweeps = undefined;
   }
 
   /** The engine restarted: it has no instances. */

@@ -1,0 +1,47 @@
+import { within } from "./waits.js";
+
+/**
+ * Background work repeated on a timer (sweeps, reconciliation, heartbeats), one pass at a time: a
+ * tick that comes while a pass still runs is skipped, so a slow database or sidecar never stacks
+ * passes up. The timers never hold the process open; a pass's rejection goes to `onError` and the
+ * next tick runs as usual.
+ */
+export interface Periodic {
+  /** Stops the timer and waits, up to `waitMs`, for a pass in flight (one stuck on a dead dependency is left). */
+  stop(waitMs?: number): Promise<void>;
+}
+
+export interface PeriodicOptions {
+  everyMs: number;
+  /** When the first pass runs: 0 at once (synchronously started); by default after `everyMs`. */
+  firstAfterMs?: number;
+  onError?: (err: Error) => void;
+}
+
+export function every(options: PeriodicOptions, pass: () => Promise<unknown>): Periodic {
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const tick = () => {
+    if (stopped || running) return;
+    running = pass()
+      .then(
+        () => undefined,
+        (err: unknown) => options.onError?.(err instanceof Error ? err : new Error(String(err))),
+      )
+      .finally(() => (running = undefined));
+  };
+  const timer = setInterval(tick, options.everyMs).unref();
+  const first = options.firstAfterMs === undefined ? undefined : setTimeout(tick, options.firstAfterMs).unref();
+  if (options.firstAfterMs === 0) {
+    clearTimeout(first);
+    tick();
+  }
+  return {
+    async stop(waitMs = 5_000) {
+      stopped = true;
+      clearInterval(timer);
+      clearTimeout(first);
+      if (running) await within(running, waitMs);
+    },
+  };
+}
