@@ -4,8 +4,9 @@ import type { SidecarHealth } from "@nubabel/contracts";
 import { delegateBody, type Harness, useHarness } from "./fixtures.js";
 
 const LIMIT = 3;
-// The issue asks for 200 (about 2.5 min here): TEST_INSTANCE_ORGS=200 runs that; the suite runs fewer.
-const ORGANIZATIONS = Number(process.env.TEST_INSTANCE_ORGS ?? 24);
+// The issue asks for 200 (minutes here): TEST_INSTANCE_ORGS=200 runs that. The suite runs three times
+// the bound, which loads and unloads instances all the same, at a third of the time 24 took.
+const ORGANIZATIONS = Number(process.env.TEST_INSTANCE_ORGS ?? 9);
 
 /** Issue 12, part 1: the engine's instances (one per organization's workspace) stay bounded. */
 describe("engine instances (ENGINE_MAX_INSTANCES, real engine)", () => {
