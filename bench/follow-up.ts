@@ -2,7 +2,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Http, Webhooks, type DelegateRequest, type DelegateResponse } from "@nubabel/contracts";
 import { startFakeSidecar } from "../apps/nubabel/test/fixtures/fake-sidecar.js";
-import { CLK_TCK, processTable } from "./procfs.js";
+import { time } from "../apps/nubabel/test/bench.js";
+import { CLK_TCK, readStat } from "./procfs.js";
 import type { Stack } from "./stack.js";
 import type { Row } from "./stats.js";
 
@@ -83,19 +84,13 @@ async function delegate(base: string, apiKey: string, extra: Record<string, stri
   const headers = { "content-type": "application/json", authorization: `Bearer ${apiKey}` };
   const body = JSON.stringify({ prompt: "follow-up", ...extra });
   const answer = await Http.send(`${base}/api/delegate`, { method: "POST", headers, body, signal: AbortSignal.timeout(10_000) });
-  const run = JSON.parse(answer.text) as DelegateResponse;
-  if (answer.status !== 200 || run.status !== "success") throw new Error(`POST /api/delegate answered ${answer.status}: ${answer.text}`);
+  const run = answer.status === 200 ? (JSON.parse(answer.text) as DelegateResponse) : undefined;
+  if (run?.status !== "success") throw new Error(`POST /api/delegate answered ${answer.status}: ${answer.text}`);
   return run;
 }
 
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
-
 function ticksOf(pid: number): number {
-  const proc = processTable().get(pid);
+  const proc = readStat(pid);
   if (!proc) throw new Error(`Nubabel (pid ${pid}) is gone`);
   return proc.own;
 }

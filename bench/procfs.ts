@@ -116,7 +116,8 @@ export function environmentOf(pid: number, name: string): string | undefined {
   return entry?.slice(name.length + 1);
 }
 
-function readStat(pid: number): Proc | undefined {
+/** One process now, from /proc/<pid>/stat; undefined when it is gone. */
+export function readStat(pid: number): Proc | undefined {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, "utf8");

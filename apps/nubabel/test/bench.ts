@@ -23,7 +23,8 @@ export interface BenchRow {
   baseline?: string;
 }
 
-const time = async (fn: () => Promise<unknown>): Promise<number> => {
+/** How long `fn` took, in ms. */
+export const time = async (fn: () => Promise<unknown>): Promise<number> => {
   const t0 = performance.now();
   await fn();
   return performance.now() - t0;
