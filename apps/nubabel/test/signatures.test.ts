@@ -39,6 +39,8 @@ interface Recorder {
   url: string;
   captured: Captured[];
   target: string;
+  /** How long to hold a request's answer before passing it on (none by default). */
+  hold?: (entry: Captured) => number;
   close(): Promise<void>;
 }
 
@@ -82,7 +84,8 @@ async function startRecorder(service: Service): Promise<Recorder> {
       if (!(entry.method === "GET" && entry.path === "/health")) captured.push(entry);
       const body = entry.method === "GET" || entry.method === "HEAD" ? undefined : entry.body;
       send(recorder.target, entry.method, entry.path, entry.headers, body).then(
-        (answer) => {
+        async (answer) => {
+          await sleep(recorder.hold?.(entry) ?? 0);
           entry.status = answer.status;
           const headers = flatten(answer.headers);
           for (const name of HOP) delete headers[name];
@@ -138,7 +141,7 @@ describe.runIf(hasInfra)("signatures between the services on real parts (Postgre
   let toNubabel: Recorder;
   let acme: { organizationId: string; apiKey: string };
   /** What the conversation produced, for the targets and for "nothing changed". */
-  const seen = { sessions: ["sig-talk", "sig-abort"], opencodeSessions: [] as string[], runs: [] as string[] };
+  const seen = { sessions: ["sig-talk", "sig-abort", "sig-held"], opencodeSessions: [] as string[], runs: [] as string[] };
 
   beforeAll(async () => {
     backend = await backendEnv("shared");
@@ -160,6 +163,8 @@ describe.runIf(hasInfra)("signatures between the services on real parts (Postgre
       SIDECAR_URL: toSidecar.url,
       // The reconciler asks the sidecar about its running runs (POST /runs/query) soon.
       RUN_RECONCILE_INTERVAL_MS: "500",
+      // A hand-over held past this is asked after by its run id (GET /runs/:id).
+      SIDECAR_REQUEST_TIMEOUT_MS: "3000",
     });
     toNubabel.target = nubabel.url;
     acme = await createOrganization(nubabel, "Acme");
@@ -285,7 +290,20 @@ describe.runIf(hasInfra)("signatures between the services on real parts (Postgre
     expect(abortedSession.state.opencodeSessionId).toMatch(/^ses_/);
     expect(toSidecar.captured.some((c) => c.method === "POST" && c.path === `/sessions/${abortedSession.state.opencodeSessionId}/abort`)).toBe(true);
 
-    seen.runs.push(firstBody.metadata.runId, secondBody.metadata.runId, slow.runId);
+    // A hand-over whose answer comes too late, every try: Nubabel asks the sidecar for the run by
+    // its id (GET /runs/:id), finds it accepted, and the turn's answer is the caller's.
+    toSidecar.hold = (c) => (c.method === "POST" && c.path === "/delegate" && c.body.toString("utf8").includes('"sig-held"') ? 4_000 : 0);
+    model.script({ text: "held, answered all the same" });
+    const held = await nubabel.api("/api/delegate", { body: { prompt: "slow hand-over", sessionId: "sig-held" }, apiKey: acme.apiKey });
+    const heldBody = (await held.json()) as { status: string; output: string; metadata: { runId: string } };
+    expect(heldBody).toMatchObject({ status: "success", output: "held, answered all the same" });
+    await vi.waitFor(() => expect(toSidecar.captured.some((c) => c.method === "GET" && c.path === `/runs/${heldBody.metadata.runId}`)).toBe(true), {
+      timeout: 30_000,
+      interval: 100,
+    });
+    toSidecar.hold = undefined;
+
+    seen.runs.push(firstBody.metadata.runId, secondBody.metadata.runId, slow.runId, heldBody.metadata.runId);
     seen.opencodeSessions.push(firstBody.metadata.opencodeSessionId, abortedSession.state.opencodeSessionId);
 
     // Every run's result reached Nubabel through the recorder, and nothing is in flight any more.
@@ -302,8 +320,10 @@ describe.runIf(hasInfra)("signatures between the services on real parts (Postgre
     for (const route of [
       "sidecar POST /delegate",
       "sidecar POST /sessions/:id/prompt",
-      // The reconciler's; `GET /runs/:id` (a hand-over that timed out) stays a target of every replay below.
+      // The reconciler's.
       "sidecar POST /runs/query",
+      // A hand-over that timed out.
+      "sidecar GET /runs/:id",
       "sidecar POST /sessions/:id/abort",
       "nubabel POST /api/sidecar/sessions/:id/progress",
       // No `…/update`: with a runResult callback the sidecar sends no state updates (Nubabel keeps
@@ -319,7 +339,7 @@ describe.runIf(hasInfra)("signatures between the services on real parts (Postgre
     expect(refused).toEqual([]);
     // Every message is signed for its route.
     for (const c of [...toSidecar.captured, ...toNubabel.captured]) expect(c.headers["webhook-signature"], label(c)).toMatch(/^v1,/);
-  }, 60_000);
+  }, 90_000);
 
   it("every captured message, re-sent to any other route or the other way, is 401; to its own route a replay (401), a result acknowledged and nothing changes", async () => {
     expect(toSidecar.captured.length).toBeGreaterThan(0);
