@@ -1,9 +1,8 @@
 import { parseArgs } from "node:util";
 import { CreateApiKeyRequest, Ids } from "@nubabel/contracts";
 import { cliEnv } from "./cli-env.js";
-import { SlackTeamId } from "../slack/index.js";
+import { SlackTeamId } from "../slack/team-id.js";
 import { MCP_USAGE, runMcpCli } from "./mcp-commands.js";
-import { withOrganizations } from "./organizations-client.js";
 import { runSidecarCli, SIDECAR_USAGE } from "./sidecar-commands.js";
 
 const USAGE = `usage:
@@ -29,6 +28,13 @@ const KEY_USAGE: Record<string, string> = {
   "add-key": "org add-key needs --org ORG (org_…), and takes --name NAME",
   "revoke-key": "org revoke-key needs --org ORG (org_…) and --key KEY_ID (key_…)",
 };
+
+/**
+ * The storage and server clients load only for a command that uses them: a usage error, or a
+ * command of another noun, starts without the database drivers.
+ */
+const withOrganizations: typeof import("./organizations-client.js").withOrganizations = async (...args) =>
+  (await import("./organizations-client.js")).withOrganizations(...args);
 
 /** Runs one CLI command; returns the exit code. Output is JSON on stdout, errors on stderr. */
 export async function runCli(

@@ -2,7 +2,9 @@ import { parseArgs } from "node:util";
 import { CreateConnectionRequest, describeIssues, Ids } from "@nubabel/contracts";
 import { cliEnv } from "./cli-env.js";
 import { Keyring } from "../crypto/index.js";
-import { withMcpAdmin } from "./mcp-client.js";
+
+/** Loaded only for a command that uses storage (see main.ts). */
+const withMcpAdmin: typeof import("./mcp-client.js").withMcpAdmin = async (...args) => (await import("./mcp-client.js")).withMcpAdmin(...args);
 
 export const MCP_USAGE = `  nubabel keys generate [--id ID]  print a new encryption key and the NUBABEL_ENCRYPTION_KEY value for it
   nubabel keys rotate              re-encrypt every MCP credential and webhook signing secret under the current (first) key of

@@ -1,8 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { pino } from "pino";
 import { parseEnv } from "../config/env.js";
-import { SidecarClient, SidecarUnavailable } from "../sidecar/index.js";
 
 export const SIDECAR_USAGE = `  nubabel sidecars status          each sidecar of SIDECAR_URLS (or SIDECAR_URL): state, draining, runs, capacity
   nubabel sidecars drain URL [--wait] [--timeout SECONDS] [--undo]
@@ -27,6 +25,8 @@ export async function runSidecarCli(argv: string[], source: Record<string, strin
     err.write(`${(e as Error).message}\n`);
     return 2;
   }
+  // Loaded only for a command that asks the sidecars (see main.ts).
+  const [{ pino }, { SidecarClient, SidecarUnavailable }] = await Promise.all([import("pino"), import("../sidecar/index.js")]);
   const client = new SidecarClient(
     { secret: env.SIDECAR_SHARED_SECRET, timeoutMs: env.SIDECAR_REQUEST_TIMEOUT_MS, healthTimeoutMs: env.SIDECAR_HEALTH_TIMEOUT_MS, breakerThreshold: 1_000, breakerResetMs: 1 },
     pino({ level: "silent" }),

@@ -1,7 +1,8 @@
 import path from "node:path";
 import { z } from "zod";
 import { Webhooks } from "@nubabel/contracts";
-import { METRICS_ENV, metricsEnvProblem } from "@nubabel/telemetry";
+// Not the package root: that loads OpenTelemetry and prom-client, which the CLI never needs.
+import { METRICS_ENV, metricsEnvProblem } from "@nubabel/telemetry/metrics-env";
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().positive();
