@@ -31,11 +31,8 @@ export function every(options: PeriodicOptions, pass: () => Promise<unknown>): P
       .finally(() => (running = undefined));
   };
   const timer = setInterval(tick, options.everyMs).unref();
-  const first = options.firstAfterMs === undefined ? undefined : setTimeout(tick, options.firstAfterMs).unref();
-  if (options.firstAfterMs === 0) {
-    clearTimeout(first);
-    tick();
-  }
+  const first = options.firstAfterMs ? setTimeout(tick, options.firstAfterMs).unref() : undefined;
+  if (options.firstAfterMs === 0) tick();
   return {
     async stop(waitMs = 5_000) {
       stopped = true;
