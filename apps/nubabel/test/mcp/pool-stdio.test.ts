@@ -139,7 +139,8 @@ describe("McpPool over stdio (@modelcontextprotocol/server-everything)", () => {
   });
 
   it("times out a server that never answers the handshake", async () => {
-    const silent = await testPool({ connectTimeoutMs: 300 });
+    // Long enough for a loaded machine to start node and write the pid file before the pool gives up.
+    const silent = await testPool({ connectTimeoutMs: 3_000 });
     const pidFile = path.join(await mkdtemp(path.join(tmpdir(), "silent-")), "pid");
     const hung: McpConnection = {
       id: "conn_silent",
@@ -149,7 +150,7 @@ describe("McpPool over stdio (@modelcontextprotocol/server-everything)", () => {
     };
     const error = await silent.listTools(hung).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(McpTimeoutError);
-    expect((error as Error).message).toMatch(/did not answer initialize within 300 ms/);
+    expect((error as Error).message).toMatch(/did not answer initialize within 3000 ms/);
     const pid = Number(await readFile(pidFile, "utf8"));
     await silent.close();
     // close() returns only once the server it started has really exited: no orphans at shutdown.
