@@ -33,6 +33,15 @@ describe("Periodic.every", () => {
     expect(errors.slice(0, 2)).toEqual(["pass 1", "pass 2"]);
   });
 
+  it("treats a pass that throws at once, before returning a promise, as a failed pass", async () => {
+    const errors: string[] = [];
+    const periodic = every({ everyMs: 10_000, firstAfterMs: 0, onError: (err) => errors.push(err.message) }, () => {
+      throw new Error("thrown at once");
+    });
+    await vi.waitFor(() => expect(errors).toEqual(["thrown at once"]), { timeout: 5_000, interval: 10 });
+    await periodic.stop();
+  });
+
   it("waits on stop for the pass in flight, but no longer than asked, and runs nothing after", async () => {
     let finished = false;
     let passes = 0;

@@ -23,7 +23,8 @@ export function every(options: PeriodicOptions, pass: () => Promise<unknown>): P
   let stopped = false;
   const tick = () => {
     if (stopped || running) return;
-    running = pass()
+    // Started now, and a pass that throws before its first await is a failed pass, not a crash.
+    running = (async () => pass())()
       .then(
         () => undefined,
         (err: unknown) => options.onError?.(err instanceof Error ? err : new Error(String(err))),
