@@ -33,6 +33,34 @@ describe("Periodic.every", () => {
     expect(errors.slice(0, 2)).toEqual(["pass 1", "pass 2"]);
   });
 
+  it("goes on when onError itself throws, without an unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    let reports = 0;
+    const periodic = every(
+      {
+        everyMs: 10,
+        onError: () => {
+          reports++;
+          throw new Error("the reporter failed");
+        },
+      },
+      async () => {
+        throw new Error("the pass failed");
+      },
+    );
+    try {
+      await vi.waitFor(() => expect(reports).toBeGreaterThanOrEqual(2), { timeout: 10_000, interval: 20 });
+      await periodic.stop();
+      // Unhandled rejections are reported after a turn of the event loop.
+      await sleep(20);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
   it("treats a pass that throws at once, before returning a promise, as a failed pass", async () => {
     const errors: string[] = [];
     const periodic = every({ everyMs: 10_000, firstAfterMs: 0, onError: (err) => errors.push(err.message) }, () => {

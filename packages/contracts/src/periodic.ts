@@ -4,7 +4,7 @@ import { within } from "./waits.js";
  * Background work repeated on a timer (sweeps, reconciliation, heartbeats), one pass at a time: a
  * tick that comes while a pass still runs is skipped, so a slow database or sidecar never stacks
  * passes up. The timers never hold the process open; a pass's rejection goes to `onError` and the
- * next tick runs as usual.
+ * next tick runs as usual, even when `onError` itself throws.
  */
 export interface Periodic {
   /** Stops the timer and waits, up to `waitMs`, for a pass in flight (one stuck on a dead dependency is left). */
@@ -29,6 +29,9 @@ export function every(options: PeriodicOptions, pass: () => Promise<unknown>): P
         () => undefined,
         (err: unknown) => options.onError?.(err instanceof Error ? err : new Error(String(err))),
       )
+      // An onError that throws has nowhere left to report to; it must not become an unhandled
+      // rejection, which ends the process.
+      .catch(() => undefined)
       .finally(() => (running = undefined));
   };
   const timer = setInterval(tick, options.everyMs).unref();
