@@ -1,7 +1,5 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Http, Webhooks, type DelegateRequest, type DelegateResponse } from "@nubabel/contracts";
-import { startFakeSidecar } from "../apps/nubabel/test/fixtures/fake-sidecar.js";
+import { startCallbackSink, startFakeSidecar } from "../apps/nubabel/test/fixtures/fake-sidecar.js";
 import { time } from "../apps/nubabel/test/bench.js";
 import { CLK_TCK, readStat } from "./procfs.js";
 import type { Stack } from "./stack.js";
@@ -41,16 +39,14 @@ export interface FollowUpCost {
  */
 export async function benchFollowUp(stack: Stack, n: number): Promise<FollowUpCost> {
   const sidecar = await startFakeSidecar({ secret: stack.secret, turnDelayMs: TURN_MS });
-  const sink = createServer((req, res) => req.resume().on("end", () => res.writeHead(200, { "content-type": "application/json" }).end("{}")));
-  await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+  const sink = await startCallbackSink();
   try {
     const nubabel = await stack.restartNubabel({ SIDECAR_URL: sidecar.url });
     const first = await delegate(nubabel.url, stack.apiKey, {});
     const sessionId = first.metadata.nubabelSessionId!;
     const sent = sidecar.received.find((r) => r.kind === "delegate")!;
     const { callbacks, callbackToken } = sent.body as DelegateRequest;
-    // Not Nubabel's: it would look up a run it never made, work the follow-up does not do.
-    const sunk = { ...callbacks, runResult: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/result` };
+    const sunk = { ...callbacks, runResult: `${sink.url}/result` };
     const promptPath = `/sessions/${sent.opencodeSessionId}/prompt`;
     const direct = async () => {
       const body = JSON.stringify({ prompt: "direct", callbacks: sunk, callbackToken });
@@ -80,7 +76,7 @@ export async function benchFollowUp(stack: Stack, n: number): Promise<FollowUpCo
     return { rows: pairs, cpuMs };
   } finally {
     await sidecar.close();
-    await new Promise((resolve) => sink.close(resolve));
+    await sink.close();
   }
 }
 

@@ -12,7 +12,7 @@ import { PgMappingStore } from "../src/adapters/postgres/mapping-store.js";
 import { RedisMappingCache } from "../src/adapters/redis/mapping-cache.js";
 import { SessionMapping } from "../src/mapping/session-mapping.js";
 import { backendEnv, hasInfra, infra } from "./fixtures/backends.js";
-import { postSigned, startFakeSidecar } from "./fixtures/fake-sidecar.js";
+import { postSigned, startCallbackSink, startFakeSidecar } from "./fixtures/fake-sidecar.js";
 import { startTestNubabel, testSecrets } from "./fixtures/nubabel.js";
 import { createOrganization } from "./fixtures/organizations.js";
 import { openSse } from "./fixtures/sse-client.js";
@@ -40,6 +40,7 @@ export async function benchNubabel(n: number): Promise<BenchRow[]> {
   const b = await startTestNubabel(env);
   const redis = new Redis(infra.redisUrl!);
   const database = await openPostgres(backend.env.DATABASE_URL!);
+  const sink = await startCallbackSink();
   try {
     const { apiKey, organizationId: orgId } = await createOrganization(a, "Bench");
     const rows: BenchRow[] = [];
@@ -60,15 +61,17 @@ export async function benchNubabel(n: number): Promise<BenchRow[]> {
     rows.push({ name: "mapping lookup, Redis hit", samples: hit });
     rows.push({ name: "mapping lookup, PostgreSQL fallback", samples: fallback, baseline: "mapping lookup, Redis hit" });
 
-    // The fake sidecar answers at once, so the difference is Nubabel's own overhead.
+    // The fake sidecar answers at once and the direct call's result goes to the sink, so the
+    // difference is Nubabel's own overhead.
     const sent = sidecar.received.find((r) => r.kind === "delegate")!;
     const body = sent.body as DelegateRequest;
+    const sunk = { ...body.callbacks, runResult: `${sink.url}/result` };
     const direct: number[] = [];
     const viaNubabel: number[] = [];
     for (let i = 0; i < n; i++) {
       direct.push(
         await time(() =>
-          postSigned(`${sidecar.url}/sessions/${sent.opencodeSessionId}/prompt`, { prompt: "direct", callbacks: body.callbacks, callbackToken: body.callbackToken }, undefined, secrets.SIDECAR_SHARED_SECRET).then((r) => r.json()),
+          postSigned(`${sidecar.url}/sessions/${sent.opencodeSessionId}/prompt`, { prompt: "direct", callbacks: sunk, callbackToken: body.callbackToken }, undefined, secrets.SIDECAR_SHARED_SECRET).then((r) => r.json()),
         ),
       );
       viaNubabel.push(await time(() => a.api("/api/delegate", { body: { prompt: "via nubabel", sessionId }, apiKey }).then((r) => r.json())));
@@ -97,6 +100,7 @@ export async function benchNubabel(n: number): Promise<BenchRow[]> {
     await a.close();
     await b.close();
     await sidecar.close();
+    await sink.close();
     await backend.cleanup();
   }
 }
