@@ -1,4 +1,4 @@
-import type { ApiKeyCreated, ApiKeyList, ApiKeyRevoked, AuditPage } from "@nubabel/contracts";
+import type { ApiKeyCreated, ApiKeyList, ApiKeyRevoked, AuditPage, StreamToken } from "@nubabel/contracts";
 import { MAX_API_KEYS } from "@nubabel/contracts";
 import { describe, expect, it, vi } from "vitest";
 import { hasInfra } from "./fixtures/backends.js";
@@ -23,6 +23,7 @@ describe.runIf(hasInfra)("an organization's API keys: made, listed and revoked b
     const { apiKey: first } = await createOrganization(a, "Keys");
     const listed = await call<ApiKeyList>(a, "/api/keys", first);
     expect(listed.status).toBe(200);
+    const firstId = listed.body.keys[0]!.id;
     expect(listed.body.keys).toEqual([{ id: expect.stringMatching(/^key_/), prefix: first.slice(0, 10), createdAt: expect.any(String), current: true }]);
 
     const made = await call<ApiKeyCreated>(a, "/api/keys", first, { method: "POST", body: { name: "ci" } });
@@ -39,21 +40,33 @@ describe.runIf(hasInfra)("an organization's API keys: made, listed and revoked b
     // Never a key nor its hash.
     for (const k of [first, second]) for (const hidden of [k, Organizations.hashKey(k)]) expect(JSON.stringify(all.body)).not.toContain(hidden);
 
-    // A stream opened with the first key on B, and one with the second.
+    // On B, a stream opened with each key, and one with a stream token each key made on A.
     const streamOn = (apiKey: string) => openSse(`${b.url}/api/sidecar/sessions/ses_keys/stream`, { authorization: `Bearer ${apiKey}` });
-    const [doomed, kept] = await Promise.all([streamOn(first), streamOn(second)]);
-    await doomed.until((c) => c.comments.includes("heartbeat"));
+    const tokenOf = async (apiKey: string) => (await call<StreamToken>(a, "/api/sessions/ses_keys/stream-token", apiKey, { method: "POST" })).body;
+    const [firstToken, secondToken] = await Promise.all([tokenOf(first), tokenOf(second)]);
+    const tokenStream = (token: StreamToken) => openSse(`${b.url}${token.url}`);
+    const [doomed, kept, doomedByToken, keptByToken] = await Promise.all([streamOn(first), streamOn(second), tokenStream(firstToken), tokenStream(secondToken)]);
+    await Promise.all([doomed, doomedByToken].map((s) => s.until((c) => c.comments.includes("heartbeat"))));
 
-    const firstId = listed.body.keys[0]!.id;
     const revoked = await call<ApiKeyRevoked>(a, `/api/keys/${firstId}/revoke`, second, { method: "POST" });
     expect(revoked).toMatchObject({ status: 200, body: { id: firstId, revokedAt: expect.any(String) } });
     expect(await works(a, first)).toBe(401);
     await vi.waitFor(async () => expect(await works(b, first)).toBe(401), { timeout: 3_000, interval: 50 });
     expect(await works(b, second)).toBe(200);
-    // B ends the stream the revoked key opened, at its next heartbeat, and keeps the other.
+    // B ends the streams of the revoked key, opened with it or with a token it made, at their next
+    // heartbeat, and keeps the others; the revoked key's token opens no new one.
     await expect(doomed.until(() => false, 5_000)).rejects.toThrow(/stream ended/);
-    await kept.until((c) => c.comments.filter((x) => x === "heartbeat").length >= 3);
+    await expect(doomedByToken.until(() => false, 5_000)).rejects.toThrow(/stream ended/);
+    await Promise.all([kept, keptByToken].map((s) => s.until((c) => c.comments.filter((x) => x === "heartbeat").length >= 3)));
     kept.close();
+    keptByToken.close();
+    const refused = await fetch(`${b.url}${firstToken.url}`);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/revoked/);
+    // The token names the key by its id only.
+    const claims = Buffer.from(firstToken.token.split(".")[1]!, "base64url").toString();
+    expect(JSON.parse(claims)).toMatchObject({ kid: firstId });
+    for (const hidden of [first, Organizations.hashKey(first)]) expect(claims).not.toContain(hidden);
     // Again: the same answer, nothing changes.
     expect((await call<ApiKeyRevoked>(b, `/api/keys/${firstId}/revoke`, second, { method: "POST" })).body).toEqual(revoked.body);
     expect((await call<ApiKeyList>(b, "/api/keys", second)).body.keys[0]).toMatchObject({ id: firstId, revokedAt: revoked.body.revokedAt, current: false });

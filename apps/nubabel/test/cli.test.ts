@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import type { StreamToken } from "@nubabel/contracts";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { backendEnv, hasInfra, tempDir } from "./fixtures/backends.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
@@ -167,12 +168,20 @@ describe("nubabel CLI", () => {
       const env = { DATABASE_URL: backend.env.DATABASE_URL!, REDIS_URL: backend.env.REDIS_URL!, REDIS_KEY_PREFIX: backend.env.REDIS_KEY_PREFIX! };
       const { apiKey, organizationId } = JSON.parse((await nubabel(["org", "create", "--name", "Leaked"], env)).stdout) as { apiKey: string; organizationId: string };
       const spare = JSON.parse((await nubabel(["org", "add-key", "--org", organizationId], env)).stdout) as { id: string; apiKey: string };
-      // The server finds both keys, and keeps them.
+      // The server finds both keys, and keeps them, as it keeps a stream token's key once a stream opened with it.
       expect((await api(server, apiKey)).status).toBe(404);
       expect((await api(server, spare.apiKey)).status).toBe(404);
+      const streamToken = (await (await server.api("/api/sessions/ses_cli/stream-token", { apiKey, method: "POST" })).json()) as StreamToken;
+      const openedWithToken = async () => {
+        const res = await fetch(`${server.url}${streamToken.url}`, { signal: AbortSignal.timeout(5_000) });
+        await res.body?.cancel();
+        return res.status;
+      };
+      expect(await openedWithToken()).toBe(200);
       const [leaked] = JSON.parse((await nubabel(["org", "keys", "--org", organizationId], env)).stdout) as Array<{ id: string }>;
       expect((await nubabel(["org", "revoke-key", "--org", organizationId, "--key", leaked!.id], env)).code).toBe(0);
       await vi.waitFor(async () => expect((await api(server, apiKey)).status).toBe(401), { timeout: 3_000, interval: 50 });
+      await vi.waitFor(async () => expect(await openedWithToken()).toBe(401), { timeout: 3_000, interval: 50 });
       expect((await api(server, spare.apiKey)).status).toBe(404);
       const audit = (await (await server.api("/api/audit", { apiKey: spare.apiKey })).json()) as { entries: Array<{ kind: string; action: string; actor: string }> };
       expect(audit.entries.filter((e) => e.kind === "api_key").map((e) => [e.action, e.actor])).toEqual([["create", "operator"], ["revoke", "operator"]]);

@@ -11,6 +11,11 @@ export const Capability = z.object({
   aud: z.enum(["callback", "stream"]),
   sid: z.string(),
   org: z.string(),
+  /**
+   * The id of the API key a stream token was made with: the token, and a stream opened with it,
+   * stop working once that key is revoked. Absent from callback tokens.
+   */
+  kid: z.string().optional(),
   /** Expiry, seconds since the epoch. */
   exp: z.number().int(),
 });
@@ -26,7 +31,7 @@ const mac = (secret: string, data: string) => createHmac("sha256", secret).updat
 /** Mints a token: `cap1.<payload>.<hmac>`. Only the holder of `secret` (Nubabel) can mint or check one. */
 export function issue(
   secret: string,
-  grant: { aud: Capability["aud"]; sessionId: string; organizationId: string; ttlSeconds: number },
+  grant: { aud: Capability["aud"]; sessionId: string; organizationId: string; keyId?: string; ttlSeconds: number },
   now = Date.now(),
 ): string {
   const payload: Capability = {
@@ -34,6 +39,7 @@ export function issue(
     aud: grant.aud,
     sid: grant.sessionId,
     org: grant.organizationId,
+    ...(grant.keyId ? { kid: grant.keyId } : {}),
     exp: Math.floor(now / 1000) + grant.ttlSeconds,
   };
   const body = b64(JSON.stringify(payload));

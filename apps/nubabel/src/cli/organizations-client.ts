@@ -6,7 +6,7 @@ import { PgSlackLinks } from "../adapters/postgres/slack.js";
 import type { Env } from "../config/env.js";
 import { openDatabase } from "../db/open.js";
 import { createLogger } from "../log/logger.js";
-import { ApiKeys, KEY_CACHE, Organizations } from "../organizations/index.js";
+import { ApiKeys, KEY_CACHE, Organizations, revokedEntries } from "../organizations/index.js";
 import { type AdminCall, withStorage } from "./storage-route.js";
 
 export interface OrganizationSummary {
@@ -43,8 +43,8 @@ async function direct<T>(env: Env, fn: (api: OrganizationsApi) => Promise<T>): P
       audit: new PgAuditLog(database.db),
       actor: "operator",
       // The servers keep keys they found for SETTINGS_CACHE_MS: told over Redis, they drop a revoked one at once.
-      revoked: async (hash) => {
-        serversTold = env.REDIS_URL ? await announceOnce(env.REDIS_URL, env.REDIS_KEY_PREFIX, KEY_CACHE, hash, createLogger("silent")) : false;
+      revoked: async (key) => {
+        serversTold = env.REDIS_URL ? await announceOnce(env.REDIS_URL, env.REDIS_KEY_PREFIX, KEY_CACHE, revokedEntries(key), createLogger("silent")) : false;
       },
     });
     return await fn({

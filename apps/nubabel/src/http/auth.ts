@@ -1,6 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import { Capabilities } from "@nubabel/contracts";
-import { Organizations, type Organization, type OrganizationStore } from "../organizations/index.js";
+import { Organizations, type KeyHolder, type OrganizationStore } from "../organizations/index.js";
 import type { HttpDeps } from "./deps.js";
 import { Unauthorized } from "./errors.js";
 import { enforce } from "./limits.js";
@@ -13,8 +13,8 @@ export function bearer(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
-/** The organization whose API key authorizes this request; 401 otherwise. */
-export async function requireOrganization(store: OrganizationStore, request: FastifyRequest): Promise<Organization> {
+/** The organization whose API key authorizes this request, and the key's id; 401 otherwise. */
+export async function requireOrganization(store: OrganizationStore, request: FastifyRequest): Promise<KeyHolder> {
   const key = bearer(request);
   if (!key) throw new Unauthorized("missing API key (Authorization: Bearer nbk_…)");
   const org = await Organizations.authenticate(store, key);
@@ -36,7 +36,7 @@ export function requireCapability(secret: string, token: string | undefined, aud
  * A public API request: the organization of its Bearer API key (401 otherwise), its log lines
  * tagged with that organization, and the key's rate limit applied.
  */
-export async function authorizeApiKey(deps: Pick<HttpDeps, "organizations" | "rateLimiter" | "config">, request: FastifyRequest): Promise<Organization> {
+export async function authorizeApiKey(deps: Pick<HttpDeps, "organizations" | "rateLimiter" | "config">, request: FastifyRequest): Promise<KeyHolder> {
   const org = await requireOrganization(deps.organizations, request);
   request.log = request.log.child({ organizationId: org.id });
   // Keyed on the key itself, not on how the header spells it: `bearer`, `BEARER` or extra spaces

@@ -9,10 +9,10 @@ export interface ApiKeysDeps {
   /** Who the changes are by, in the audit: `api` (an organization's key) or `operator` (the CLI). */
   actor: "api" | "operator";
   /**
-   * Told of each key revoked, by its hash, where no cache of this process hears of it (the CLI
-   * tells the running servers; a server's `withKeyCache` store does so itself).
+   * Told of each key revoked, where no cache of this process hears of it (the CLI tells the running
+   * servers; a server's `withKeyCache` store does so itself).
    */
-  revoked?: (hash: string) => Promise<void>;
+  revoked?: (key: KeyRecord) => Promise<void>;
 }
 
 /**
@@ -47,7 +47,7 @@ export class ApiKeys {
     if (revoked === "not_found") throw new ApiKeyNotFound(keyId);
     if (revoked === "last_key") throw new LastApiKey(keyId);
     if (revoked.now) {
-      await this.deps.revoked?.(revoked.key.hash);
+      await this.deps.revoked?.(revoked.key);
       await this.audit(revoked.key, "revoke");
     }
     return { id: revoked.key.id, revokedAt: revoked.key.revokedAt!.toISOString() };

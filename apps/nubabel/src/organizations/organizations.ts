@@ -7,6 +7,11 @@ export interface Organization {
   createdAt: Date;
 }
 
+/** The organization an API key authenticates, and which of its keys that is. */
+export interface KeyHolder extends Organization {
+  keyId: string;
+}
+
 /** A new key as stored: only its hash and a display prefix; the key itself is shown once. */
 export interface StoredKey {
   id: string;
@@ -34,7 +39,9 @@ export interface KeyRecord {
 export interface OrganizationStore {
   create(org: { id: string; name: string }, key: StoredKey): Promise<Organization>;
   list(): Promise<Array<Organization & { keys: number }>>;
-  findByKeyHash(hash: string): Promise<Organization | undefined>;
+  findByKeyHash(hash: string): Promise<KeyHolder | undefined>;
+  /** Whether the organization has the key `keyId`, unrevoked. */
+  isKeyActive(organizationId: string, keyId: string): Promise<boolean>;
   /** The organization's keys, oldest first; undefined when there is no such organization. */
   listKeys(organizationId: string): Promise<KeyRecord[] | undefined>;
   /** Adds a key unless `bounds.active` unrevoked ones exist; keeps the latest `bounds.revoked` revoked ones. */
@@ -65,7 +72,7 @@ export async function create(
 }
 
 /** The organization owning `key`, or undefined for a malformed, unknown or revoked key. */
-export async function authenticate(store: OrganizationStore, key: string): Promise<Organization | undefined> {
+export async function authenticate(store: OrganizationStore, key: string): Promise<KeyHolder | undefined> {
   if (!key.startsWith(`${Ids.Prefix.apiKey}_`) || key.length > 200) return undefined;
   return store.findByKeyHash(hashKey(key));
 }

@@ -1,7 +1,7 @@
 import { and, asc, count, eq, isNull, ne, sql } from "drizzle-orm";
 import type { Db, Tx } from "../../db/database.js";
 import { apiKeys, organizations } from "../../db/schema.js";
-import type { KeyRecord, Organization, OrganizationStore, StoredKey } from "../../organizations/organizations.js";
+import type { KeyHolder, KeyRecord, Organization, OrganizationStore, StoredKey } from "../../organizations/organizations.js";
 
 type KeyRow = typeof apiKeys.$inferSelect;
 
@@ -27,14 +27,23 @@ export class PgOrganizationStore implements OrganizationStore {
     return rows.map((r) => ({ ...r, keys: Number(r.keys) }));
   }
 
-  async findByKeyHash(hash: string): Promise<Organization | undefined> {
+  async findByKeyHash(hash: string): Promise<KeyHolder | undefined> {
     const [row] = await this.db
-      .select({ id: organizations.id, name: organizations.name, createdAt: organizations.createdAt })
+      .select({ id: organizations.id, name: organizations.name, createdAt: organizations.createdAt, keyId: apiKeys.id })
       .from(apiKeys)
       .innerJoin(organizations, eq(organizations.id, apiKeys.organizationId))
       .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)))
       .limit(1);
     return row;
+  }
+
+  async isKeyActive(organizationId: string, keyId: string): Promise<boolean> {
+    const [row] = await this.db
+      .select({ id: apiKeys.id })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.organizationId, organizationId), eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt)))
+      .limit(1);
+    return row !== undefined;
   }
 
   async listKeys(organizationId: string): Promise<KeyRecord[] | undefined> {

@@ -47,14 +47,14 @@ const channelOf = (prefix: string) => `${prefix}cache:changed`;
 const message = (cache: string, key: string) => `${cache} ${key}`;
 
 /**
- * One announcement from a process that runs no server (the CLI, changing the database directly):
+ * Announcements from a process that runs no server (the CLI, changing the database directly):
  * connects, publishes, disconnects. False when Redis could not be told (the copies expire instead).
  */
-export async function announceOnce(url: string, prefix: string, cache: string, key: string, logger: Logger): Promise<boolean> {
+export async function announceOnce(url: string, prefix: string, cache: string, keys: string[], logger: Logger): Promise<boolean> {
   const redis = connectRedis(url, logger, "announce");
   try {
     await redis.connect();
-    await redis.publish(channelOf(prefix), message(cache, key));
+    for (const key of keys) await redis.publish(channelOf(prefix), message(cache, key));
     return true;
   } catch {
     return false;

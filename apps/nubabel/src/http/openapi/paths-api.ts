@@ -131,7 +131,7 @@ export const apiPaths: ZodOpenApiPathsObject = {
       operationId: "createStreamToken",
       summary: "A short-lived token for a session's stream, for browsers",
       description:
-        "Browsers' EventSource cannot send an Authorization header: trade the API key for a token bound to this one session and pass it as `?token=` (`url` is ready to use). The session is opened, created on first use, so a client may listen before its first prompt.",
+        "Browsers' EventSource cannot send an Authorization header: trade the API key for a token bound to this one session and pass it as `?token=` (`url` is ready to use). The token works until `expiresAt`, and only while the key that made it is not revoked. The session is opened, created on first use, so a client may listen before its first prompt.",
       security: Auth.apiKey,
       requestParams: { path: SessionPath },
       responses: { 200: answer("The token and the stream URL that carries it.", StreamToken, Example.streamToken), ...errors([400, 401, 429, 503]) },
@@ -143,7 +143,7 @@ export const apiPaths: ZodOpenApiPathsObject = {
       operationId: "streamSession",
       summary: "Follow a session's progress live (Server-Sent Events)",
       description:
-        "Each event's `data:` is one `StreamEvent` (JSON) and its `id:` the event's `id`. Reconnect with `Last-Event-ID` (or `?lastEventId=`; `0` for everything retained) to get what was missed, in order, before following live. A comment line is sent every 15 s as a heartbeat. A run ends with a `completed` or `session_error` event. Authorized by the API key or by a stream token in `?token=`.",
+        "Each event's `data:` is one `StreamEvent` (JSON) and its `id:` the event's `id`. Reconnect with `Last-Event-ID` (or `?lastEventId=`; `0` for everything retained) to get what was missed, in order, before following live. A comment line is sent every 15 s as a heartbeat. A run ends with a `completed` or `session_error` event. Authorized by the API key or by a stream token in `?token=`; the stream ends at the next heartbeat once that key (the token's maker) is revoked.",
       security: Auth.apiKeyOrStreamToken,
       requestParams: {
         path: SessionPath,

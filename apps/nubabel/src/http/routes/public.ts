@@ -128,7 +128,7 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const { sessionId } = parse(SessionPath, request.params, "path");
     const session = await Sessions.open(deps.sessions, org.id, sessionId);
     const ttlSeconds = deps.config.streamTokenTtlSeconds;
-    const token = Capabilities.issue(deps.config.tokenSecret, { aud: "stream", sessionId: session.id, organizationId: org.id, ttlSeconds });
+    const token = Capabilities.issue(deps.config.tokenSecret, { aud: "stream", sessionId: session.id, organizationId: org.id, keyId: org.keyId, ttlSeconds });
     return {
       token,
       expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString(),

@@ -3,16 +3,15 @@ import type { FastifyInstance } from "fastify";
 import { Sessions } from "../../sessions/index.js";
 import { streamSession } from "../../progress/sse.js";
 import { isLogId, normalizeId, streamOf } from "../../progress/progress-log.js";
-import { Organizations } from "../../organizations/index.js";
-import { bearer, requireCapability, requireOrganization } from "../auth.js";
+import { requireCapability, requireOrganization } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
-import { Forbidden, InvalidRequest, parse } from "../errors.js";
+import { Forbidden, InvalidRequest, parse, Unauthorized } from "../errors.js";
 import { SessionPath, StreamQuery } from "../schemas.js";
 
 /**
  * `GET /api/sidecar/sessions/:sessionId/stream`: Server-Sent Events of a session's progress,
- * authorized by the API key (the stream ends once the key is revoked) or by a stream token in
- * `?token=` (checked when the stream opens). `Last-Event-ID` (or `?lastEventId=`,
+ * authorized by the API key or by a stream token in `?token=` made with one; either way the stream
+ * ends once that key is revoked. `Last-Event-ID` (or `?lastEventId=`,
  * `0` for everything retained) replays what the client missed before following live.
  */
 export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
@@ -27,15 +26,19 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const { sessionId } = parse(SessionPath, request.params, "path");
     const query = parse(StreamQuery, request.query, "query");
     let organizationId: string;
-    // A stream opened with an API key ends once the key stops working (revoked): checked each heartbeat.
-    let key: string | undefined;
+    // The API key the stream is opened with, or its token was made with: the stream ends once the
+    // key is revoked (checked each heartbeat). A token made before tokens named their key has none.
+    let keyId: string | undefined;
     if (query.token !== undefined) {
       const cap = requireCapability(deps.config.tokenSecret, query.token, "stream");
       if (cap.sid !== sessionId) throw new Forbidden("session_mismatch", "this token is for another session", "sessionId");
       organizationId = cap.org;
+      keyId = cap.kid;
+      if (keyId !== undefined && !(await deps.organizations.isKeyActive(organizationId, keyId))) {
+        throw new Unauthorized("the API key this stream token was made with has been revoked");
+      }
     } else {
-      organizationId = (await requireOrganization(deps.organizations, request)).id;
-      key = bearer(request);
+      ({ id: organizationId, keyId } = await requireOrganization(deps.organizations, request));
     }
     await Sessions.open(deps.sessions, organizationId, sessionId);
 
@@ -58,15 +61,16 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
       "x-accel-buffering": "no",
     });
     raw.flushHeaders();
-    if (key) {
-      const apiKey = key;
+    if (keyId !== undefined) {
+      const id = keyId;
       const check = setInterval(() => {
-        // The cached lookup: a key revoked anywhere is dropped from it at once. A failed lookup
+        // The cached answer: a key revoked anywhere is dropped from it at once. A failed lookup
         // (the database down) keeps the stream.
-        void Organizations.authenticate(deps.organizations, apiKey)
-          .then((org) => {
-            if (org?.id === organizationId) return;
-            log.info("the stream's API key no longer works; ending the stream");
+        void deps.organizations
+          .isKeyActive(organizationId, id)
+          .then((active) => {
+            if (active) return;
+            log.info("the stream's API key was revoked; ending the stream");
             raw.end();
           })
           .catch(() => undefined);
