@@ -10,7 +10,7 @@ const SESSION = "ses_turn";
 type Unsessioned = EngineEvent extends infer E ? (E extends unknown ? Omit<E, "sessionId"> : never) : never;
 
 /** The part of the driver a turn uses, scripted: events are pushed by the test, calls are counted. */
-function scriptedDriver(options: { busy?: () => boolean; answerCreatedAt?: number } = {}) {
+function scriptedDriver(options: { busy?: () => boolean; answerCreatedAt?: number; promptFails?: Error; readFails?: Error[] } = {}) {
   let listener: ((event: EngineEvent) => void) | undefined;
   const calls: string[] = [];
   const driver = {
@@ -18,7 +18,10 @@ function scriptedDriver(options: { busy?: () => boolean; answerCreatedAt?: numbe
       listener = l;
       return () => (listener = undefined);
     },
-    prompt: async () => void calls.push("prompt"),
+    prompt: async () => {
+      calls.push("prompt");
+      if (options.promptFails) throw options.promptFails;
+    },
     abort: async () => void calls.push("abort"),
     isBusy: async () => {
       calls.push("status");
@@ -26,6 +29,8 @@ function scriptedDriver(options: { busy?: () => boolean; answerCreatedAt?: numbe
     },
     lastResult: async () => {
       calls.push("messages");
+      const failure = options.readFails?.shift();
+      if (failure) throw failure;
       return { text: "the answer", usage: emptyUsage(), model: "p/m", createdAt: options.answerCreatedAt ?? Date.now(), startedAt: Date.now() };
     },
     subagentUsage: async () => emptyUsage(),
@@ -127,4 +132,47 @@ describe("a turn's end", () => {
     await expect(outcome).resolves.toMatchObject({ status: "success", output: "the answer" });
     expect(calls).toEqual(["prompt", "status", "messages"]);
   });
+
+  it("asks again when a read of the turn's end timed out (a busy engine): the answer is not lost", async () => {
+    const { driver, calls, emit } = scriptedDriver({ busy: () => false, readFails: [timedOut()] });
+    const outcome = start(driver);
+    await tick();
+    emit({ type: "message", messageId: "msg_user", role: "user", createdAt: 1_000 });
+    emit({ type: "status", status: "busy" });
+    emit({ type: "resync" });
+    await expect(outcome).resolves.toMatchObject({ status: "success", output: "the answer" });
+    expect(calls).toEqual(["prompt", "status", "messages", "status", "messages"]);
+  });
+
+  it("fails on a read that failed otherwise", async () => {
+    const { driver, calls, emit } = scriptedDriver({ busy: () => false, readFails: [new Error("500 from the engine")] });
+    const outcome = start(driver);
+    await tick();
+    emit({ type: "message", messageId: "msg_user", role: "user", createdAt: 1_000 });
+    emit({ type: "status", status: "busy" });
+    emit({ type: "resync" });
+    await expect(outcome).rejects.toThrow("500 from the engine");
+    expect(calls).toEqual(["prompt", "status", "messages"]);
+  });
 });
+
+describe("a turn's prompt", () => {
+  it("fails, and stops the engine's turn, when the prompt's answer timed out: it may have arrived", async () => {
+    const { driver, calls } = scriptedDriver({ promptFails: timedOut() });
+    await expect(start(driver)).rejects.toThrow(/timeout/);
+    await tick();
+    expect(calls).toEqual(["prompt", "abort"]);
+  });
+
+  it("fails without stopping anything when the engine refused the prompt", async () => {
+    const { driver, calls } = scriptedDriver({ promptFails: new Error("400 bad agent") });
+    await expect(start(driver)).rejects.toThrow("400 bad agent");
+    await tick();
+    expect(calls).toEqual(["prompt"]);
+  });
+});
+
+/** What a call given `AbortSignal.timeout` rejects with once it runs out. */
+function timedOut(): Error {
+  return new DOMException("The operation was aborted due to timeout", "TimeoutError");
+}

@@ -22,6 +22,8 @@ export interface TurnOutcome {
 
 /** How long a stopped turn waits for the engine to confirm before it is reported aborted anyway. */
 const ABORT_CONFIRM_MS = 5_000;
+/** After a read of a turn's end timed out, how long before the engine is asked again. */
+const RECHECK_AFTER_TIMEOUT_MS = 1_000;
 const TOOL_OUTPUT_LIMIT = 2_000;
 
 /**
@@ -98,7 +100,12 @@ class Turn {
         () => {
           if (this.phase === "sending") this.phase = "following";
         },
-        (err: Error) => this.finish(err),
+        (err: Error) => {
+          // A prompt whose answer timed out may have reached the engine all the same: the run is
+          // reported failed, so the engine must not go on with it unobserved.
+          if (isTimeout(err)) this.abortEngine();
+          this.finish(err);
+        },
       );
     if (this.input.signal.aborted) this.stop();
     return done;
@@ -145,7 +152,13 @@ class Turn {
       return;
     }
     this.confirming = this.check()
-      .catch((err: Error) => this.finish(err))
+      .catch((err: Error) => {
+        if (!isTimeout(err)) return this.finish(err);
+        // The engine, busy with many turns, was slow to answer a read: that proves nothing about
+        // this turn, whose answer may be stored. Ask again; the turn's own timeout bounds the asking.
+        const timer = setTimeout(() => this.confirm(), RECHECK_AFTER_TIMEOUT_MS);
+        this.cleanup.push(() => clearTimeout(timer));
+      })
       .finally(() => (this.confirming = undefined));
   }
 
@@ -284,4 +297,9 @@ function isErrorInfo(value: unknown): value is ErrorInfo {
 function nameOf(title: string): string {
   // eslint-disable-next-line no-control-regex
   return title.replace(/[\u0000-\u001f\u007f]+/g, " ").trim().slice(0, 200);
+}
+
+/** A call to the engine that ran out of `ENGINE_REQUEST_TIMEOUT_MS` (`AbortSignal.timeout`). */
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && err.name === "TimeoutError";
 }
