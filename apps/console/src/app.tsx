@@ -3,6 +3,7 @@ import { Key, whenUnauthorized } from "./api.js";
 import { useHash } from "./hooks.js";
 import { BudgetPage } from "./pages/budget.js";
 import { ConnectionsPage } from "./pages/connections.js";
+import { KeysPage } from "./pages/keys.js";
 import { SessionPage } from "./pages/session.js";
 import { SessionsPage } from "./pages/sessions.js";
 import { SignIn } from "./pages/sign-in.js";
@@ -13,6 +14,7 @@ const NAV = [
   ["connections", "Connections"],
   ["usage", "Usage"],
   ["budget", "Budget"],
+  ["keys", "API keys"],
 ] as const;
 
 /** The signed-in console: a header with the pages, then the page the hash names. */
@@ -75,6 +77,8 @@ export function App() {
           <UsagePage />
         ) : page === "budget" ? (
           <BudgetPage />
+        ) : page === "keys" ? (
+          <KeysPage />
         ) : (
           <SessionsPage />
         )}

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Dialog, type Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ApiBudget, ApiRun, ApiRunAccepted, UsageReport } from "@nubabel/contracts";
 import { backendEnv, tempDir } from "./fixtures/backends.js";
@@ -34,6 +34,8 @@ describe.skipIf(!hasChromium && process.env.CI !== "true").each(["shared", "embe
   let real: RealSidecar;
   let nubabel: TestNubabel;
   let org: { organizationId: string; apiKey: string };
+  /** The key made in the console, shown there once. */
+  let madeKey = "nbk_none-made";
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -230,6 +232,45 @@ describe.skipIf(!hasChromium && process.env.CI !== "true").each(["shared", "embe
     await page.setViewportSize({ width: 1280, height: 900 });
   }, 60_000);
 
+  it("makes an API key shown once, which works at once, and revokes it; the console's own key is not offered", async () => {
+    // Revoking asks first; this test says yes.
+    const accept = (dialog: Dialog) => void dialog.accept();
+    page.on("dialog", accept);
+    try {
+      await nav("API keys").click();
+      await page.getByRole("heading", { name: "API keys", level: 1 }).waitFor();
+      const own = page.locator("tbody tr", { hasText: "this console" });
+      await own.waitFor();
+      expect(await own.textContent()).toContain(org.apiKey.slice(0, 10));
+      expect(await own.getByRole("button").count()).toBe(0);
+
+      await page.getByLabel("Name (optional)").fill("ci robot");
+      await page.getByRole("button", { name: "Make key" }).click();
+      const shown = page.getByLabel("Copy it now: it is not shown again.");
+      await shown.waitFor();
+      madeKey = await shown.inputValue();
+      expect(madeKey).toMatch(/^nbk_[A-Za-z0-9_-]{43}$/);
+      expect((await nubabel.api("/api/sessions", { apiKey: madeKey })).status).toBe(200);
+      await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: nubabel.url });
+      await page.getByRole("button", { name: "Copy" }).click();
+      await page.getByRole("status").filter({ hasText: "Copied." }).waitFor();
+      expect(await page.evaluate<string>("navigator.clipboard.readText()")).toBe(madeKey);
+      await shot("key-made");
+      await page.getByRole("button", { name: "Done" }).click();
+      await page.getByRole("button", { name: "Make key" }).waitFor();
+      expect(await page.content()).not.toContain(madeKey);
+
+      const row = page.locator("tbody tr", { hasText: "ci robot" });
+      await row.getByRole("button", { name: `Revoke ci robot (${madeKey.slice(0, 10)}…)` }).click();
+      await row.getByText(/^revoked/).waitFor();
+      expect(await row.getByRole("button").count()).toBe(0);
+      expect((await nubabel.api("/api/sessions", { apiKey: madeKey })).status).toBe(401);
+      await shot("keys");
+    } finally {
+      page.off("dialog", accept);
+    }
+  });
+
   it("leaves no API key or credential in the page, its URLs or its storage after signing out", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("Organization API key").waitFor();
@@ -238,7 +279,7 @@ describe.skipIf(!hasChromium && process.env.CI !== "true").each(["shared", "embe
     expect(stored).toBe(JSON.stringify({ session: {}, local: {}, cookie: "" }));
     expect(await context.cookies()).toEqual([]);
     const seen = [page.url(), await page.content(), stored, ...requested].join("\n");
-    for (const secret of [org.apiKey, org.apiKey.slice(4), CREDENTIAL]) expect(seen).not.toContain(secret);
+    for (const secret of [org.apiKey, org.apiKey.slice(4), madeKey, CREDENTIAL]) expect(seen).not.toContain(secret);
     expect(page.url()).toBe(`${nubabel.url}/console/`);
     expect(requested.some((url) => url.includes("/stream?token="))).toBe(true);
     expect(requested.filter((url) => /[?&](key|apiKey|authorization)=/i.test(url))).toEqual([]);
