@@ -250,6 +250,9 @@ describe.skipIf(!hasChromium && process.env.CI !== "true").each(["shared", "embe
       await shown.waitFor();
       madeKey = await shown.inputValue();
       expect(madeKey).toMatch(/^nbk_[A-Za-z0-9_-]{43}$/);
+      // The form that had the focus is gone: the key has it, then the form again once dismissed.
+      const focused = () => page.evaluate<string | undefined>("document.activeElement?.id");
+      await expect.poll(focused).toBe("newKey");
       expect((await nubabel.api("/api/sessions", { apiKey: madeKey })).status).toBe(200);
       await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: nubabel.url });
       await page.getByRole("button", { name: "Copy" }).click();
@@ -258,6 +261,7 @@ describe.skipIf(!hasChromium && process.env.CI !== "true").each(["shared", "embe
       await shot("key-made");
       await page.getByRole("button", { name: "Done" }).click();
       await page.getByRole("button", { name: "Make key" }).waitFor();
+      await expect.poll(focused).toBe("keyName");
       expect(await page.content()).not.toContain(madeKey);
 
       const row = page.locator("tbody tr", { hasText: "ci robot" });

@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { Webhooks, type DelegateRequest, type ProgressEvent } from "@nubabel/contracts";
+import { Capabilities, Webhooks, type DelegateRequest, type ProgressEvent } from "@nubabel/contracts";
 import { backendEnv, hasInfra, infra } from "./fixtures/backends.js";
 import { postSigned, startFakeSidecar, toNubabel, type FakeSidecar } from "./fixtures/fake-sidecar.js";
 import { startTestNubabel, testSecrets, type TestNubabel } from "./fixtures/nubabel.js";
@@ -153,6 +153,11 @@ describe.runIf(hasInfra)("live progress across two instances (PostgreSQL + Redis
     // A callback token is not a stream token.
     const { token } = await sessionOnB(`${sessionId}-cb`);
     expect((await fetch(`${b.url}/api/sidecar/sessions/${sessionId}-cb/stream?token=${encodeURIComponent(token)}`)).status).toBe(401);
+    // A stream token that names no API key (as older versions made them) could outlive its key's revocation.
+    const keyless = Capabilities.issue(secrets.NUBABEL_TOKEN_SECRET, { aud: "stream", sessionId, organizationId: orgId, ttlSeconds: 60 });
+    const refused = await fetch(`${b.url}/api/sidecar/sessions/${sessionId}/stream?token=${encodeURIComponent(keyless)}`);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/names no API key/);
     expect((await a.api(`/api/sidecar/sessions/${sessionId}/stream`, { headers: { "last-event-id": "not-an-id" }, apiKey })).status).toBe(400);
   });
 });

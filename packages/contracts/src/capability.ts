@@ -13,7 +13,7 @@ export const Capability = z.object({
   org: z.string(),
   /**
    * The id of the API key a stream token was made with: the token, and a stream opened with it,
-   * stop working once that key is revoked. Absent from callback tokens.
+   * stop working once that key is revoked. Required of stream tokens; absent from callback tokens.
    */
   kid: z.string().optional(),
   /** Expiry, seconds since the epoch. */

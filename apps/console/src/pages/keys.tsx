@@ -1,5 +1,5 @@
 import type { ApiKeyCreated, ApiKeyList, ApiKeyView } from "@nubabel/contracts";
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api.js";
 import { Problem, Unavailable } from "../components.js";
 import { when } from "../format.js";
@@ -14,6 +14,8 @@ export function KeysPage() {
   const list = useLoad(() => api<ApiKeyList>("/api/keys"), []);
   const [error, setError] = useState<unknown>();
   const [made, setMade] = useState<ApiKeyCreated>();
+  /** The new key was dismissed: the form that replaces it takes the focus back. */
+  const [dismissed, setDismissed] = useState(false);
 
   async function revoke(key: ApiKeyView) {
     if (!confirm(`Revoke the key ${label(key)}? Anything using it stops working at once.`)) return;
@@ -62,7 +64,7 @@ export function KeysPage() {
                   </td>
                   <td class="actions">
                     {!k.revokedAt && !k.current && (
-                      <button type="button" class="secondary" onClick={() => revoke(k)} aria-label={`Revoke ${label(k)}`}>
+                      <button type="button" class="danger" onClick={() => revoke(k)} aria-label={`Revoke ${label(k)}`}>
                         Revoke
                       </button>
                     )}
@@ -74,10 +76,17 @@ export function KeysPage() {
         </div>
       )}
       {made ? (
-        <NewKey made={made} onDone={() => setMade(undefined)} />
+        <NewKey
+          made={made}
+          onDone={() => {
+            setMade(undefined);
+            setDismissed(true);
+          }}
+        />
       ) : (
         list.data && (
           <MakeKey
+            focus={dismissed}
             onMade={(key) => {
               setMade(key);
               list.reload();
@@ -91,29 +100,40 @@ export function KeysPage() {
 
 const label = (key: Pick<ApiKeyView, "prefix" | "name">) => (key.name ? `${key.name} (${key.prefix}…)` : `${key.prefix}…`);
 
-/** A new key, with an optional name (one line, up to 100 characters). */
-function MakeKey(props: { onMade: (key: ApiKeyCreated) => void }) {
+/** A new key, with an optional name (one line, up to 100 characters). One request at a time: a double click makes one key. */
+function MakeKey(props: { focus: boolean; onMade: (key: ApiKeyCreated) => void }) {
   const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const name = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (props.focus) name.current?.focus();
+  }, []);
   async function submit(event: SubmitEvent) {
     event.preventDefault();
+    if (busy) return;
     const form = event.currentTarget as HTMLFormElement;
-    const name = (form.elements.namedItem("keyName") as HTMLInputElement).value.trim();
+    const value = name.current?.value.trim() ?? "";
+    setBusy(true);
     try {
-      const made = await api<ApiKeyCreated>("/api/keys", { body: name ? { name } : {} });
+      const made = await api<ApiKeyCreated>("/api/keys", { body: value ? { name: value } : {} });
       form.reset();
       setError(undefined);
       props.onMade(made);
     } catch (err) {
       setError(err);
+    } finally {
+      setBusy(false);
     }
   }
   return (
     <form class="card grid" onSubmit={submit} autocomplete="off">
       <h2>Make a key</h2>
       <label for="keyName">Name (optional)</label>
-      <input id="keyName" name="keyName" maxLength={100} placeholder="ci, billing-service" />
+      <input id="keyName" name="keyName" ref={name} maxLength={100} placeholder="ci, billing-service" />
       <Problem error={error} />
-      <button type="submit">Make key</button>
+      <button type="submit" disabled={busy}>
+        Make key
+      </button>
     </form>
   );
 }
@@ -121,6 +141,9 @@ function MakeKey(props: { onMade: (key: ApiKeyCreated) => void }) {
 /** The key just made, shown this once; dismissed, it is gone from the page. */
 function NewKey(props: { made: ApiKeyCreated; onDone: () => void }) {
   const [copied, setCopied] = useState<string>();
+  const key = useRef<HTMLInputElement>(null);
+  // The form that had the focus is gone: the key takes it (and, focused, selects itself).
+  useEffect(() => key.current?.focus(), []);
   async function copy() {
     try {
       await navigator.clipboard.writeText(props.made.apiKey);
@@ -134,7 +157,7 @@ function NewKey(props: { made: ApiKeyCreated; onDone: () => void }) {
     <section class="card grid" aria-labelledby="new-key">
       <h2 id="new-key">New key {label(props.made)}</h2>
       <label for="newKey">Copy it now: it is not shown again.</label>
-      <input id="newKey" readOnly value={props.made.apiKey} onFocus={(e) => e.currentTarget.select()} />
+      <input id="newKey" ref={key} readOnly value={props.made.apiKey} onFocus={(e) => e.currentTarget.select()} />
       <div class="actions">
         <button type="button" class="secondary" onClick={copy}>
           Copy

@@ -164,6 +164,25 @@ describe("a turn's prompt", () => {
     expect(calls).toEqual(["prompt", "abort"]);
   });
 
+  it("leaves the engine alone when the prompt's answer timed out after the turn was over", async () => {
+    let answer: (err: Error) => void = () => undefined;
+    const { driver, calls, emit } = scriptedDriver();
+    (driver as unknown as { prompt: () => Promise<void> }).prompt = () => (calls.push("prompt"), new Promise<void>((_resolve, reject) => (answer = reject)));
+    const outcome = start(driver);
+    await tick();
+    // The engine ran the turn while the prompt's own answer was slow to come.
+    emit({ type: "message", messageId: "msg_user", role: "user", createdAt: 1_000 });
+    emit({ type: "status", status: "busy" });
+    emit({ type: "message", messageId: "msg_a1", role: "assistant", step: step({ createdAt: 1_001, completed: true }) });
+    emit({ type: "text", messageId: "msg_a1", partId: "prt_1", text: "done" });
+    emit({ type: "status", status: "idle" });
+    emit({ type: "idle" });
+    await expect(outcome).resolves.toMatchObject({ status: "success", output: "done" });
+    answer(timedOut());
+    await tick();
+    expect(calls).toEqual(["prompt"]);
+  });
+
   it("fails without stopping anything when the engine refused the prompt", async () => {
     const { driver, calls } = scriptedDriver({ promptFails: new Error("400 bad agent") });
     await expect(start(driver)).rejects.toThrow("400 bad agent");

@@ -102,8 +102,10 @@ class Turn {
         },
         (err: Error) => {
           // A prompt whose answer timed out may have reached the engine all the same: the run is
-          // reported failed, so the engine must not go on with it unobserved.
-          if (isTimeout(err)) this.abortEngine();
+          // reported failed, so the engine must not go on with it unobserved. (A turn already
+          // over is left alone: the abort would land on whatever the session does next; one
+          // being stopped is aborted by `stop`.)
+          if (isTimeout(err) && this.phase === "sending") this.abortEngine();
           this.finish(err);
         },
       );
@@ -154,6 +156,7 @@ class Turn {
     this.confirming = this.check()
       .catch((err: Error) => {
         if (!isTimeout(err)) return this.finish(err);
+        if (this.phase === "done") return;
         // The engine, busy with many turns, was slow to answer a read: that proves nothing about
         // this turn, whose answer may be stored. Ask again; the turn's own timeout bounds the asking.
         const timer = setTimeout(() => this.confirm(), RECHECK_AFTER_TIMEOUT_MS);

@@ -43,7 +43,7 @@ export const apiKeyPaths: ZodOpenApiPathsObject = {
       operationId: "revokeApiKey",
       summary: "Revoke a key: every instance refuses it at once",
       description:
-        "Any of the organization's keys may revoke any other, or itself. The organization's last working key cannot be revoked (`last_api_key`): make another first. Revoking a revoked key answers as the first time did. A progress stream opened with the key ends at its next heartbeat; a stream token made with it stays valid until it expires.",
+        "Any of the organization's keys may revoke any other, or itself. The organization's last working key cannot be revoked (`last_api_key`): make another first. Revoking a revoked key answers as the first time did. A progress stream opened with the key, or with a stream token made with it, ends at its next heartbeat, and such a token opens no new stream (401).",
       security: Auth.apiKey,
       requestParams: { path: ApiKeyPath },
       responses: {

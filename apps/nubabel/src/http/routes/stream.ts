@@ -27,14 +27,17 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const query = parse(StreamQuery, request.query, "query");
     let organizationId: string;
     // The API key the stream is opened with, or its token was made with: the stream ends once the
-    // key is revoked (checked each heartbeat). A token made before tokens named their key has none.
-    let keyId: string | undefined;
+    // key is revoked (checked each heartbeat).
+    let keyId: string;
     if (query.token !== undefined) {
       const cap = requireCapability(deps.config.tokenSecret, query.token, "stream");
       if (cap.sid !== sessionId) throw new Forbidden("session_mismatch", "this token is for another session", "sessionId");
+      // Made by a version before tokens named their key: nothing could end its stream. Refused as
+      // an expired one is (a client asks for a new token).
+      if (cap.kid === undefined) throw new Unauthorized("this stream token names no API key: ask for a new one");
       organizationId = cap.org;
       keyId = cap.kid;
-      if (keyId !== undefined && !(await deps.organizations.isKeyActive(organizationId, keyId))) {
+      if (!(await deps.organizations.isKeyActive(organizationId, keyId))) {
         throw new Unauthorized("the API key this stream token was made with has been revoked");
       }
     } else {
@@ -61,23 +64,20 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
       "x-accel-buffering": "no",
     });
     raw.flushHeaders();
-    if (keyId !== undefined) {
-      const id = keyId;
-      const check = setInterval(() => {
-        // The cached answer: a key revoked anywhere is dropped from it at once. A failed lookup
-        // (the database down) keeps the stream.
-        void deps.organizations
-          .isKeyActive(organizationId, id)
-          .then((active) => {
-            if (active) return;
-            log.info("the stream's API key was revoked; ending the stream");
-            raw.end();
-          })
-          .catch(() => undefined);
-      }, deps.config.heartbeatMs);
-      check.unref();
-      raw.once("close", () => clearInterval(check));
-    }
+    const check = setInterval(() => {
+      // The cached answer: a key revoked anywhere is dropped from it at once. A failed lookup
+      // (the database down) keeps the stream.
+      void deps.organizations
+        .isKeyActive(organizationId, keyId)
+        .then((active) => {
+          if (active) return;
+          log.info("the stream's API key was revoked; ending the stream");
+          raw.end();
+        })
+        .catch(() => undefined);
+    }, deps.config.heartbeatMs);
+    check.unref();
+    raw.once("close", () => clearInterval(check));
     try {
       await streamSession({
         log: deps.progress,
