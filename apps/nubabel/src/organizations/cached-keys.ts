@@ -40,8 +40,10 @@ export function withKeyCache(store: OrganizationStore, ttlMs: number, changes?: 
       const revoked = await store.revokeKey(organizationId, keyId);
       // Only a revocation just made is news; one revoked before was dropped everywhere then.
       if (typeof revoked === "object" && revoked.now) {
-        keys.forget(revoked.key.hash);
-        active.forget(keyRef(organizationId, keyId));
+        // Announced as the CLI announces it: one entry for each cache.
+        const [hash, ref] = revokedEntries(revoked.key) as [string, string];
+        keys.forget(hash);
+        active.forget(ref);
       }
       return revoked;
     },
