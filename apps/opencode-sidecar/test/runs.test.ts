@@ -197,6 +197,8 @@ describe("sidecar runs", () => {
   it("validates before creating anything: an unknown category is 400 with respond-async too", async () => {
     const res = await h.post("/delegate", durable("ses_badcat", "x", { category: "galaxy-brain" }), { headers: ASYNC });
     expect(res.status).toBe(400);
-    expect(h.receiver.received).toHaveLength(0);
+    // Nothing of this session reached the callbacks. (The earlier tests' runs may still be
+    // delivering theirs: a run reads as ended before its result callback is acknowledged.)
+    expect(h.receiver.received.filter((r) => r.path.includes("/ses_badcat/"))).toEqual([]);
   });
 });
