@@ -258,4 +258,58 @@ describe.runIf(process.platform === "linux")("npm start", () => {
       data.remove();
     }
   });
+  it("the README's try-it without a model: `npm run model`, then `npm start` on it, answers a follow-up that holds the first turn", { timeout: 150_000 }, async () => {
+    const data = tempDir("npm-start-echo");
+    const modelPort = await freePort();
+    const echo = spawn("npm", ["run", "model"], { cwd: root, env: { ...process.env, MODEL_PORT: String(modelPort), TRY_MARKER: data.dir }, stdio: ["ignore", "pipe", "pipe"] });
+    let said = "";
+    echo.stdout.on("data", (chunk: Buffer) => (said += chunk.toString()));
+    echo.stderr.on("data", (chunk: Buffer) => (said += chunk.toString()));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!said.includes("npm start") && echo.exitCode === null && Date.now() < deadline) await sleep(50);
+      // What it tells a person to run is what this test runs.
+      const suggested = /MODEL_BASE_URL=(\S+) MODEL_NAME=(\S+) npm start/.exec(said);
+      expect(suggested, said).not.toBeNull();
+      expect(suggested![1]).toBe(`http://127.0.0.1:${modelPort}/v1`);
+
+      const dirs = { nubabel: path.join(data.dir, "nubabel"), sidecar: path.join(data.dir, "sidecar") };
+      const { child, exited, output } = await startNpm(dirs, suggested![1]!, { MODEL_NAME: suggested![2]! });
+      await sleep(50);
+      const apiKey = /API key\s+(\S+)/.exec(output())?.[1];
+      const nubabelUrl = /Nubabel\s+(http:\/\/\S+)/.exec(output())?.[1];
+      expect(apiKey, output()).toMatch(/^nbk_/);
+      const ask = async (prompt: string) => {
+        const res = await fetch(`${nubabelUrl}/api/delegate`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+          body: JSON.stringify({ prompt, sessionId: "thread-1" }),
+        });
+        expect(res.status, await res.clone().text()).toBe(200);
+        return ((await res.json()) as { output: string }).output;
+      };
+      expect(await ask("Summarize my tasks")).toContain('You said "Summarize my tasks"');
+      const followUp = await ask("How many are urgent?");
+      expect(followUp).toContain('You said "How many are urgent?"');
+      expect(followUp).toContain('holds 2 messages from you; the first was "Summarize my tasks"');
+
+      child.kill("SIGTERM");
+      const stopped = await Promise.race([exited.then(() => true), sleep(40_000).then(() => false)]);
+      expect(stopped, `npm start did not exit after SIGTERM:\n${output().slice(-3000)}`).toBe(true);
+      echo.kill("SIGTERM");
+      const modelStopped = await Promise.race([new Promise((resolve) => echo.once("exit", resolve)).then(() => true), sleep(10_000).then(() => false)]);
+      expect(modelStopped, said).toBe(true);
+      expect(processesMentioning(data.dir).map(cmdline)).toEqual([]);
+      await expectFree([modelPort]);
+    } finally {
+      for (const pid of processesMentioning(data.dir)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+      data.remove();
+    }
+  });
 });

@@ -3,3 +3,4 @@ export { DEFAULT_MODEL_ID, ModelServer } from "./model-server.js";
 export { auxiliaryReply, isAuxiliary } from "./auxiliary.js";
 export { opencodeProvider } from "./opencode-provider.js";
 export { Scrape, type Family } from "./prometheus.js";
+export { ECHO_MODEL_ID, echoReply } from "./echo.js";

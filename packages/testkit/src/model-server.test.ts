@@ -183,3 +183,24 @@ describe("routes", () => {
     expect(res.status).toBe(400);
   });
 });
+
+describe("a server left running", () => {
+  it("refuses a body over its bound with 413 and goes on serving", async () => {
+    const res = await post({ ...user("x".repeat(33 * 1024 * 1024)) });
+    expect(res.status).toBe(413);
+    expect(server.requests).toHaveLength(0);
+    expect((await post(user("after"))).status).toBe(200);
+  });
+
+  it("keeps no record of requests when told not to", async () => {
+    const quiet = await ModelServer.start({ keepRequests: false, defaultReply: { text: "quiet" } });
+    try {
+      const res = await fetch(`${quiet.url}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(user("hi")) });
+      expect(((await res.json()) as Json).choices[0].message.content).toBe("quiet");
+      expect(quiet.requests).toHaveLength(0);
+      expect(quiet.auxiliaryRequests).toHaveLength(0);
+    } finally {
+      await quiet.close();
+    }
+  });
+});

@@ -7,6 +7,9 @@ import { sendCompletion, sendError, sendStream } from "./wire.js";
 /** The model id the server lists on `/v1/models` and that `opencodeProvider` uses by default. */
 export const DEFAULT_MODEL_ID = "scripted";
 
+/** Largest request body read (a long conversation with every tool is well under it); then 413. */
+const BODY_LIMIT_BYTES = 32 * 1024 * 1024;
+
 /**
  * A scripted OpenAI-compatible chat-completions server on 127.0.0.1, the only stand-in for the
  * language model in our tests. Main requests are answered by the responder, else the next
@@ -27,10 +30,12 @@ export class ModelServer {
 
   private readonly server: Server;
   private readonly defaultReply: Reply;
+  private readonly keepRequests: boolean;
   private baseUrl = "";
 
-  private constructor(defaultReply: Reply) {
+  private constructor(defaultReply: Reply, keepRequests: boolean) {
     this.defaultReply = defaultReply;
+    this.keepRequests = keepRequests;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) sendError(res, { status: 500, message: String(err) });
@@ -39,9 +44,13 @@ export class ModelServer {
     });
   }
 
-  /** Listens on `port` (default: a free one) and resolves once it accepts connections. */
-  static async start(opts: { port?: number; defaultReply?: Reply } = {}): Promise<ModelServer> {
-    const self = new ModelServer(opts.defaultReply ?? { text: "ok" });
+  /**
+   * Listens on `port` (default: a free one) and resolves once it accepts connections.
+   * `keepRequests: false` records nothing (`requests` stays empty, `waitForRequests` never
+   * resolves): for a server left running, whose records would only grow.
+   */
+  static async start(opts: { port?: number; defaultReply?: Reply; keepRequests?: boolean } = {}): Promise<ModelServer> {
+    const self = new ModelServer(opts.defaultReply ?? { text: "ok" }, opts.keepRequests ?? true);
     await new Promise<void>((resolve, reject) => {
       self.server.once("error", reject);
       self.server.listen(opts.port ?? 0, "127.0.0.1", () => resolve());
@@ -124,6 +133,12 @@ export class ModelServer {
       return;
     }
     const raw = await readBody(req);
+    if (raw === undefined) {
+      // The rest of the body is never read: the connection cannot serve another request.
+      res.once("finish", () => req.destroy());
+      sendError(res, { status: 413, message: `body over ${BODY_LIMIT_BYTES} bytes` });
+      return;
+    }
     let body: Json;
     try {
       body = JSON.parse(raw);
@@ -147,6 +162,7 @@ export class ModelServer {
       auxiliary: isAuxiliary(body),
       receivedAt: Date.now(),
     };
+    if (!this.keepRequests) return record;
     if (record.auxiliary) this.auxiliaryRequests.push(record);
     else this.requests.push(record);
     for (const waiter of [...this.waiters]) waiter();
@@ -175,10 +191,21 @@ export class ModelServer {
   }
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+/** The body, or undefined past `BODY_LIMIT_BYTES` (the rest is not read). */
+function readBody(req: IncomingMessage): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
-    req.on("data", (c: Buffer) => parts.push(c));
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > BODY_LIMIT_BYTES) {
+        req.removeAllListeners("data");
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      parts.push(c);
+    });
     req.on("end", () => resolve(Buffer.concat(parts).toString("utf8")));
     req.on("error", reject);
   });
