@@ -95,3 +95,26 @@ describe("sidecar failure paths", () => {
     expect(after.body).toMatchObject({ status: "success", output: "back in business" });
   }, 120_000);
 });
+
+describe("an engine that stops answering", () => {
+  let h!: Harness;
+  useHarness({ ENGINE_REQUEST_TIMEOUT_MS: "1500" }, (started) => (h = started));
+
+  it("is 503 engine_unavailable naming the timeout, not a 500, and serves again once it answers", async () => {
+    const engine = h.sidecar.engine as EngineSupervisor;
+    // Frozen, not dead: the process is there, its calls never answer.
+    process.kill(engine.pid!, "SIGSTOP");
+    let res;
+    try {
+      res = await h.post("/delegate", delegateBody(h, "ses_frozen", "hi"));
+    } finally {
+      process.kill(engine.pid!, "SIGCONT");
+    }
+    expect(res.status, JSON.stringify(res.body)).toBe(503);
+    expect(res.body.error).toMatchObject({ code: "engine_unavailable", message: expect.stringContaining("ENGINE_REQUEST_TIMEOUT_MS") });
+
+    h.model.script({ text: "thawed" });
+    const after = await h.post("/delegate", delegateBody(h, "ses_thawed", "again"));
+    expect(after.body).toMatchObject({ status: "success", output: "thawed" });
+  }, 120_000);
+});

@@ -2,7 +2,7 @@ import { createOpencodeClient, type Event, type OpencodeClient } from "@opencode
 import { LRUCache } from "lru-cache";
 import { Http, type Usage } from "@nubabel/contracts";
 import type { Logger } from "../logger.js";
-import { type Engine, EngineDownError, type EngineEndpoint } from "./engine.js";
+import { type Engine, EngineDownError, type EngineEndpoint, EngineTimeoutError } from "./engine.js";
 import { errorInfo, toEngineEvent, toPermissionAsk } from "./translate.js";
 import { stepOf, turnResult } from "./turn-result.js";
 import type { EngineEvent, PermissionAsk, TurnResult } from "./events.js";
@@ -79,33 +79,37 @@ export class EngineDriver {
   }
 
   async createSession(input: { directory: string; title: string; metadata: Record<string, unknown> }): Promise<string> {
-    const res = await this.api().session.create(
-      { directory: input.directory, title: input.title, metadata: input.metadata },
-      { throwOnError: true, signal: this.timeout() },
+    const res = await this.call((api, signal) =>
+      api.session.create({ directory: input.directory, title: input.title, metadata: input.metadata }, { throwOnError: true, signal }),
     );
     return res.data.id;
   }
 
   /** The ids of the tools the engine offers in `directory` (built-in and plugins'). */
   async toolIds(directory: string): Promise<string[]> {
-    const res = await this.api().tool.ids({ directory }, { throwOnError: true, signal: this.timeout() });
+    const res = await this.call((api, signal) => api.tool.ids({ directory }, { throwOnError: true, signal }));
     return res.data;
   }
 
   /** Unloads the engine's instance for `directory` (it comes back when next used). */
   async disposeInstance(directory: string): Promise<void> {
-    await this.api().instance.dispose({ directory }, { throwOnError: true, signal: this.timeout() });
+    await this.call((api, signal) => api.instance.dispose({ directory }, { throwOnError: true, signal }));
   }
 
   /** The names of the agents the engine offers (in `directory`, or its own folder). */
   async agentNames(directory?: string): Promise<string[]> {
-    const res = await this.api().app.agents(directory ? { directory } : {}, { throwOnError: true, signal: this.timeout() });
+    const res = await this.call((api, signal) => api.app.agents(directory ? { directory } : {}, { throwOnError: true, signal }));
     return res.data.map((agent) => agent.name);
   }
 
   /** The session's folder and parent, or undefined when the engine does not know it. */
   async getSession(sessionId: string, directory?: string): Promise<{ directory: string; parentId?: string } | undefined> {
-    const res = await this.api().session.get({ sessionID: sessionId, ...(directory ? { directory } : {}) }, { signal: this.timeout() });
+    const res = await this.call(async (api, signal) => {
+      const answer = await api.session.get({ sessionID: sessionId, ...(directory ? { directory } : {}) }, { signal });
+      // No answer at all (a timeout, a network error) says nothing of the session.
+      if (!answer.response) throw answer.error;
+      return answer;
+    });
     if (!res.data) {
       if (res.response && res.response.status >= 500) throw new Error(`engine answered ${res.response.status}`);
       return undefined;
@@ -116,26 +120,28 @@ export class EngineDriver {
   /** Starts a turn and returns at once (the engine answers 204); the turn is followed through events. */
   async prompt(input: PromptInput): Promise<void> {
     const [providerID, ...rest] = input.model ? input.model.split("/") : [];
-    await this.api().session.promptAsync(
-      {
-        sessionID: input.sessionId,
-        directory: input.directory,
-        parts: [...(input.context ? [{ type: "text" as const, text: input.context }] : []), { type: "text", text: input.text }],
-        ...(input.system ? { system: input.system } : {}),
-        ...(input.agent ? { agent: input.agent } : {}),
-        ...(providerID && rest.length ? { model: { providerID, modelID: rest.join("/") } } : {}),
-      },
-      { throwOnError: true, signal: this.timeout() },
+    await this.call((api, signal) =>
+      api.session.promptAsync(
+        {
+          sessionID: input.sessionId,
+          directory: input.directory,
+          parts: [...(input.context ? [{ type: "text" as const, text: input.context }] : []), { type: "text", text: input.text }],
+          ...(input.system ? { system: input.system } : {}),
+          ...(input.agent ? { agent: input.agent } : {}),
+          ...(providerID && rest.length ? { model: { providerID, modelID: rest.join("/") } } : {}),
+        },
+        { throwOnError: true, signal },
+      ),
     );
   }
 
   async abort(sessionId: string, directory: string): Promise<void> {
-    await this.api().session.abort({ sessionID: sessionId, directory }, { throwOnError: true, signal: this.timeout() });
+    await this.call((api, signal) => api.session.abort({ sessionID: sessionId, directory }, { throwOnError: true, signal }));
   }
 
   /** Whether the engine is working on the session right now. */
   async isBusy(sessionId: string, directory: string): Promise<boolean> {
-    const res = await this.api().session.status({ directory }, { throwOnError: true, signal: this.timeout() });
+    const res = await this.call((api, signal) => api.session.status({ directory }, { throwOnError: true, signal }));
     const status = (res.data as Record<string, { type: string }>)[sessionId];
     return status !== undefined && status.type !== "idle";
   }
@@ -146,10 +152,7 @@ export class EngineDriver {
    * subagents' steps are not in it: see `subagentUsage`.
    */
   async lastResult(sessionId: string, directory: string): Promise<TurnResult | undefined> {
-    const res = await this.api().session.messages(
-      { sessionID: sessionId, directory, limit: 100 },
-      { throwOnError: true, signal: this.timeout() },
-    );
+    const res = await this.call((api, signal) => api.session.messages({ sessionID: sessionId, directory, limit: 100 }, { throwOnError: true, signal }));
     const last = [...res.data].reverse().find((m) => m.info.role === "assistant");
     if (!last || last.info.role !== "assistant") return undefined;
     const { info } = last;
@@ -188,9 +191,8 @@ export class EngineDriver {
     await Promise.all(
       found.map(async (id) => {
         try {
-          const res = await this.api().session.messages(
-            { sessionID: id, directory, limit: SUBAGENT_MESSAGE_LIMIT },
-            { throwOnError: true, signal: this.timeout() },
+          const res = await this.call((api, signal) =>
+            api.session.messages({ sessionID: id, directory, limit: SUBAGENT_MESSAGE_LIMIT }, { throwOnError: true, signal }),
           );
           for (const { info } of res.data) if (info.role === "assistant" && info.time.created >= since) addStep(usage, info);
         } catch (err) {
@@ -204,7 +206,7 @@ export class EngineDriver {
   /** The sessions directly below `sessionId`; none when they cannot be read (logged). */
   private async children(sessionId: string, directory: string): Promise<Array<{ id: string; time: { updated: number } }>> {
     try {
-      const res = await this.api().session.children({ sessionID: sessionId, directory }, { throwOnError: true, signal: this.timeout() });
+      const res = await this.call((api, signal) => api.session.children({ sessionID: sessionId, directory }, { throwOnError: true, signal }));
       return res.data;
     } catch (err) {
       this.log.warn({ err: (err as Error).message, sessionId }, "a session's subagents could not be listed; the run's usage leaves them out");
@@ -214,7 +216,7 @@ export class EngineDriver {
 
   /** Whether the session has a tool call with this id running right now (the bridge's proof of origin). */
   async isToolCallRunning(sessionId: string, directory: string, callId: string): Promise<boolean> {
-    const res = await this.api().session.messages({ sessionID: sessionId, directory, limit: 4 }, { throwOnError: true, signal: this.timeout() });
+    const res = await this.call((api, signal) => api.session.messages({ sessionID: sessionId, directory, limit: 4 }, { throwOnError: true, signal }));
     return res.data.some((m) => m.parts.some((p) => p.type === "tool" && p.callID === callId && p.state.status === "running"));
   }
 
@@ -223,23 +225,25 @@ export class EngineDriver {
    * `message` as the tool's error, and the turn goes on). False when the engine no longer waits on it.
    */
   async replyPermission(requestId: string, directory: string, reply: "once" | "reject", message?: string): Promise<boolean> {
-    const res = await this.api().permission.reply(
-      { requestID: requestId, directory, reply, ...(message !== undefined ? { message } : {}) },
-      { signal: this.timeout() },
-    );
+    const res = await this.call(async (api, signal) => {
+      const answer = await api.permission.reply({ requestID: requestId, directory, reply, ...(message !== undefined ? { message } : {}) }, { signal });
+      // No answer at all (a timeout, a network error) does not mean the engine stopped waiting.
+      if (!answer.response) throw answer.error;
+      return answer;
+    });
     if (res.response && res.response.status >= 500) throw new Error(`engine answered ${res.response.status}`);
     return res.response?.ok === true && res.data !== false;
   }
 
   /** The permission requests the engine's instance for `directory` is waiting on (asked while we were not listening). */
   async pendingPermissions(directory: string): Promise<PermissionAsk[]> {
-    const res = await this.api().permission.list({ directory }, { throwOnError: true, signal: this.timeout() });
+    const res = await this.call((api, signal) => api.permission.list({ directory }, { throwOnError: true, signal }));
     return (res.data ?? []).map((request) => toPermissionAsk(request, directory));
   }
 
   /** A tool call of the session by its id: the tool's name and the input the model gave it. */
   async toolCall(sessionId: string, directory: string, callId: string): Promise<{ tool: string; input: Record<string, unknown> } | undefined> {
-    const res = await this.api().session.messages({ sessionID: sessionId, directory, limit: 4 }, { throwOnError: true, signal: this.timeout() });
+    const res = await this.call((api, signal) => api.session.messages({ sessionID: sessionId, directory, limit: 4 }, { throwOnError: true, signal }));
     for (const message of [...res.data].reverse()) {
       const part = message.parts.find((p) => p.type === "tool" && p.callID === callId);
       if (part?.type === "tool") return { tool: part.tool, input: part.state.input ?? {} };
@@ -248,7 +252,7 @@ export class EngineDriver {
   }
 
   async rejectQuestion(requestId: string, directory: string): Promise<void> {
-    await this.api().question.reject({ requestID: requestId, directory }, { signal: this.timeout() });
+    await this.call((api, signal) => api.question.reject({ requestID: requestId, directory }, { signal }));
   }
 
   private api(): OpencodeClient {
@@ -256,8 +260,18 @@ export class EngineDriver {
     return this.client;
   }
 
-  private timeout(): AbortSignal {
-    return AbortSignal.timeout(this.requestTimeoutMs);
+  /** One call to the engine, bounded by `ENGINE_REQUEST_TIMEOUT_MS`; running out of it is an `EngineTimeoutError`. */
+  private async call<T>(fn: (api: OpencodeClient, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const api = this.api();
+    try {
+      return await fn(api, AbortSignal.timeout(this.requestTimeoutMs));
+    } catch (err) {
+      // The signal's reason, from the request or from reading its answer.
+      if (err instanceof Error && err.name === "TimeoutError") {
+        throw new EngineTimeoutError(`the engine did not answer within ${this.requestTimeoutMs} ms (ENGINE_REQUEST_TIMEOUT_MS)`);
+      }
+      throw err;
+    }
   }
 
   private connect(endpoint: EngineEndpoint): void {

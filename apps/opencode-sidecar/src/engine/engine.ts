@@ -23,5 +23,14 @@ export interface Engine extends EventEmitter {
 }
 
 export class EngineDownError extends Error {
-  override readonly name = "EngineDownError";
+  override readonly name: string = "EngineDownError";
+}
+
+/**
+ * A call the engine did not answer within `ENGINE_REQUEST_TIMEOUT_MS`. To its caller the engine is
+ * as unavailable as a stopped one (503 `engine_unavailable`), not broken: a 500 would say the
+ * sidecar failed.
+ */
+export class EngineTimeoutError extends EngineDownError {
+  override readonly name = "EngineTimeoutError";
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { EngineDriver } from "../engine/driver.js";
+import { EngineTimeoutError } from "../engine/engine.js";
 import type { EngineEvent } from "../engine/events.js";
 import { emptyUsage } from "../engine/usage.js";
 import { runTurn } from "./turn.js";
@@ -159,7 +160,7 @@ describe("a turn's end", () => {
 describe("a turn's prompt", () => {
   it("fails, and stops the engine's turn, when the prompt's answer timed out: it may have arrived", async () => {
     const { driver, calls } = scriptedDriver({ promptFails: timedOut() });
-    await expect(start(driver)).rejects.toThrow(/timeout/);
+    await expect(start(driver)).rejects.toThrow(/did not answer within/);
     await tick();
     expect(calls).toEqual(["prompt", "abort"]);
   });
@@ -191,7 +192,7 @@ describe("a turn's prompt", () => {
   });
 });
 
-/** What a call given `AbortSignal.timeout` rejects with once it runs out. */
+/** What a driver call rejects with once it ran out of `ENGINE_REQUEST_TIMEOUT_MS`. */
 function timedOut(): Error {
-  return new DOMException("The operation was aborted due to timeout", "TimeoutError");
+  return new EngineTimeoutError("the engine did not answer within 15000 ms (ENGINE_REQUEST_TIMEOUT_MS)");
 }

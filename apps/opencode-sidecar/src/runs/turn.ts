@@ -1,7 +1,7 @@
 import type { RunStatus, Usage } from "@nubabel/contracts";
 import type { ProgressInput } from "../callbacks/reporter.js";
 import type { EngineDriver, PromptInput } from "../engine/driver.js";
-import { EngineDownError } from "../engine/engine.js";
+import { EngineDownError, EngineTimeoutError } from "../engine/engine.js";
 import { turnResult } from "../engine/turn-result.js";
 import { addUsage } from "../engine/usage.js";
 import type { AssistantStep, EngineEvent, ErrorInfo, TurnResult } from "../engine/events.js";
@@ -302,7 +302,7 @@ function nameOf(title: string): string {
   return title.replace(/[\u0000-\u001f\u007f]+/g, " ").trim().slice(0, 200);
 }
 
-/** A call to the engine that ran out of `ENGINE_REQUEST_TIMEOUT_MS` (`AbortSignal.timeout`). */
+/** A call to the engine that ran out of `ENGINE_REQUEST_TIMEOUT_MS`. */
 function isTimeout(err: unknown): boolean {
-  return err instanceof Error && err.name === "TimeoutError";
+  return err instanceof EngineTimeoutError;
 }
