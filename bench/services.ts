@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -38,7 +39,17 @@ export class Service {
     if (child.pid === undefined) throw new Error(`${name} did not start`);
     this.pid = child.pid;
     running.add(this);
-    for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on("line", (line) => this.read(line));
+    // BENCH_LOGS=<dir>: every line the service prints, kept whole for a failure's post-mortem.
+    const logs = process.env.BENCH_LOGS;
+    if (logs) mkdirSync(logs, { recursive: true });
+    const file = logs ? createWriteStream(path.join(logs, `${name}.log`), { flags: "a" }) : undefined;
+    for (const stream of [child.stdout, child.stderr])
+      createInterface({ input: stream }).on("line", (line) => {
+        file?.write(`${line}\n`);
+        this.read(line);
+      });
+    // After its output streams, so the last lines are in.
+    child.once("close", () => file?.end());
     this.exited = new Promise((resolve) =>
       child.once("exit", (code, signal) => {
         running.delete(this);
