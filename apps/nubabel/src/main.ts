@@ -318,6 +318,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
         sidecarSecret: env.SIDECAR_SHARED_SECRET,
         tokenSecret,
         bodyLimit: env.BODY_LIMIT_BYTES,
+        requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
         heartbeatMs: env.PROGRESS_HEARTBEAT_MS,
         streamTokenTtlSeconds: env.STREAM_TOKEN_TTL_SECONDS,
         callbackLimitPerOrg: env.CALLBACK_RATE_LIMIT_PER_ORG,

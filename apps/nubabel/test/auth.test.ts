@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:http";
+import { unfinishedRequest } from "@nubabel/testkit";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Capabilities, type DelegateRequest, type ErrorBody, Webhooks } from "@nubabel/contracts";
@@ -24,6 +25,7 @@ describe("authentication, authorization and bad input", () => {
       ...secrets,
       SIDECAR_URL: sidecar.url,
       BODY_LIMIT_BYTES: "4096",
+      REQUEST_TIMEOUT_MS: "1000",
       CALLBACK_RATE_LIMIT_PER_SESSION: "4",
     });
     acme = await createOrganization(nubabel, "Acme");
@@ -81,6 +83,8 @@ describe("authentication, authorization and bad input", () => {
     }
     const huge = await nubabel.api("/api/delegate", { body: { prompt: "x".repeat(8192) }, apiKey: acme.apiKey });
     expect(await error(huge)).toMatchObject({ status: 413, error: { code: "body_too_large" } });
+    // A body that never arrives in full is cut off (REQUEST_TIMEOUT_MS) rather than held for ever.
+    expect(await unfinishedRequest(nubabel.url, "/api/delegate", 10_000)).toMatch(/^HTTP\/1\.1 408/);
     expect(sidecar.received).toHaveLength(0);
   });
 

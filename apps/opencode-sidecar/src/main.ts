@@ -227,6 +227,7 @@ export async function startSidecar(
     secret: env.SIDECAR_SHARED_SECRET,
     replayGuard,
     bodyLimit: env.BODY_LIMIT_BYTES,
+    requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     instrument: (app) => metrics.instrument(app),
     runner,
     permissions,

@@ -111,3 +111,14 @@ export async function fetchVia(resource: string | URL | Request, init?: RequestI
   pipeline(answer.body, decoded, () => undefined);
   return new Response(Readable.toWeb(decoded) as ReadableStream<Uint8Array>, answered);
 }
+
+/**
+ * Fastify's options that bound how long a client may take to send its whole request, headers and
+ * body (then 408, and the connection closes): one that never finishes (slowloris) cannot hold a
+ * connection for ever. Node checks every `connectionsCheckingInterval` (30 s by default): checked
+ * twice a bound, a client is cut off at most half a bound late. The answer is not bounded by it.
+ */
+export function requestBounds(requestTimeoutMs: number): { requestTimeout: number; http: { requestTimeout: number; connectionsCheckingInterval: number } } {
+  const connectionsCheckingInterval = Math.min(30_000, Math.max(100, Math.round(requestTimeoutMs / 2)));
+  return { requestTimeout: requestTimeoutMs, http: { requestTimeout: requestTimeoutMs, connectionsCheckingInterval } };
+}

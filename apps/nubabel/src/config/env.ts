@@ -77,6 +77,7 @@ const Schema = z.object({
   PROGRESS_MAXLEN: positiveInt.default(1_000),
   PROGRESS_HEARTBEAT_MS: positiveInt.default(15_000),
   BODY_LIMIT_BYTES: positiveInt.default(1_048_576),
+  REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
   /** Per-minute callback budgets; generous, because a busy run posts many progress events. */
   CALLBACK_RATE_LIMIT_PER_ORG: positiveInt.default(6_000),
   CALLBACK_RATE_LIMIT_PER_SESSION: positiveInt.default(1_200),

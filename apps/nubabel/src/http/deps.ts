@@ -68,6 +68,8 @@ export interface HttpDeps {
     sidecarSecret: string;
     tokenSecret: string;
     bodyLimit: number;
+    /** Longest a client may take to send its whole request (headers and body); the answer is not bounded by it. */
+    requestTimeoutMs: number;
     heartbeatMs: number;
     streamTokenTtlSeconds: number;
     callbackLimitPerOrg: number;

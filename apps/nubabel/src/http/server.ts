@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
-import { Text } from "@nubabel/contracts";
+import { Http, Text } from "@nubabel/contracts";
 import { Logs, serverSpans } from "@nubabel/telemetry";
 import type { HttpDeps } from "./deps.js";
 import { handleError, InvalidRequest } from "./errors.js";
@@ -30,6 +30,7 @@ export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteO
   const app = Fastify({
     loggerInstance: deps.logger.child({ module: "http" }) as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimit,
+    ...Http.requestBounds(deps.config.requestTimeoutMs),
     requestIdHeader: "x-request-id",
     logController: new Logs.QuietRequests((url) => QUIET.test(url), "requestId"),
     genReqId: () => `req_${randomUUID().replace(/-/g, "")}`,

@@ -74,6 +74,7 @@ export const Env = z.object({
   PROGRESS_TEXT_INTERVAL_MS: int(250),
   PROGRESS_BATCH_MS: int(50),
   BODY_LIMIT_BYTES: int(1_048_576),
+  REQUEST_TIMEOUT_MS: int(30_000),
   /** The agent's shell: in bubblewrap per organization, or (single-tenant hosts only) as is. */
   SANDBOX: z.enum(["bwrap", "off"]).default("bwrap"),
   /** `on`: OhMyOpenCode (the optional dependency `oh-my-opencode`) is loaded into the engine, offline. */

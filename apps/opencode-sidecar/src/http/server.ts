@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import { Text, Webhooks } from "@nubabel/contracts";
+import { Http, Text, Webhooks } from "@nubabel/contracts";
 import { Logs, serverSpans } from "@nubabel/telemetry";
 import type { Logger } from "../logger.js";
 import { errorHandler, ValidationError } from "./errors.js";
@@ -19,6 +19,8 @@ export interface ServerDeps extends SessionRouteDeps, RunRouteDeps, HealthDeps, 
   secret: string;
   replayGuard: Webhooks.ReplayGuard;
   bodyLimit: number;
+  /** Longest a client may take to send its whole request (headers and body); the answer is not bounded by it. */
+  requestTimeoutMs: number;
   /** Called on the app before any route or hook is added: metrics hook in here. */
   instrument?(app: FastifyInstance): void;
 }
@@ -39,6 +41,7 @@ export function buildServer(deps: ServerDeps) {
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new Logs.QuietRequests((url) => QUIET.test(url)),
     bodyLimit: deps.bodyLimit,
+    ...Http.requestBounds(deps.requestTimeoutMs),
     // A path Fastify cannot decode (`%C0%AE`) or a parameter too long: a 400 naming the path.
     frameworkErrors: (err, req, reply) => errorHandler(new ValidationError(`path: ${err.message}`, { fields: ["(path)"] }), req, reply),
   });
