@@ -19,6 +19,8 @@ export const SidecarEntry = z.object({
   runs: z.number().int().nonnegative().optional(),
   capacity: z.number().int().optional(),
   error: z.string().optional(),
+  /** What the sidecar says is wrong even while it answers (no model configured, the shell refused). */
+  problems: z.array(z.string()).optional(),
 });
 export type SidecarEntry = z.infer<typeof SidecarEntry>;
 

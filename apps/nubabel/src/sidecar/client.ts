@@ -44,6 +44,12 @@ export interface SidecarClientOptions {
 /** Sidecar answers that mean "wait a moment" (its engine restarting, or it draining), not "broken". */
 const TRANSIENT = new Set(["engine_unavailable", "draining"]);
 
+/**
+ * 503s that say the sidecar is set up wrong (no model, a plugin missing): passed on as it said them,
+ * naming what to set, since asking again changes nothing until someone does. Not a broken sidecar.
+ */
+const MISCONFIGURED = new Set(["no_model_configured", "plugin_not_loaded"]);
+
 /** Connection errors that mean the request never reached the sidecar, so nothing ran there. */
 const UNREACHED = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
 
@@ -170,6 +176,7 @@ export class SidecarClient {
         const text = response.text;
         const code = response.status === 503 ? errorCode(text) : "";
         if (TRANSIENT.has(code)) throw new SidecarUnavailable(sidecarUrl, `HTTP 503: ${text.slice(0, 200)}`, true, code);
+        if (MISCONFIGURED.has(code)) throw rejected(response.status, text);
         if (response.status >= 500) throw new SidecarUnavailable(sidecarUrl, `HTTP ${response.status}: ${text.slice(0, 200)}`);
         if (response.status >= 400) throw rejected(response.status, text);
         return text;

@@ -23,8 +23,9 @@ export class SidecarUnavailable extends NubabelError<{ sidecarUrl: string; reaso
 }
 
 /**
- * The sidecar refused the request (4xx): its error body is passed on, so an unknown category's
- * 400 still lists the known ones.
+ * The sidecar refused the request (4xx, or a 503 saying it is set up wrong): its error body is
+ * passed on, so an unknown category's 400 still lists the known ones and a missing model's 503
+ * names the variables to set.
  */
 export class SidecarRejected extends NubabelError<{ status: number; code: string; message: string; details?: unknown }> {
   override readonly name = "SidecarRejected";

@@ -89,6 +89,7 @@ function sidecarEntry(url: string, side: PromiseSettledResult<SidecarHealth>): H
     ...(health.draining ? { draining: true } : {}),
     ...(health.load ? { runs: health.load.runs, capacity: health.load.capacity } : {}),
     ...(ok ? {} : { error: health.problems?.join("; ") ?? `the OpenCode engine is ${health.opencode.state}` }),
+    ...(health.problems?.length ? { problems: health.problems } : {}),
   };
 }
 
