@@ -73,6 +73,9 @@ describe("authentication, authorization and bad input", () => {
       [{ prompt: "hi", category: "Not A Name" }, "category"],
       [{ prompt: "hi", load_skills: ["ok", "BAD!"] }, "load_skills.1"],
       ["{not json", "body"],
+      [{ prompt: "  \n\t " }, "prompt"],
+      // Misspelt, it would start a new conversation unnoticed.
+      [{ prompt: "hi", sessionID: "thread-1" }, "sessionID"],
     ];
     for (const [body, field] of cases) {
       const res = await nubabel.api("/api/delegate", { body, apiKey: acme.apiKey });

@@ -5,9 +5,10 @@ import { ContextRestored, ErrorInfo, Name, Prompt, RunState, Usage, UserId } fro
 
 /**
  * `POST /api/delegate` body: a prompt for a session (a new one when `sessionId` is absent, the
- * caller's own id created on first use).
+ * caller's own id created on first use). Strict: a misspelt `sessionID` would otherwise start a
+ * new conversation without a word.
  */
-export const ApiDelegateRequest = z.object({
+export const ApiDelegateRequest = z.strictObject({
   prompt: Prompt,
   sessionId: SessionId.optional(),
   category: Name.optional(),

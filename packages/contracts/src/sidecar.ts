@@ -20,7 +20,7 @@ export const Callbacks = z.object({
 export type Callbacks = z.infer<typeof Callbacks>;
 
 /** What a person asks: free text, no control characters but tab and line breaks. */
-export const Prompt = free(100_000).min(1, "must not be empty");
+export const Prompt = free(100_000).refine((text) => text.trim().length > 0, "must not be empty (or only spaces)");
 
 /** Who asked, as the caller names them (a Slack user id, an email): one line. */
 export const UserId = line(200);
