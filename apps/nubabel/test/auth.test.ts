@@ -85,7 +85,13 @@ describe("authentication, authorization and bad input", () => {
       expect((got.error.details as { fields: string[] }).fields).toContain(field);
     }
     const huge = await nubabel.api("/api/delegate", { body: { prompt: "x".repeat(8192) }, apiKey: acme.apiKey });
-    expect(await error(huge)).toMatchObject({ status: 413, error: { code: "body_too_large" } });
+    expect(await error(huge)).toMatchObject({ status: 413, error: { code: "body_too_large", message: expect.stringContaining("BODY_LIMIT_BYTES") } });
+    const form = await fetch(`${nubabel.url}/api/delegate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${acme.apiKey}`, "content-type": "application/x-www-form-urlencoded" },
+      body: "prompt=hi",
+    });
+    expect(await error(form)).toMatchObject({ status: 415, error: { code: "unsupported_media_type", message: expect.stringContaining("application/json") } });
     // A body that never arrives in full is cut off (REQUEST_TIMEOUT_MS) rather than held for ever.
     expect(await unfinishedRequest(nubabel.url, "/api/delegate", 10_000)).toMatch(/^HTTP\/1\.1 408/);
     expect(sidecar.received).toHaveLength(0);

@@ -167,6 +167,7 @@ for (const kind of ["shared", "embedded"] as const) {
       const refused = await delegate({ prompt: "job 5" }, acme.apiKey, true, second ?? nubabel);
       expect(refused.status).toBe(429);
       expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(JSON.stringify(refused.body)).toMatch(/already has 5 unfinished runs \(\d running, \d waiting\)/);
       const queued = await run(ids[4]!);
       expect(queued).toMatchObject({ status: "queued", queuePosition: 3 });
       // Another organization is not held up by Acme's queue.

@@ -12,7 +12,11 @@ export class RunNotFound extends NubabelError<{ runId: string }> {
 export class RunQueueFull extends NubabelError<{ running: number; queued: number; limit: number; retryAfterSeconds: number }> {
   override readonly name = "RunQueueFull";
   constructor(data: { running: number; queued: number; limit: number; retryAfterSeconds: number }) {
-    super(`this organization already has ${data.queued} runs waiting (limit ${data.limit}); try again when some finish`, data);
+    // Runs wait beyond those running, so `queued` alone may pass `limit` while fewer run: the bound is on both.
+    super(
+      `this organization already has ${data.running + data.queued} unfinished runs (${data.running} running, ${data.queued} waiting), as many as it may (ORG_MAX_RUNNING + ORG_MAX_QUEUED); try again when some finish`,
+      data,
+    );
   }
 }
 
