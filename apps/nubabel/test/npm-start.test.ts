@@ -27,6 +27,17 @@ function processesMentioning(marker: string): number[] {
   return found;
 }
 
+/** SIGKILL to every process `processesMentioning(marker)` finds: what a failed test left behind. */
+function killMentioning(marker: string): void {
+  for (const pid of processesMentioning(marker)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
 const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
 
 /** One variable of a process's environment as it was started. */
@@ -116,13 +127,7 @@ describe.runIf(process.platform === "linux")("npm start", () => {
   afterAll(async () => {
     // Only if the test failed half-way: nothing of this run may outlive it.
     if (npm?.exitCode === null) npm.kill("SIGKILL");
-    for (const pid of processesMentioning(sidecarData.dir)) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }
+    killMentioning(sidecarData.dir);
     await model?.close();
     nubabelData.remove();
     sidecarData.remove();
@@ -195,13 +200,7 @@ describe.runIf(process.platform === "linux")("npm start", () => {
       await expectFree([nubabelPort, ...sidecarPorts]);
       if (child.exitCode === null) child.kill("SIGKILL");
     } finally {
-      for (const pid of processesMentioning(data.dir)) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }
+      killMentioning(data.dir);
       data.remove();
     }
   });
@@ -247,13 +246,7 @@ describe.runIf(process.platform === "linux")("npm start", () => {
       expect(processesMentioning(data.dir).map(cmdline), output().slice(-3000)).toEqual([]);
       await expectFree([nubabelPort, ...sidecarPorts]);
     } finally {
-      for (const pid of processesMentioning(data.dir)) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }
+      killMentioning(data.dir);
       if (prefix) await flushPrefix(infra.redisUrl!, prefix);
       data.remove();
     }
@@ -302,13 +295,7 @@ describe.runIf(process.platform === "linux")("npm start", () => {
       expect(processesMentioning(data.dir).map(cmdline)).toEqual([]);
       await expectFree([modelPort]);
     } finally {
-      for (const pid of processesMentioning(data.dir)) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }
+      killMentioning(data.dir);
       data.remove();
     }
   });
