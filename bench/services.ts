@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { appendFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -40,16 +40,15 @@ export class Service {
     this.pid = child.pid;
     running.add(this);
     // BENCH_LOGS=<dir>: every line the service prints, kept whole for a failure's post-mortem.
+    // Written line by line, synchronously: the bench's exit must not drop the last lines, the ones a post-mortem wants.
     const logs = process.env.BENCH_LOGS;
     if (logs) mkdirSync(logs, { recursive: true });
-    const file = logs ? createWriteStream(path.join(logs, `${name}.log`), { flags: "a" }) : undefined;
+    const file = logs ? path.join(logs, `${name}.log`) : undefined;
     for (const stream of [child.stdout, child.stderr])
       createInterface({ input: stream }).on("line", (line) => {
-        file?.write(`${line}\n`);
+        if (file) appendFileSync(file, `${line}\n`);
         this.read(line);
       });
-    // After its output streams, so the last lines are in.
-    child.once("close", () => file?.end());
     this.exited = new Promise((resolve) =>
       child.once("exit", (code, signal) => {
         running.delete(this);

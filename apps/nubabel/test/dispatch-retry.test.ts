@@ -41,3 +41,39 @@ describe("a hand-over retried after the sidecar's engine was restarting (fake si
     expect(tries[2]!.timestamp).toBeGreaterThan(tries[1]!.timestamp);
   });
 });
+
+/**
+ * A pool where one sidecar has no model: it refuses a new session before creating anything, so the
+ * session goes to another one (fake sidecars; the real sidecar's refusal is in no-model.test.ts).
+ */
+describe("a new session refused by a sidecar with no model goes to another one (fake sidecars)", () => {
+  const secrets = testSecrets();
+  let backend: Awaited<ReturnType<typeof backendEnv>>;
+  let unset: FakeSidecar;
+  let good: FakeSidecar;
+  let nubabel: TestNubabel;
+
+  beforeAll(async () => {
+    backend = await backendEnv("shared");
+    unset = await startFakeSidecar({ secret: secrets.SIDECAR_SHARED_SECRET, noModel: true });
+    good = await startFakeSidecar({ secret: secrets.SIDECAR_SHARED_SECRET });
+    nubabel = await startTestNubabel({ ...backend.env, ...secrets, SIDECAR_URLS: `${unset.url},${good.url}` });
+  });
+  afterAll(async () => {
+    await nubabel?.close();
+    await unset?.close();
+    await good?.close();
+    await backend?.cleanup();
+  });
+
+  it("answers every new conversation from the sidecar that has a model", async () => {
+    const { apiKey } = await createOrganization(nubabel, "Acme");
+    for (let i = 0; i < 4; i++) {
+      const res = await nubabel.api("/api/delegate", { body: { prompt: `hello ${i}` }, apiKey });
+      expect(res.status, await res.clone().text()).toBe(200);
+      expect(((await res.json()) as DelegateResponse).output).toContain(`hello ${i}`);
+    }
+    expect(unset.signed.filter((s) => s.path === "/delegate").length).toBeGreaterThan(0);
+    expect(good.signed.filter((s) => s.path === "/delegate")).toHaveLength(4);
+  });
+});

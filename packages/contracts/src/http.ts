@@ -1,4 +1,5 @@
 import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import { pipeline, Readable, type Transform } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { Agent, type Dispatcher, request } from "undici";
@@ -117,8 +118,30 @@ export async function fetchVia(resource: string | URL | Request, init?: RequestI
  * body (then 408, and the connection closes): one that never finishes (slowloris) cannot hold a
  * connection for ever. Node checks every `connectionsCheckingInterval` (30 s by default): checked
  * twice a bound, a client is cut off at most half a bound late. The answer is not bounded by it.
+ * Such refusals, made before any route, carry the services' error body too.
  */
-export function requestBounds(requestTimeoutMs: number): { requestTimeout: number; http: { requestTimeout: number; connectionsCheckingInterval: number } } {
+export function requestBounds(requestTimeoutMs: number): {
+  requestTimeout: number;
+  http: { requestTimeout: number; connectionsCheckingInterval: number };
+  clientErrorHandler: (err: Error & { code?: string }, socket: Socket) => void;
+} {
   const connectionsCheckingInterval = Math.min(30_000, Math.max(100, Math.round(requestTimeoutMs / 2)));
-  return { requestTimeout: requestTimeoutMs, http: { requestTimeout: requestTimeoutMs, connectionsCheckingInterval } };
+  return {
+    requestTimeout: requestTimeoutMs,
+    http: { requestTimeout: requestTimeoutMs, connectionsCheckingInterval },
+    clientErrorHandler: (err, socket) => {
+      if (err.code === "ECONNRESET" || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const [status, code, message] =
+        err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? [408, "request_timeout", `the request did not arrive in full within ${requestTimeoutMs} ms (REQUEST_TIMEOUT_MS)`]
+          : err.code === "HPE_HEADER_OVERFLOW"
+            ? [431, "headers_too_large", "the request's headers are too large"]
+            : [400, "bad_request", "the request is not valid HTTP"];
+      const body = JSON.stringify({ error: { code, message } });
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    },
+  };
 }

@@ -104,7 +104,8 @@ export async function dispatch(deps: DispatchDeps, run: Run, log: Logger, newSes
 
 /**
  * Creates the session's OpenCode session on the sidecar the pool picks (the organization's own
- * when it has room), trying the others when one is unreachable or draining.
+ * when it has room), trying the others when one is unreachable, draining or set up wrong (no
+ * model: it refuses before creating anything).
  */
 async function create(deps: DispatchDeps, run: Run, body: DelegateRequest, exclude: Set<string>, log: Logger): Promise<{ accepted: RunAccepted; sidecarUrl: string }> {
   const urls = deps.pool.urls;
@@ -119,11 +120,12 @@ async function create(deps: DispatchDeps, run: Run, body: DelegateRequest, exclu
       return { accepted, sidecarUrl };
     } catch (err) {
       // A hand-over that timed out may have started the turn there: sending it elsewhere could run it twice.
-      if (!(err instanceof SidecarUnavailable) || !(err.draining || err.unreached)) throw err;
-      if (err.draining) deps.pool.sawDraining(sidecarUrl);
+      const elsewhere = err instanceof SidecarRejected ? err.misconfigured : err instanceof SidecarUnavailable && (err.draining || err.unreached);
+      if (!elsewhere) throw err;
+      if (err instanceof SidecarUnavailable && err.draining) deps.pool.sawDraining(sidecarUrl);
       exclude.add(sidecarUrl);
       if (urls.every((url) => exclude.has(url))) throw err;
-      log.warn({ sidecarUrl, reason: err.data.reason }, "sidecar could not take the session; trying another");
+      log.warn({ sidecarUrl, reason: err instanceof SidecarUnavailable ? err.data.reason : (err as Error).message }, "sidecar could not take the session; trying another");
     }
   }
 }

@@ -31,7 +31,7 @@ import {
 } from "@nubabel/contracts";
 import { Tracing } from "@nubabel/telemetry";
 import type { Logger } from "../log/logger.js";
-import { SidecarProtocolError, SidecarRejected, SidecarUnavailable } from "./errors.js";
+import { MISCONFIGURED, SidecarProtocolError, SidecarRejected, SidecarUnavailable } from "./errors.js";
 
 export interface SidecarClientOptions {
   secret: string;
@@ -44,11 +44,6 @@ export interface SidecarClientOptions {
 /** Sidecar answers that mean "wait a moment" (its engine restarting, or it draining), not "broken". */
 const TRANSIENT = new Set(["engine_unavailable", "draining"]);
 
-/**
- * 503s that say the sidecar is set up wrong (no model, a plugin missing): passed on as it said them,
- * naming what to set, since asking again changes nothing until someone does. Not a broken sidecar.
- */
-const MISCONFIGURED = new Set(["no_model_configured", "plugin_not_loaded"]);
 
 /** Connection errors that mean the request never reached the sidecar, so nothing ran there. */
 const UNREACHED = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);

@@ -32,7 +32,18 @@ export class SidecarRejected extends NubabelError<{ status: number; code: string
   constructor(status: number, code: string, message: string, details?: unknown) {
     super(message, { status, code, message, details });
   }
+
+  /** The sidecar is set up wrong (no model, a plugin missing): it refused before creating anything. */
+  get misconfigured(): boolean {
+    return this.data.status === 503 && MISCONFIGURED.has(this.data.code);
+  }
 }
+
+/**
+ * 503s that say a sidecar is set up wrong: passed on as it said them, naming what to set, since
+ * asking it again changes nothing until someone does. Not a broken sidecar.
+ */
+export const MISCONFIGURED: ReadonlySet<string> = new Set(["no_model_configured", "plugin_not_loaded"]);
 
 /** The sidecar answered 2xx with a body that breaks the contract. */
 export class SidecarProtocolError extends NubabelError<{ sidecarUrl: string; reason: string }> {

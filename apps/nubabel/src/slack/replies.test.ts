@@ -33,7 +33,7 @@ describe("replies", () => {
     expect(failureMessage(named("SidecarUnavailable"), "r")).toContain("can't reach my worker");
     expect(failureMessage(new TypeError("fetch failed"), "r")).toContain("can't reach my worker");
     const full = Object.assign(named("RunQueueFull"), { data: { running: 8, queued: 100, limit: 100, retryAfterSeconds: 5 } });
-    expect(failureMessage(full, "r")).toContain("already has 100 requests waiting");
+    expect(failureMessage(full, "r")).toContain("already has 108 requests running or waiting");
     expect(failureMessage(named("SessionNotFound"), "r")).toContain("start a new thread");
     const broke = Object.assign(named("BudgetExceeded"), {
       data: { budget: { monthlyCost: 0.0001, monthlyTokens: 50_000 }, spent: { cost: 0.000123, tokens: 51_000 }, resetsAt: "2026-12-01T00:00:00.000Z" },
@@ -42,6 +42,10 @@ describe("replies", () => {
     expect(budget).toContain("monthly budget (0.000123 of 0.0001 USD spent, 51,000 of 50,000 tokens used)");
     expect(budget).toContain("resets on December 1, 2026 (UTC)");
     expect(failureMessage(named("SidecarRejected", "unknown category <x>"), "r")).toContain("unknown category &lt;x&gt;");
+    // Set up wrong (503): the operator's to fix, and its text (paths, variables) is not the asker's.
+    const unset = Object.assign(named("SidecarRejected", "plugin not loaded from /srv/sidecar/node_modules"), { data: { status: 503, code: "plugin_not_loaded" } });
+    expect(failureMessage(unset, "slk_9")).toContain("tell whoever runs Nubabel (reference `slk_9`)");
+    expect(failureMessage(unset, "slk_9")).not.toContain("/srv/sidecar");
     const other = failureMessage(named("TypeError", "secret internals"), "slk_1234");
     expect(other).toContain("slk_1234");
     expect(other).not.toContain("secret internals");

@@ -20,8 +20,8 @@ export const Replies = {
     "I'll start as soon as one opens.\n_Say `stop` in this thread to cancel._",
   /** Shown by an instance that stops mid-turn: the run goes on, and its answer is handed over later. */
   restarting: ":arrows_counterclockwise: I'm restarting. The work goes on, and the answer will follow here.",
-  queueFull: (queued: number) =>
-    `:hourglass: Your organization already has ${queued} requests waiting, as many as it may. Please try again in a few minutes, once some have finished.`,
+  queueFull: (unfinished: number) =>
+    `:hourglass: Your organization already has ${unfinished} requests running or waiting, as many as it may. Please try again in a few minutes, once some have finished.`,
   /** The organization spent its monthly cap; `resetsAt` is an ISO time (the first of next month, UTC). */
   budgetExceeded: (spent: string, resetsAt: string) =>
     `:no_entry: Your organization reached its monthly budget (${spent}), so I didn't start this. ` +
@@ -82,8 +82,8 @@ export function failureMessage(err: unknown, ref: string): string {
     case "TaskCancelledError":
       return ":warning: I can't reach my worker right now, so nothing ran. Please try again in a minute; if it keeps happening, tell whoever runs Nubabel.";
     case "RunQueueFull": {
-      const queued = (err as { data?: { queued?: number } }).data?.queued;
-      return Replies.queueFull(typeof queued === "number" ? queued : 0);
+      const data = (err as { data?: { running?: number; queued?: number } }).data;
+      return Replies.queueFull((data?.running ?? 0) + (data?.queued ?? 0));
     }
     case "BudgetExceeded": {
       const data = (err as { data?: Partial<BudgetExceededData> }).data;
@@ -94,6 +94,11 @@ export function failureMessage(err: unknown, ref: string): string {
     case "SessionNotFound":
       return ":warning: I can't find this thread's conversation any more. Please start a new thread by mentioning me.";
     case "SidecarRejected":
+      // A 5xx refusal (no model configured, a plugin missing) is the operator's to fix, and its
+      // text may name the machine's paths: not the asker's to read, nor to fix by rephrasing.
+      if (((err as { data?: { status?: number } }).data?.status ?? 0) >= 500) {
+        return `:warning: My worker isn't set up to run requests right now, so nothing ran. Please tell whoever runs Nubabel (reference \`${ref}\`).`;
+      }
       return `:warning: My worker turned this request down: ${escapeSlack(message)}. Please rephrase and try again.`;
     case "RateLimited":
       return ":hourglass: Your organization is sending me a lot right now. Please wait a minute and try again.";

@@ -51,14 +51,14 @@ describe("Slack turns as durable runs", () => {
 
   it("says plainly that the organization's queue is full (429 RunQueueFull)", async () => {
     const h = await start();
-    h.nubabel.submitError = Object.assign(new Error("this organization already has 100 runs waiting"), {
+    h.nubabel.submitError = Object.assign(new Error("this organization already has 108 unfinished runs (8 running, 100 waiting)"), {
       name: "RunQueueFull",
       data: { running: 8, queued: 100, limit: 100, retryAfterSeconds: 5 },
     });
     const root = mention("one more");
     await h.deliver(root);
     const reply = await until(() => h.slack.thread(CHANNEL, root.ts as string)[0], 5_000, "the reply");
-    expect(reply.text).toContain("already has 100 requests waiting");
+    expect(reply.text).toContain("already has 108 requests running or waiting");
     expect(reply.text).toContain("try again in a few minutes");
   });
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { PermissionAsked } from "@nubabel/contracts";
 import type { PermissionAsk } from "../engine/events.js";
+import { EngineDownError, EngineTimeoutError } from "../engine/engine.js";
 import { createLogger } from "../logger.js";
 import { type GatedRun, PermissionGate, type PermissionEngine } from "./permission-gate.js";
 
@@ -16,8 +17,13 @@ describe("PermissionGate", () => {
   let run: GatedRun | "unbound" | undefined;
   let pending: PermissionAsk[];
   let gate: PermissionGate;
+  /** The next replyPermission fails with this, once. */
+  let replyFails: Error | undefined;
   const engine: PermissionEngine = {
     replyPermission: async (requestId, _dir, reply, message) => {
+      const failure = replyFails;
+      replyFails = undefined;
+      if (failure) throw failure;
       replies.push({ requestId, reply, ...(message !== undefined ? { message } : {}) });
       return true;
     },
@@ -31,6 +37,7 @@ describe("PermissionGate", () => {
     replies = [];
     reported = [];
     pending = [];
+    replyFails = undefined;
     run = { runId: "run_1", approvals: { match: ["edit", "gh/*"], timeoutMs: 5_000 }, report: (a) => reported.push(a) };
     gate = new PermissionGate({ engine, runOf: async () => run, directories: () => ["/w"], gated: GATED, log: createLogger("silent") });
   });
@@ -45,6 +52,22 @@ describe("PermissionGate", () => {
       { requestId: "per_1", reply: "reject", message: '"bash" is not allowed in a Nubabel session' },
       { requestId: "per_2", reply: "reject", message: '"read" is not allowed in a Nubabel session' },
     ]);
+  });
+
+  it("refuses an ask it cannot decide (the session behind it could not be read), so the turn does not wait for nothing", async () => {
+    gate = new PermissionGate({ engine, runOf: () => Promise.reject(new EngineTimeoutError("the engine did not answer within 15000 ms")), directories: () => ["/w"], gated: GATED, log: createLogger("silent") });
+    await gate.handle(ask({ requestId: "per_1" }));
+    expect(replies).toEqual([{ requestId: "per_1", reply: "reject", message: '"bash" could not be checked: the engine did not answer within 15000 ms' }]);
+  });
+
+  it("keeps a held call pending when the engine did not take the decision, and says so, so it can be sent again", async () => {
+    await gate.handle(ask({ requestId: "per_1", permission: "edit", callId: "call_patch" }));
+    replyFails = new EngineTimeoutError("the engine did not answer within 15000 ms");
+    await expect(gate.reply("run_1", "per_1", { reply: "once" })).rejects.toBeInstanceOf(EngineDownError);
+    expect(gate.waiting).toBe(1);
+    expect(await gate.reply("run_1", "per_1", { reply: "once" })).toBe(true);
+    expect(replies).toEqual([{ requestId: "per_1", reply: "once" }]);
+    expect(gate.waiting).toBe(0);
   });
 
   it("lets an uncovered call run at once", async () => {

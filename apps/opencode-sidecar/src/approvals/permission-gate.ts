@@ -1,4 +1,5 @@
 import { LRUCache } from "lru-cache";
+import { EngineDownError } from "../engine/engine.js";
 import type { ApprovalRequirements, PermissionAsked, PermissionReply } from "@nubabel/contracts";
 import type { PermissionAsk } from "../engine/events.js";
 import type { Logger } from "../logger.js";
@@ -44,6 +45,8 @@ interface Pending {
   directory: string;
   runId: string;
   timer: NodeJS.Timeout;
+  /** A decision is on its way to the engine: a second one for the same ask is not sent. */
+  replying?: boolean;
 }
 
 /** What the agent reads when Nubabel denies without saying why: a message keeps the turn going. */
@@ -70,7 +73,12 @@ export class PermissionGate {
     try {
       await this.decide(ask);
     } catch (err) {
-      this.deps.log.warn({ requestId: ask.requestId, err: (err as Error).message }, "permission ask not answered");
+      // Undecided is not allowed: the engine would wait on it until the run times out (a slow read
+      // of the session behind it, say). Refused, the turn goes on.
+      const message = (err as Error).message;
+      this.deps.log.warn({ requestId: ask.requestId, err: message }, "permission ask could not be decided; refused");
+      this.take(ask.requestId);
+      await this.answer(ask.requestId, ask.directory, "reject", `"${ask.permission}" could not be checked: ${message}`);
     }
   }
 
@@ -80,15 +88,22 @@ export class PermissionGate {
    */
   async reply(runId: string, requestId: string, decision: PermissionReply): Promise<boolean> {
     const pending = this.pending.get(requestId);
-    if (!pending || pending.runId !== runId) return false;
-    this.take(requestId);
+    if (!pending || pending.runId !== runId || pending.replying) return false;
+    pending.replying = true;
     const message = decision.reply === "reject" ? (decision.message ?? DENIED) : undefined;
+    let replied: boolean;
     try {
-      return await this.deps.engine.replyPermission(requestId, pending.directory, decision.reply, message);
+      replied = await this.deps.engine.replyPermission(requestId, pending.directory, decision.reply, message);
     } catch (err) {
+      // Not delivered: the ask stays pending (its timer still runs). An engine that did not answer
+      // is said as such (503), so Nubabel sends the decision again rather than dropping it.
+      pending.replying = false;
       this.deps.log.warn({ runId, requestId, err: (err as Error).message }, "permission reply not delivered to the engine");
+      if (err instanceof EngineDownError) throw err;
       return false;
     }
+    this.take(requestId);
+    return replied;
   }
 
   /** A run ended (or was aborted): its asks are refused and forgotten. */

@@ -57,6 +57,8 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
               : err instanceof RunNotFoundError
                 ? { field: "runId" }
                 : undefined;
+      // A 5xx here is the engine or a store failing (a timeout, a restart): an operator wants to see it.
+      if (status >= 500) req.log.warn({ errorCode: code, err: err.message }, "request refused");
       void reply.status(status).send(body(code, err.message, details));
       return;
     }
