@@ -36,7 +36,7 @@ function error(id: string, description: string, example: ErrorBody, extra: Omit<
 /** Errors every route may answer, by status; each a component, so the document says it once. */
 const COMMON = {
   400: error("InvalidRequest", "The request fails its schema: `details.fields` names each bad field.", {
-    error: { code: "invalid_request", message: "invalid body: prompt: must not be empty", details: { fields: ["prompt"] } },
+    error: { code: "invalid_request", message: "invalid body: prompt: must not be empty (or only spaces)", details: { fields: ["prompt"] } },
   }),
   401: error("Unauthorized", "No credential, or one that is refused; `message` says why.", {
     error: { code: "unauthorized", message: "invalid API key", details: { reason: "invalid API key" } },
@@ -49,7 +49,7 @@ const COMMON = {
   ),
   503: error(
     "Unavailable",
-    "Something this request needs is down (`database_unavailable`, `dependency_unavailable`, `sidecar_unavailable`); try again shortly.",
+    "Something this request needs is down (`database_unavailable`, `dependency_unavailable`, `sidecar_unavailable`); try again shortly. Or the sidecar is set up wrong (`no_model_configured`, `plugin_not_loaded`): `message` names what to set, and asking again changes nothing until someone does.",
     { error: { code: "database_unavailable", message: "database unavailable; try again shortly" } },
   ),
 } as const;
