@@ -105,7 +105,7 @@ describe("the Slack bot over Nubabel's runs (PGlite, fake sidecar)", () => {
     await until(() => texts(b.ts as string).some((t) => t.includes("number 1 in line")), 5_000, "the place in line");
     const c = mention("third");
     await deliver(c);
-    await until(() => texts(c.ts as string).some((t) => t.includes("requests waiting, as many as it may")), 5_000, "the full queue");
+    await until(() => texts(c.ts as string).some((t) => t.includes("requests running or waiting, as many as it may")), 5_000, "the full queue");
     await until(() => texts(b.ts as string).some((t) => t.startsWith("turn 1 of") && t.includes("second")), 10_000, "the queued run's answer");
     expect(texts(b.ts as string)).toHaveLength(1);
   });
