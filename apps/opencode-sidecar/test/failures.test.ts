@@ -98,7 +98,7 @@ describe("sidecar failure paths", () => {
 
 describe("an engine that stops answering", () => {
   let h!: Harness;
-  useHarness({ ENGINE_REQUEST_TIMEOUT_MS: "1500" }, (started) => (h = started));
+  useHarness({ ENGINE_REQUEST_TIMEOUT_MS: "6000" }, (started) => (h = started));
 
   it("is 503 engine_unavailable naming the timeout, not a 500, and serves again once it answers", async () => {
     const engine = h.sidecar.engine as EngineSupervisor;
