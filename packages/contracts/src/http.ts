@@ -145,3 +145,9 @@ export function requestBounds(requestTimeoutMs: number): {
     },
   };
 }
+
+/** The system error code of a failed call (`ECONNREFUSED`…), where undici puts it: on the error, or on its cause; "" when none. */
+export function errorCode(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  return typeof e?.code === "string" ? e.code : typeof e?.cause?.code === "string" ? e.cause.code : "";
+}

@@ -44,7 +44,6 @@ export interface SidecarClientOptions {
 /** Sidecar answers that mean "wait a moment" (its engine restarting, or it draining), not "broken". */
 const TRANSIENT = new Set(["engine_unavailable", "draining"]);
 
-
 /** Connection errors that mean the request never reached the sidecar, so nothing ran there. */
 const UNREACHED = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
 
@@ -166,7 +165,7 @@ export class SidecarClient {
           });
         } catch (err) {
           if (signal.aborted) throw err;
-          throw new SidecarUnavailable(sidecarUrl, causeText(err), false, UNREACHED.has(errorCodeOf(err)) ? "unreached" : undefined);
+          throw new SidecarUnavailable(sidecarUrl, causeText(err), false, UNREACHED.has(Http.errorCode(err)) ? "unreached" : undefined);
         }
         const text = response.text;
         const code = response.status === 503 ? errorCode(text) : "";
@@ -252,11 +251,6 @@ function errorCode(text: string): string {
   }
 }
 
-/** The system error code (`ECONNREFUSED`…), where undici puts it: on the error, or on its cause. */
-function errorCodeOf(err: unknown): string {
-  const e = err as { code?: string; cause?: { code?: string } } | undefined;
-  return e?.code ?? e?.cause?.code ?? "";
-}
 
 function causeText(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;

@@ -1,4 +1,4 @@
-import { Periodic, type SidecarHealth } from "@nubabel/contracts";
+import { Http, Periodic, type SidecarHealth } from "@nubabel/contracts";
 import type { Logger } from "../log/logger.js";
 
 /**
@@ -198,10 +198,9 @@ export class SidecarPool {
 /** Which sidecar to try when none is ready: one that answers (though unready) first, a gone one last. */
 const RANK: Record<MemberState, number> = { ready: 0, unready: 1, unknown: 2, gone: 3 };
 
-/** Nothing listens there (undici puts the code on the error, or on its cause). */
+/** Nothing listens there. */
 function isRefused(err: unknown): boolean {
-  const e = err as { code?: string; cause?: { code?: string } } | undefined;
-  return (e?.code ?? e?.cause?.code) === "ECONNREFUSED";
+  return Http.errorCode(err) === "ECONNREFUSED";
 }
 
 function plain(url: string): string {

@@ -271,8 +271,8 @@ export class EngineDriver {
         throw new EngineTimeoutError(`the engine did not answer within ${this.requestTimeoutMs} ms (ENGINE_REQUEST_TIMEOUT_MS)`);
       }
       // No answer at all (refused, reset: an engine restarting): as unavailable as a stopped one.
-      const code = networkCode(err);
-      if (code) throw new EngineDownError(`the engine could not be reached (${code}); try again shortly`);
+      const code = Http.errorCode(err);
+      if (NETWORK.has(code)) throw new EngineDownError(`the engine could not be reached (${code}); try again shortly`);
       throw err;
     }
   }
@@ -359,10 +359,3 @@ export class EngineDriver {
 
 /** Errors of a connection that got no answer, as Node and undici name them. */
 const NETWORK = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
-
-/** The network error code of `err` (on it or on its cause), when it is one of `NETWORK`. */
-function networkCode(err: unknown): string | undefined {
-  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
-  const code = typeof e?.code === "string" ? e.code : typeof e?.cause?.code === "string" ? e.cause.code : undefined;
-  return code && NETWORK.has(code) ? code : undefined;
-}
