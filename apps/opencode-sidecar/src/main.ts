@@ -138,6 +138,7 @@ export async function startSidecar(
     state: () => engine.state,
     restarts: () => engine.restarts,
     recycles: () => (engine instanceof EngineSupervisor ? engine.recycles : 0),
+    unresponsive: () => (engine instanceof EngineSupervisor ? engine.unresponsive : 0),
     rssBytes: () => (engine instanceof EngineSupervisor ? engine.rssBytes() : undefined),
     instances: () => instances.count,
   });
@@ -169,6 +170,8 @@ export async function startSidecar(
         env: engineEnv,
         startTimeoutMs: env.ENGINE_START_TIMEOUT_MS,
         logger: logger.child({ module: "engine" }),
+        // The driver is made below; the watchdog first probes once the engine is up.
+        ...(env.ENGINE_UNRESPONSIVE_MS ? { watchdog: { unresponsiveMs: env.ENGINE_UNRESPONSIVE_MS, probe: (signal: AbortSignal) => driver.alive(signal) } } : {}),
       });
   const driver = new EngineDriver(engine, logger.child({ module: "driver" }), env.ENGINE_REQUEST_TIMEOUT_MS);
   // Only the asks a run's approvals cover wait for a person (the gate answers every other); a question never does.

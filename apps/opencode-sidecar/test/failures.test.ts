@@ -120,3 +120,37 @@ describe("an engine that stops answering", () => {
     expect(after.body).toMatchObject({ status: "success", output: "thawed" });
   }, 120_000);
 });
+
+describe("an engine that stays frozen", () => {
+  let h!: Harness;
+  // Long enough for OhMyOpenCode's load of a new folder, short enough for a test.
+  useHarness({ ENGINE_UNRESPONSIVE_MS: "8000" }, (started) => (h = started));
+
+  it("is killed and restarted by the watchdog: the run in progress fails naming ENGINE_UNRESPONSIVE_MS, the next one succeeds", async () => {
+    const engine = h.sidecar.engine as EngineSupervisor;
+    const frozen = engine.pid!;
+    const restartsBefore = engine.restarts;
+    h.model.script({ hang: true });
+    const pending = h.post("/delegate", delegateBody(h, "ses_wedged", "work"));
+    // The harness's first turn: its folder's instance loads first, slowly on a loaded machine.
+    await h.model.waitForRequests(1, 60_000);
+    // Nobody sends SIGCONT: only the watchdog can end this.
+    process.kill(frozen, "SIGSTOP");
+    const res = await pending;
+    expect(res.body.status, JSON.stringify(res.body)).toBe("error");
+    expect(res.body.error).toMatchObject({ code: "engine_unavailable", message: expect.stringContaining("ENGINE_UNRESPONSIVE_MS") });
+
+    const health = async () => (await fetch(`${h.sidecar.url}/health`)).json() as Promise<{ status: string; opencode: { restarts: number } }>;
+    const deadline = Date.now() + 60_000;
+    while ((await health()).status !== "healthy" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect((await health()).opencode.restarts).toBe(restartsBefore + 1);
+    expect(engine.pid).not.toBe(frozen);
+    expect(engine.unresponsive).toBe(1);
+    expect(() => process.kill(frozen, 0)).toThrow(/ESRCH/);
+
+    h.model.reset();
+    h.model.script({ text: "unstuck" });
+    const after = await h.post("/delegate", delegateBody(h, "ses_unstuck", "again"));
+    expect(after.body).toMatchObject({ status: "success", output: "unstuck" });
+  }, 120_000);
+});

@@ -96,6 +96,11 @@ export class EngineDriver {
     await this.call((api, signal) => api.instance.dispose({ directory }, { throwOnError: true, signal }));
   }
 
+  /** Resolves when the engine answers its health call within `signal`'s bound (the watchdog's probe). */
+  async alive(signal: AbortSignal): Promise<void> {
+    await this.api().global.health({ throwOnError: true, signal });
+  }
+
   /** The names of the agents the engine offers (in `directory`, or its own folder). */
   async agentNames(directory?: string): Promise<string[]> {
     const res = await this.call((api, signal) => api.app.agents(directory ? { directory } : {}, { throwOnError: true, signal }));

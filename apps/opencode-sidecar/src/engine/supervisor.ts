@@ -10,6 +10,7 @@ import type { Engine, EngineEndpoint } from "./engine.js";
 import { freePort } from "./free-port.js";
 import { ENGINE_VERSION, packageDir } from "./package.js";
 import { preparePluginRuntime } from "./plugin-runtime.js";
+import { EngineWatchdog } from "./watchdog.js";
 
 export interface SupervisorOptions {
   dataDir: string;
@@ -20,6 +21,8 @@ export interface SupervisorOptions {
   logger: Logger;
   /** Where the engine's port comes from: `freePort` but in tests. */
   pickPort?: () => Promise<number>;
+  /** Kill and restart an engine that answers nothing for `unresponsiveMs` (`ENGINE_UNRESPONSIVE_MS`); absent: never. */
+  watchdog?: { unresponsiveMs: number; probe: (signal: AbortSignal) => Promise<unknown> };
 }
 
 /**
@@ -41,11 +44,17 @@ export class EngineSupervisor extends EventEmitter implements Engine {
   private recycling = false;
   /** Planned restarts done (`recycle`), beside `restarts` after crashes. */
   recycles = 0;
+  /** Engines the watchdog killed for answering nothing (each restarted, so counted in `restarts` too). */
+  unresponsive = 0;
+  private readonly watchdog: EngineWatchdog | undefined;
+  /** Why the child was killed on purpose, for the `down` it causes. */
+  private killReason: string | undefined;
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
     // Every running turn listens for "down": hundreds at once are expected, not a leak.
     this.setMaxListeners(0);
+    this.watchdog = opts.watchdog && new EngineWatchdog({ ...opts.watchdog, kill: (reason) => this.kill(reason), log: opts.logger });
   }
 
   endpoint(): EngineEndpoint | undefined {
@@ -69,6 +78,7 @@ export class EngineSupervisor extends EventEmitter implements Engine {
    */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.watchdog?.stop();
     clearTimeout(this.restartTimer);
     this.state = "stopped";
     this.current = undefined;
@@ -96,6 +106,7 @@ export class EngineSupervisor extends EventEmitter implements Engine {
   async recycle(): Promise<void> {
     if (this.state !== "running" || !this.child) return;
     this.recycling = true;
+    this.watchdog?.stop();
     this.state = "restarting";
     this.current = undefined;
     try {
@@ -172,6 +183,7 @@ export class EngineSupervisor extends EventEmitter implements Engine {
     this.current = { url, password };
     this.state = "running";
     log.info({ url, pid: child.pid, version: this.version }, "engine running");
+    this.watchdog?.start();
     this.emit("up", this.current);
   }
 
@@ -206,12 +218,23 @@ export class EngineSupervisor extends EventEmitter implements Engine {
     });
   }
 
+  /** Ends a running engine that is wedged (the watchdog's call); its exit restarts it like a crash. */
+  private kill(reason: string): void {
+    if (this.state !== "running" || !this.child) return;
+    this.killReason = reason;
+    this.unresponsive += 1;
+    this.child.kill("SIGKILL");
+  }
+
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.current = undefined;
+    this.watchdog?.stop();
+    const killed = this.killReason;
+    this.killReason = undefined;
     if (this.stopping || this.recycling) return;
     this.state = "restarting";
-    const reason = `the OpenCode engine exited (code ${code}, signal ${signal})`;
-    this.opts.logger.error({ code, signal }, "engine exited; restarting");
+    const reason = killed ?? `the OpenCode engine exited (code ${code}, signal ${signal})`;
+    this.opts.logger.error({ code, signal, ...(killed ? { reason: killed } : {}) }, "engine exited; restarting");
     this.emit("down", reason);
     this.scheduleRestart();
   }

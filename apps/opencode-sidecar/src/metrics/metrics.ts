@@ -11,6 +11,8 @@ const TURN_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800
 export interface EngineSources {
   state(): EngineState;
   restarts(): number;
+  /** Restarts of an engine killed for answering nothing (counted in `restarts` too). */
+  unresponsive?(): number;
   /** Planned restarts for memory (a supervised engine only). */
   recycles?(): number;
   rssBytes?(): number | undefined;
@@ -52,12 +54,14 @@ export function sidecarMetrics(registry: Registry, engine: EngineSources) {
   });
   new Counter({
     name: "sidecar_engine_restarts_total",
-    help: "Engine restarts: after a crash, or planned (recycle) for memory it did not give back",
+    help: "Engine restarts: after a crash, after the watchdog killed an engine that answered nothing, or planned (recycle) for memory it did not give back",
     labelNames: ["reason"],
     registers,
     collect() {
       this.reset();
-      this.inc({ reason: "crash" }, engine.restarts());
+      const unresponsive = engine.unresponsive?.() ?? 0;
+      this.inc({ reason: "crash" }, engine.restarts() - unresponsive);
+      if (engine.unresponsive) this.inc({ reason: "unresponsive" }, unresponsive);
       if (engine.recycles) this.inc({ reason: "recycle" }, engine.recycles());
     },
   });

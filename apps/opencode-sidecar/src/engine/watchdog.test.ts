@@ -1,0 +1,42 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { EngineWatchdog } from "./watchdog.js";
+
+const log = pino({ level: "silent" });
+
+describe("engine watchdog", () => {
+  it("kills an engine whose probes never answer, once, with a reason naming ENGINE_UNRESPONSIVE_MS", async () => {
+    const kills: string[] = [];
+    const watchdog = new EngineWatchdog({
+      unresponsiveMs: 200,
+      probe: (signal) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+      kill: (reason) => kills.push(reason),
+      log,
+    });
+    watchdog.start();
+    await sleep(700);
+    watchdog.stop();
+    expect(kills).toHaveLength(1);
+    expect(kills[0]).toMatch(/ENGINE_UNRESPONSIVE_MS is 200/);
+  });
+
+  it("leaves alone an engine that answers, however slowly, within each probe's bound", async () => {
+    const kills: string[] = [];
+    let probes = 0;
+    const watchdog = new EngineWatchdog({
+      unresponsiveMs: 200,
+      probe: async () => {
+        probes += 1;
+        await sleep(20);
+      },
+      kill: (reason) => kills.push(reason),
+      log,
+    });
+    watchdog.start();
+    await sleep(700);
+    watchdog.stop();
+    expect(probes).toBeGreaterThan(3);
+    expect(kills).toEqual([]);
+  });
+});
