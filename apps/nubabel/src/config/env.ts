@@ -65,8 +65,11 @@ const Schema = z.object({
    * for every request.
    */
   SETTINGS_CACHE_MS: z.coerce.number().int().nonnegative().max(60_000).default(5_000),
-  /** How often approvals past their time are expired (and decisions a sidecar missed sent again). */
-  APPROVAL_SWEEP_MS: positiveInt.default(1_000),
+  /**
+   * How often approvals past their time are expired (and decisions a sidecar missed sent again).
+   * Each sweep is two queries: every second, they were most of an idle embedded Nubabel's CPU.
+   */
+  APPROVAL_SWEEP_MS: positiveInt.default(5_000),
   /**
    * The longest one run may take (the sidecar stops it then, if its own bound is not shorter). A
    * run's callback token expires this long after the hand-over, plus a margin for delivering its end.
@@ -116,7 +119,7 @@ const Schema = z.object({
   /** How long a delivery is retried, and how long an endpoint may fail every delivery before it is disabled. */
   NUBABEL_WEBHOOKS_RETRY_FOR_MS: positiveInt.default(24 * 3_600_000),
   /** How often each instance looks for deliveries due (events recorded here are sent at once). */
-  NUBABEL_WEBHOOKS_POLL_MS: positiveInt.default(1_000),
+  NUBABEL_WEBHOOKS_POLL_MS: positiveInt.default(5_000),
   /** The Slack bot runs when both are set (HTTP events at `POST /slack/events`). */
   SLACK_BOT_TOKEN: z.string().regex(/^xoxb-/, "must be a bot token (xoxb-…)").optional(),
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
