@@ -84,6 +84,14 @@ describe("authentication, authorization and bad input", () => {
       expect(got.error.message).toContain(field === "body" ? "body" : `${field}:`);
       expect((got.error.details as { fields: string[] }).fields).toContain(field);
     }
+    // Text that is no JSON, and JSON that would poison a prototype: each says which it is.
+    const broken = await nubabel.api("/api/delegate", { body: "{not json", apiKey: acme.apiKey });
+    expect(await error(broken)).toMatchObject({ status: 400, error: { code: "invalid_request", message: "invalid body: body: is not valid JSON" } });
+    const poisoned = await nubabel.api("/api/delegate", { body: '{"prompt":"hi","__proto__":{"admin":true}}', apiKey: acme.apiKey });
+    expect(await error(poisoned)).toMatchObject({
+      status: 400,
+      error: { code: "invalid_request", message: 'invalid body: body: the key "__proto__" is not allowed (it would change an object\'s prototype)', details: { fields: ["body"] } },
+    });
     const huge = await nubabel.api("/api/delegate", { body: { prompt: "x".repeat(8192) }, apiKey: acme.apiKey });
     expect(await error(huge)).toMatchObject({ status: 413, error: { code: "body_too_large", message: expect.stringContaining("BODY_LIMIT_BYTES") } });
     const form = await fetch(`${nubabel.url}/api/delegate`, {

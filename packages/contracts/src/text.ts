@@ -117,8 +117,21 @@ export function parseJson(raw: string, limit = MAX_DEPTH): unknown {
   try {
     return secureJson.parse(raw, null, { protoAction: "error", constructorAction: "error" }) as unknown;
   } catch (err) {
-    if (err instanceof SyntaxError && /prototype/i.test(err.message)) throw new JsonError("must not contain a __proto__ or constructor.prototype key");
-    throw new JsonError("is not valid JSON");
+    if (!(err instanceof SyntaxError && /prototype/i.test(err.message))) throw new JsonError("is not valid JSON");
+    // secure-json-parse words both keys alike; this rare path parses once more to name the one found.
+    throw new JsonError(holdsProtoKey(raw) ? PROTO_KEY : CONSTRUCTOR_KEY);
+  }
+}
+
+const PROTO_KEY = 'the key "__proto__" is not allowed (it would change an object\'s prototype)';
+const CONSTRUCTOR_KEY = 'a "constructor" key holding "prototype" is not allowed (it would change an object\'s prototype)';
+
+function holdsProtoKey(raw: string): boolean {
+  try {
+    secureJson.parse(raw, null, { protoAction: "error", constructorAction: "ignore" });
+    return false;
+  } catch {
+    return true;
   }
 }
 

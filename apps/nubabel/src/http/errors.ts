@@ -115,8 +115,6 @@ const TABLE: Record<string, Row> = {
 const FASTIFY: Record<string, { code: string; message?: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { code: "body_too_large", message: "body: larger than this server takes (BODY_LIMIT_BYTES)" },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "unsupported_media_type", message: "body: send it as JSON, with content-type: application/json" },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: "invalid_request", message: "body: must not be empty" },
-  FST_ERR_CTP_INVALID_JSON_BODY: { code: "invalid_request", message: "body: is not valid JSON" },
 };
 
 /** Sends `{ error: { code, message, details } }` for any thrown error. */

@@ -59,16 +59,18 @@ export function createServer(deps: HttpDeps, options: { onRoute?: (route: RouteO
     const empty = !request.headers["transfer-encoding"] && Number(request.headers["content-length"] ?? 0) === 0;
     if (empty) delete request.headers["content-type"];
   });
-  // Fastify's own JSON parser (prototype poisoning refused), after a bound on nesting: a deeply
-  // nested body would overflow the stack of whatever walks it next (serializing it, logging it).
-  const json = app.getDefaultJsonParser("error", "error");
+  // The contracts' parser, as the sidecar and the callbacks use: nesting bounded before parsing (a
+  // deeply nested body would overflow the stack of whatever walks it next), prototype poisoning
+  // refused, and its message saying which of these it was (Fastify's own says "not valid JSON" to all).
   app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, raw, done) => {
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, raw, done) => {
     const body = raw as string;
-    if (Text.jsonDepth(body) > Text.MAX_DEPTH) {
-      return done(new InvalidRequest(`invalid body: body: nests deeper than ${Text.MAX_DEPTH} levels`, ["body"]), undefined);
+    if (!body) return done(new InvalidRequest("invalid body: body: must not be empty", ["body"]), undefined);
+    try {
+      done(null, Text.parseJson(body));
+    } catch (err) {
+      done(new InvalidRequest(`invalid body: body: ${(err as Error).message}`, ["body"]), undefined);
     }
-    json(request, body, done);
   });
   // Health checks and progress streams are not worth a span; everything else is one.
   serverSpans(app, { tracer: "nubabel.http", skip: (route) => route === "/health" || route.endsWith("/stream") });
