@@ -158,6 +158,14 @@ for (const kind of ["shared", "embedded"] as const) {
       expect(await fieldsOf(await put({ monthlyTokens: 1.5 }))).toEqual(["monthlyTokens"]);
       expect(await fieldsOf(await put({ warnAtPercent: 0 }))).toEqual(["warnAtPercent"]);
       expect(await fieldsOf(await put({ monthlyCosts: 5 }))).toEqual(["monthlyCosts"]);
+      // JSON reads 1e309 as Infinity, which is no cap: said as such, not as "expected number, received number".
+      const huge = await put('{"monthlyCost":1e309}');
+      expect(huge.status).toBe(400);
+      expect(ErrorBody.parse(await huge.json()).error).toMatchObject({
+        code: "invalid_request",
+        message: "invalid body: monthlyCost: must be a finite number (this one is too large)",
+        details: { fields: ["monthlyCost"] },
+      });
       expect((await nubabel.api("/api/usage")).status).toBe(401);
       expect((await nubabel.api("/api/budget", { method: "PUT", body: { monthlyCost: 1 } })).status).toBe(401);
     });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ApprovalId, RunId, SessionId } from "./ids.js";
-import { free, json, line } from "./text.js";
+import { finiteNumber, free, json, line } from "./text.js";
 
 /** The engine's own tools a policy may put under approval (`write` and `edit` are told apart). */
 export const ENGINE_TOOLS = ["bash", "edit", "write", "webfetch"] as const;
@@ -55,7 +55,7 @@ export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 600;
 /** `PUT /api/policy` body. The default policy (no rules) asks for nothing. */
 export const ApprovalPolicy = z.strictObject({
   approvals: z.array(ApprovalRule).max(100),
-  timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
+  timeoutSeconds: finiteNumber().int().min(1).max(86_400).optional(),
 });
 export type ApprovalPolicy = z.infer<typeof ApprovalPolicy>;
 

@@ -144,3 +144,11 @@ export function json() {
 export function record() {
   return z.record(z.string(), z.unknown()).refine((v) => valueDepth(v) <= MAX_DEPTH, `must not nest deeper than ${MAX_DEPTH} levels`);
 }
+
+/**
+ * A number in a JSON body. `JSON.parse` reads a literal past the double range (`1e309`) as
+ * Infinity, which zod refuses as "expected number, received number"; this says what is wrong.
+ */
+export function finiteNumber() {
+  return z.number({ error: (issue) => (issue.input === Infinity || issue.input === -Infinity ? "must be a finite number (this one is too large)" : undefined) });
+}

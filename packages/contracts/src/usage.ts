@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Usage } from "./sidecar.js";
+import { finiteNumber } from "./text.js";
 
 /** A run count and the sums of its `Usage` (tokens count input + output for budgets). */
 export const UsageTotals = Usage.extend({ runs: z.number().int().nonnegative() });
@@ -31,10 +32,10 @@ export type UsageReport = z.infer<typeof UsageReport>;
 
 /** `PUT /api/budget` body: a monthly cap on cost (in the engine's currency, USD) and/or tokens. */
 export const BudgetSettings = z.strictObject({
-  monthlyCost: z.number().positive().max(1e9).optional(),
-  monthlyTokens: z.number().int().positive().max(1e15).optional(),
+  monthlyCost: finiteNumber().positive().max(1e9).optional(),
+  monthlyTokens: finiteNumber().int().positive().max(1e15).optional(),
   /** When to warn, as a percentage of either cap (default 80). */
-  warnAtPercent: z.number().int().min(1).max(100).optional(),
+  warnAtPercent: finiteNumber().int().min(1).max(100).optional(),
 });
 export type BudgetSettings = z.infer<typeof BudgetSettings>;
 
