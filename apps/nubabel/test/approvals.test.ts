@@ -113,6 +113,14 @@ describe("approvals on the real engine, an MCP server from the registry and Post
       expect(`${error.details.fields.join(" ")} ${error.message}`).toContain(field);
     });
 
+    it("says what approvers may be", async () => {
+      const res = await nubabel.api("/api/policy", { method: "PUT", apiKey: a.apiKey, body: { approvals: [{ match: "bash", approvers: "everyone" }] } });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+        'invalid body: approvals.0.approvers: must be "requester", "workspace" or a list of Slack user ids (U… or W…)',
+      );
+    });
+
     it("keeps every version, and one organization's policy is not another's", async () => {
       const first = await setPolicy({ approvals: [{ match: "github/*" }] });
       const second = await setPolicy({ approvals: [{ match: "everything/echo", approvers: "workspace" }], timeoutSeconds: 120 });

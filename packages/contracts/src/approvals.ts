@@ -43,7 +43,9 @@ export const SlackUserId = z.string().regex(/^[UW][A-Z0-9]{2,30}$/, "must be a S
  * the organization's linked Slack workspace) or a list of Slack user ids. Through the API, the
  * organization's key decides whatever the rule says.
  */
-export const Approvers = z.union([z.literal("requester"), z.literal("workspace"), z.array(SlackUserId).min(1).max(100)]);
+export const Approvers = z.union([z.literal("requester"), z.literal("workspace"), z.array(SlackUserId).min(1).max(100)], {
+  error: 'must be "requester", "workspace" or a list of Slack user ids (U… or W…)',
+});
 export type Approvers = z.infer<typeof Approvers>;
 
 export const ApprovalRule = z.strictObject({ match: ToolMatch, approvers: Approvers.optional() });
