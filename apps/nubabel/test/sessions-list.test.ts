@@ -55,4 +55,16 @@ describe("GET /api/sessions", () => {
       expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_request");
     }
   });
+
+  it("says why a limit is refused: given twice, or not a whole number in range", async () => {
+    const message = async (query: string) => {
+      const res = await nubabel.api(`/api/sessions${query}`, { apiKey: acme.apiKey });
+      expect(res.status, query).toBe(400);
+      const { error } = (await res.json()) as ErrorBody;
+      expect(error.details, query).toEqual({ fields: ["limit"] });
+      return error.message;
+    };
+    expect(await message("?limit=1&limit=2")).toBe("invalid query: limit: must be given once");
+    for (const query of ["?limit=abc", "?limit=1.5", "?limit=0", "?limit=201"]) expect(await message(query)).toBe("invalid query: limit: must be a whole number from 1 to 200");
+  });
 });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { RunId, SessionId } from "./ids.js";
+import { queryInt } from "./text.js";
 
 /** What an audit entry records. */
 export const AuditKind = z.enum(["tool_call", "approval", "connection", "key_rotation", "api_key"]);
@@ -40,7 +41,7 @@ export const AuditQuery = z.strictObject({
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
   cursor: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(500).optional(),
+  limit: queryInt(1, 500).optional(),
 });
 export type AuditQuery = z.infer<typeof AuditQuery>;
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { SessionId } from "./ids.js";
+import { queryInt } from "./text.js";
 import { SessionState } from "./callbacks.js";
 
 /** One message of a session's history as Nubabel's API shows it. */
@@ -37,7 +38,7 @@ export type StreamToken = z.infer<typeof StreamToken>;
 
 /** `GET /api/sessions` query: `limit` (50 by default, at most 200), `cursor` the previous page's `nextCursor`. */
 export const SessionListQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(200).optional(),
+  limit: queryInt(1, 200).optional(),
   cursor: z.string().max(200).optional(),
 });
 export type SessionListQuery = z.infer<typeof SessionListQuery>;

@@ -189,6 +189,11 @@ describe.runIf(hasInfra)("the audit trail (PostgreSQL + Redis)", () => {
     expect(unknown.status).toBe(400);
     expect(unknown.body.error?.message).toContain("colour");
     expect(unknown.body.error?.details?.fields).toEqual(["colour"]);
+    // A parameter given twice arrives as a list: said so, not "expected number, received NaN".
+    const twice = await nubabel.api("/api/audit?limit=1&limit=2", { apiKey: acme.apiKey });
+    expect(twice.status).toBe(400);
+    expect(((await twice.json()) as { error: unknown }).error).toEqual({ code: "invalid_request", message: "invalid query: limit: must be given once", details: { fields: ["limit"] } });
+    expect((await audit({ limit: "ten" })).body.error?.message).toBe("invalid query: limit: must be a whole number from 1 to 500");
     expect((await nubabel.api("/api/audit")).status).toBe(401);
   });
 
