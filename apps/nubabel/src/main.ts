@@ -221,6 +221,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       retryForMs: env.NUBABEL_WEBHOOKS_RETRY_FOR_MS,
       wake: () => sender.wake(),
       changed: (organizationId) => outbox.changed(organizationId),
+      audit,
     });
     const outbox: WebhookOutbox = new WebhookOutbox({
       store: webhookStore,
@@ -245,6 +246,7 @@ export async function startNubabel(source: Record<string, string | undefined>, o
       },
       cacheMs: env.SETTINGS_CACHE_MS,
       changes: parts.changes,
+      audit,
       logger,
     });
     const runs: Runs = new Runs({

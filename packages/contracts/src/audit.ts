@@ -3,7 +3,7 @@ import { RunId, SessionId } from "./ids.js";
 import { queryInt } from "./text.js";
 
 /** What an audit entry records. */
-export const AuditKind = z.enum(["tool_call", "approval", "connection", "key_rotation", "api_key"]);
+export const AuditKind = z.enum(["tool_call", "approval", "connection", "key_rotation", "api_key", "policy", "budget", "webhook"]);
 export type AuditKind = z.infer<typeof AuditKind>;
 
 /**

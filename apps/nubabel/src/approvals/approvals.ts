@@ -16,7 +16,7 @@ import { streamOf, type ProgressLog } from "../progress/progress-log.js";
 import type { Run } from "../runs/run.js";
 import type { SidecarClient } from "../sidecar/client.js";
 import { ApprovalAlreadyDecided, ApprovalNotFound, NotAnApprover } from "./errors.js";
-import { requirements, ruleFor, toApiPolicy, type NamedConnection } from "./policy.js";
+import { describePolicy, requirements, ruleFor, toApiPolicy, type NamedConnection } from "./policy.js";
 import type { ApprovalDecider, ApprovalNotice, ApprovalStore, Decider, StoredApproval } from "./ports.js";
 
 export interface ApprovalsDeps {
@@ -98,9 +98,11 @@ export class Approvals implements ApprovalDecider {
     return this.policies.get(organizationId);
   }
 
+  /** Only an API key sets a policy: the audit entry's actor is `api`. */
   async setPolicy(organizationId: string, policy: ApprovalPolicy): Promise<ApiPolicy> {
     const saved = toApiPolicy(await this.deps.store.setPolicy(organizationId, policy));
     this.policies.set(organizationId, saved);
+    await this.deps.audit?.record({ organizationId, kind: "policy", actor: "api", action: "update", status: "ok", detail: describePolicy(saved) });
     return saved;
   }
 

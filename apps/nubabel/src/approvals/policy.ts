@@ -30,6 +30,15 @@ export function toApiPolicy(stored: { policy: ApprovalPolicy; version: number; u
   };
 }
 
+/**
+ * A policy in words for the audit: its version, what it puts under approval (the matches are
+ * checked globs and tool names, no one's data) and its timeout.
+ */
+export function describePolicy(policy: ApiPolicy): string {
+  const rules = policy.approvals.length ? `approval for ${policy.approvals.map((rule) => rule.match).join(", ")}` : "no approvals";
+  return `version ${policy.version}: ${rules}; timeout ${policy.timeoutSeconds} s`;
+}
+
 const split = (match: string): { provider: string; tool: string } | undefined => {
   const at = match.indexOf("/");
   return at < 0 ? undefined : { provider: match.slice(0, at), tool: match.slice(at + 1) };

@@ -1,4 +1,5 @@
 import type { ApiBudget, BudgetSettings } from "@nubabel/contracts";
+import type { AuditLog } from "../audit/index.js";
 import type { CacheChanges } from "../cache/changes.js";
 import { Recent } from "../cache/recent.js";
 import type { Logger } from "../log/logger.js";
@@ -22,6 +23,8 @@ export interface BudgetsDeps {
   cacheMs?: number;
   /** Where a change made here is announced to the other instances (and theirs heard). */
   changes?: CacheChanges;
+  /** Where each change is recorded (`budget` entries, actor `api`: only an API key changes a budget). */
+  audit?: Pick<AuditLog, "record">;
   now?: () => Date;
 }
 
@@ -54,6 +57,7 @@ export class Budgets {
     await this.deps.store.put(organizationId, settings);
     this.own.forget(organizationId);
     this.log.info({ organizationId, ...settings }, "budget set");
+    await this.deps.audit?.record({ organizationId, kind: "budget", actor: "api", action: "update", status: "ok", detail: describeBudget(settings) });
     return this.get(organizationId);
   }
 
@@ -61,7 +65,10 @@ export class Budgets {
   async reset(organizationId: string): Promise<ApiBudget> {
     const removed = await this.deps.store.remove(organizationId);
     this.own.forget(organizationId);
-    if (removed) this.log.info({ organizationId }, "budget reset to the default");
+    if (removed) {
+      this.log.info({ organizationId }, "budget reset to the default");
+      await this.deps.audit?.record({ organizationId, kind: "budget", actor: "api", action: "delete", status: "ok", detail: "the operator's default applies again" });
+    }
     return this.get(organizationId);
   }
 
@@ -90,6 +97,16 @@ export class Budgets {
   private now(): Date {
     return this.deps.now?.() ?? new Date();
   }
+}
+
+/** The caps set, in words for the audit; the warning percentage is the default's when not given. */
+function describeBudget(settings: BudgetSettings): string {
+  const caps = [
+    ...(settings.monthlyCost !== undefined ? [`monthly cost ${settings.monthlyCost}`] : []),
+    ...(settings.monthlyTokens !== undefined ? [`monthly tokens ${settings.monthlyTokens}`] : []),
+  ];
+  const warn = settings.warnAtPercent !== undefined ? `, warn at ${settings.warnAtPercent}%` : "";
+  return `${caps.join(", ") || "no cap"}${warn}`;
 }
 
 type Caps = Pick<ApiBudget, "monthlyCost" | "monthlyTokens" | "warnAtPercent" | "source">;

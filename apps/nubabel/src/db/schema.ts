@@ -270,8 +270,9 @@ export const approvals = pgTable(
 );
 
 /**
- * The audit trail: tool calls, approval decisions, connection changes and key rotations. Never
- * credentials or a call's arguments. `seq` orders entries and pages through them.
+ * The audit trail: tool calls, approval decisions, changes to connections, API keys, the approval
+ * policy, the budget and webhook endpoints, and key rotations (`AuditKind`). Never credentials, a
+ * webhook's secret or a call's arguments. `seq` orders entries and pages through them.
  */
 export const auditEvents = pgTable(
   "audit_events",

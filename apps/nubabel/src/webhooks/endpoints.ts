@@ -10,9 +10,10 @@ import {
   type WebhookSecretRotated,
 } from "@nubabel/contracts";
 import { checkUrl, type Resolve } from "@nubabel/net-policy";
+import type { AuditLog } from "../audit/index.js";
 import { Cipher, type Keyring, type Rotation } from "../crypto/index.js";
 import { WebhookDeliveryNotFound, WebhookNotFound, WebhookUrlRefused } from "./errors.js";
-import type { WebhookStore } from "./ports.js";
+import type { StoredEndpoint, WebhookStore } from "./ports.js";
 import { toApiDelivery, toApiEndpoint } from "./view.js";
 
 /** How long the secret a rotation replaces still signs (the issue's 24 h overlap). */
@@ -52,11 +53,14 @@ export interface WebhookEndpointsDeps {
   wake?: () => void;
   /** Told after the organization's endpoints were created, changed or removed (the outbox reads them again). */
   changed?: (organizationId: string) => void;
+  /** Where each change is recorded (`webhook` entries, actor `api`: only an API key manages endpoints). */
+  audit?: Pick<AuditLog, "record">;
 }
 
 /**
  * An organization's webhook endpoints, managed with its API key. URLs follow the policy custom MCP
- * servers have (`@nubabel/net-policy`): checked here when saved and again at every delivery.
+ * servers have (`@nubabel/net-policy`): checked here when saved and again at every delivery. Each
+ * change leaves a `webhook` entry in the audit trail, naming the endpoint by id and its URL by host.
  */
 export class WebhookEndpoints {
   constructor(private readonly deps: WebhookEndpointsDeps) {}
@@ -74,6 +78,7 @@ export class WebhookEndpoints {
       secret: sealSecret(this.deps.keyring, id, secret),
     });
     this.deps.changed?.(organizationId);
+    await this.audit(organizationId, "create", `${id} to ${hostOf(stored.url)}, events ${stored.events.join(", ")}${stored.enabled ? "" : ", disabled"}`);
     return { ...toApiEndpoint(stored), secret };
   }
 
@@ -97,12 +102,14 @@ export class WebhookEndpoints {
     if (!updated) throw new WebhookNotFound(id);
     this.deps.changed?.(organizationId);
     if (input.enabled) this.deps.wake?.();
+    await this.audit(organizationId, "update", `${id}: ${changes(input, updated)}`);
     return toApiEndpoint(updated);
   }
 
   async remove(organizationId: string, id: string): Promise<void> {
     if (!(await this.deps.store.remove(organizationId, id))) throw new WebhookNotFound(id);
     this.deps.changed?.(organizationId);
+    await this.audit(organizationId, "delete", id);
   }
 
   async rotateSecret(organizationId: string, id: string): Promise<WebhookSecretRotated> {
@@ -110,6 +117,7 @@ export class WebhookEndpoints {
     const until = new Date(Date.now() + ROTATION_OVERLAP_MS);
     const rotated = await this.deps.store.rotate(organizationId, id, sealSecret(this.deps.keyring, id, secret), until);
     if (!rotated) throw new WebhookNotFound(id);
+    await this.audit(organizationId, "rotate", `${id}: new signing secret; the previous one signs until ${until.toISOString()}`);
     return { id, secret, previousSecretExpiresAt: until.toISOString() };
   }
 
@@ -126,6 +134,10 @@ export class WebhookEndpoints {
     return toApiDelivery(retried);
   }
 
+  private async audit(organizationId: string, action: "create" | "update" | "delete" | "rotate", detail: string): Promise<void> {
+    await this.deps.audit?.record({ organizationId, kind: "webhook", actor: "api", action, status: "ok", detail });
+  }
+
   private async checked(url: string): Promise<string> {
     const check = await checkUrl(url, { allowPrivate: this.deps.allowPrivateUrls, resolve: this.deps.resolve });
     if (!check.ok) throw new WebhookUrlRefused(check.reason);
@@ -134,3 +146,18 @@ export class WebhookEndpoints {
 }
 
 const unique = <T>(values: T[]): T[] => [...new Set(values)];
+
+/**
+ * A URL's host only, for the audit: the path, query or user info of a webhook URL is often its
+ * credential (Slack's and many others' incoming-webhook URLs carry a token there).
+ */
+const hostOf = (url: string): string => new URL(url).host;
+
+/** What a PATCH set, in words for the audit. */
+function changes(input: UpdateWebhookRequest, updated: StoredEndpoint): string {
+  const said: string[] = [];
+  if (input.url !== undefined) said.push(`url to ${hostOf(updated.url)}`);
+  if (input.events) said.push(`events ${updated.events.join(", ")}`);
+  if (input.enabled !== undefined) said.push(input.enabled ? "enabled" : "disabled");
+  return said.join(", ") || "unchanged";
+}

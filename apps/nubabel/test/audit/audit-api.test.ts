@@ -91,7 +91,8 @@ describe.runIf(hasInfra)("the audit trail (PostgreSQL + Redis)", () => {
         providers: { everything: { transport: { type: "stdio", command: process.execPath, args: [await everything(), "stdio"] }, credentials: ["EVERYTHING_TOKEN"] } },
       }),
     );
-    nubabel = await startTestNubabel({ ...backend.env, ...secrets, SIDECAR_URL: sidecar.url, NUBABEL_MCP_CATALOG: catalog });
+    // Private webhook URLs: an endpoint on 127.0.0.1 needs no DNS (it is never sent anything here).
+    nubabel = await startTestNubabel({ ...backend.env, ...secrets, SIDECAR_URL: sidecar.url, NUBABEL_MCP_CATALOG: catalog, NUBABEL_WEBHOOKS_ALLOW_PRIVATE_URLS: "true" });
     acme = await createOrganization(nubabel, "Acme");
     globex = await createOrganization(nubabel, "Globex");
   });
@@ -237,6 +238,39 @@ describe.runIf(hasInfra)("the audit trail (PostgreSQL + Redis)", () => {
     // Acme's cursor names a position, not a right: Globex still sees only its own.
     const acmeCursor = (await audit({ limit: 1 })).body.nextCursor!;
     expect((await audit({ cursor: acmeCursor }, globex.apiKey)).body.entries.every((e) => mine.some((m) => m.id === e.id))).toBe(true);
+  });
+
+  it("records policy, budget and webhook changes by the API key, never a signing secret or a URL's path", async () => {
+    const token = `hooktoken_${randomBytes(8).toString("hex")}`;
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await nubabel.api(path, { method, apiKey: acme.apiKey, ...(body === undefined ? {} : { body }) });
+      expect(res.status, `${method} ${path}`).toBeLessThan(300);
+      return res.json() as Promise<Record<string, string>>;
+    };
+    await call("PUT", "/api/policy", { approvals: [{ match: "bash" }, { match: "everything/*", approvers: ["U0123ABC"] }], timeoutSeconds: 120 });
+    await call("PUT", "/api/budget", { monthlyCost: 50, warnAtPercent: 80 });
+    await call("DELETE", "/api/budget");
+    // A second reset removes nothing, and records nothing.
+    await call("DELETE", "/api/budget");
+    // Such URLs are often credentials themselves: the path and query are never recorded.
+    const hook = await call("POST", "/api/webhooks", { url: `http://127.0.0.1:9/hooks/${token}?key=${token}`, events: ["run.completed", "run.failed"] });
+    await call("PATCH", `/api/webhooks/${hook.id}`, { enabled: false, url: `http://localhost:9/other/${token}` });
+    const rotated = await call("POST", `/api/webhooks/${hook.id}/rotate-secret`);
+    await call("DELETE", `/api/webhooks/${hook.id}`);
+
+    const changes = (await everyEntry()).filter((e) => ["policy", "budget", "webhook"].includes(e.kind));
+    expect(changes.map((e) => [e.kind, e.action, e.actor, e.status, e.detail])).toEqual([
+      ["policy", "update", "api", "ok", "version 1: approval for bash, everything/*; timeout 120 s"],
+      ["budget", "update", "api", "ok", "monthly cost 50, warn at 80%"],
+      ["budget", "delete", "api", "ok", "the operator's default applies again"],
+      ["webhook", "create", "api", "ok", `${hook.id} to 127.0.0.1:9, events run.completed, run.failed`],
+      ["webhook", "update", "api", "ok", `${hook.id}: url to localhost:9, disabled`],
+      ["webhook", "rotate", "api", "ok", `${hook.id}: new signing secret; the previous one signs until ${rotated.previousSecretExpiresAt}`],
+      ["webhook", "delete", "api", "ok", hook.id],
+    ]);
+    const recorded = JSON.stringify(changes) + bodies.join("\n") + (await rawRows());
+    for (const secret of [hook.secret!, rotated.secret!, token]) expect(recorded).not.toContain(secret);
+    expect((await everyEntry({}, globex.apiKey)).filter((e) => ["policy", "budget", "webhook"].includes(e.kind))).toEqual([]);
   });
 
   it("never holds a credential or a tool call's arguments, in the API or in the table", async () => {

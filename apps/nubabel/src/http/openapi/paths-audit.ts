@@ -9,10 +9,10 @@ export const auditPaths: ZodOpenApiPathsObject = {
     get: {
       tags: ["audit"],
       operationId: "listAudit",
-      summary: "The organization's audit trail: tool calls, approval decisions, connection changes, key rotations",
+      summary: "The organization's audit trail: tool calls, approval decisions, changes to its settings, key rotations",
       description: [
         "Entries oldest first, `limit` at a time (100 by default, at most 500). While more follow, the page has `nextCursor`: pass it back as `cursor`, with the same filters, for the next page.",
-        "`from` (inclusive) and `to` (exclusive) are ISO times; `sessionId` and `runId` narrow to one conversation or one run. An entry names who acted (`agent`, `api`, `operator`, `slack:<user>`), what (`action`, `tool`, `provider`, `connectionId`) and how it went (`status`, `durationMs`, a short `detail`); never credentials or a tool call's arguments.",
+        "`from` (inclusive) and `to` (exclusive) are ISO times; `sessionId` and `runId` narrow to one conversation or one run. An entry names who acted (`agent`, `api`, `operator`, `slack:<user>`), what (`action`, `tool`, `provider`, `connectionId`) and how it went (`status`, `durationMs`, a short `detail`); never credentials, a webhook's signing secret or a tool call's arguments. Changes to connections, API keys, the approval policy, the budget and webhook endpoints are each an entry of their `kind`.",
         "Entries older than the server's retention (`AUDIT_RETENTION_DAYS`, 90 days by default) are removed.",
       ].join("\n\n"),
       security: Auth.apiKey,
