@@ -153,6 +153,10 @@ for (const kind of ["shared", "embedded"] as const) {
       expect(await fieldsOf(await nubabel.api("/api/usage?to=2026-13-01", { apiKey: acme.apiKey }))).toEqual(["to"]);
       expect(await fieldsOf(await nubabel.api("/api/usage?limit=3", { apiKey: acme.apiKey }))).toEqual(["limit"]);
       expect(await fieldsOf(await nubabel.api("/api/usage?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", { apiKey: acme.apiKey }))).toEqual(["to"]);
+      // Any parameter given twice is refused by name, before its schema would misread the array.
+      const twice = await nubabel.api("/api/usage?groupBy=day&groupBy=user", { apiKey: acme.apiKey });
+      expect(twice.status).toBe(400);
+      expect(ErrorBody.parse(await twice.json()).error).toMatchObject({ message: "invalid query: groupBy: must be given once", details: { fields: ["groupBy"] } });
       const put = (body: unknown) => nubabel.api("/api/budget", { apiKey: acme.apiKey, method: "PUT", body });
       expect(await fieldsOf(await put({ monthlyCost: -1 }))).toEqual(["monthlyCost"]);
       expect(await fieldsOf(await put({ monthlyTokens: 1.5 }))).toEqual(["monthlyTokens"]);

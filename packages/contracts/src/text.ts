@@ -153,18 +153,8 @@ export function finiteNumber() {
   return z.number({ error: (issue) => (issue.input === Infinity || issue.input === -Infinity ? "must be a finite number (this one is too large)" : undefined) });
 }
 
-/**
- * A whole number in a query string, from `min` to `max`. A parameter given twice (`?limit=1&limit=2`)
- * arrives as an array, which would read as NaN: it is refused as given more than once instead.
- */
+/** A whole number in a query string, from `min` to `max`, refused in those words whatever is wrong with it. */
 export function queryInt(min: number, max: number) {
   const range = `must be a whole number from ${min} to ${max}`;
-  return z.preprocess(
-    (value, ctx) => {
-      if (!Array.isArray(value)) return value;
-      ctx.addIssue({ code: "custom", message: "must be given once", input: value });
-      return z.NEVER;
-    },
-    z.coerce.number({ error: range }).int({ error: range }).min(min, range).max(max, range),
-  );
+  return z.coerce.number({ error: range }).int({ error: range }).min(min, range).max(max, range);
 }

@@ -51,6 +51,17 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, where = "b
   throw new InvalidRequest(`invalid ${where}: ${message}`, fields);
 }
 
+/**
+ * `parse` for a query string. A parameter given twice arrives as an array, which no query here
+ * takes and every schema would misread ("expected number, received NaN"): it is refused by name.
+ */
+export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
+  for (const [name, value] of Object.entries(query ?? {})) {
+    if (Array.isArray(value)) throw new InvalidRequest(`invalid query: ${name}: must be given once`, [name]);
+  }
+  return parse(schema, query, "query");
+}
+
 type Row = {
   status: number | ((e: NubabelError<unknown>) => number);
   code: string | ((e: NubabelError<unknown>) => string);

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { AuditQuery, type AuditPage } from "@nubabel/contracts";
 import { authorizeApiKey } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
-import { parse } from "../errors.js";
+import { parseQuery } from "../errors.js";
 
 /**
  * `GET /api/audit`: the organization's audit trail, oldest first, a page at a time. The
@@ -11,7 +11,7 @@ import { parse } from "../errors.js";
 export function auditRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get("/api/audit", async (request): Promise<AuditPage> => {
     const org = await authorizeApiKey(deps, request);
-    const query = parse(AuditQuery, request.query, "query");
+    const query = parseQuery(AuditQuery, request.query);
     return deps.audit.list(org.id, query);
   });
 }

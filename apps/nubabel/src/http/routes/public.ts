@@ -19,7 +19,7 @@ import { toApi, toDelegateResponse, viewRun, withWaiting } from "../../runs/inde
 import { SessionCursor, Sessions, type Session } from "../../sessions/index.js";
 import { authorizeApiKey } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
-import { parse } from "../errors.js";
+import { parse, parseQuery } from "../errors.js";
 import { RunPath, SessionPath } from "../schemas.js";
 
 /** RFC 7240: the caller asks for a 202 and a run to follow rather than waiting for the answer. */
@@ -90,7 +90,7 @@ export function publicRoutes(app: FastifyInstance, deps: HttpDeps): void {
   // Newest first, a page at a time: what the console lists. Only the key's organization's sessions.
   app.get("/api/sessions", async (request): Promise<ApiSessionList> => {
     const org = await authorize(request);
-    const query = parse(SessionListQuery, request.query, "query");
+    const query = parseQuery(SessionListQuery, request.query);
     const limit = query.limit ?? 50;
     const after = query.cursor === undefined ? undefined : SessionCursor.decode(query.cursor);
     // One more than asked tells whether another page follows.

@@ -5,7 +5,7 @@ import { streamSession } from "../../progress/sse.js";
 import { isLogId, normalizeId, streamOf } from "../../progress/progress-log.js";
 import { requireCapability, requireOrganization } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
-import { Forbidden, InvalidRequest, parse, Unauthorized } from "../errors.js";
+import { Forbidden, InvalidRequest, parse, parseQuery, Unauthorized } from "../errors.js";
 import { SessionPath, StreamQuery } from "../schemas.js";
 
 /**
@@ -24,7 +24,7 @@ export function streamRoutes(app: FastifyInstance, deps: HttpDeps): void {
 
   app.get("/api/sidecar/sessions/:sessionId/stream", async (request, reply) => {
     const { sessionId } = parse(SessionPath, request.params, "path");
-    const query = parse(StreamQuery, request.query, "query");
+    const query = parseQuery(StreamQuery, request.query);
     let organizationId: string;
     // The API key the stream is opened with, or its token was made with: the stream ends once the
     // key is revoked (checked each heartbeat).

@@ -3,7 +3,7 @@ import { BudgetSettings, UsageQuery, type ApiBudget, type UsageReport } from "@n
 import { UsageReports } from "../../usage/index.js";
 import { authorizeApiKey } from "../auth.js";
 import type { HttpDeps } from "../deps.js";
-import { InvalidRequest, parse } from "../errors.js";
+import { InvalidRequest, parse, parseQuery } from "../errors.js";
 
 /**
  * `GET /api/usage` and `/api/budget`: what the organization of the API key spent, and its monthly
@@ -12,7 +12,7 @@ import { InvalidRequest, parse } from "../errors.js";
 export function usageRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get("/api/usage", async (request): Promise<UsageReport> => {
     const org = await authorizeApiKey(deps, request);
-    const query = parse(UsageQuery, request.query, "query");
+    const query = parseQuery(UsageQuery, request.query);
     const from = query.from ? new Date(query.from) : undefined;
     const to = query.to ? new Date(query.to) : undefined;
     if (from && to && from >= to) throw new InvalidRequest("invalid query: to: must be later than from", ["to"]);
