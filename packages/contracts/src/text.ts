@@ -117,12 +117,15 @@ export function parseJson(raw: string, limit = MAX_DEPTH): unknown {
   try {
     return secureJson.parse(raw, null, { protoAction: "error", constructorAction: "error" }) as unknown;
   } catch (err) {
-    if (!(err instanceof SyntaxError && /prototype/i.test(err.message))) throw new JsonError("is not valid JSON");
+    // Matched exactly: `JSON.parse`'s own messages quote the text, which may say "prototype".
+    if (!(err instanceof SyntaxError && err.message === FORBIDDEN)) throw new JsonError("is not valid JSON");
     // secure-json-parse words both keys alike; this rare path parses once more to name the one found.
     throw new JsonError(holdsProtoKey(raw) ? PROTO_KEY : CONSTRUCTOR_KEY);
   }
 }
 
+/** secure-json-parse's message for either key. */
+const FORBIDDEN = "Object contains forbidden prototype property";
 const PROTO_KEY = 'the key "__proto__" is not allowed (it would change an object\'s prototype)';
 const CONSTRUCTOR_KEY = 'a "constructor" key holding "prototype" is not allowed (it would change an object\'s prototype)';
 
