@@ -136,7 +136,7 @@ export async function startSidecar(
   // The engine and its instances are made below; the gauges read them only at scrape time.
   const metrics = sidecarMetrics(registry, {
     state: () => engine.state,
-    restarts: () => engine.restarts,
+    crashes: () => (engine instanceof EngineSupervisor ? engine.crashes : engine.restarts),
     recycles: () => (engine instanceof EngineSupervisor ? engine.recycles : 0),
     unresponsive: () => (engine instanceof EngineSupervisor ? engine.unresponsive : 0),
     rssBytes: () => (engine instanceof EngineSupervisor ? engine.rssBytes() : undefined),

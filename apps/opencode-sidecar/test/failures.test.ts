@@ -130,6 +130,7 @@ describe("an engine that stays frozen", () => {
     const engine = h.sidecar.engine as EngineSupervisor;
     const frozen = engine.pid!;
     const restartsBefore = engine.restarts;
+    const crashesBefore = engine.crashes;
     h.model.script({ hang: true });
     const pending = h.post("/delegate", delegateBody(h, "ses_wedged", "work"));
     // The harness's first turn: its folder's instance loads first, slowly on a loaded machine.
@@ -146,6 +147,7 @@ describe("an engine that stays frozen", () => {
     expect((await health()).opencode.restarts).toBe(restartsBefore + 1);
     expect(engine.pid).not.toBe(frozen);
     expect(engine.unresponsive).toBe(1);
+    expect(engine.crashes).toBe(crashesBefore);
     expect(() => process.kill(frozen, 0)).toThrow(/ESRCH/);
 
     h.model.reset();

@@ -57,7 +57,11 @@ export const Env = z.object({
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(20_000),
   ENGINE_REQUEST_TIMEOUT_MS: int(15_000),
   /** An engine that answers nothing (not even its health call) this long is killed and restarted; 0: never. */
-  ENGINE_UNRESPONSIVE_MS: z.coerce.number().int().min(0).default(60_000),
+  ENGINE_UNRESPONSIVE_MS: z.coerce
+    .number()
+    .int()
+    .refine((ms) => ms === 0 || ms >= 1_000, "must be 0 (off) or at least 1000: shorter, an engine loading a folder would be killed")
+    .default(60_000),
   /** Most engine instances (one per organization's workspace) kept loaded; idle ones go first. */
   ENGINE_MAX_INSTANCES: int(32),
   /** How many concurrent runs this sidecar is sized for: Nubabel weighs placement by it (not a limit). */

@@ -44,7 +44,8 @@ export class EngineSupervisor extends EventEmitter implements Engine {
   private recycling = false;
   /** Planned restarts done (`recycle`), beside `restarts` after crashes. */
   recycles = 0;
-  /** Engines the watchdog killed for answering nothing (each restarted, so counted in `restarts` too). */
+  /** Engines that exited by themselves, and engines the watchdog killed for answering nothing (both restarted: `restarts`). */
+  crashes = 0;
   unresponsive = 0;
   private readonly watchdog: EngineWatchdog | undefined;
   /** Why the child was killed on purpose, for the `down` it causes. */
@@ -222,7 +223,6 @@ export class EngineSupervisor extends EventEmitter implements Engine {
   private kill(reason: string): void {
     if (this.state !== "running" || !this.child) return;
     this.killReason = reason;
-    this.unresponsive += 1;
     this.child.kill("SIGKILL");
   }
 
@@ -232,6 +232,8 @@ export class EngineSupervisor extends EventEmitter implements Engine {
     const killed = this.killReason;
     this.killReason = undefined;
     if (this.stopping || this.recycling) return;
+    if (killed) this.unresponsive += 1;
+    else this.crashes += 1;
     this.state = "restarting";
     const reason = killed ?? `the OpenCode engine exited (code ${code}, signal ${signal})`;
     this.opts.logger.error({ code, signal, ...(killed ? { reason: killed } : {}) }, "engine exited; restarting");

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { EngineWatchdog } from "./watchdog.js";
 
 const log = pino({ level: "silent" });
@@ -38,5 +38,18 @@ describe("engine watchdog", () => {
     watchdog.stop();
     expect(probes).toBeGreaterThan(3);
     expect(kills).toEqual([]);
+  });
+
+  it("holds a stall of its own process (a paused container) not against the engine, and still kills a silent one after", async () => {
+    const kills: string[] = [];
+    const watchdog = new EngineWatchdog({ unresponsiveMs: 1_000, probe: () => new Promise(() => undefined), kill: (reason) => kills.push(reason), log });
+    watchdog.start();
+    // This process stalls for longer than the whole period: no tick runs meanwhile.
+    const until = Date.now() + 2_500;
+    while (Date.now() < until);
+    await sleep(300);
+    expect(kills).toEqual([]);
+    await vi.waitFor(() => expect(kills).toHaveLength(1), { timeout: 10_000 });
+    watchdog.stop();
   });
 });

@@ -20,6 +20,7 @@ export interface WatchdogOptions {
 export class EngineWatchdog {
   private timer: NodeJS.Timeout | undefined;
   private lastAnswer = 0;
+  private lastTick = 0;
   private probing = false;
 
   constructor(private readonly o: WatchdogOptions) {}
@@ -27,7 +28,7 @@ export class EngineWatchdog {
   /** Watches a newly started engine: the clock starts now. */
   start(): void {
     this.stop();
-    this.lastAnswer = Date.now();
+    this.lastAnswer = this.lastTick = Date.now();
     const every = Math.max(Math.floor(this.o.unresponsiveMs / 4), 100);
     this.timer = setInterval(() => void this.tick(every), every);
     this.timer.unref();
@@ -40,7 +41,12 @@ export class EngineWatchdog {
   }
 
   private async tick(every: number): Promise<void> {
-    const silentMs = Date.now() - this.lastAnswer;
+    const now = Date.now();
+    // Ticks that came late say this process stalled (a paused container, a host asleep), not the
+    // engine: its silence is counted again from now rather than held against it.
+    if (now - this.lastTick > 2 * every) this.lastAnswer = now;
+    this.lastTick = now;
+    const silentMs = now - this.lastAnswer;
     if (silentMs >= this.o.unresponsiveMs) {
       this.stop();
       const reason = `the OpenCode engine answered nothing for ${silentMs} ms (ENGINE_UNRESPONSIVE_MS is ${this.o.unresponsiveMs}) and was restarted`;
@@ -53,7 +59,8 @@ export class EngineWatchdog {
     this.probing = true;
     const timer = this.timer;
     try {
-      await this.o.probe(AbortSignal.timeout(every));
+      // Bounded by the whole period: a slow answer is still an answer.
+      await this.o.probe(AbortSignal.timeout(this.o.unresponsiveMs));
       // An answer that arrives after the engine was replaced says nothing of the new one.
       if (this.timer === timer) this.lastAnswer = Date.now();
     } catch {

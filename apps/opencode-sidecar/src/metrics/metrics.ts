@@ -10,8 +10,9 @@ const TURN_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800
 /** What the scrape-time gauges read: the engine and its instances, as `/health` shows them. */
 export interface EngineSources {
   state(): EngineState;
-  restarts(): number;
-  /** Restarts of an engine killed for answering nothing (counted in `restarts` too). */
+  /** Engines that exited by themselves (each restarted). */
+  crashes(): number;
+  /** Engines killed for answering nothing, then restarted (a supervised engine only). */
   unresponsive?(): number;
   /** Planned restarts for memory (a supervised engine only). */
   recycles?(): number;
@@ -59,9 +60,8 @@ export function sidecarMetrics(registry: Registry, engine: EngineSources) {
     registers,
     collect() {
       this.reset();
-      const unresponsive = engine.unresponsive?.() ?? 0;
-      this.inc({ reason: "crash" }, engine.restarts() - unresponsive);
-      if (engine.unresponsive) this.inc({ reason: "unresponsive" }, unresponsive);
+      this.inc({ reason: "crash" }, engine.crashes());
+      if (engine.unresponsive) this.inc({ reason: "unresponsive" }, engine.unresponsive());
       if (engine.recycles) this.inc({ reason: "recycle" }, engine.recycles());
     },
   });
