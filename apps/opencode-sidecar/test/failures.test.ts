@@ -2,6 +2,14 @@ import { describe, expect, it } from "vitest";
 import type { EngineSupervisor } from "../src/engine/supervisor.js";
 import { delegateBody, type Harness, useHarness } from "./fixtures.js";
 
+/** The sidecar's `/health` once it says healthy again (a minute at most), after its engine restarted. */
+async function healthyAgain(h: Harness): Promise<{ status: string; opencode: { restarts: number } }> {
+  const health = async () => (await fetch(`${h.sidecar.url}/health`)).json() as Promise<{ status: string; opencode: { restarts: number } }>;
+  const deadline = Date.now() + 60_000;
+  while ((await health()).status !== "healthy" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  return health();
+}
+
 /** Acceptance 4: failures are answers, not hangs. */
 describe("sidecar failure paths", () => {
   let h!: Harness;
@@ -75,6 +83,7 @@ describe("sidecar failure paths", () => {
   it("the engine killed mid-run: the waiting request fails clearly, the engine restarts, later work succeeds", async () => {
     const engine = h.sidecar.engine as EngineSupervisor;
     const restartsBefore = engine.restarts;
+    const crashesBefore = engine.crashes;
     h.model.script({ hang: true });
     const pending = h.post("/delegate", delegateBody(h, "ses_kill", "work"));
     await h.model.waitForRequests(1);
@@ -84,10 +93,9 @@ describe("sidecar failure paths", () => {
     expect(res.body.error).toMatchObject({ code: "engine_unavailable" });
     expect(res.body.error.message).toMatch(/engine exited/);
 
-    const health = async () => (await fetch(`${h.sidecar.url}/health`)).json() as Promise<{ status: string; opencode: { restarts: number } }>;
-    const deadline = Date.now() + 60_000;
-    while ((await health()).status !== "healthy" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect((await health()).opencode.restarts).toBe(restartsBefore + 1);
+    expect((await healthyAgain(h)).opencode.restarts).toBe(restartsBefore + 1);
+    expect(engine.crashes).toBe(crashesBefore + 1);
+    expect(engine.unresponsive).toBe(0);
 
     h.model.reset();
     h.model.script({ text: "back in business" });
@@ -141,10 +149,7 @@ describe("an engine that stays frozen", () => {
     expect(res.body.status, JSON.stringify(res.body)).toBe("error");
     expect(res.body.error).toMatchObject({ code: "engine_unavailable", message: expect.stringContaining("ENGINE_UNRESPONSIVE_MS") });
 
-    const health = async () => (await fetch(`${h.sidecar.url}/health`)).json() as Promise<{ status: string; opencode: { restarts: number } }>;
-    const deadline = Date.now() + 60_000;
-    while ((await health()).status !== "healthy" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect((await health()).opencode.restarts).toBe(restartsBefore + 1);
+    expect((await healthyAgain(h)).opencode.restarts).toBe(restartsBefore + 1);
     expect(engine.pid).not.toBe(frozen);
     expect(engine.unresponsive).toBe(1);
     expect(engine.crashes).toBe(crashesBefore);
